@@ -1,0 +1,144 @@
+/// One PTE table: 512 PTEs, the split PTL, and the checker's shadow of what user space last
+/// wrote through each address (the expected data word, and a bitmap of which were written).
+///
+/// The shadow is not kernel state: it lets the checker prove that no completed write was lost.
+public struct PTETable {
+    public let ptes: UnsafeMutablePointer<PTE>
+    public let expected: UnsafeMutablePointer<UInt32>
+    public let written: UnsafeMutablePointer<UInt64>
+    /// The simulated page backing this table (page tables come from the buddy allocator).
+    public var backing: PFN
+    /// Thread holding the PTL, 0 if free.
+    public var ptlOwner: Int32 = 0
+    /// Thread IDs blocked on the PTL are tracked by the scheduler, not here.
+    public var inUse: Bool
+
+    static let bytes = 512 * 8 + 512 * 4 + 8 * 8
+
+    init(backing: PFN) {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: Self.bytes, alignment: 16)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: Self.bytes)
+        ptes = raw.bindMemory(to: PTE.self, capacity: 512)
+        expected = (raw + 512 * 8).bindMemory(to: UInt32.self, capacity: 512)
+        written = (raw + 512 * 12).bindMemory(to: UInt64.self, capacity: 8)
+        self.backing = backing
+        inUse = true
+    }
+
+    func reset() { UnsafeMutableRawPointer(ptes).initializeMemory(as: UInt8.self, repeating: 0, count: Self.bytes) }
+    func release() { UnsafeMutableRawPointer(ptes).deallocate() }
+
+    @inline(__always) public func isWritten(_ i: Int) -> Bool { written[i >> 6] & (1 << UInt64(i & 63)) != 0 }
+    @inline(__always) func setWritten(_ i: Int, _ value: UInt32) {
+        expected[i] = value
+        written[i >> 6] |= 1 << UInt64(i & 63)
+    }
+    @inline(__always) func clearWritten(_ i: Int) {
+        expected[i] = 0
+        written[i >> 6] &= ~(1 << UInt64(i & 63))
+    }
+}
+
+/// A PMD table: 512 PMD entries and the PMD lock (`pmd_lock`, one per PMD page).
+public struct PMDTable {
+    public let entries: UnsafeMutablePointer<PMDEntry>
+    /// PTE table deposited with each huge PMD (`pgtable_trans_huge_deposit`), 0 if none.
+    public let deposited: UnsafeMutablePointer<Int32>
+    public var backing: PFN
+    public var lockOwner: Int32 = 0
+    public var inUse: Bool
+    init(backing: PFN) {
+        entries = .allocate(capacity: 512)
+        entries.initialize(repeating: .none, count: 512)
+        deposited = .allocate(capacity: 512)
+        deposited.initialize(repeating: 0, count: 512)
+        self.backing = backing
+        inUse = true
+    }
+}
+
+/// Upper levels (PGD and PUD): 512 table IDs each (0 = none). They only locate PMD tables;
+/// huge PUD mappings are not modelled.
+public struct UpperTable {
+    public let entries: UnsafeMutablePointer<Int32>
+    public var backing: PFN
+    public var inUse: Bool
+    init(backing: PFN) {
+        entries = .allocate(capacity: 512)
+        entries.initialize(repeating: 0, count: 512)
+        self.backing = backing
+        inUse = true
+    }
+}
+
+/// All page tables of the world, addressed by small integer IDs (ID 0 is never used).
+public final class PageTableStore {
+    public internal(set) var pte: [PTETable] = []
+    public internal(set) var pmd: [PMDTable] = []
+    public internal(set) var upper: [UpperTable] = []
+    var freePTE: [Int32] = []
+    var freePMD: [Int32] = []
+    var freeUpper: [Int32] = []
+
+    init() {
+        // Slot 0 stands for "no table".
+        pte.append(PTETable(backing: PFN(0)))
+        pte[0].inUse = false
+        pmd.append(PMDTable(backing: PFN(0)))
+        pmd[0].inUse = false
+        upper.append(UpperTable(backing: PFN(0)))
+        upper[0].inUse = false
+    }
+
+    deinit {
+        for t in pte { t.release() }
+        for t in pmd { t.entries.deallocate(); t.deposited.deallocate() }
+        for t in upper { t.entries.deallocate() }
+    }
+
+    func newPTETable(backing: PFN) -> Int32 {
+        if let id = freePTE.popLast() {
+            pte[Int(id)].reset()
+            pte[Int(id)].backing = backing
+            pte[Int(id)].inUse = true
+            pte[Int(id)].ptlOwner = 0
+            return id
+        }
+        pte.append(PTETable(backing: backing))
+        return Int32(pte.count - 1)
+    }
+    func freePTETable(_ id: Int32) { pte[Int(id)].inUse = false; freePTE.append(id) }
+
+    func newPMDTable(backing: PFN) -> Int32 {
+        if let id = freePMD.popLast() {
+            pmd[Int(id)].entries.update(repeating: .none, count: 512)
+            pmd[Int(id)].deposited.update(repeating: 0, count: 512)
+            pmd[Int(id)].backing = backing
+            pmd[Int(id)].inUse = true
+            pmd[Int(id)].lockOwner = 0
+            return id
+        }
+        pmd.append(PMDTable(backing: backing))
+        return Int32(pmd.count - 1)
+    }
+    func freePMDTable(_ id: Int32) { pmd[Int(id)].inUse = false; freePMD.append(id) }
+
+    func newUpperTable(backing: PFN) -> Int32 {
+        if let id = freeUpper.popLast() {
+            upper[Int(id)].entries.update(repeating: 0, count: 512)
+            upper[Int(id)].backing = backing
+            upper[Int(id)].inUse = true
+            return id
+        }
+        upper.append(UpperTable(backing: backing))
+        return Int32(upper.count - 1)
+    }
+    func freeUpperTable(_ id: Int32) { upper[Int(id)].inUse = false; freeUpper.append(id) }
+
+    /// Bytes of simulator memory held by page tables (PTE tables include the checker shadow).
+    public var footprintBytes: Int {
+        pte.count * (PTETable.bytes + MemoryLayout<PTETable>.stride)
+            + pmd.count * (512 * 12 + MemoryLayout<PMDTable>.stride)
+            + upper.count * (512 * 4 + MemoryLayout<UpperTable>.stride)
+    }
+}

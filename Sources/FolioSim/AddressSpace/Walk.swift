@@ -1,0 +1,91 @@
+/// Where one PTE lives: its table and index.
+public struct PTESlot: Hashable, Sendable {
+    public var table: Int32
+    public var index: Int
+}
+
+/// Page-table walks (`pgd_offset` … `pte_offset_map`) and table allocation (`__pte_alloc`,
+/// `__pmd_alloc`, `__pud_alloc`). Upper levels are allocated from the buddy allocator like the
+/// kernel's page-table pages; they are freed only when the address space goes away or a range
+/// is unmapped (`free_pgtables`).
+extension World {
+    /// The PMD table covering `addr`, or nil when an upper level is missing.
+    @inline(__always) func pmdTableID(_ mm: MM, _ addr: UInt64) -> Int32? {
+        let va = VirtualAddress(addr)
+        let pud = tables.upper[Int(mm.pgd)].entries[va.pgdIndex]
+        guard pud != 0 else { return nil }
+        let pmd = tables.upper[Int(pud)].entries[va.pudIndex]
+        return pmd != 0 ? pmd : nil
+    }
+
+    /// `pmd_alloc`: the PMD table covering `addr`, allocating missing levels. Nil on OOM.
+    func pmdTableAlloc(_ mm: MM, _ addr: UInt64) -> Int32? {
+        let va = VirtualAddress(addr)
+        var pud = tables.upper[Int(mm.pgd)].entries[va.pgdIndex]
+        if pud == 0 {
+            guard let page = allocPageTablePage() else { return nil }
+            pud = tables.newUpperTable(backing: page)
+            tables.upper[Int(mm.pgd)].entries[va.pgdIndex] = pud
+        }
+        var pmd = tables.upper[Int(pud)].entries[va.pudIndex]
+        if pmd == 0 {
+            guard let page = allocPageTablePage() else { return nil }
+            pmd = tables.newPMDTable(backing: page)
+            tables.upper[Int(pud)].entries[va.pudIndex] = pmd
+        }
+        return pmd
+    }
+
+    func allocPageTablePage() -> PFN? {
+        guard let page = memory.allocFolio(order: 0) else { return nil }
+        memory.set(page, PageFlag.reserved)
+        return page
+    }
+    func freePageTablePage(_ page: PFN) {
+        memory.clear(page, PageFlag.reserved)
+        memory.folioPut(page)
+    }
+
+    /// `pmdp_get_lockless`: the PMD entry for `addr` (none if no table).
+    @inline(__always) func pmdEntry(_ mm: MM, _ addr: UInt64) -> PMDEntry {
+        guard let t = pmdTableID(mm, addr) else { return .none }
+        return tables.pmd[Int(t)].entries[VirtualAddress(addr).pmdIndex]
+    }
+    @inline(__always) func setPMD(_ table: Int32, _ addr: UInt64, _ e: PMDEntry) {
+        tables.pmd[Int(table)].entries[VirtualAddress(addr).pmdIndex] = e
+    }
+
+    /// `pte_offset_map`: the slot of the PTE for `addr` if a PTE table exists (not a huge PMD).
+    @inline(__always) func pteSlot(_ mm: MM, _ addr: UInt64) -> PTESlot? {
+        let e = pmdEntry(mm, addr)
+        guard e.isTable else { return nil }
+        return PTESlot(table: e.tableID, index: VirtualAddress(addr).pteIndex)
+    }
+
+    @inline(__always) func pte(_ s: PTESlot) -> PTE { tables.pte[Int(s.table)].ptes[s.index] }
+    @inline(__always) func setPTE(_ s: PTESlot, _ v: PTE) { tables.pte[Int(s.table)].ptes[s.index] = v }
+    /// `ptep_get_lockless` for an address (none when there is no PTE table).
+    @inline(__always) func readPTE(_ mm: MM, _ addr: UInt64) -> PTE {
+        guard let s = pteSlot(mm, addr) else { return .none }
+        return pte(s)
+    }
+
+    /// `__pte_alloc`: installs a PTE table under the PMD lock unless someone else did (the
+    /// loser frees its table). Returns false on OOM.
+    @inline(__always) func pteAlloc(_ t: SimThread, _ mm: MM, _ addr: UInt64) async -> Bool {
+        guard let pmdT = pmdTableAlloc(mm, addr) else { return false }
+        if !pmdEntry(mm, addr).isNone { return true }
+        guard let page = allocPageTablePage() else { return false }
+        let id = tables.newPTETable(backing: page)
+        await pmdLock(t, pmdT)
+        if pmdEntry(mm, addr).isNone {
+            setPMD(pmdT, addr, .table(id))
+            trace(t, "__pte_alloc", "install PTE table for \(VirtualAddress(addr & ~(Geometry.pmdSize - 1)))")
+        } else {
+            tables.freePTETable(id)
+            freePageTablePage(page)
+        }
+        await pmdUnlock(t, pmdT)
+        return true
+    }
+}

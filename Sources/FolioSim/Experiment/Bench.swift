@@ -1,0 +1,106 @@
+import Foundation
+
+/// One benchmark figure.
+public struct BenchFigure: Sendable {
+    public var name: String
+    public var value: Double
+    public var unit: String
+    public var detail: String
+}
+
+/// `foliosim bench`: simulated fault throughput and simulator memory per touched page,
+/// measured on the same code paths experiments use (run-to-completion, checker off while
+/// timing). Wall-clock time is read here and only here.
+public enum Bench {
+    /// Writes one byte into each of `pages` pages of a fresh private anon mapping and returns
+    /// (seconds, faults, world).
+    static func faultRun(pages: Int, thp: THPSettings, extraMemoryPages: Int = 4096) async -> (Double, Int, World) {
+        let world = World(memoryBytes: UInt64(pages + extraMemoryPages) * Geometry.pageSize, thp: thp)
+        let t = world.createProcess(name: "bench")!
+        let base: UInt64 = 0x4000_0000
+        let size = UInt64(pages) * Geometry.pageSize
+        try? await world.mmap(t, addr: base, size: size, prot: [.read, .write], kind: .privateAnon)
+        let clock = ContinuousClock()
+        let start = clock.now
+        var a = base
+        while a < base + size {
+            _ = await world.access(t, a, write: true, value: 1)
+            a += Geometry.pageSize
+        }
+        let d = clock.now - start
+        let secs = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+        return (secs, world.totalStats.faultsTotal, world)
+    }
+
+    static func rssBytes() -> Int? {
+        guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
+        let parts = s.split(separator: " ")
+        guard parts.count > 1, let pages = Int(parts[1]) else { return nil }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    public static func run(pages: Int = 1 << 20, repeats: Int = 3, progress: (String) -> Void = { _ in }) async -> [BenchFigure] {
+        var figures: [BenchFigure] = []
+        var off = THPSettings()
+        off.enabled = .never
+        off.perOrder[Geometry.pmdOrder] = .never
+
+        var best = 0.0
+        var footprint = 0
+        var rssPerPage = 0.0
+        for r in 0..<repeats {
+            progress("order-0 faults: run \(r + 1)/\(repeats)")
+            let rssBefore = rssBytes()
+            let (secs, faults, world) = await faultRun(pages: pages, thp: off)
+            if let b = rssBefore, let a = rssBytes() { rssPerPage = Double(a - b) / Double(pages) }
+            best = max(best, Double(faults) / secs)
+            footprint = world.footprintBytes
+            _ = world
+        }
+        figures.append(BenchFigure(name: "order-0 anonymous faults", value: best / 1e6, unit: "M faults/s",
+                                   detail: "write 1 byte into each of \(pages) pages (\(formatSize(UInt64(pages) * Geometry.pageSize))), THP off; best of \(repeats)"))
+        figures.append(BenchFigure(name: "simulator memory per touched page", value: Double(footprint) / Double(pages), unit: "bytes",
+                                   detail: "model footprint (memmap + page tables with checker shadow + folio side table) / touched pages, memory fully touched"))
+        if rssPerPage > 0 {
+            figures.append(BenchFigure(name: "process RSS growth per touched page", value: rssPerPage, unit: "bytes",
+                                       detail: "/proc/self/statm resident delta over one run / touched pages"))
+        }
+
+        var m64 = off
+        m64.perOrder[4] = .always
+        var bestL = 0.0
+        for r in 0..<repeats {
+            progress("64K mTHP faults: run \(r + 1)/\(repeats)")
+            let (secs, faults, _) = await faultRun(pages: pages, thp: m64)
+            bestL = max(bestL, Double(faults) / secs)
+        }
+        figures.append(BenchFigure(name: "64K mTHP anonymous faults", value: bestL / 1e6, unit: "M faults/s",
+                                   detail: "same workload with hugepages-64kB=always (16 pages per fault); best of \(repeats)"))
+
+        progress("fork + COW")
+        let cowPages = pages / 4
+        let (_, _, w) = await faultRun(pages: cowPages, thp: off, extraMemoryPages: cowPages + 8192)
+        let parent = w.threads[0]
+        let clock = ContinuousClock()
+        let start = clock.now
+        let child = try! await w.fork(parent, childName: "child")
+        var a: UInt64 = 0x4000_0000
+        while a < 0x4000_0000 + UInt64(cowPages) * Geometry.pageSize {
+            _ = await w.access(child, a, write: true, value: 2)
+            a += Geometry.pageSize
+        }
+        let d = clock.now - start
+        let secs = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+        figures.append(BenchFigure(name: "fork + child COW faults", value: Double(cowPages) / secs / 1e6, unit: "M faults/s",
+                                   detail: "fork of \(cowPages) order-0 pages, then the child writes each (one wp_page_copy per page)"))
+
+        progress("invariant check")
+        let cstart = clock.now
+        w.checkInvariants()
+        let cd = clock.now - cstart
+        let csecs = Double(cd.components.seconds) + Double(cd.components.attoseconds) * 1e-18
+        figures.append(BenchFigure(name: "full invariant check", value: csecs * 1e9 / Double(2 * cowPages), unit: "ns per mapped page",
+                                   detail: "one checkInvariants() over two address spaces of \(cowPages) pages each"))
+        return figures
+    }
+}

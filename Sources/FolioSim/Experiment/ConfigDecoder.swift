@@ -1,0 +1,298 @@
+import Foundation
+
+/// Config decoding: JSON5 text → `Scenario`, with one-line errors that name the file, the
+/// field path and what was expected. Unknown fields and ops are errors; so is a step that
+/// uses a process that does not exist (yet, or any more).
+extension Scenario {
+    public static func load(path: String) throws(ConfigError) -> Scenario {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(file: path, path: "", message: "cannot read the file (\(FileManager.default.fileExists(atPath: path) ? "not UTF-8 text or unreadable" : "no such file"))")
+        }
+        return try decode(text: text, file: path)
+    }
+
+    public static func decode(text: String, file: String) throws(ConfigError) -> Scenario {
+        let root: JSONValue
+        do {
+            root = try JSON5Parser.parse(text)
+        } catch {
+            throw ConfigError(file: "\(file):\(error.line):\(error.column)", path: "", message: "JSON5 syntax error: \(error.message)")
+        }
+        var f = try Fields(root, file: file, path: "")
+        let name = try f.string("name") ?? (file as NSString).lastPathComponent
+        let (semName, semantics) = try decodeSemantics(&f)
+        let memory = try f.size("memory") ?? (1 << 30)
+        guard memory >= 16 * Geometry.pageSize, memory % Geometry.pageSize == 0, memory <= 64 << 30 else {
+            throw f.fail("memory", "expected a multiple of 4K between 64K and 64G, found \(memory) bytes")
+        }
+        let swapBytes = try f.size("swap") ?? 0
+        guard swapBytes % Geometry.pageSize == 0, swapBytes <= 64 << 30 else {
+            throw f.fail("swap", "expected a multiple of 4K up to 64G, found \(swapBytes) bytes")
+        }
+        var thp = THPSettings()
+        if let t = f.raw("thp") { thp = try decodeTHP(t, file: file) }
+        let check = try f.choice("check", CheckMode.self) ?? .step
+        guard let stepsValue = f.raw("steps") else { throw f.fail("steps", "missing required field") }
+        guard case .array(let items) = stepsValue else { throw f.fail("steps", "expected an array of steps, found \(stepsValue.kindName)") }
+        try f.finish()
+        var steps: [Step] = []
+        var procs = ProcessTracker()
+        for (i, item) in items.enumerated() {
+            steps.append(try decodeStep(item, file: file, path: "steps[\(i)]", procs: &procs))
+        }
+        return Scenario(name: name, semanticsName: semName, semantics: semantics, memoryBytes: memory,
+                        swapBytes: swapBytes, thp: thp, check: check, steps: steps)
+    }
+
+    private static func decodeSemantics(_ f: inout Fields) throws(ConfigError) -> (String, Semantics) {
+        guard let v = f.raw("semantics") else { return ("v6.18", .v6_18) }
+        let presetNames = Semantics.presets.map { "\"\($0.name)\"" }.joined(separator: ", ")
+        if case .string(let s) = v {
+            guard let sem = Semantics.preset(named: s) else { throw f.fail("semantics", "expected one of \(presetNames), found \"\(s)\"") }
+            return (s, sem)
+        }
+        var o = try Fields(v, file: f.file, path: f.sub("semantics"))
+        let base = try o.string("preset") ?? "v6.18"
+        guard var sem = Semantics.preset(named: base) else { throw o.fail("preset", "expected one of \(presetNames), found \"\(base)\"") }
+        var changed: [String] = []
+        func note(_ k: String, _ v: String) { changed.append("\(k)=\(v)") }
+        if let x = try o.choice("anonReuse", Semantics.AnonReuse.self) { sem.anonReuse = x; note("anonReuse", x.rawValue) }
+        if let x = try o.choice("roPin", Semantics.ROPinRule.self) { sem.roPin = x; note("roPin", x.rawValue) }
+        if let x = try o.choice("forkPinned", Semantics.ForkPinned.self) { sem.forkPinned = x; note("forkPinned", x.rawValue) }
+        if let x = try o.choice("gupFastFork", Semantics.GUPFastFork.self) { sem.gupFastFork = x; note("gupFastFork", x.rawValue) }
+        if let x = try o.choice("exclusiveCarry", Semantics.ExclusiveCarry.self) { sem.exclusiveCarry = x; note("exclusiveCarry", x.rawValue) }
+        if let x = try o.choice("mprotectUpgrade", Semantics.MprotectUpgrade.self) { sem.mprotectUpgrade = x; note("mprotectUpgrade", x.rawValue) }
+        if let x = try o.choice("forceWrite", Semantics.ForceWrite.self) { sem.forceWrite = x; note("forceWrite", x.rawValue) }
+        if let x = try o.choice("faultOrder", Semantics.FaultOrder.self) { sem.faultOrder = x; note("faultOrder", x.rawValue) }
+        if let x = try o.choice("cowCopy", Semantics.COWCopy.self) { sem.cowCopy = x; note("cowCopy", x.rawValue) }
+        if let x = try o.bool("rangeReuse") { sem.rangeReuse = x; note("rangeReuse", "\(x)") }
+        if let x = try o.bool("hugeZeroWPAllocatesTHP") { sem.hugeZeroWPAllocatesTHP = x; note("hugeZeroWPAllocatesTHP", "\(x)") }
+        if let inj = try o.strings("inject") {
+            for (i, name) in inj.enumerated() {
+                guard let injection = Injection(rawValue: name) else {
+                    throw ConfigError(file: o.file, path: "\(o.sub("inject"))[\(i)]",
+                                      message: "expected one of \(Injection.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), found \"\(name)\"")
+                }
+                injection.apply(to: &sem)
+                note("inject", name)
+            }
+        }
+        try o.finish()
+        return (changed.isEmpty ? base : "\(base) (\(changed.joined(separator: ", ")))", sem)
+    }
+
+    private static func decodeTHP(_ v: JSONValue, file: String) throws(ConfigError) -> THPSettings {
+        var o = try Fields(v, file: file, path: "thp")
+        var thp = THPSettings()
+        if let e = try o.choice("enabled", THPEnabled.self) { thp.enabled = e }
+        if let z = try o.bool("useZeroPage") { thp.useZeroPage = z }
+        if let s = o.raw("sizes") {
+            let sizes = try Fields(s, file: file, path: "thp.sizes")
+            for m in sizes.members {
+                let valid = THPSettings.anonOrders.map { "\"\(formatSize(Geometry.pageSize << UInt64($0)))\"" }.joined(separator: ", ")
+                guard let bytes = parseSize(m.key), let order = THPSettings.order(forSize: bytes) else {
+                    throw sizes.fail(m.key, "expected an anon mTHP size (\(valid))")
+                }
+                guard case .string(let str) = m.value, let setting = THPSizeSetting(rawValue: str) else {
+                    throw sizes.fail(m.key, "expected one of \(THPSizeSetting.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))")
+                }
+                thp.perOrder[order] = setting
+            }
+        }
+        try o.finish()
+        return thp
+    }
+
+    private static let ops = ["mmap", "munmap", "mprotect", "madvise", "mremap", "write", "read", "touch", "fork",
+                              "exit", "pin", "unpin", "checkPin"]
+
+    private static func decodeStep(_ v: JSONValue, file: String, path: String, procs: inout ProcessTracker) throws(ConfigError) -> Step {
+        var f = try Fields(v, file: file, path: path)
+        let op = try f.requireString("op")
+        let repeatCount = try f.int("repeat", min: 1) ?? 1
+        let stride = try f.size("stride") ?? 0
+        if op != "touch" && f.has("stride") {
+            guard f.has("repeat") else { throw f.fail("stride", "a stride needs \"repeat\"") }
+            guard stride % Geometry.pageSize == 0 else { throw f.fail("stride", "expected a multiple of 4K") }
+        }
+        if repeatCount > 1 && !["mmap", "munmap", "mprotect", "madvise", "mremap", "write", "read"].contains(op) {
+            throw f.fail("repeat", "only ops with an address can repeat")
+        }
+        if repeatCount > 1 && op != "touch" && !f.has("stride") { throw f.fail("stride", "missing required field (\"repeat\" needs a stride such as \"64K\")") }
+        func proc() throws(ConfigError) -> String {
+            let p = try f.requireString("proc")
+            try procs.use(p, f.fail("proc", ""))
+            return p
+        }
+        func prot() throws(ConfigError) -> Prot {
+            let s = try f.requireString("prot")
+            guard let p = parseProt(s) else { throw f.fail("prot", "expected \"none\" or letters of \"rwx\" such as \"rw\", found \"\(s)\"") }
+            return p
+        }
+        func value(_ key: String) throws(ConfigError) -> UInt32? {
+            guard let n = try f.int(key) else { return nil }
+            guard n >= 0, n <= Int(UInt32.max) else { throw f.fail(key, "expected an integer from 0 to 4294967295") }
+            return UInt32(n)
+        }
+        let result: Op
+        switch op {
+        case "mmap":
+            let p = try proc()
+            let addr = try f.requireAddress("addr"), size = try f.pageSize("size"), pr = try prot()
+            let map = try f.requireString("map")
+            let kind = try f.choice("fileKind", FileKind.self) ?? .memfd
+            let offset = try f.size("offset") ?? 0
+            if offset % Geometry.pageSize != 0 { throw f.fail("offset", "expected a multiple of 4K") }
+            switch map {
+            case "private-anon":
+                if f.has("file") { throw f.fail("file", "a private-anon mapping has no file") }
+                result = .mmap(proc: p, addr: addr, size: size, prot: pr, map: .privateAnon)
+            case "private-file", "shared-file":
+                guard let file = try f.string("file") else { throw f.fail("file", "missing required field (a \(map) mapping needs a file name)") }
+                let spec: MapSpec = map == "private-file"
+                    ? .privateFile(name: file, kind: kind, offset: offset >> Geometry.pageShift)
+                    : .sharedFile(name: file, kind: kind, offset: offset >> Geometry.pageShift)
+                result = .mmap(proc: p, addr: addr, size: size, prot: pr, map: spec)
+            default:
+                throw f.fail("map", "expected one of \"private-anon\", \"private-file\", \"shared-file\", found \"\(map)\"")
+            }
+        case "munmap":
+            result = .munmap(proc: try proc(), addr: try f.requireAddress("addr"), size: try f.pageSize("size"))
+        case "mprotect":
+            result = .mprotect(proc: try proc(), addr: try f.requireAddress("addr"), size: try f.pageSize("size"), prot: try prot())
+        case "madvise":
+            let p = try proc()
+            let addr = try f.requireAddress("addr"), size = try f.pageSize("size")
+            guard let adv = try f.choice("advice", Advice.self) else { throw f.fail("advice", "missing required field") }
+            result = .madvise(proc: p, addr: addr, size: size, advice: adv)
+        case "mremap":
+            let p = try proc()
+            let addr = try f.requireAddress("addr"), size = try f.pageSize("size")
+            guard let to = try f.address("to") else { throw f.fail("to", "missing required field") }
+            result = .mremap(proc: p, addr: addr, size: size, to: to)
+        case "write":
+            result = .write(proc: try proc(), addr: try f.requireAddress("addr"), size: try f.pageSize("size", default: Geometry.pageSize),
+                            value: try value("value") ?? 1)
+        case "read":
+            result = .read(proc: try proc(), addr: try f.requireAddress("addr"), size: try f.pageSize("size", default: Geometry.pageSize),
+                           expect: try value("expect"))
+        case "touch":
+            let p = try proc()
+            let addr = try f.requireAddress("addr"), size = try f.pageSize("size")
+            let count = try f.int("count", min: 1)
+            let pattern: TouchPattern
+            switch try f.string("pattern") ?? "seq" {
+            case "seq": pattern = .seq
+            case "random":
+                guard let seed = try f.int("seed", min: 0) else { throw f.fail("seed", "missing required field (pattern \"random\" needs a seed)") }
+                guard count != nil else { throw f.fail("count", "missing required field (pattern \"random\" needs a count)") }
+                pattern = .random(seed: UInt64(seed))
+            case "stride":
+                guard let stride = try f.size("stride") else { throw f.fail("stride", "missing required field (pattern \"stride\" needs a stride such as \"64K\")") }
+                guard stride > 0, stride % Geometry.pageSize == 0 else { throw f.fail("stride", "expected a positive multiple of 4K") }
+                pattern = .stride(stride >> Geometry.pageShift)
+            case let other:
+                throw f.fail("pattern", "expected one of \"seq\", \"random\", \"stride\", found \"\(other)\"")
+            }
+            result = .touch(proc: p, addr: addr, size: size, pattern: pattern, count: count,
+                            write: try f.bool("write") ?? false, value: try value("value") ?? 1)
+        case "fork":
+            let p = try proc()
+            let child = try f.requireString("child")
+            try procs.create(child, f.fail("child", ""))
+            result = .fork(proc: p, child: child)
+        case "exit":
+            let p = try proc()
+            procs.exit(p)
+            result = .exit(proc: p)
+        case "pin":
+            let p = try proc()
+            let addr = try f.requireAddress("addr"), size = try f.pageSize("size", default: Geometry.pageSize)
+            let id = try f.requireString("id")
+            if procs.pins.contains(id) { throw f.fail("id", "pin \"\(id)\" is already held") }
+            var flags: GUPFlags = [.pin]
+            var fast = false
+            for (i, s) in (try f.strings("flags") ?? []).enumerated() {
+                switch s {
+                case "longterm": flags.insert(.longterm)
+                case "write": flags.insert(.write)
+                case "force": flags.insert(.force)
+                case "fast": fast = true
+                case "get": flags.remove(.pin); flags.insert(.get)
+                default:
+                    throw ConfigError(file: file, path: "\(f.sub("flags"))[\(i)]",
+                                      message: "expected one of \"longterm\", \"write\", \"force\", \"fast\", \"get\", found \"\(s)\"")
+                }
+            }
+            if flags.contains(.get) && flags.contains(.longterm) { throw f.fail("flags", "\"longterm\" needs FOLL_PIN; it cannot go with \"get\"") }
+            procs.pins.insert(id)
+            result = .pin(proc: p, addr: addr, size: size, flags: flags, fast: fast, id: id)
+        case "unpin", "checkPin":
+            let id = try f.requireString("id")
+            guard procs.pins.contains(id) else { throw f.fail("id", "no pin \"\(id)\" is held at this step") }
+            if op == "unpin" { procs.pins.remove(id) }
+            result = op == "unpin" ? .unpin(id: id) : .checkPin(id: id)
+        default:
+            throw f.fail("op", "unknown op \"\(op)\" (expected one of \(ops.joined(separator: ", ")))")
+        }
+        try f.finish()
+        return Step(result, repeatCount: repeatCount, stride: op == "touch" ? 0 : stride)
+    }
+}
+
+func parseProt(_ s: String) -> Prot? {
+    if s == "none" { return Prot.none }
+    var p: Prot = []
+    for c in s {
+        switch c {
+        case "r": p.insert(.read)
+        case "w": p.insert(.write)
+        case "x": p.insert(.exec)
+        default: return nil
+        }
+    }
+    return p.isEmpty ? nil : p
+}
+
+/// Static process lifecycle of a config: processes come into being on first use (or by
+/// fork) and cannot be used after `exit`.
+struct ProcessTracker {
+    var live: Set<String> = []
+    var dead: Set<String> = []
+    var pins: Set<String> = []
+
+    mutating func use(_ p: String, _ err: ConfigError) throws(ConfigError) {
+        if dead.contains(p) { throw ConfigError(file: err.file, path: err.path, message: "process \"\(p)\" has exited") }
+        live.insert(p)
+    }
+    mutating func create(_ p: String, _ err: ConfigError) throws(ConfigError) {
+        if live.contains(p) || dead.contains(p) {
+            throw ConfigError(file: err.file, path: err.path, message: "process \"\(p)\" already exists; a fork child needs a new name")
+        }
+        live.insert(p)
+    }
+    mutating func exit(_ p: String) {
+        live.remove(p)
+        dead.insert(p)
+    }
+}
+
+/// Injected bugs a config can switch on (`semantics.inject`).
+public enum Injection: String, CaseIterable, Sendable {
+    case skipPTESameAfterCopy = "skip-pte-same-after-copy"
+    case gupFastSkipsSeqCheck = "gup-fast-skips-seq-check"
+    case gupFastSkipsPTERecheck = "gup-fast-skips-pte-recheck"
+    case forkIgnoresPins = "fork-ignores-pins"
+
+    func apply(to s: inout Semantics) {
+        switch self {
+        case .skipPTESameAfterCopy: s.skipPTESameAfterCopy = true
+        case .gupFastSkipsSeqCheck: s.gupFastSkipsSeqCheck = true
+        case .gupFastSkipsPTERecheck: s.gupFastSkipsPTERecheck = true
+        case .forkIgnoresPins: s.forkIgnoresPins = true
+        }
+    }
+}

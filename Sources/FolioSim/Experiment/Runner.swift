@@ -1,0 +1,215 @@
+/// A step that failed (the syscall returned an error, or the access was killed by a signal).
+public struct StepError: Equatable, Sendable {
+    public var step: Int
+    public var operation: String
+    public var message: String
+}
+
+/// The outcome of one `checkPin` step.
+public struct PinCheck: Equatable, Sendable {
+    public var step: Int
+    public var id: String
+    /// Pages whose pinned copy and mapped copy agree, out of `pages`.
+    public var coherentPages: Int
+    public var pages: Int
+    /// Whether the kernel promises coherency for this pin (FOLL_PIN with LONGTERM or WRITE).
+    public var promised: Bool
+}
+
+/// Everything a run produced; reports read only this.
+public struct RunResult {
+    public var scenario: Scenario
+    public var world: World
+    public var errors: [StepError]
+    public var pinChecks: [PinCheck]
+    public var peakUsedPages: Int
+    /// Trace lines, when tracing was on.
+    public var trace: [TraceEvent]
+}
+
+/// Runs a scenario step by step with the run-to-completion scheduler (no scheduler attached:
+/// kernel paths never suspend), checking invariants as the config asks.
+public enum ExperimentRunner {
+    public static func run(_ scenario: Scenario, trace: Bool = false) async -> RunResult {
+        let world = World(memoryBytes: scenario.memoryBytes, swapBytes: scenario.swapBytes,
+                          semantics: scenario.semantics, thp: scenario.thp)
+        if trace { world.tracer = Tracer() }
+        var state = RunState(world: world)
+        for (i, step) in scenario.steps.enumerated() {
+            for k in 0..<step.repeatCount {
+                let op = step.op(k)
+                world.currentOperation = "step \(i)\(step.repeatCount > 1 ? "#\(k)" : "") (\(op.summary))"
+                await state.execute(op, step: i)
+                state.peak = max(state.peak, world.memory.usedPages)
+                if scenario.check == .step { world.checkInvariants() }
+            }
+        }
+        if scenario.check == .end {
+            world.currentOperation = "end of run"
+            world.checkInvariants()
+        }
+        return RunResult(scenario: scenario, world: world, errors: state.errors, pinChecks: state.pinChecks,
+                         peakUsedPages: state.peak, trace: world.tracer?.events ?? [])
+    }
+}
+
+/// The user-space side of a run: processes by name, the pins a simulated driver holds.
+struct RunState {
+    let world: World
+    var threads: [String: SimThread] = [:]
+    var errors: [StepError] = []
+    var pinChecks: [PinCheck] = []
+    var peak = 0
+
+    init(world: World) { self.world = world }
+
+    mutating func thread(_ name: String) -> SimThread? {
+        if let t = threads[name] { return t }
+        guard let t = world.createProcess(name: name) else { return nil }
+        threads[name] = t
+        return t
+    }
+
+    mutating func fail(_ step: Int, _ op: Op, _ message: String) {
+        errors.append(StepError(step: step, operation: op.summary, message: message))
+    }
+
+    mutating func execute(_ op: Op, step: Int) async {
+        let procName: String?
+        switch op {
+        case .mmap(let p, _, _, _, _), .munmap(let p, _, _), .mprotect(let p, _, _, _), .madvise(let p, _, _, _),
+             .mremap(let p, _, _, _), .write(let p, _, _, _), .read(let p, _, _, _), .touch(let p, _, _, _, _, _, _),
+             .fork(let p, _), .exit(let p), .pin(let p, _, _, _, _, _):
+            procName = p
+        case .unpin, .checkPin:
+            procName = nil
+        }
+        var t: SimThread?
+        if let procName {
+            t = thread(procName)
+            if t == nil { fail(step, op, "ENOMEM: no memory for the process's page-table root"); return }
+        }
+        do {
+            switch op {
+            case .mmap(_, let addr, let size, let prot, let map):
+                let kind: MapKind
+                switch map {
+                case .privateAnon: kind = .privateAnon
+                case .privateFile(let name, let fk, let off): kind = .privateFile(file: world.fileIndex(named: name, kind: fk), pgoff: off)
+                case .sharedFile(let name, let fk, let off): kind = .sharedFile(file: world.fileIndex(named: name, kind: fk), pgoff: off)
+                }
+                try await world.mmap(t!, addr: addr, size: size, prot: prot, kind: kind)
+            case .munmap(_, let addr, let size):
+                try await world.munmap(t!, addr: addr, size: size)
+            case .mprotect(_, let addr, let size, let prot):
+                try await world.mprotect(t!, addr: addr, size: size, prot: prot)
+            case .madvise(_, let addr, let size, let advice):
+                try await world.madvise(t!, addr: addr, size: size, advice: advice)
+            case .mremap(_, let addr, let size, let to):
+                try await world.mremap(t!, from: addr, size: size, to: to)
+            case .write(_, let addr, let size, let value):
+                await access(step, op, t!, pages(addr, size), write: true, value: value, expect: nil)
+            case .read(_, let addr, let size, let expect):
+                await access(step, op, t!, pages(addr, size), write: false, value: 0, expect: expect)
+            case .touch(_, let addr, let size, let pattern, let count, let write, let value):
+                await access(step, op, t!, touchPages(addr, size, pattern, count), write: write, value: value, expect: nil)
+            case .fork(_, let child):
+                threads[child] = try await world.fork(t!, childName: child)
+            case .exit(let p):
+                await world.exitMM(t!)
+                threads[p] = nil
+            case .pin(_, let addr, let size, let flags, let fast, let id):
+                let n = Int(size >> Geometry.pageShift)
+                let got = fast ? try await world.getUserPagesFast(t!, addr: addr, nrPages: n, flags: flags)
+                               : try await world.getUserPages(t!, addr: addr, nrPages: n, flags: flags)
+                world.addPin(PinRecord(id: id, mm: t!.mm.index, addr: addr, pages: got, flags: flags,
+                                       detached: Array(repeating: false, count: got.count)))
+            case .unpin(let id):
+                world.releasePin(id: id)
+            case .checkPin(let id):
+                await checkPin(step, id)
+            }
+        } catch {
+            fail(step, op, "\(error)")
+        }
+    }
+
+    func pages(_ addr: UInt64, _ size: UInt64) -> [UInt64] {
+        stride(from: addr, to: addr + size, by: Int(Geometry.pageSize)).map { $0 }
+    }
+
+    func touchPages(_ addr: UInt64, _ size: UInt64, _ pattern: TouchPattern, _ count: Int?) -> [UInt64] {
+        let npages = size >> Geometry.pageShift
+        switch pattern {
+        case .seq:
+            let all = pages(addr, size)
+            return Array((0..<(count ?? 1)).map { _ in all }.joined())
+        case .random(let seed):
+            var x = seed
+            return (0..<(count ?? 1)).map { _ in
+                x = x &* 6364136223846793005 &+ 1442695040888963407
+                return addr + ((x >> 33) % npages) << Geometry.pageShift
+            }
+        case .stride(let s):
+            let n = count ?? Int((npages + s - 1) / s)
+            return (0..<n).map { addr + ((UInt64($0) * s) % npages) << Geometry.pageShift }
+        }
+    }
+
+    mutating func access(_ step: Int, _ op: Op, _ t: SimThread, _ addrs: [UInt64], write: Bool, value: UInt32, expect: UInt32?) async {
+        for a in addrs {
+            let r = await world.access(t, a, write: write, value: value)
+            switch r {
+            case .ok(let v):
+                if let e = expect, v != e {
+                    world.recordViolation(.readValue, t.mm, addr: a, "read \(v), expected \(e)")
+                }
+            case .segv:
+                fail(step, op, "SIGSEGV at 0x\(String(a, radix: 16))")
+                return
+            case .bus:
+                fail(step, op, "SIGBUS at 0x\(String(a, radix: 16))")
+                return
+            case .oom:
+                fail(step, op, "out of memory at 0x\(String(a, radix: 16))")
+                return
+            }
+        }
+    }
+
+    mutating func checkPin(_ step: Int, _ id: String) async {
+        guard let pin = world.pins.last(where: { $0.id == id && !$0.released }) else { return }
+        let mm = world.mms[pin.mm]
+        var coherent = 0
+        let promised = pin.flags.contains(.pin) && (pin.flags.contains(.longterm) || pin.flags.contains(.write))
+        for (j, page) in pin.pages.enumerated() {
+            let addr = pin.addr + UInt64(j) * Geometry.pageSize
+            let mapped = mm.alive ? world.mappedPage(mm, addr) : nil
+            if mapped == page {
+                coherent += 1
+            } else if promised && !pin.detached[j] {
+                world.recordViolation(.pinCoherent, mm, addr: addr, folio: world.memory.folio(of: page),
+                                      "pin \(id) holds \(page) (data \(world.memory.data(page))) but the address maps \(mapped.map { "\($0) (data \(world.memory.data($0)))" } ?? "nothing")")
+            }
+        }
+        pinChecks.append(PinCheck(step: step, id: id, coherentPages: coherent, pages: pin.pages.count, promised: promised))
+    }
+}
+
+extension World {
+    /// Records a violation found outside the kernel paths (a config expectation).
+    public func recordViolation(_ invariant: Invariant, _ mm: MM?, addr: UInt64? = nil, folio: PFN? = nil, _ detail: String) {
+        report(invariant, mm, addr: addr, folio: folio, detail)
+    }
+
+    /// Registers pages a simulated driver pinned (FOLL_PIN) or referenced (FOLL_GET).
+    public func addPin(_ pin: PinRecord) { pins.append(pin) }
+
+    /// Releases the newest held pin called `id` (`unpin_user_pages` / `put_page`).
+    public func releasePin(id: String) {
+        guard let i = pins.lastIndex(where: { $0.id == id && !$0.released }) else { return }
+        let mm = mms[pins[i].mm]
+        unpinUserPages(threads.first { $0.mm === mm }, pins[i].pages, flags: pins[i].flags, mm: mm)
+        pins[i].released = true
+    }
+}

@@ -1,0 +1,137 @@
+/// How a mapping is backed, as a config names it.
+public enum MapSpec: Equatable, Sendable {
+    case privateAnon
+    case privateFile(name: String, kind: FileKind, offset: UInt64)
+    case sharedFile(name: String, kind: FileKind, offset: UInt64)
+}
+
+/// The access pattern of a `touch` op.
+public enum TouchPattern: Equatable, Sendable {
+    /// Every page in order, `count` times through the range (default once).
+    case seq
+    /// `count` pages chosen by the LCG x ← x·6364136223846793005 + 1442695040888963407 (mod
+    /// 2^64), page = (x >> 33) mod pages, from x = seed: the generator of the host check
+    /// Experiments/host/wl_sparse.c, so both touch the same pages.
+    case random(seed: UInt64)
+    /// Every `stride`-th page from the start, `count` pages (default: to the end).
+    case stride(UInt64)
+}
+
+/// One operation of a scenario.
+public enum Op: Equatable, Sendable {
+    case mmap(proc: String, addr: UInt64, size: UInt64, prot: Prot, map: MapSpec)
+    case munmap(proc: String, addr: UInt64, size: UInt64)
+    case mprotect(proc: String, addr: UInt64, size: UInt64, prot: Prot)
+    case madvise(proc: String, addr: UInt64, size: UInt64, advice: Advice)
+    case mremap(proc: String, addr: UInt64, size: UInt64, to: UInt64)
+    /// Store `value` into one byte of every 4 KiB page of the range, in order.
+    case write(proc: String, addr: UInt64, size: UInt64, value: UInt32)
+    /// Load one byte of every page; `expect` checks the value.
+    case read(proc: String, addr: UInt64, size: UInt64, expect: UInt32?)
+    case touch(proc: String, addr: UInt64, size: UInt64, pattern: TouchPattern, count: Int?, write: Bool, value: UInt32)
+    case fork(proc: String, child: String)
+    case exit(proc: String)
+    case pin(proc: String, addr: UInt64, size: UInt64, flags: GUPFlags, fast: Bool, id: String)
+    case unpin(id: String)
+    case checkPin(id: String)
+
+    public var name: String {
+        switch self {
+        case .mmap: "mmap"
+        case .munmap: "munmap"
+        case .mprotect: "mprotect"
+        case .madvise: "madvise"
+        case .mremap: "mremap"
+        case .write: "write"
+        case .read: "read"
+        case .touch: "touch"
+        case .fork: "fork"
+        case .exit: "exit"
+        case .pin: "pin"
+        case .unpin: "unpin"
+        case .checkPin: "checkPin"
+        }
+    }
+
+    /// A short description for reports: `write P 0x40000000 8M`.
+    public var summary: String {
+        func a(_ x: UInt64) -> String { "0x" + String(x, radix: 16) }
+        switch self {
+        case .mmap(let p, let addr, let size, let prot, _): return "mmap \(p) \(a(addr)) \(formatSize(size)) \(protString(prot))"
+        case .munmap(let p, let addr, let size): return "munmap \(p) \(a(addr)) \(formatSize(size))"
+        case .mprotect(let p, let addr, let size, let prot): return "mprotect \(p) \(a(addr)) \(formatSize(size)) \(protString(prot))"
+        case .madvise(let p, let addr, let size, let adv): return "madvise \(p) \(a(addr)) \(formatSize(size)) \(adv.rawValue)"
+        case .mremap(let p, let addr, let size, let to): return "mremap \(p) \(a(addr)) \(formatSize(size)) → \(a(to))"
+        case .write(let p, let addr, let size, let v): return "write \(p) \(a(addr)) \(formatSize(size)) = \(v)"
+        case .read(let p, let addr, let size, _): return "read \(p) \(a(addr)) \(formatSize(size))"
+        case .touch(let p, let addr, let size, _, _, let w, _): return "touch \(p) \(a(addr)) \(formatSize(size))\(w ? " write" : " read")"
+        case .fork(let p, let c): return "fork \(p) → \(c)"
+        case .exit(let p): return "exit \(p)"
+        case .pin(let p, let addr, let size, _, let fast, let id): return "pin\(fast ? " fast" : "") \(p) \(a(addr)) \(formatSize(size)) as \(id)"
+        case .unpin(let id): return "unpin \(id)"
+        case .checkPin(let id): return "checkPin \(id)"
+        }
+    }
+}
+
+func protString(_ p: Prot) -> String {
+    if p.isEmpty { return "none" }
+    return (p.contains(.read) ? "r" : "") + (p.contains(.write) ? "w" : "") + (p.contains(.exec) ? "x" : "")
+}
+
+/// One step of a scenario: an op, run `repeatCount` times with its address (and `to`)
+/// advanced by `stride` each time (`repeat` / `stride` in a config).
+public struct Step: Equatable, Sendable {
+    public var op: Op
+    public var repeatCount: Int
+    public var stride: UInt64
+    public init(_ op: Op, repeatCount: Int = 1, stride: UInt64 = 0) {
+        self.op = op; self.repeatCount = repeatCount; self.stride = stride
+    }
+    /// The op of repetition `k`.
+    public func op(_ k: Int) -> Op { k == 0 ? op : op.shifted(by: UInt64(k) * stride) }
+}
+
+extension Op {
+    /// The same op at an address `delta` bytes higher.
+    public func shifted(by d: UInt64) -> Op {
+        switch self {
+        case .mmap(let p, let a, let s, let pr, let m): .mmap(proc: p, addr: a + d, size: s, prot: pr, map: m)
+        case .munmap(let p, let a, let s): .munmap(proc: p, addr: a + d, size: s)
+        case .mprotect(let p, let a, let s, let pr): .mprotect(proc: p, addr: a + d, size: s, prot: pr)
+        case .madvise(let p, let a, let s, let adv): .madvise(proc: p, addr: a + d, size: s, advice: adv)
+        case .mremap(let p, let a, let s, let to): .mremap(proc: p, addr: a + d, size: s, to: to + d)
+        case .write(let p, let a, let s, let v): .write(proc: p, addr: a + d, size: s, value: v)
+        case .read(let p, let a, let s, let e): .read(proc: p, addr: a + d, size: s, expect: e)
+        case .touch(let p, let a, let s, let pat, let c, let w, let v): .touch(proc: p, addr: a + d, size: s, pattern: pat, count: c, write: w, value: v)
+        default: self
+        }
+    }
+}
+
+/// When the checker runs.
+public enum CheckMode: String, Equatable, Sendable, CaseIterable {
+    /// After every step (the default).
+    case step
+    /// Once, after the last step.
+    case end
+    case off
+}
+
+/// A validated experiment config.
+public struct Scenario: Equatable, Sendable {
+    public var name: String
+    public var semanticsName: String
+    public var semantics: Semantics
+    public var memoryBytes: UInt64
+    public var swapBytes: UInt64
+    public var thp: THPSettings
+    public var check: CheckMode
+    public var steps: [Step]
+
+    public init(name: String, semanticsName: String = "v6.18", semantics: Semantics = .v6_18, memoryBytes: UInt64,
+                swapBytes: UInt64 = 0, thp: THPSettings = THPSettings(), check: CheckMode = .step, steps: [Step]) {
+        self.name = name; self.semanticsName = semanticsName; self.semantics = semantics
+        self.memoryBytes = memoryBytes; self.swapBytes = swapBytes; self.thp = thp; self.check = check; self.steps = steps
+    }
+}

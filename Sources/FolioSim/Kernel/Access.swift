@@ -1,0 +1,91 @@
+/// Outcome of a user-space load or store.
+public enum AccessResult: Equatable, Sendable {
+    case ok(UInt32)
+    /// SIGSEGV (no VMA, or the VMA forbids the access).
+    case segv
+    /// SIGBUS.
+    case bus
+    /// The fault handler ran out of memory (the kernel would invoke the OOM killer).
+    case oom
+}
+
+/// A CPU access through the page tables, and the arch fault handler around `handle_mm_fault`
+/// (`do_user_addr_fault`: `lock_mm_and_find_vma`, `access_error`, retry until the access
+/// succeeds). The MMU sets the accessed and dirty bits as x86 does.
+extension World {
+    /// Loads (write == false) or stores `value` at `addr`, faulting as needed.
+    public func access(_ t: SimThread, _ addr: UInt64, write: Bool, value: UInt32 = 0) async -> AccessResult {
+        let mm = t.mm
+        var attempts = 0
+        while true {
+            await schedule(t)
+            if let v = mmuAccess(mm, addr, write: write, value: value) { return .ok(v) }
+            attempts += 1
+            if attempts > 16 {
+                report(.faultProgress, mm, addr: addr, "access did not succeed after 16 faults")
+                return .segv
+            }
+            await mmapReadLock(t, mm)
+            guard let vi = mm.vmaIndex(containing: addr) else {
+                await mmapReadUnlock(t, mm)
+                return .segv
+            }
+            let vma = mm.vmas[vi]
+            if write ? !vma.flags.contains(.write) : !vma.flags.contains(.read) {
+                await mmapReadUnlock(t, mm)
+                return .segv
+            }
+            let ret = await handleMMFault(t, mm, vmaIndex: vi, address: addr, flags: write ? [.write, .user] : [.user])
+            await mmapReadUnlock(t, mm)
+            if ret.contains(.oom) { return .oom }
+            if ret.contains(.sigbus) { return .bus }
+            if ret.contains(.sigsegv) { return .segv }
+        }
+    }
+
+    /// The hardware walk: performs the access if the PTE (or huge PMD) allows it and returns
+    /// the value read (or stored); nil means a page fault.
+    @inline(__always) func mmuAccess(_ mm: MM, _ addr: UInt64, write: Bool, value: UInt32) -> UInt32? {
+        guard let pmdT = pmdTableID(mm, addr) else { return nil }
+        let va = VirtualAddress(addr)
+        let pmdIdx = va.pmdIndex
+        let pmd = tables.pmd[Int(pmdT)].entries[pmdIdx]
+        if pmd.isTable {
+            let table = tables.pte[Int(pmd.tableID)]
+            let i = va.pteIndex
+            let p = table.ptes[i]
+            guard p.isUserAccessible, !write || p.isWritable else { return nil }
+            let page = p.pfn
+            if write {
+                table.ptes[i] = PTE(raw: p.raw | PTE.young | PTE.dirty)
+                memory.frames[page.index].data = value
+                if memory.isAnon(memory.folio(of: page)) { table.setWritten(i, value) }
+                return value
+            }
+            if !p.isYoung { table.ptes[i] = p.withYoung(true) }
+            return memory.frames[page.index].data
+        }
+        guard pmd.isHuge, !pmd.isProtNone, !write || pmd.isWritable else { return nil }
+        let page = pmd.pfn + va.pteIndex
+        let shadow = tables.pte[Int(tables.pmd[Int(pmdT)].deposited[pmdIdx])]
+        if write {
+            tables.pmd[Int(pmdT)].entries[pmdIdx] = pmd.withYoung(true).withDirty(true)
+            memory.frames[page.index].data = value
+            if memory.isAnon(pmd.pfn) { shadow.setWritten(va.pteIndex, value) }
+            return value
+        }
+        if !pmd.isYoung { tables.pmd[Int(pmdT)].entries[pmdIdx] = pmd.withYoung(true) }
+        return memory.frames[page.index].data
+    }
+
+    /// The shadow table that records expected values for `addr`: the PTE table, or the table
+    /// deposited with a huge PMD.
+    func shadowTable(_ mm: MM, _ addr: UInt64) -> Int32? {
+        guard let pmdT = pmdTableID(mm, addr) else { return nil }
+        let idx = VirtualAddress(addr).pmdIndex
+        let e = tables.pmd[Int(pmdT)].entries[idx]
+        if e.isTable { return e.tableID }
+        if e.isHuge { return tables.pmd[Int(pmdT)].deposited[idx] }
+        return nil
+    }
+}

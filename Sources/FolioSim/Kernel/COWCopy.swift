@@ -1,0 +1,179 @@
+/// What a COW fault will copy: `nr` consecutive PTEs starting at `base`, as they were seen
+/// under the PTL before it was dropped. Mainline always copies one page.
+struct COWPlan {
+    var base: UInt64
+    var order: Int
+    /// The PTEs of the range at decision time; `wp_page_copy` revalidates against them.
+    var snapshot: [PTE]
+    var nr: Int { 1 << order }
+}
+
+/// `wp_page_copy` (mm/memory.c) and the COW-copy policy switch (S9): mainline copies the
+/// faulting page; the 2023 RFC v2 ("mm: Copy large folios for anonymous memory") copies an
+/// aligned range of the source folio, and a whole-folio variant copies all of it. Left out:
+/// mmu notifiers (no secondary MMUs), KSM, hardware poison, memcg.
+extension World {
+    /// Chooses the range to copy, with the PTL held (the range must be revalidated later).
+    func cowPlan(_ vmf: VMFault, page: PFN?) -> COWPlan {
+        let single = COWPlan(base: vmf.address, order: 0, snapshot: [vmf.origPTE])
+        guard semantics.cowCopy != .onePage else { return single }
+        let slot = vmf.slot!
+        let ptes = tables.pte[Int(slot.table)].ptes
+        var maxOrder: Int
+        if let page {
+            let folio = memory.folio(of: page)
+            guard memory.isAnon(folio) else { return single }
+            maxOrder = memory.order(of: folio)
+        } else {
+            let allowed = thpVMAAllowableOrders(vmf.mm, vmf.vma, mask: (1 << UInt32(Geometry.pmdOrder)) - 1)
+            maxOrder = allowed == 0 ? 0 : 31 - allowed.leadingZeroBitCount
+        }
+        let minOrder = semantics.cowCopy == .wholeFolio && page != nil ? maxOrder : 1
+        var order = maxOrder
+        while order >= minOrder && order > 0 {
+            if let plan = cowRange(vmf, page: page, order: order, ptes: ptes) { return plan }
+            order -= 1
+        }
+        return single
+    }
+
+    /// The aligned block of `order` around the fault if every PTE in it maps the corresponding
+    /// page of the same source folio (or the zero page, for a zero-page source) and the block
+    /// lies in the VMA.
+    private func cowRange(_ vmf: VMFault, page: PFN?, order: Int, ptes: UnsafeMutablePointer<PTE>) -> COWPlan? {
+        guard thpVMASuitableOrder(vmf.vma, vmf.address, order) else { return nil }
+        let base = VirtualAddress(vmf.address).alignedDown(order: order)
+        let nr = 1 << order
+        let first = base.pteIndex
+        let idx = Int((vmf.address - base.raw) >> Geometry.pageShift)
+        var snapshot: [PTE] = []
+        snapshot.reserveCapacity(nr)
+        if let page {
+            let folio = memory.folio(of: page)
+            let start = page - folio - idx
+            guard start >= 0, start + nr <= memory.nrPages(folio) else { return nil }
+            for i in 0..<nr {
+                let p = ptes[first + i]
+                guard p.isPresent, !p.isSpecial, p.pfn == folio + (start + i) else { return nil }
+                snapshot.append(p)
+            }
+        } else {
+            for i in 0..<nr {
+                let p = ptes[first + i]
+                guard p.isPresent, p.isSpecial, p.pfn == memory.zeroPFN else { return nil }
+                snapshot.append(p)
+            }
+        }
+        return COWPlan(base: base.raw, order: order, snapshot: snapshot)
+    }
+
+    /// `wp_page_copy`: allocate and fill the copy without the PTL, retake it, revalidate with
+    /// `pte_same` (every PTE of the range), then switch the PTEs to the new exclusive folio and
+    /// only afterwards drop the old mappings. Returns 0 whether or not the copy was installed.
+    func wpPageCopy(_ t: SimThread, _ vmf: inout VMFault, _ planIn: COWPlan) async -> VMFaultResult {
+        let mm = vmf.mm
+        let tempRefFolio = vmf.page.map { memory.folio(of: $0) }
+        anonVMAPrepare(&vmf)
+        var plan = planIn
+        var newFolio: PFN?
+        while true {
+            if let f = memory.allocFolio(order: plan.order) {
+                newFolio = f
+                break
+            }
+            if plan.order == 0 { break }
+            countMTHP(mm, order: plan.order, .anonFaultFallback)
+            let order = plan.order - 1
+            let base = VirtualAddress(vmf.address).alignedDown(order: order).raw
+            let off = Int((base - plan.base) >> Geometry.pageShift)
+            plan = COWPlan(base: base, order: order, snapshot: Array(plan.snapshot[off..<off + (1 << order)]))
+        }
+        guard let new = newFolio else {
+            if let f = tempRefFolio { memory.folioPut(f) }
+            return .oom
+        }
+        let nr = plan.nr
+        var copied: UInt64 = 0
+        for i in 0..<nr {
+            let src = plan.snapshot[i]
+            if src.isSpecial && src.pfn == memory.zeroPFN {
+                memory.setData(new + i, 0)
+            } else {
+                memory.setData(new + i, memory.data(src.pfn))
+                copied += Geometry.pageSize
+            }
+        }
+        trace(t, "wp_page_copy", "copied \(nr == 1 ? "page" : "\(nr) pages") into new \(FolioOrder(plan.order)) folio \(new); retake PTL")
+
+        let slot = vmf.slot!
+        await ptlLock(t, slot.table)
+        let first = VirtualAddress(plan.base).pteIndex
+        var same = true
+        if !semantics.skipPTESameAfterCopy {
+            for i in 0..<nr where pte(PTESlot(table: slot.table, index: first + i)) != plan.snapshot[i] {
+                same = false
+                break
+            }
+        }
+        if !same {
+            trace(t, "wp_page_copy", "pte_same failed at \(VirtualAddress(vmf.address)): drop copy, refault")
+            vmf.kind = .retry
+            await ptlUnlock(t, slot.table)
+            memory.folioPut(new)
+            if let f = tempRefFolio { memory.folioPut(f) }
+            return []
+        }
+
+        await schedule(t)
+        let writable = vmf.isWrite && vmf.vma.flags.contains(.write)
+        var oldFolios: [(PFN, PFN, Int)] = []
+        for i in 0..<nr {
+            let s = PTESlot(table: slot.table, index: first + i)
+            let old = plan.snapshot[i]
+            if let oldPage = vmNormalPage(old) {
+                let of = memory.folio(of: oldPage)
+                if !memory.isAnon(of) { mm.rssFile -= 1; mm.rssAnon += 1 }
+                if let last = oldFolios.last, last.0 == of, last.1 + last.2 == oldPage {
+                    oldFolios[oldFolios.count - 1].2 += 1
+                } else {
+                    oldFolios.append((of, oldPage, 1))
+                }
+            } else {
+                mm.rssAnon += 1
+            }
+            setPTE(s, .none)
+        }
+        memory.folioGet(new, Int32(nr - 1))
+        folioAddNewAnonRmap(new, mm, pmd: false)
+        for i in 0..<nr {
+            let old = plan.snapshot[i]
+            var e = PTE.page(new + i, write: false, dirty: false, young: true)
+            if vmf.isUnshare {
+                e = e.withSoftDirty(old.isSoftDirty).withUffdWp(old.isUffdWp)
+            } else {
+                e = e.withDirty(true).withWrite(writable)
+            }
+            setPTE(PTESlot(table: slot.table, index: first + i), e)
+        }
+        if vmf.isUnshare && pte(slot).isWritable {
+            report(.unshareNeverWritable, mm, addr: vmf.address, folio: new, "wp_page_copy installed a writable PTE for an unshare fault")
+        }
+        for (of, page, run) in oldFolios { folioRemoveRmapPTEs(of, page, run, mm) }
+        vmf.kind = vmf.isUnshare ? .unshare : .wpCopy
+        count(mm, Counter.cowCopiedBytes, Int(copied))
+        count(mm, Counter.pagesAllocated, nr)
+        if plan.order > 0 { countMTHP(mm, order: plan.order, .anonFaultAlloc) }
+        trace(t, "wp_page_copy", "map new \(new) at \(VirtualAddress(plan.base))\(nr > 1 ? " (+\(nr - 1) PTEs)" : "") \(vmf.isUnshare ? "read-only" : "writable"), AE; drop old mapping")
+        await ptlUnlock(t, slot.table)
+
+        for (of, _, run) in oldFolios {
+            await schedule(t)
+            memory.folioPut(of, Int32(run))
+        }
+        if let f = tempRefFolio {
+            freeSwapCache(f)
+            memory.folioPut(f)
+        }
+        return []
+    }
+}

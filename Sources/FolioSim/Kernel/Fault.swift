@@ -1,0 +1,251 @@
+/// The fault entry (mm/memory.c): `handle_mm_fault`, `sanitize_fault_flags`,
+/// `__handle_mm_fault`, `handle_pte_fault`, `do_pte_missing`, `do_anonymous_page` and
+/// `alloc_anon_folio`.
+///
+/// Faults run under `mmap_lock` held for read by the caller (the per-VMA lock of 6.4+ is not
+/// modelled: it excludes the same writers). Left out: userfaultfd delivery, NUMA hinting,
+/// memcg charging, `check_stable_address_space` (no OOM reaper) and hugetlb.
+extension World {
+    /// `handle_mm_fault`: counts the fault (like `mm_account_fault`, every call that does not
+    /// return VM_FAULT_RETRY) and dispatches it.
+    func handleMMFault(_ t: SimThread, _ mm: MM, vmaIndex: Int, address: UInt64, flags: FaultFlags) async -> VMFaultResult {
+        var vmf = VMFault(mm: mm, vmaIndex: vmaIndex, vma: mm.vmas[vmaIndex],
+                          address: address & ~(Geometry.pageSize - 1), flags: flags)
+        var ret: VMFaultResult
+        if let bad = sanitizeFaultFlags(&vmf) {
+            ret = bad
+        } else {
+            ret = await __handleMMFault(t, &vmf)
+        }
+        if !ret.contains(.retry) {
+            count(mm, Counter.faultsTotal)
+            countFault(mm, ret.isError ? .error : vmf.kind)
+        }
+        return ret
+    }
+
+    /// `sanitize_fault_flags`.
+    func sanitizeFaultFlags(_ vmf: inout VMFault) -> VMFaultResult? {
+        if vmf.flags.contains(.unshare) {
+            if vmf.flags.contains(.write) {
+                report(.faultFlagsExclusive, vmf.mm, addr: vmf.address, "FAULT_FLAG_UNSHARE together with FAULT_FLAG_WRITE")
+                return .sigsegv
+            }
+            if !vmf.vma.isCOWMapping { vmf.flags.remove(.unshare) }
+        } else if vmf.flags.contains(.write) {
+            if !vmf.vma.flags.contains(.mayWrite) { return .sigsegv }
+            if !vmf.vma.flags.contains(.write) && !vmf.vma.isCOWMapping { return .sigsegv }
+        }
+        return nil
+    }
+
+    /// `__handle_mm_fault`: the PMD level (PMD THP, huge PMD write/unshare), then the PTE level.
+    @inline(__always) func __handleMMFault(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
+        guard let pmdT = pmdTableAlloc(vmf.mm, vmf.address) else { return .oom }
+        vmf.pmdTable = pmdT
+        let pmd = pmdEntry(vmf.mm, vmf.address)
+        if pmd.isNone && thpVMAAllowableOrders(vmf.mm, vmf.vma, mask: 1 << UInt32(Geometry.pmdOrder)) != 0 {
+            let ret = await doHugePMDAnonymousPage(t, &vmf)
+            if !ret.contains(.fallback) { return ret }
+        } else if pmd.isHuge {
+            vmf.origPMD = pmd
+            if (vmf.isWrite || vmf.isUnshare) && !pmd.isWritable {
+                let ret = await doHugePMDWPPage(t, &vmf)
+                if !ret.contains(.fallback) { return ret }
+            } else {
+                await hugePMDSetAccessed(t, &vmf)
+                return []
+            }
+        }
+        return await handlePTEFault(t, &vmf)
+    }
+
+    /// `handle_pte_fault`.
+    @inline(__always) func handlePTEFault(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
+        let pmd = pmdEntry(vmf.mm, vmf.address)
+        if pmd.isNone {
+            vmf.slot = nil
+            vmf.flags.remove(.origPTEValid)
+        } else {
+            guard pmd.isTable else { return [] }
+            let slot = PTESlot(table: pmd.tableID, index: VirtualAddress(vmf.address).pteIndex)
+            await schedule(t)
+            vmf.origPTE = pte(slot)
+            vmf.flags.insert(.origPTEValid)
+            vmf.slot = vmf.origPTE.isNone ? nil : slot
+        }
+        if vmf.slot == nil { return await doPTEMissing(t, &vmf) }
+        if !vmf.origPTE.isPresent { return await doSwapPage(t, &vmf) }
+        let slot = vmf.slot!
+        await ptlLock(t, slot.table)
+        var entry = vmf.origPTE
+        if pte(slot) != entry {
+            trace(t, "handle_pte_fault", "PTE changed at \(VirtualAddress(vmf.address)): refault")
+            vmf.kind = .retry
+            await ptlUnlock(t, slot.table)
+            return []
+        }
+        if vmf.isWrite || vmf.isUnshare {
+            if !entry.isWritable { return await doWPPage(t, &vmf) }
+            if vmf.isWrite { entry = entry.withDirty(true) }
+        }
+        entry = entry.withYoung(true)
+        setPTE(slot, entry)
+        vmf.kind = .spurious
+        await ptlUnlock(t, slot.table)
+        return []
+    }
+
+    /// `do_pte_missing`: anonymous VMAs → `do_anonymous_page`, file VMAs → `do_fault`.
+    @inline(__always) func doPTEMissing(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
+        if vmf.vma.isAnonymous { return await doAnonymousPage(t, &vmf) }
+        return await doFault(t, &vmf)
+    }
+
+    /// `vmf_pte_changed`: with a valid `orig_pte` it must still be the same, else still none.
+    @inline(__always) func vmfPTEChanged(_ vmf: VMFault, _ slot: PTESlot) -> Bool {
+        if vmf.flags.contains(.origPTEValid) { return pte(slot) != vmf.origPTE }
+        return !pte(slot).isNone
+    }
+
+    /// `vmf_anon_prepare` / `anon_vma_prepare`: give the VMA an anon_vma on first use.
+    func anonVMAPrepare(_ vmf: inout VMFault) {
+        if vmf.vma.anonVMA == 0 {
+            vmf.vma.anonVMA = nextAnonVMA
+            nextAnonVMA += 1
+            vmf.mm.vmas[vmf.vmaIndex].anonVMA = vmf.vma.anonVMA
+        }
+    }
+
+    /// `do_anonymous_page`: a read maps the shared zero page; a write allocates a folio of the
+    /// order `alloc_anon_folio` picks and maps all of it, exclusive and writable (if VM_WRITE).
+    @inline(__always) func doAnonymousPage(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
+        let vma = vmf.vma
+        if vma.flags.contains(.shared) { return .sigbus }
+        guard await pteAlloc(t, vmf.mm, vmf.address) else { return .oom }
+        let table = pmdEntry(vmf.mm, vmf.address).tableID
+
+        if !vmf.isWrite {
+            let slot = PTESlot(table: table, index: VirtualAddress(vmf.address).pteIndex)
+            await ptlLock(t, table)
+            if vmfPTEChanged(vmf, slot) {
+                vmf.kind = .retry
+                await ptlUnlock(t, table)
+                return []
+            }
+            setPTE(slot, .page(memory.zeroPFN, write: false, dirty: false, young: true, special: true))
+            vmf.kind = .zeropage
+            trace(t, "do_anonymous_page", "map zero page at \(VirtualAddress(vmf.address))")
+            await ptlUnlock(t, table)
+            return []
+        }
+
+        anonVMAPrepare(&vmf)
+        guard let folio = await allocAnonFolio(t, &vmf) else { return .oom }
+        let nr = memory.nrPages(folio)
+        let addr = VirtualAddress(vmf.address).alignedDown(order: memory.order(of: folio)).raw
+        let writable = vma.flags.contains(.write)
+        let entry = PTE.page(folio, write: writable, dirty: writable, young: true)
+        let first = PTESlot(table: table, index: VirtualAddress(addr).pteIndex)
+
+        await ptlLock(t, table)
+        let changed = nr == 1 ? vmfPTEChanged(vmf, first) : !pteRangeNone(first, nr)
+        if changed {
+            trace(t, "do_anonymous_page", "PTE range of \(VirtualAddress(addr)) no longer empty: drop \(FolioOrder(memory.order(of: folio))) folio, refault")
+            vmf.kind = .retry
+            await ptlUnlock(t, table)
+            memory.folioPut(folio)
+            return []
+        }
+        await schedule(t)
+        memory.folioGet(folio, Int32(nr - 1))
+        vmf.mm.rssAnon += nr
+        let order = memory.order(of: folio)
+        if order > 0 { countMTHP(vmf.mm, order: order, .anonFaultAlloc) }
+        count(vmf.mm, Counter.pagesAllocated, nr)
+        folioAddNewAnonRmap(folio, vmf.mm, pmd: false)
+        for i in 0..<nr { setPTE(PTESlot(table: table, index: first.index + i), entry.withPFN(folio + i)) }
+        vmf.kind = .anonymous
+        trace(t, "do_anonymous_page", "map \(FolioOrder(order)) folio \(folio) at \(VirtualAddress(addr)) (\(nr) PTEs, AE)")
+        await ptlUnlock(t, table)
+        return []
+    }
+
+    /// `pte_range_none`.
+    func pteRangeNone(_ first: PTESlot, _ nr: Int) -> Bool {
+        let ptes = tables.pte[Int(first.table)].ptes
+        for i in first.index..<first.index + nr where !ptes[i].isNone { return false }
+        return true
+    }
+
+    /// `thp_vma_allowable_orders(vma, vm_flags, TVA_IN_PF | TVA_ENFORCE_SYSFS, mask)` for an
+    /// anonymous VMA: the sysfs mask, then VM_NOHUGEPAGE / MMF_DISABLE_THP. Under the
+    /// pre-6.8 rule (S8 = order0-pmd) only the PMD order exists, governed by the top level.
+    func thpVMAAllowableOrders(_ mm: MM, _ vma: VMA, mask: UInt32) -> UInt32 {
+        guard vma.isAnonymous, !vma.flags.contains(.noHugepage), !mm.disableTHP else { return 0 }
+        let hugepage = vma.flags.contains(.hugepage)
+        var allowed: UInt32
+        switch semantics.faultOrder {
+        case .mthp:
+            allowed = hugepage ? thpMaskHugepage : thpMaskPlain
+        case .order0PMD:
+            let on = thp.enabled == .always || (thp.enabled == .madvise && hugepage)
+            allowed = on ? 1 << UInt32(Geometry.pmdOrder) : 0
+        }
+        return allowed & mask
+    }
+
+    /// `thp_vma_suitable_order`: the naturally aligned block around `addr` lies in the VMA.
+    @inline(__always) func thpVMASuitableOrder(_ vma: VMA, _ addr: UInt64, _ order: Int) -> Bool {
+        let size = Geometry.pageSize << UInt64(order)
+        let haddr = addr & ~(size - 1)
+        return haddr >= vma.start && haddr + size <= vma.end
+    }
+
+    /// `alloc_anon_folio`: the highest enabled order below the PMD order whose aligned block
+    /// fits the VMA and is entirely none, falling back order by order when the buddy allocator
+    /// fails (`anon_fault_fallback`), then order 0. Nil on OOM.
+    @inline(__always) func allocAnonFolio(_ t: SimThread, _ vmf: inout VMFault) async -> PFN? {
+        var orders: UInt32 = 0
+        if !vmf.vma.flags.contains(.uffdMissing) && !vmf.vma.flags.contains(.uffdWp) {
+            orders = thpVMAAllowableOrders(vmf.mm, vmf.vma, mask: (1 << UInt32(Geometry.pmdOrder)) - 1)
+            var suitable: UInt32 = 0
+            var o = Geometry.pmdOrder - 1
+            while o >= 2 {
+                if orders & (1 << UInt32(o)) != 0 && thpVMASuitableOrder(vmf.vma, vmf.address, o) {
+                    suitable = orders & ((1 << UInt32(o + 1)) - 1)
+                    break
+                }
+                o -= 1
+            }
+            orders = suitable
+        }
+        if orders != 0 {
+            let table = pmdEntry(vmf.mm, vmf.address).tableID
+            await schedule(t)
+            var order = 31 - orders.leadingZeroBitCount
+            while orders != 0 {
+                let addr = VirtualAddress(vmf.address).alignedDown(order: order)
+                if pteRangeNone(PTESlot(table: table, index: addr.pteIndex), 1 << order) { break }
+                orders &= ~(1 << UInt32(order))
+                order = orders == 0 ? 0 : 31 - orders.leadingZeroBitCount
+            }
+            while orders != 0 {
+                if let folio = memory.allocFolio(order: order) {
+                    return folio
+                }
+                countMTHP(vmf.mm, order: order, .anonFaultFallback)
+                trace(t, "alloc_anon_folio", "no free \(FolioOrder(order)) block: fall back")
+                orders &= ~(1 << UInt32(order))
+                order = orders == 0 ? 0 : 31 - orders.leadingZeroBitCount
+            }
+        }
+        return memory.allocFolio(order: 0)
+    }
+
+    /// `vm_normal_page`: the page a present PTE maps, nil for special PTEs (the zero page).
+    @inline(__always) func vmNormalPage(_ pte: PTE) -> PFN? {
+        guard pte.isPresent, !pte.isSpecial else { return nil }
+        return pte.pfn
+    }
+}

@@ -1,0 +1,128 @@
+/// GUP-fast (mm/gup.c `gup_fast_fallback` → `gup_fast` → `gup_fast_pte_range` /
+/// `gup_fast_pmd_leaf`, `try_grab_folio_fast`): a lockless walk whose every load and atomic
+/// update is its own scheduling point, numbered as in the kernel comments: (B1) read the PTE,
+/// (B2) FOLL_WRITE needs a writable PTE, (B3) grab the folio, (B4) re-read PMD and PTE and back
+/// off on change, (B5) a read-only PTE needs AE. FOLL_PIN samples `write_protect_seq` first
+/// and backs off completely if a fork overlapped. What it cannot get goes to the slow path.
+/// Left out: devmap, P2PDMA, secretmem, `arch_make_folio_accessible`.
+extension World {
+    /// `get_user_pages_fast` / `pin_user_pages_fast`.
+    public func getUserPagesFast(_ t: SimThread, addr: UInt64, nrPages: Int, flags: GUPFlags) async throws(MMError) -> [PFN] {
+        try validateGUPFlags(flags)
+        let mm = t.mm
+        if flags.contains(.pin) && !mm.hasPinned {
+            await schedule(t)
+            mm.hasPinned = true
+            trace(t, "gup_fast_fallback", "set MMF_HAS_PINNED on \(mm.name)")
+        }
+        var got = await gupFast(t, mm, addr, nrPages, flags)
+        if got.count == nrPages { return got }
+        trace(t, "gup_fast_fallback", "fast path got \(got.count)/\(nrPages): slow path for the rest")
+        do {
+            got += try await getUserPages(t, addr: addr + UInt64(got.count) * Geometry.pageSize,
+                                          nrPages: nrPages - got.count, flags: flags)
+        } catch {
+            if got.isEmpty { throw error }
+            unpinUserPages(t, got, flags: flags, mm: mm)
+            throw error
+        }
+        return got
+    }
+
+    /// `gup_fast`: the lockless walk with the `write_protect_seq` protocol.
+    func gupFast(_ t: SimThread, _ mm: MM, _ start: UInt64, _ nrPages: Int, _ flags: GUPFlags) async -> [PFN] {
+        let checkSeq = flags.contains(.pin) && semantics.gupFastFork == .wpSeq && !semantics.gupFastSkipsSeqCheck
+        var seq: UInt32 = 0
+        if checkSeq {
+            await schedule(t)
+            seq = mm.writeProtectSeq
+            if seq & 1 != 0 {
+                trace(t, "gup_fast", "write_protect_seq odd (fork in progress): go slow")
+                return []
+            }
+        }
+        var pages: [PFN] = []
+        for k in 0..<nrPages {
+            let addr = start + UInt64(k) * Geometry.pageSize
+            guard let page = await gupFastOne(t, mm, addr, flags) else { break }
+            pages.append(page)
+        }
+        if checkSeq {
+            await schedule(t)
+            if mm.writeProtectSeq != seq {
+                trace(t, "gup_fast", "write_protect_seq changed (\(seq) → \(mm.writeProtectSeq)): unpin \(pages.count), go slow")
+                for p in pages { gupPutFolio(memory.folio(of: p), 1, flags) }
+                return []
+            }
+        }
+        return pages
+    }
+
+    /// One page of `gup_fast_pte_range` (or `gup_fast_pmd_leaf`); nil stops the walk.
+    private func gupFastOne(_ t: SimThread, _ mm: MM, _ addr: UInt64, _ flags: GUPFlags) async -> PFN? {
+        await schedule(t)
+        let pmd = pmdEntry(mm, addr)
+        if pmd.isHuge {
+            if pmd.isProtNone || (flags.contains(.write) && !pmd.isWritable) { return nil }
+            let folio = pmd.pfn
+            let page = folio + VirtualAddress(addr).pteIndex
+            await schedule(t)
+            guard tryGrabFolioFast(folio, flags) else { return nil }
+            await schedule(t)
+            if !semantics.gupFastSkipsPTERecheck && pmdEntry(mm, addr) != pmd {
+                gupPutFolio(folio, 1, flags)
+                return nil
+            }
+            if !pmd.isWritable && gupMustUnshare(nil, flags, folio) {
+                gupPutFolio(folio, 1, flags)
+                return nil
+            }
+            trace(t, "gup_fast_pmd_leaf", "\(flags.contains(.pin) ? "pin" : "get") \(page) at \(VirtualAddress(addr))")
+            return page
+        }
+        guard pmd.isTable else { return nil }
+        let slot = PTESlot(table: pmd.tableID, index: VirtualAddress(addr).pteIndex)
+        await schedule(t)
+        let p = pte(slot)
+        trace(t, "gup_fast_pte_range", "B1 read \(p) at \(VirtualAddress(addr))")
+        if !p.isUserAccessible || (flags.contains(.write) && !p.isWritable) {
+            trace(t, "gup_fast_pte_range", "B2 PTE not usable: stop")
+            return nil
+        }
+        if p.isSpecial { return nil }
+        let page = p.pfn
+        let folio = memory.folio(of: page)
+        await schedule(t)
+        guard tryGrabFolioFast(folio, flags) else { return nil }
+        trace(t, "gup_fast_pte_range", "B3 grabbed \(folio)")
+        await schedule(t)
+        if !semantics.gupFastSkipsPTERecheck && (pmdEntry(mm, addr) != pmd || pte(slot) != p) {
+            trace(t, "gup_fast_pte_range", "B4 PTE changed: undo, stop")
+            gupPutFolio(folio, 1, flags)
+            return nil
+        }
+        if !memory.isAnon(folio) && !memory.isZero(folio) && (flags.contains(.longterm) || flags.contains(.write) || flags.contains(.pin)),
+           let f = fileOf(folio), files[f].kind == .regular {
+            gupPutFolio(folio, 1, flags)
+            return nil
+        }
+        await schedule(t)
+        if !p.isWritable && gupMustUnshare(nil, flags, page) {
+            trace(t, "gup_fast_pte_range", "B5 read-only PTE, \(page) not exclusive: undo, stop")
+            gupPutFolio(folio, 1, flags)
+            return nil
+        }
+        return page
+    }
+
+    /// `try_grab_folio_fast`: refuses a folio whose refcount is zero (being freed).
+    private func tryGrabFolioFast(_ folio: PFN, _ flags: GUPFlags) -> Bool {
+        guard memory.isAllocated(folio), memory.refcount(folio) > 0 else { return false }
+        return tryGrabFolio(folio, 1, flags)
+    }
+
+    /// The file whose pagecache holds `folio` (linear search; only GUP-fast's file check uses it).
+    func fileOf(_ folio: PFN) -> Int? {
+        files.firstIndex { $0.pages.contains(folio.raw) }
+    }
+}

@@ -1,0 +1,165 @@
+/// PMD-mapped anonymous THP (mm/huge_memory.c): `do_huge_pmd_anonymous_page`,
+/// `do_huge_pmd_wp_page`, `do_huge_zero_wp_pmd` (~6.13+), `huge_pmd_set_accessed`.
+/// Left out: userfaultfd, NUMA hinting, PUD-sized mappings, khugepaged collapse.
+extension World {
+    /// `do_huge_pmd_anonymous_page`: a read maps the huge zero folio (if `use_zero_page`), a
+    /// write maps a new PMD-sized folio; VM_FAULT_FALLBACK sends the fault to the PTE level.
+    func doHugePMDAnonymousPage(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
+        let haddr = vmf.address & ~(Geometry.pmdSize - 1)
+        guard thpVMASuitableOrder(vmf.vma, vmf.address, Geometry.pmdOrder) else { return .fallback }
+        anonVMAPrepare(&vmf)
+        if !vmf.isWrite && thp.useZeroPage {
+            guard let pgtable = allocPageTablePage() else { return .oom }
+            guard let zero = memory.hugeZeroFolio() else {
+                freePageTablePage(pgtable)
+                return .fallback
+            }
+            await pmdLock(t, vmf.pmdTable)
+            if pmdEntry(vmf.mm, haddr).isNone {
+                let dep = tables.newPTETable(backing: pgtable)
+                tables.pmd[Int(vmf.pmdTable)].deposited[VirtualAddress(haddr).pmdIndex] = dep
+                setPMD(vmf.pmdTable, haddr, .huge(zero, write: false, dirty: false))
+                vmf.kind = .zeropage
+                trace(t, "do_huge_pmd_anonymous_page", "map huge zero folio at \(VirtualAddress(haddr))")
+            } else {
+                freePageTablePage(pgtable)
+                vmf.kind = .retry
+            }
+            await pmdUnlock(t, vmf.pmdTable)
+            return []
+        }
+        guard let folio = memory.allocFolio(order: Geometry.pmdOrder) else {
+            countMTHP(vmf.mm, order: Geometry.pmdOrder, .anonFaultFallback)
+            trace(t, "do_huge_pmd_anonymous_page", "no free 2048kB block: fall back")
+            return .fallback
+        }
+        return await mapAnonFolioPMD(t, &vmf, folio, haddr: haddr, replacing: .none)
+    }
+
+    /// `__do_huge_pmd_anonymous_page` / `map_anon_folio_pmd`: install a new PMD-mapped folio
+    /// (exclusive, writable if VM_WRITE, with a deposited PTE table) if the PMD still holds
+    /// `replacing`. `do_huge_zero_wp_pmd` uses it with the huge zero PMD.
+    func mapAnonFolioPMD(_ t: SimThread, _ vmf: inout VMFault, _ folio: PFN, haddr: UInt64,
+                         replacing old: PMDEntry) async -> VMFaultResult {
+        let needsDeposit = old.isNone
+        var pgtable: PFN?
+        if needsDeposit {
+            guard let p = allocPageTablePage() else {
+                memory.folioPut(folio)
+                return .oom
+            }
+            pgtable = p
+        }
+        await pmdLock(t, vmf.pmdTable)
+        guard pmdEntry(vmf.mm, haddr) == old else {
+            await pmdUnlock(t, vmf.pmdTable)
+            if let p = pgtable { freePageTablePage(p) }
+            memory.folioPut(folio)
+            vmf.kind = .retry
+            return []
+        }
+        let writable = vmf.vma.flags.contains(.write)
+        folioAddNewAnonRmap(folio, vmf.mm, pmd: true)
+        if let p = pgtable {
+            let dep = tables.newPTETable(backing: p)
+            tables.pmd[Int(vmf.pmdTable)].deposited[VirtualAddress(haddr).pmdIndex] = dep
+        }
+        setPMD(vmf.pmdTable, haddr, .huge(folio, write: writable, dirty: writable))
+        vmf.mm.rssAnon += Geometry.ptrsPerTable
+        deferredSplitFolio(folio, vmf.mm, partiallyMapped: false)
+        countMTHP(vmf.mm, order: Geometry.pmdOrder, .anonFaultAlloc)
+        count(vmf.mm, Counter.pagesAllocated, Geometry.ptrsPerTable)
+        vmf.kind = .anonymous
+        trace(t, "do_huge_pmd_anonymous_page", "map 2048kB folio \(folio) at \(VirtualAddress(haddr)) by PMD (AE)")
+        await pmdUnlock(t, vmf.pmdTable)
+        return []
+    }
+
+    /// `huge_pmd_set_accessed`.
+    func hugePMDSetAccessed(_ t: SimThread, _ vmf: inout VMFault) async {
+        await pmdLock(t, vmf.pmdTable)
+        let haddr = vmf.address & ~(Geometry.pmdSize - 1)
+        let cur = pmdEntry(vmf.mm, haddr)
+        if cur == vmf.origPMD {
+            var e = cur.withYoung(true)
+            if vmf.isWrite { e = e.withDirty(true) }
+            setPMD(vmf.pmdTable, haddr, e)
+        }
+        vmf.kind = .spurious
+        await pmdUnlock(t, vmf.pmdTable)
+    }
+
+    /// `do_huge_pmd_wp_page`: reuse an exclusive (or provably exclusive) PMD-mapped folio;
+    /// otherwise split the PMD and let the PTE level copy one page. A write to the huge zero
+    /// PMD allocates a new THP first (`do_huge_zero_wp_pmd`, when the switch is on).
+    func doHugePMDWPPage(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
+        let haddr = vmf.address & ~(Geometry.pmdSize - 1)
+        let orig = vmf.origPMD
+        if memory.isZeroPage(orig.pfn) {
+            if semantics.hugeZeroWPAllocatesTHP && vmf.isWrite {
+                if let folio = memory.allocFolio(order: Geometry.pmdOrder) {
+                    trace(t, "do_huge_zero_wp_pmd", "replace huge zero PMD at \(VirtualAddress(haddr)) by a new THP")
+                    return await mapAnonFolioPMD(t, &vmf, folio, haddr: haddr, replacing: orig)
+                }
+                countMTHP(vmf.mm, order: Geometry.pmdOrder, .anonFaultFallback)
+            }
+            await splitHugePMD(t, vmf.mm, vmf.vma, haddr)
+            return .fallback
+        }
+        await pmdLock(t, vmf.pmdTable)
+        guard pmdEntry(vmf.mm, haddr) == orig else {
+            await pmdUnlock(t, vmf.pmdTable)
+            vmf.kind = .retry
+            return []
+        }
+        let folio = orig.pfn
+        var reuse = memory.anonExclusive(folio)
+        if !reuse {
+            if !(await folioTrylock(t, folio)) {
+                memory.folioGet(folio)
+                await pmdUnlock(t, vmf.pmdTable)
+                await folioLock(t, folio)
+                await pmdLock(t, vmf.pmdTable)
+                if pmdEntry(vmf.mm, haddr) != orig {
+                    await pmdUnlock(t, vmf.pmdTable)
+                    await folioUnlock(t, folio)
+                    memory.folioPut(folio)
+                    vmf.kind = .retry
+                    return []
+                }
+                memory.folioPut(folio)
+            }
+            if memory.anonExclusive(folio) {
+                reuse = true
+            } else {
+                let swapRefs: Int32 = memory.test(folio, PageFlag.swapCache) ? Int32(memory.nrPages(folio)) : 0
+                if memory.refcount(folio) <= 1 + swapRefs {
+                    if memory.test(folio, PageFlag.swapCache) { folioFreeSwap(folio) }
+                    if memory.refcount(folio) == 1 {
+                        memory.set(folio, PageFlag.anonExclusive)
+                        reuse = true
+                    }
+                }
+            }
+            await folioUnlock(t, folio)
+        }
+        if reuse {
+            if vmf.isUnshare {
+                vmf.kind = .unshare
+                trace(t, "do_huge_pmd_wp_page", "unshare: THP \(folio) is exclusive, keep PMD read-only")
+            } else {
+                var e = orig.withYoung(true).withDirty(true)
+                if vmf.vma.flags.contains(.write) { e = e.withWrite(true) }
+                setPMD(vmf.pmdTable, haddr, e)
+                vmf.kind = .wpReuse
+                trace(t, "do_huge_pmd_wp_page", "reuse THP \(folio)")
+            }
+            await pmdUnlock(t, vmf.pmdTable)
+            return []
+        }
+        await pmdUnlock(t, vmf.pmdTable)
+        trace(t, "do_huge_pmd_wp_page", "THP \(folio) may be shared: split PMD, fall back to PTEs")
+        await splitHugePMD(t, vmf.mm, vmf.vma, haddr)
+        return .fallback
+    }
+}

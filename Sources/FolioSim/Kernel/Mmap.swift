@@ -1,0 +1,191 @@
+/// Protection bits of mmap/mprotect.
+public struct Prot: OptionSet, Hashable, Sendable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public static let read = Prot(rawValue: 1)
+    public static let write = Prot(rawValue: 2)
+    public static let exec = Prot(rawValue: 4)
+    public static let none: Prot = []
+}
+
+/// What an mmap creates.
+public enum MapKind: Hashable, Sendable {
+    case privateAnon
+    case privateFile(file: Int, pgoff: UInt64)
+    case sharedFile(file: Int, pgoff: UInt64)
+}
+
+/// Errors of the memory-management syscalls (negative errno in the kernel).
+public enum MMError: Error, Equatable, Sendable, CustomStringConvertible {
+    case einval(String), enomem(String), eexist(String), efault(String), eperm(String), ebusy(String)
+    public var description: String {
+        switch self {
+        case .einval(let s): "EINVAL: \(s)"
+        case .enomem(let s): "ENOMEM: \(s)"
+        case .eexist(let s): "EEXIST: \(s)"
+        case .efault(let s): "EFAULT: \(s)"
+        case .eperm(let s): "EPERM: \(s)"
+        case .ebusy(let s): "EBUSY: \(s)"
+        }
+    }
+}
+
+/// mmap, munmap and mremap (mm/mmap.c, mm/vma.c, mm/mremap.c) at the level of VMAs and page
+/// tables. Left out: address-space layout (every mapping is MAP_FIXED), accounting limits,
+/// VMA locks, growing or shrinking mremap (only moves).
+extension World {
+    /// `vm_flags` for a new mapping (`calc_vm_prot_bits` + `calc_vm_flag_bits`).
+    func vmFlags(_ prot: Prot, shared: Bool) -> VMFlags {
+        var f: VMFlags = [.mayRead, .mayWrite, .mayExec, .softDirty]
+        if prot.contains(.read) { f.insert(.read) }
+        if prot.contains(.write) { f.insert(.write) }
+        if prot.contains(.exec) { f.insert(.exec) }
+        if shared { f.formUnion([.shared, .mayShare]) }
+        return f
+    }
+
+    func checkRange(_ start: UInt64, _ size: UInt64) throws(MMError) {
+        guard start & (Geometry.pageSize - 1) == 0 else { throw .einval("address 0x\(String(start, radix: 16)) is not page aligned") }
+        guard size > 0, size & (Geometry.pageSize - 1) == 0 else { throw .einval("length \(size) is not a positive multiple of 4096") }
+        guard start.addingReportingOverflow(size).partialValue <= Geometry.taskSize, !start.addingReportingOverflow(size).overflow else {
+            throw .enomem("range beyond TASK_SIZE")
+        }
+    }
+
+    /// `mmap(addr, size, prot, MAP_FIXED | ...)`: replaces whatever is mapped there.
+    public func mmap(_ t: SimThread, addr: UInt64, size: UInt64, prot: Prot, kind: MapKind) async throws(MMError) {
+        try checkRange(addr, size)
+        let mm = t.mm
+        await mmapWriteLock(t, mm)
+        await unmapLocked(t, mm, addr, addr + size, .munmap)
+        let vma: VMA
+        switch kind {
+        case .privateAnon:
+            vma = VMA(start: addr, end: addr + size, flags: vmFlags(prot, shared: false), backing: .anonymous,
+                      pgoff: addr >> Geometry.pageShift)
+        case .privateFile(let f, let pgoff):
+            vma = VMA(start: addr, end: addr + size, flags: vmFlags(prot, shared: false), backing: .file(f), pgoff: pgoff)
+        case .sharedFile(let f, let pgoff):
+            vma = VMA(start: addr, end: addr + size, flags: vmFlags(prot, shared: true), backing: .file(f), pgoff: pgoff)
+        }
+        mm.insertVMA(vma)
+        trace(t, "mmap_region", "\(VirtualAddress(addr))–\(VirtualAddress(addr + size)) \(vma.flags.smapsNames)")
+        await mmapWriteUnlock(t, mm)
+    }
+
+    /// `munmap`.
+    public func munmap(_ t: SimThread, addr: UInt64, size: UInt64) async throws(MMError) {
+        try checkRange(addr, size)
+        let mm = t.mm
+        await mmapWriteLock(t, mm)
+        await unmapLocked(t, mm, addr, addr + size, .munmap)
+        await mmapWriteUnlock(t, mm)
+    }
+
+    /// `do_vmi_munmap` with mmap_lock held for write: split the VMAs at the edges, zap, remove
+    /// the VMAs, free page tables no VMA needs.
+    func unmapLocked(_ t: SimThread, _ mm: MM, _ start: UInt64, _ end: UInt64, _ reason: ZapReason) async {
+        guard mm.overlaps(start, end) else { return }
+        mm.splitVMA(at: start)
+        mm.splitVMA(at: end)
+        let first = mm.firstVMA(endingAfter: start)
+        var last = first
+        while last < mm.vmas.count && mm.vmas[last].start < end { last += 1 }
+        let victims = Array(mm.vmas[first..<last])
+        for v in victims { await zapRange(t, mm, v, v.start, v.end, reason) }
+        mm.removeVMAs(in: first..<last)
+        freePageTables(mm, start, end)
+        trace(t, "do_vmi_munmap", "\(VirtualAddress(start))–\(VirtualAddress(end))")
+    }
+
+    /// `mremap(old, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, new)`: moves the VMAs and their
+    /// page-table entries (`move_vma` / `move_page_tables`); folios keep their mappings and
+    /// exclusivity. Huge PMDs move whole when both sides are 2 MiB aligned, else they are split.
+    public func mremap(_ t: SimThread, from old: UInt64, size: UInt64, to new: UInt64) async throws(MMError) {
+        try checkRange(old, size)
+        try checkRange(new, size)
+        guard new + size <= old || old + size <= new else { throw .einval("mremap ranges overlap") }
+        let mm = t.mm
+        await mmapWriteLock(t, mm)
+        var a = old
+        while a < old + size {
+            guard let i = mm.vmaIndex(containing: a) else {
+                await mmapWriteUnlock(t, mm)
+                throw .efault("mremap source 0x\(String(a, radix: 16)) is not mapped")
+            }
+            a = mm.vmas[i].end
+        }
+        await unmapLocked(t, mm, new, new + size, .munmap)
+        mm.splitVMA(at: old)
+        mm.splitVMA(at: old + size)
+        detachPins(mm, old, old + size)
+        let first = mm.firstVMA(endingAfter: old)
+        var last = first
+        while last < mm.vmas.count && mm.vmas[last].start < old + size { last += 1 }
+        var moved: [VMA] = []
+        for v in mm.vmas[first..<last] {
+            var nv = v
+            nv.start = v.start - old + new
+            nv.end = v.end - old + new
+            moved.append(nv)
+        }
+        var addr = old
+        while addr < old + size {
+            guard pmdTableAlloc(mm, new + (addr - old)) != nil else {
+                await mmapWriteUnlock(t, mm)
+                throw .enomem("page tables for the mremap target")
+            }
+            addr = await movePageTables(t, mm, from: addr, to: new + (addr - old), end: old + size)
+        }
+        mm.removeVMAs(in: first..<last)
+        for v in moved { mm.insertVMA(v) }
+        freePageTables(mm, old, old + size)
+        trace(t, "move_vma", "\(VirtualAddress(old))–\(VirtualAddress(old + size)) → \(VirtualAddress(new))")
+        await mmapWriteUnlock(t, mm)
+    }
+
+    /// One step of `move_page_tables`: moves a whole huge PMD (`move_huge_pmd`) or the PTEs up
+    /// to the next PMD boundary of either side (`move_ptes`, with the shadow). Returns the
+    /// next source address.
+    private func movePageTables(_ t: SimThread, _ mm: MM, from src: UInt64, to dst: UInt64, end: UInt64) async -> UInt64 {
+        let srcNext = min((src & ~(Geometry.pmdSize - 1)) + Geometry.pmdSize, end)
+        let dstNext = (dst & ~(Geometry.pmdSize - 1)) + Geometry.pmdSize
+        let step = min(srcNext - src, dstNext - dst)
+        let e = pmdEntry(mm, src)
+        if e.isNone { return src + step }
+        if e.isHuge {
+            if src & (Geometry.pmdSize - 1) == 0 && dst & (Geometry.pmdSize - 1) == 0 && step == Geometry.pmdSize {
+                let sT = pmdTableID(mm, src)!, dT = pmdTableID(mm, dst)!
+                let si = VirtualAddress(src).pmdIndex, di = VirtualAddress(dst).pmdIndex
+                await pmdLock(t, sT)
+                if dT != sT { await pmdLock(t, dT) }
+                setPMD(dT, dst, e)
+                tables.pmd[Int(dT)].deposited[di] = tables.pmd[Int(sT)].deposited[si]
+                setPMD(sT, src, .none)
+                tables.pmd[Int(sT)].deposited[si] = 0
+                if dT != sT { await pmdUnlock(t, dT) }
+                await pmdUnlock(t, sT)
+                return src + step
+            }
+            if let vi = mm.vmaIndex(containing: src) {
+                await splitHugePMD(t, mm, mm.vmas[vi], src & ~(Geometry.pmdSize - 1))
+            }
+        }
+        guard await pteAlloc(t, mm, dst) else { return src + step }
+        let sTab = pmdEntry(mm, src).tableID, dTab = pmdEntry(mm, dst).tableID
+        await ptlLock(t, sTab)
+        if dTab != sTab { await ptlLock(t, dTab) }
+        let s = tables.pte[Int(sTab)], d = tables.pte[Int(dTab)]
+        let n = Int(step >> Geometry.pageShift)
+        let si = VirtualAddress(src).pteIndex, di = VirtualAddress(dst).pteIndex
+        for k in 0..<n {
+            d.ptes[di + k] = s.ptes[si + k]
+            s.ptes[si + k] = .none
+            if s.isWritten(si + k) { d.setWritten(di + k, s.expected[si + k]) } else { d.clearWritten(di + k) }
+            s.clearWritten(si + k)
+        }
+        if dTab != sTab { await ptlUnlock(t, dTab) }
+        await ptlUnlock(t, sTab)
+        return src + step
+    }
+}

@@ -1,0 +1,91 @@
+/// Splitting (mm/huge_memory.c): `__split_huge_pmd` (a PMD mapping becomes 512 PTEs; the
+/// folio stays whole) and `split_folio` (a large folio becomes order-0 folios).
+extension World {
+    /// `split_huge_pmd` / `__split_huge_pmd_locked` without freeze: under the PMD lock the
+    /// deposited PTE table is filled and installed. The huge zero PMD becomes 512 zero-page
+    /// PTEs; an anon THP becomes 512 PTEs that inherit write/dirty/young, every page inherits
+    /// AE of the head, the folio gains 511 references and trades its PMD mapping for PTEs.
+    func splitHugePMD(_ t: SimThread, _ mm: MM, _ vma: VMA, _ haddr: UInt64) async {
+        guard let pmdT = pmdTableID(mm, haddr) else { return }
+        await pmdLock(t, pmdT)
+        let e = pmdEntry(mm, haddr)
+        guard e.isHuge else {
+            await pmdUnlock(t, pmdT)
+            return
+        }
+        let pmdIdx = VirtualAddress(haddr).pmdIndex
+        let dep = tables.pmd[Int(pmdT)].deposited[pmdIdx]
+        tables.pmd[Int(pmdT)].deposited[pmdIdx] = 0
+        let ptes = tables.pte[Int(dep)].ptes
+        let folio = e.pfn
+        if memory.isZeroPage(folio) {
+            for i in 0..<Geometry.ptrsPerTable {
+                ptes[i] = .page(memory.zeroPFN, write: false, dirty: false, young: true, special: true)
+            }
+            trace(t, "__split_huge_zero_page_pmd", "huge zero PMD at \(VirtualAddress(haddr)) → 512 zero-page PTEs")
+        } else {
+            let exclusive = memory.anonExclusive(folio)
+            memory.folioGet(folio, Int32(Geometry.ptrsPerTable - 1))
+            if memory.isAnon(folio) {
+                folioAddAnonRmapPTEs(folio, folio, Geometry.ptrsPerTable, mm, exclusive: exclusive)
+            } else {
+                folioAddFileRmapPTEs(folio, folio, Geometry.ptrsPerTable, mm)
+            }
+            let base = PTE.page(folio, write: e.isWritable, dirty: e.isDirty, young: e.isYoung)
+            for i in 0..<Geometry.ptrsPerTable { ptes[i] = base.withPFN(folio + i) }
+            folioRemoveRmapPMD(folio, mm)
+            trace(t, "__split_huge_pmd_locked", "PMD of THP \(folio) at \(VirtualAddress(haddr)) → 512 PTEs\(exclusive ? " (AE)" : "")")
+        }
+        setPMD(pmdT, haddr, .table(dep))
+        await pmdUnlock(t, pmdT)
+    }
+
+    /// `split_folio` (`__split_huge_page` to order 0) of an anon folio that is PTE-mapped or
+    /// unmapped: every page becomes an order-0 folio that keeps its mapcount, AE bit, data and
+    /// swapcache slot; references are redistributed (one per mapping, one per swapcache page).
+    /// Fails, counting `split_failed`, when references other than mappings, swapcache and the
+    /// caller's `extraRefs` exist (`can_split_folio`), e.g. a GUP pin. Unmapping a mapped folio
+    /// for the split (`unmap_folio`, one PTE at a time) leaves it partially mapped for a moment,
+    /// which the kernel counts as `split_deferred`; so does this.
+    @discardableResult
+    func splitFolio(_ t: SimThread?, _ folio: PFN, extraRefs: Int32, countIn mm: MM) -> Bool {
+        let order = memory.order(of: folio)
+        guard order > 0 else { return true }
+        let nr = memory.nrPages(folio)
+        let m = memory.meta(folio)
+        let inSwapCache = memory.test(folio, PageFlag.swapCache)
+        let expected = m.largeMapcount + (inSwapCache ? Int32(nr) : 0) + extraRefs
+        guard m.entireMapcount == 0, memory.refcount(folio) == expected else {
+            countMTHP(mm, order: order, .splitFailed)
+            if let t { trace(t, "split_folio", "cannot split \(FolioOrder(order)) folio \(folio): extra references") }
+            return false
+        }
+        if memory.isAnon(folio) && order > 1 && m.nrPagesMapped >= 2 && !inSwapCache
+            && !memory.test(folio, PageFlag.partiallyMapped) {
+            countMTHP(mm, order: order, .splitDeferred)
+        }
+        let headFlags = memory.frames[folio.index].flags
+        let keep = headFlags & (PageFlag.anon | PageFlag.swapBacked | PageFlag.dirty | PageFlag.lru
+            | PageFlag.uptodate | PageFlag.swapCache | PageFlag.file | PageFlag.locked)
+        memory.large[memory.metaIndex(folio)].inUse = false
+        memory.largeFree.append(Int32(memory.metaIndex(folio)))
+        memory.allocatedFolios[order] -= 1
+        memory.allocatedFolios[0] += nr
+        var freed: [PFN] = []
+        for i in 0..<nr {
+            let p = folio + i
+            let ae = memory.frames[p.index].flags & PageFlag.anonExclusive
+            let map = memory.frames[p.index].map
+            var ref = map + (inSwapCache ? 1 : 0)
+            if i == 0 { ref += extraRefs }
+            memory.frames[p.index].flags = PageFlag.allocated | PageFlag.head | keep | ae
+            memory.frames[p.index].ref = ref
+            if i > 0 { memory.frames[p.index].flags &= ~PageFlag.locked }
+            if ref == 0 { freed.append(p) }
+        }
+        countMTHP(mm, order: order, .split)
+        if let t { trace(t, "split_folio", "\(FolioOrder(order)) folio \(folio) → \(nr) order-0 folios") }
+        for p in freed { memory.freeFolio(p) }
+        return true
+    }
+}

@@ -1,0 +1,321 @@
+/// One mapping of a page found by an rmap walk.
+struct RmapHit {
+    var mm: MM
+    var slot: PTESlot
+    var addr: UInt64
+}
+
+/// Swap (mm/madvise.c, mm/vmscan.c, mm/rmap.c, mm/swapfile.c, mm/memory.c):
+/// `madvise_cold_or_pageout_pte_range` → `reclaim_pages` → `shrink_folio_list` (`add_to_swap`,
+/// `try_to_unmap` → `try_to_unmap_one` with `folio_try_share_anon_rmap_pte`, `pageout`), and
+/// `do_swap_page`, `folio_free_swap`, `free_swap_and_cache`, `free_swap_cache`.
+///
+/// The swap device is rotational: large folios cannot be swapped out whole (as on the host
+/// this was checked on), so they are split first (`swpout_fallback`). Written-out folios stay
+/// in the swapcache, as they do after MADV_PAGEOUT on Linux, until an order-0 allocation fails
+/// and `reclaimMemory` frees them. Left out: readahead, zswap, SWP_SYNCHRONOUS_IO, MADV_COLD.
+extension World {
+    /// `folio_maybe_mapped_shared` (6.15; `folio_likely_mapped_shared` before).
+    func folioMaybeMappedShared(_ folio: PFN) -> Bool {
+        if !memory.isLarge(folio) { return memory.pageMapcount(folio) > 1 }
+        let m = memory.meta(folio)
+        if m.largeMapcount <= 1 { return false }
+        if semantics.anonReuse == .aeMMID { return m.maybeMappedShared }
+        return m.entireMapcount > 0 || Int(m.largeMapcount) > memory.nrPages(folio) || memory.pageMapcount(folio) > 1
+    }
+
+    /// MADV_PAGEOUT over `[start, end)` of one VMA.
+    func madvisePageout(_ t: SimThread, _ mm: MM, _ vma: VMA, _ start: UInt64, _ end: UInt64) async {
+        guard vma.isAnonymous || vma.isCOWMapping else { return }
+        var addr = start
+        while addr < end {
+            let next = min((addr & ~(Geometry.pmdSize - 1)) + Geometry.pmdSize, end)
+            var pmd = pmdEntry(mm, addr)
+            if pmd.isHuge {
+                let folio = pmd.pfn
+                if memory.isZeroPage(folio) || folioMaybeMappedShared(folio) { addr = next; continue }
+                if next - addr == Geometry.pmdSize {
+                    await splitHugePMD(t, mm, vma, addr)
+                } else {
+                    await splitHugePMD(t, mm, vma, addr & ~(Geometry.pmdSize - 1))
+                    _ = splitFolio(t, folio, extraRefs: 0, countIn: mm)
+                }
+                pmd = pmdEntry(mm, addr)
+            }
+            guard pmd.isTable else { addr = next; continue }
+            var list: [(PFN, UInt64)] = []
+            var a = addr
+            while a < next {
+                let p = readPTE(mm, a)
+                guard let page = vmNormalPage(p) else { a += Geometry.pageSize; continue }
+                let folio = memory.folio(of: page)
+                var nr = 1
+                if memory.isLarge(folio) {
+                    let slot = pteSlot(mm, a)!
+                    nr = folioPTEBatch(folio, slot, p, maxNr: Int((next - a) >> Geometry.pageShift),
+                                       ignoreDirty: true, ignoreSoftDirty: true).nr
+                    if nr < memory.nrPages(folio) {
+                        if !folioMaybeMappedShared(folio) && memory.isAnon(folio) {
+                            if splitFolio(t, folio, extraRefs: 0, countIn: mm) { continue }
+                        }
+                        a += UInt64(nr) * Geometry.pageSize
+                        continue
+                    }
+                }
+                if memory.test(folio, PageFlag.lru) && Int(memory.folioMapcount(folio)) == memory.nrPages(folio)
+                    && memory.isAnon(folio) && list.last?.0 != folio {
+                    list.append((folio, vma.pageIndex(a) - UInt64(page - folio)))
+                }
+                a += UInt64(nr) * Geometry.pageSize
+            }
+            await reclaimPages(t, mm, list)
+            addr = next
+        }
+    }
+
+    /// `reclaim_pages` → `shrink_folio_list` for anon folios: split large ones, add to swap,
+    /// unmap everywhere, write out. `index` is the folio's linear page index.
+    func reclaimPages(_ t: SimThread, _ mm: MM, _ list: [(PFN, UInt64)]) async {
+        var work = list
+        var i = 0
+        while i < work.count {
+            let (folio, index) = work[i]
+            i += 1
+            await folioLock(t, folio)
+            if !memory.test(folio, PageFlag.swapCache) {
+                if memory.maybeDMAPinned(folio) {
+                    trace(t, "shrink_folio_list", "\(folio) may be pinned: keep")
+                    await folioUnlock(t, folio)
+                    continue
+                }
+                if memory.isLarge(folio) {
+                    let order = memory.order(of: folio)
+                    let nr = memory.nrPages(folio)
+                    guard splitFolio(t, folio, extraRefs: 0, countIn: mm) else {
+                        await folioUnlock(t, folio)
+                        continue
+                    }
+                    countMTHP(mm, order: order, .swpoutFallback)
+                    for k in 1..<nr {
+                        let p = folio + k
+                        memory.clear(p, PageFlag.locked)
+                        if memory.isAllocated(p) && memory.pageMapcount(p) > 0 { work.append((p, index + UInt64(k))) }
+                    }
+                    if memory.pageMapcount(folio) == 0 {
+                        await folioUnlock(t, folio)
+                        continue
+                    }
+                }
+                guard let slot = swap.allocate(1, for: folio) else {
+                    trace(t, "shrink_folio_list", "no free swap slot for \(folio)")
+                    await folioUnlock(t, folio)
+                    continue
+                }
+                memory.set(folio, PageFlag.swapCache | PageFlag.dirty)
+                memory.folioGet(folio)
+                trace(t, "add_to_swap", "\(folio) → swap slot \(slot)")
+            }
+            let ok = await tryToUnmap(t, folio, index: index)
+            if ok, let slot = swap.slotOfFolio[folio.raw] {
+                swap.data[slot] = memory.data(folio)
+                memory.clear(folio, PageFlag.dirty)
+                trace(t, "pageout", "\(folio) written to swap slot \(slot)")
+            }
+            await folioUnlock(t, folio)
+        }
+    }
+
+    /// The mappings of an anon folio: every anon VMA of every live mm whose page-offset range
+    /// contains `index`, at the address that index maps to, if its PTE maps the folio's page.
+    func rmapWalk(_ folio: PFN, index: UInt64) -> [RmapHit] {
+        var hits: [RmapHit] = []
+        for mm in mms where mm.alive {
+            for vma in mm.vmas where vma.anonVMA != 0 && index >= vma.pgoff {
+                let off = index - vma.pgoff
+                guard off < vma.size >> Geometry.pageShift else { continue }
+                let addr = vma.start + off << Geometry.pageShift
+                guard let s = pteSlot(mm, addr) else { continue }
+                let p = pte(s)
+                if p.isPresent && !p.isSpecial && p.pfn == folio { hits.append(RmapHit(mm: mm, slot: s, addr: addr)) }
+            }
+        }
+        return hits
+    }
+
+    /// `try_to_unmap` of an order-0 swapcache folio: `try_to_unmap_one` for every mapping.
+    /// Returns false if some mapping stayed (the page may be pinned).
+    func tryToUnmap(_ t: SimThread, _ folio: PFN, index: UInt64) async -> Bool {
+        guard let slot = swap.slotOfFolio[folio.raw] else { return false }
+        for hit in rmapWalk(folio, index: index) {
+            guard await tryToUnmapOne(t, hit, folio, slot) else { return false }
+        }
+        return memory.pageMapcount(folio) == 0
+    }
+
+    /// `try_to_unmap_one` for one PTE: (A1) clear it, (A2/A3) try to share an exclusive page
+    /// (fails when maybe pinned: restore), (A4) install a swap PTE that remembers AE.
+    func tryToUnmapOne(_ t: SimThread, _ hit: RmapHit, _ folio: PFN, _ slot: Int) async -> Bool {
+        await ptlLock(t, hit.slot.table)
+        let old = pte(hit.slot)
+        guard old.isPresent, old.pfn == folio else {
+            await ptlUnlock(t, hit.slot.table)
+            return true
+        }
+        let exclusive = memory.anonExclusive(folio)
+        setPTE(hit.slot, .none)
+        trace(t, "try_to_unmap_one", "A1 clear PTE at \(VirtualAddress(hit.addr)) of \(hit.mm.name)")
+        let shared = exclusive ? await folioTryShareAnonRmapPTE(t, folio, folio) : true
+        if !shared {
+            setPTE(hit.slot, old)
+            trace(t, "try_to_unmap_one", "restore PTE at \(VirtualAddress(hit.addr)): page may be pinned")
+            await ptlUnlock(t, hit.slot.table)
+            return false
+        }
+        if old.isDirty { memory.set(folio, PageFlag.dirty) }
+        swap.count[slot] += 1
+        let carry = exclusive && semantics.exclusiveCarry == .carry
+        setPTE(hit.slot, PTE.swap(slot: slot, exclusive: carry).withSoftDirty(old.isSoftDirty).withUffdWp(old.isUffdWp))
+        hit.mm.rssAnon -= 1
+        hit.mm.rssSwap += 1
+        folioRemoveRmapPTEs(folio, folio, 1, hit.mm)
+        trace(t, "try_to_unmap_one", "A4 swap PTE slot \(slot)\(carry ? " (exclusive)" : "") at \(VirtualAddress(hit.addr)) of \(hit.mm.name)")
+        await ptlUnlock(t, hit.slot.table)
+        memory.folioPut(folio)
+        return true
+    }
+
+    /// Number of swap PTEs referring to `page`'s slot (0 if not in the swapcache).
+    func swapCount(of page: PFN) -> Int32 {
+        guard memory.test(page, PageFlag.swapCache), let s = swap.slotOfFolio[memory.folio(of: page).raw] else { return 0 }
+        return swap.count[s + (page - memory.folio(of: page))]
+    }
+
+    /// `folio_free_swap`: drop the swapcache copy if no swap PTE refers to it any more.
+    @discardableResult
+    func folioFreeSwap(_ folio: PFN) -> Bool {
+        guard memory.test(folio, PageFlag.swapCache), let slot = swap.slotOfFolio[folio.raw] else { return false }
+        let nr = memory.nrPages(folio)
+        for s in slot..<slot + nr where swap.count[s] > 0 { return false }
+        for s in slot..<slot + nr { swap.dropCache(s) }
+        swap.slotOfFolio[folio.raw] = nil
+        memory.clear(folio, PageFlag.swapCache)
+        memory.set(folio, PageFlag.dirty)
+        memory.folioPut(folio, Int32(nr))
+        return true
+    }
+
+    /// `free_swap_cache`: after a COW copy, drop an unmapped folio's swapcache copy.
+    func freeSwapCache(_ folio: PFN) {
+        guard memory.test(folio, PageFlag.swapCache), memory.folioMapcount(folio) == 0,
+              !memory.test(folio, PageFlag.locked) else { return }
+        folioFreeSwap(folio)
+    }
+
+    /// `free_swap_and_cache`: a zapped swap PTE drops its count; an unmapped swapcache folio
+    /// with no swap PTEs left is removed from the swapcache (and freed if nothing else holds it).
+    func freeSwapAndCache(_ slot: Int) {
+        swap.put(slot)
+        guard swap.count[slot] == 0, swap.cache[slot] != 0 else { return }
+        let folio = memory.folio(of: PFN(swap.cache[slot]))
+        if memory.folioMapcount(folio) == 0 && !memory.test(folio, PageFlag.locked) { folioFreeSwap(folio) }
+    }
+
+    /// Memory pressure: frees unmapped, clean swapcache folios (their data is in the slot)
+    /// and splits partially mapped folios on the deferred split queue, freeing their unmapped
+    /// pages (`deferred_split_scan`). Returns true if anything was freed.
+    func reclaimMemory() -> Bool {
+        let before = memory.freePages
+        for s in 1..<max(swap.slotCount, 1) where swap.cache[s] != 0 {
+            let folio = memory.folio(of: PFN(swap.cache[s]))
+            guard !memory.isLarge(folio), memory.pageMapcount(folio) == 0, memory.refcount(folio) == 1,
+                  !memory.test(folio, PageFlag.locked) else { continue }
+            swap.data[s] = memory.data(folio)
+            swap.dropCache(s)
+            swap.slotOfFolio[folio.raw] = nil
+            memory.clear(folio, PageFlag.swapCache)
+            memory.folioPut(folio)
+        }
+        for folio in deferredSplitQueue where memory.test(folio, PageFlag.partiallyMapped) {
+            if let mm = mms.first { _ = splitFolio(nil, folio, extraRefs: 0, countIn: mm) }
+        }
+        return memory.freePages > before
+    }
+
+    /// `do_swap_page` for a swap PTE: find the folio in the swapcache or read it from the slot
+    /// (a new order-0 folio), then under the PTL and folio lock map it: exclusive (and writable
+    /// if VM_WRITE) when the swap PTE remembered exclusivity or nothing else holds the folio,
+    /// else read-only and shared, continuing a write in `do_wp_page`.
+    func doSwapPage(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
+        let orig = vmf.origPTE
+        guard orig.isSwap else { return .sigbus }
+        let slot = orig.swapSlot
+        let s = vmf.slot!
+        var folio: PFN
+        if swap.cache[slot] != 0 {
+            folio = PFN(swap.cache[slot])
+            memory.folioGet(memory.folio(of: folio))
+            folio = memory.folio(of: folio)
+        } else {
+            guard let f = memory.allocFolio(order: 0) else { return .oom }
+            memory.setData(f, swap.data[slot])
+            memory.set(f, PageFlag.swapCache | PageFlag.swapBacked | PageFlag.uptodate | PageFlag.lru)
+            swap.cache[slot] = f.raw
+            swap.slotOfFolio[f.raw] = slot
+            memory.folioGet(f)
+            folio = f
+            trace(t, "swapin_readahead", "read slot \(slot) into \(f)")
+        }
+        let page = folio
+        await folioLock(t, folio)
+        await ptlLock(t, s.table)
+        guard pte(s) == orig, memory.test(folio, PageFlag.swapCache), swap.slotOfFolio[folio.raw] == slot else {
+            await ptlUnlock(t, s.table)
+            await folioUnlock(t, folio)
+            memory.folioPut(folio)
+            vmf.kind = .retry
+            return []
+        }
+        if memory.isAnon(folio) && memory.anonExclusive(page) {
+            report(.swapPageNotExclusive, vmf.mm, addr: vmf.address, folio: folio, "do_swap_page: page reached through a swap PTE is AE")
+        }
+        let exclusive = orig.isSwapExclusive && semantics.exclusiveCarry == .carry
+        swap.put(slot)
+        let freeSwap = vmf.mm.vmas[vmf.vmaIndex].flags.contains(.locked) || swap.isHalfFull
+            || (vmf.isWrite && memory.refcount(folio) == 2)
+        if freeSwap { folioFreeSwap(folio) }
+        vmf.mm.rssAnon += 1
+        vmf.mm.rssSwap -= 1
+        var e = PTE.page(page, write: false, dirty: false, young: true).withSoftDirty(orig.isSoftDirty).withUffdWp(orig.isUffdWp)
+        var rmapExclusive = false
+        if exclusive || memory.refcount(folio) == 1 {
+            if vmf.vma.flags.contains(.write) && !e.isUffdWp && (vmf.vma.flags.contains(.softDirty) || e.isSoftDirty) {
+                e = e.withWrite(true)
+                if vmf.isWrite {
+                    e = e.withDirty(true)
+                    vmf.flags.remove(.write)
+                }
+            }
+            rmapExclusive = true
+        }
+        if !memory.isAnon(folio) {
+            folioAddNewAnonRmap(folio, vmf.mm, pmd: false, exclusive: rmapExclusive)
+        } else {
+            folioAddAnonRmapPTEs(folio, page, 1, vmf.mm, exclusive: rmapExclusive)
+        }
+        if e.isWritable && !memory.anonExclusive(page) {
+            report(.writablePTEImpliesExclusive, vmf.mm, addr: vmf.address, folio: folio, "do_swap_page mapped a non-exclusive page writable")
+        }
+        setPTE(s, e)
+        vmf.kind = .swapin
+        trace(t, "do_swap_page", "map \(page) from slot \(slot) at \(VirtualAddress(vmf.address))\(rmapExclusive ? " (AE)" : " shared")\(e.isWritable ? " writable" : "")")
+        await folioUnlock(t, folio)
+        if vmf.isWrite {
+            vmf.origPTE = e
+            let ret = await doWPPage(t, &vmf)
+            vmf.kind = .swapin
+            return ret
+        }
+        await ptlUnlock(t, s.table)
+        return []
+    }
+}

@@ -1,0 +1,222 @@
+/// Why a range is zapped: the user unmapped or replaced the memory (pins at these addresses
+/// are no longer bound to the page table, invariant I4), or the mm is going away.
+enum ZapReason: String {
+    case munmap, dontneed = "MADV_DONTNEED", exit, mremap
+}
+
+/// Unmapping (mm/memory.c): `unmap_page_range` → `zap_pmd_range` → `zap_huge_pmd` /
+/// `zap_pte_range` → `zap_present_ptes`, with an mmu_gather that drops folio references only
+/// after each table is done (the TLB flush); plus `free_pgtables` and `exit_mmap`.
+/// Left out: uffd-wp markers, device entries, hugetlb.
+extension World {
+    /// Zaps `[start, end)` inside `vma` of `mm`.
+    func zapRange(_ t: SimThread, _ mm: MM, _ vma: VMA, _ start: UInt64, _ end: UInt64, _ reason: ZapReason) async {
+        detachPins(mm, start, end)
+        var addr = start
+        while addr < end {
+            let next = min((addr & ~(Geometry.pmdSize - 1)) + Geometry.pmdSize, end)
+            let pmd = pmdEntry(mm, addr)
+            if pmd.isHuge {
+                if addr & (Geometry.pmdSize - 1) == 0 && next - addr == Geometry.pmdSize {
+                    await zapHugePMD(t, mm, addr)
+                    addr = next
+                    continue
+                }
+                await splitHugePMD(t, mm, vma, addr & ~(Geometry.pmdSize - 1))
+            }
+            if pmdEntry(mm, addr).isTable {
+                await zapPTERange(t, mm, vma, addr, next)
+            }
+            addr = next
+        }
+    }
+
+    /// `zap_huge_pmd`: clear a PMD mapping of a whole 2 MiB range.
+    func zapHugePMD(_ t: SimThread, _ mm: MM, _ haddr: UInt64) async {
+        guard let pmdT = pmdTableID(mm, haddr) else { return }
+        await pmdLock(t, pmdT)
+        let e = pmdEntry(mm, haddr)
+        let idx = VirtualAddress(haddr).pmdIndex
+        setPMD(pmdT, haddr, .none)
+        let dep = tables.pmd[Int(pmdT)].deposited[idx]
+        tables.pmd[Int(pmdT)].deposited[idx] = 0
+        var put: PFN?
+        if e.isHuge && !memory.isZeroPage(e.pfn) {
+            let folio = e.pfn
+            if memory.isAnon(folio) {
+                folioRemoveRmapPMD(folio, mm)
+                mm.rssAnon -= Geometry.ptrsPerTable
+            }
+            put = folio
+        }
+        trace(t, "zap_huge_pmd", "clear PMD at \(VirtualAddress(haddr))")
+        await pmdUnlock(t, pmdT)
+        if dep != 0 {
+            let backing = tables.pte[Int(dep)].backing
+            tables.freePTETable(dep)
+            freePageTablePage(backing)
+        }
+        if let f = put {
+            await schedule(t)
+            memory.folioPut(f)
+        }
+    }
+
+    /// `zap_pte_range` over `[start, end)` of one PTE table.
+    func zapPTERange(_ t: SimThread, _ mm: MM, _ vma: VMA, _ start: UInt64, _ end: UInt64) async {
+        let table = pmdEntry(mm, start).tableID
+        let tab = tables.pte[Int(table)]
+        var gather: [(PFN, Int32)] = []
+        await ptlLock(t, table)
+        var i = VirtualAddress(start).pteIndex
+        let last = i + Int((end - start) >> Geometry.pageShift)
+        while i < last {
+            let p = tab.ptes[i]
+            tab.clearWritten(i)
+            if p.isNone { i += 1; continue }
+            if p.isPresent {
+                guard let page = vmNormalPage(p) else {
+                    tab.ptes[i] = .none
+                    i += 1
+                    continue
+                }
+                let folio = memory.folio(of: page)
+                var nr = 1
+                if memory.isLarge(folio) && last - i > 1 {
+                    nr = folioPTEBatch(folio, PTESlot(table: table, index: i), p, maxNr: last - i,
+                                       ignoreDirty: true, ignoreSoftDirty: true).nr
+                }
+                for j in i..<i + nr { tab.ptes[j] = .none; tab.clearWritten(j) }
+                if memory.isAnon(folio) {
+                    mm.rssAnon -= nr
+                } else {
+                    mm.rssFile -= nr
+                    if p.isDirty { memory.set(folio, PageFlag.dirty) }
+                }
+                folioRemoveRmapPTEs(folio, page, nr, mm)
+                if let lastG = gather.last, lastG.0 == folio {
+                    gather[gather.count - 1].1 += Int32(nr)
+                } else {
+                    gather.append((folio, Int32(nr)))
+                }
+                i += nr
+                continue
+            }
+            if p.isSwap {
+                freeSwapAndCache(p.swapSlot)
+                mm.rssSwap -= 1
+            }
+            tab.ptes[i] = .none
+            i += 1
+        }
+        trace(t, "zap_pte_range", "clear \(VirtualAddress(start))–\(VirtualAddress(end))")
+        await ptlUnlock(t, table)
+        for (folio, n) in gather {
+            await schedule(t)
+            memory.folioPut(folio, n)
+        }
+    }
+
+    /// `folio_pte_batch`: how many consecutive PTEs from `slot` map consecutive pages of
+    /// `folio` with the same bits, ignoring write and young (and dirty / soft-dirty if asked).
+    func folioPTEBatch(_ folio: PFN, _ slot: PTESlot, _ first: PTE, maxNr: Int, ignoreDirty: Bool,
+                       ignoreSoftDirty: Bool) -> (nr: Int, anyWritable: Bool) {
+        var mask = PTE.write | PTE.young
+        if ignoreDirty { mask |= PTE.dirty }
+        if ignoreSoftDirty { mask |= PTE.softDirty }
+        let limit = min(maxNr, memory.nrPages(folio) - (first.pfn - folio), Geometry.ptrsPerTable - slot.index)
+        let ptes = tables.pte[Int(slot.table)].ptes
+        var expected = PTE(raw: first.raw & ~mask)
+        var nr = 1
+        var anyWritable = first.isWritable
+        while nr < limit {
+            expected = expected.withPFN(expected.pfn + 1)
+            let p = ptes[slot.index + nr]
+            guard p.isPresent, PTE(raw: p.raw & ~mask) == expected else { break }
+            anyWritable = anyWritable || p.isWritable
+            nr += 1
+        }
+        return (nr, anyWritable)
+    }
+
+    /// Marks pins at `[start, end)` of `mm` as detached from the page table by the user.
+    func detachPins(_ mm: MM, _ start: UInt64, _ end: UInt64) {
+        for i in pins.indices where pins[i].mm == mm.index && !pins[i].released {
+            for j in pins[i].pages.indices {
+                let a = pins[i].addr + UInt64(j) * Geometry.pageSize
+                if a >= start && a < end { pins[i].detached[j] = true }
+            }
+        }
+    }
+
+    /// `free_pgtables` / `free_pgd_range`: frees page tables in `[start, end)` that no VMA
+    /// covers any more.
+    func freePageTables(_ mm: MM, _ start: UInt64, _ end: UInt64) {
+        var addr = start & ~(Geometry.pmdSize - 1)
+        while addr < end {
+            let next = addr + Geometry.pmdSize
+            if !mm.overlaps(addr, next), let pmdT = pmdTableID(mm, addr) {
+                let e = pmdEntry(mm, addr)
+                if e.isTable {
+                    let backing = tables.pte[Int(e.tableID)].backing
+                    tables.freePTETable(e.tableID)
+                    freePageTablePage(backing)
+                    setPMD(pmdT, addr, .none)
+                }
+            }
+            addr = next
+        }
+        freeUpperTables(mm, start, end)
+    }
+
+    /// Frees PMD and PUD tables in the range that are empty and outside every VMA.
+    private func freeUpperTables(_ mm: MM, _ start: UInt64, _ end: UInt64) {
+        let pudSpan: UInt64 = 1 << Geometry.pudShift
+        var addr = start & ~(pudSpan - 1)
+        while addr < end {
+            let next = addr + pudSpan
+            let va = VirtualAddress(addr)
+            let pud = tables.upper[Int(mm.pgd)].entries[va.pgdIndex]
+            if pud != 0 && !mm.overlaps(addr, next) {
+                let pmd = tables.upper[Int(pud)].entries[va.pudIndex]
+                if pmd != 0 {
+                    let entries = tables.pmd[Int(pmd)].entries
+                    if (0..<512).allSatisfy({ entries[$0].isNone }) {
+                        let backing = tables.pmd[Int(pmd)].backing
+                        tables.freePMDTable(pmd)
+                        freePageTablePage(backing)
+                        tables.upper[Int(pud)].entries[va.pudIndex] = 0
+                    }
+                }
+                let pudEntries = tables.upper[Int(pud)].entries
+                if (0..<512).allSatisfy({ pudEntries[$0] == 0 }) && !mm.overlaps(addr & ~((1 << Geometry.pgdShift) - 1), (addr & ~((1 << Geometry.pgdShift) - 1)) + (1 << Geometry.pgdShift)) {
+                    let backing = tables.upper[Int(pud)].backing
+                    tables.freeUpperTable(pud)
+                    freePageTablePage(backing)
+                    tables.upper[Int(mm.pgd)].entries[va.pgdIndex] = 0
+                }
+            }
+            addr = next
+        }
+    }
+
+    /// `exit_mmap`: zap every VMA, free all page tables and the PGD. GUP pins stay valid
+    /// references; their pages are freed on unpin.
+    public func exitMM(_ t: SimThread) async {
+        let mm = t.mm
+        guard mm.alive else { return }
+        await mmapReadLock(t, mm)
+        for vma in mm.vmas { await zapRange(t, mm, vma, vma.start, vma.end, .exit) }
+        await mmapReadUnlock(t, mm)
+        await mmapWriteLock(t, mm)
+        let spans = mm.vmas.map { ($0.start, $0.end) }
+        mm.removeVMAs(in: 0..<mm.vmas.count)
+        for (s, e) in spans { freePageTables(mm, s, e) }
+        let pgdBacking = tables.upper[Int(mm.pgd)].backing
+        tables.freeUpperTable(mm.pgd)
+        freePageTablePage(pgdBacking)
+        mm.alive = false
+        trace(t, "exit_mmap", "\(mm.name) exited")
+        await mmapWriteUnlock(t, mm)
+    }
+}

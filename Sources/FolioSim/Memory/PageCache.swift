@@ -1,0 +1,40 @@
+/// What kind of file backs a mapping.
+public enum FileKind: String, Sendable, CaseIterable {
+    /// A regular file on a filesystem without dirty tracking (written pages stay in the pagecache).
+    case regular
+    /// A memfd (shmem-backed).
+    case memfd
+}
+
+/// A file and its pagecache: one order-0 folio per cached page, created on first access with
+/// data word 0 (a fresh sparse file or memfd). Left out: readahead, writeback, large pagecache
+/// folios and truncation.
+public final class SimFile {
+    public let name: String
+    public let kind: FileKind
+    /// Pagecache: page index → folio PFN (0 = not cached; PFN 0 is the zero page, never a file page).
+    public internal(set) var pages: [UInt32] = []
+    init(name: String, kind: FileKind) { self.name = name; self.kind = kind }
+}
+
+extension World {
+    /// Returns the index of the file called `name`, creating it on first use.
+    public func fileIndex(named name: String, kind: FileKind) -> Int {
+        if let i = files.firstIndex(where: { $0.name == name }) { return i }
+        files.append(SimFile(name: name, kind: kind))
+        return files.count - 1
+    }
+
+    /// `filemap_get_folio` / `filemap_fault` without I/O: the pagecache folio of page `index`,
+    /// allocated (and added with the pagecache's own reference) on first access. Nil on OOM.
+    func pagecacheFolio(file: Int, index: UInt64) -> PFN? {
+        let f = files[file]
+        let i = Int(index)
+        if i < f.pages.count, f.pages[i] != 0 { return PFN(f.pages[i]) }
+        guard let folio = memory.allocFolio(order: 0) else { return nil }
+        memory.set(folio, PageFlag.file | PageFlag.uptodate | PageFlag.lru)
+        if i >= f.pages.count { f.pages += Array(repeating: 0, count: i + 1 - f.pages.count) }
+        f.pages[i] = folio.raw
+        return folio
+    }
+}

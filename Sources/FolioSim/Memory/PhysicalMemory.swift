@@ -1,0 +1,62 @@
+/// Simulated physical memory: a flat memmap of `Frame` records indexed by PFN, the buddy
+/// allocator's free lists, the side table of large-folio state, the shared zero page and the
+/// huge zero folio.
+///
+/// The memmap is one manually allocated buffer, so a fault touches it without hashing,
+/// copy-on-write checks or exclusivity bookkeeping.
+public final class PhysicalMemory {
+    public let frameCount: Int
+    public let frames: UnsafeMutablePointer<Frame>
+    /// Free-list heads and block counts per order.
+    let freeHead: UnsafeMutablePointer<Int32>
+    let freeBlocks: UnsafeMutablePointer<Int>
+    public internal(set) var freePages: Int = 0
+    var large: [LargeFolioMeta] = []
+    var largeFree: [Int32] = []
+    /// PFN of the shared zero page (`zero_pfn`), reserved at boot.
+    public let zeroPFN: PFN
+    /// Head PFN of the huge zero folio once allocated (`huge_zero_folio`), allocated on first use.
+    public internal(set) var hugeZeroPFN: PFN?
+    /// Called when an order-0 allocation finds no free page (direct reclaim); returns true if
+    /// it freed something.
+    var reclaimer: (() -> Bool)?
+    /// Number of folios allocated per order (gauge).
+    public internal(set) var allocatedFolios: [Int]
+
+    /// Creates memory of `bytes` (a multiple of the page size); PFN 0 becomes the zero page.
+    public init(bytes: UInt64) {
+        let count = Int(bytes / Geometry.pageSize)
+        precondition(count >= 2, "memory must hold at least two pages")
+        frameCount = count
+        frames = .allocate(capacity: count)
+        frames.initialize(repeating: Frame(), count: count)
+        freeHead = .allocate(capacity: Geometry.maxOrder + 1)
+        freeHead.initialize(repeating: -1, count: Geometry.maxOrder + 1)
+        freeBlocks = .allocate(capacity: Geometry.maxOrder + 1)
+        freeBlocks.initialize(repeating: 0, count: Geometry.maxOrder + 1)
+        allocatedFolios = Array(repeating: 0, count: Geometry.maxOrder + 1)
+        zeroPFN = PFN(0)
+        frames[0] = Frame(ref: 1, map: 0,
+                          flags: PageFlag.allocated | PageFlag.head | PageFlag.zero | PageFlag.reserved | PageFlag.uptodate)
+        // Free the rest in naturally aligned blocks, highest PFN first, so that the free lists
+        // hand out low PFNs first.
+        var blocks: [(Int, Int)] = []
+        var pfn = 1
+        while pfn < count {
+            var order = Geometry.maxOrder
+            while order > 0 && (pfn & ((1 << order) - 1) != 0 || pfn + (1 << order) > count) { order -= 1 }
+            blocks.append((pfn, order))
+            pfn += 1 << order
+        }
+        for (start, order) in blocks.reversed() { freeListPush(start, order: order) }
+    }
+
+    deinit {
+        frames.deallocate()
+        freeHead.deallocate()
+        freeBlocks.deallocate()
+    }
+
+    public var totalPages: Int { frameCount }
+    public var usedPages: Int { frameCount - freePages }
+}

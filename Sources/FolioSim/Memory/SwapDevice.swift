@@ -1,0 +1,69 @@
+/// A swap device: slots holding a page's data word, the swap count of each slot
+/// (`swap_map`) and the swapcache folio that currently caches it.
+///
+/// Slot 0 is never handed out (the kernel keeps the swap header there). Left out: clusters,
+/// readahead, continuation pages, zswap and writeback timing: a page written to swap is
+/// written at once.
+public final class SwapDevice {
+    public let slotCount: Int
+    /// Data word of each slot.
+    var data: [UInt32]
+    /// Swap count: how many swap PTEs refer to the slot (plus 0 for the swapcache).
+    public internal(set) var count: [Int32]
+    /// The swapcache folio's page for the slot (0 = not cached).
+    var cache: [UInt32]
+    /// `folio->swap`: first slot of each swapcache folio, by head PFN.
+    var slotOfFolio: [UInt32: Int] = [:]
+    var nextSearch = 1
+    public internal(set) var usedSlots = 0
+
+    init(slots: Int) {
+        slotCount = max(slots, 0)
+        data = Array(repeating: 0, count: slotCount)
+        count = Array(repeating: 0, count: slotCount)
+        cache = Array(repeating: 0, count: slotCount)
+    }
+
+    var footprintBytes: Int { slotCount * 12 }
+
+    /// `folio_alloc_swap`: `nr` free slots, naturally aligned to `nr`, entered in the swapcache
+    /// for the folio at `pfn` (SWAP_HAS_CACHE, swap count 0). Nil when the device has none.
+    func allocate(_ nr: Int, for pfn: PFN) -> Int? {
+        guard slotCount > nr else { return nil }
+        var start = max(1, (nextSearch + nr - 1) / nr * nr)
+        var wrapped = false
+        while true {
+            if start + nr > slotCount {
+                if wrapped { return nil }
+                wrapped = true
+                start = nr
+                continue
+            }
+            if (start..<start + nr).allSatisfy({ count[$0] == 0 && cache[$0] == 0 }) {
+                for s in start..<start + nr { cache[s] = pfn.raw + UInt32(s - start) }
+                slotOfFolio[pfn.raw] = start
+                usedSlots += nr
+                nextSearch = start + nr
+                return start
+            }
+            start += nr
+        }
+    }
+
+    /// Drops one swap count; frees the slot when nothing refers to it.
+    func put(_ slot: Int) {
+        count[slot] -= 1
+        if count[slot] == 0 && cache[slot] == 0 { usedSlots -= 1; data[slot] = 0 }
+    }
+
+    /// Removes the swapcache entry of `slot`; frees the slot when no swap PTE refers to it.
+    func dropCache(_ slot: Int) {
+        cache[slot] = 0
+        if count[slot] == 0 { usedSlots -= 1; data[slot] = 0 }
+    }
+
+    /// `vm_swap_full`: more than half of the slots are in use.
+    var isHalfFull: Bool { usedSlots * 2 > slotCount }
+
+    func isFree(_ slot: Int) -> Bool { count[slot] == 0 && cache[slot] == 0 }
+}

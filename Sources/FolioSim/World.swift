@@ -1,0 +1,147 @@
+/// A simulated thread: the `current` of a kernel path. Thread IDs start at 1 (0 = nobody).
+public final class SimThread: CustomStringConvertible {
+    public let id: Int32
+    /// The name used in traces and schedules, e.g. "A1".
+    public let name: String
+    public let mm: MM
+    init(id: Int32, name: String, mm: MM) { self.id = id; self.name = name; self.mm = mm }
+    public var description: String { name }
+}
+
+/// A GUP reference held by a simulated driver (`pin` op): pages grabbed with FOLL_PIN or
+/// FOLL_GET at `addr` of `mm`.
+public struct PinRecord: Sendable {
+    public var id: String
+    public var mm: Int
+    public var addr: UInt64
+    public var pages: [PFN]
+    public var flags: GUPFlags
+    /// Addresses the user unmapped or remapped since pinning: invariant I4 no longer binds them.
+    public var detached: [Bool]
+    public var released = false
+}
+
+/// A violation of a named invariant.
+public struct Violation: Sendable, Equatable, CustomStringConvertible {
+    public var invariant: String
+    public var process: String
+    public var address: UInt64?
+    public var folio: PFN?
+    public var operation: String
+    public var detail: String
+    public var description: String {
+        var s = "\(invariant): \(detail) [process \(process)"
+        if let a = address { s += ", addr 0x" + String(a, radix: 16) }
+        if let f = folio { s += ", folio \(f)" }
+        return s + ", after \(operation)]"
+    }
+}
+
+/// Receives scheduling points. Nil in `World.hooks` means run-to-completion: no kernel path
+/// ever suspends.
+public protocol SchedulingHooks: AnyObject {
+    /// Called before each atomic step of `thread`; may suspend it until it is chosen.
+    func point(_ thread: SimThread) async
+    /// Called when `thread` must wait for `resource`; returns when it may try again.
+    func block(_ thread: SimThread, on resource: LockResource) async
+}
+
+/// The whole simulated machine: physical memory, page tables, address spaces, files, swap,
+/// the rule switches in force, statistics, pins and the trace.
+public final class World {
+    public let memory: PhysicalMemory
+    public let tables = PageTableStore()
+    public internal(set) var mms: [MM] = []
+    public internal(set) var threads: [SimThread] = []
+    public internal(set) var files: [SimFile] = []
+    public let swap: SwapDevice
+    public var semantics: Semantics
+    public var thp: THPSettings { didSet { updateTHPMasks() } }
+    /// `thp.sysfsMask` without and with VM_HUGEPAGE, computed when the settings change.
+    var thpMaskPlain: UInt32 = 0
+    var thpMaskHugepage: UInt32 = 0
+    public internal(set) var pins: [PinRecord] = []
+    /// The deferred split queue (`deferred_split_queue`), in queueing order. Entries whose
+    /// folio was freed are dropped lazily.
+    var deferredSplit: [PFN] = []
+    public var hooks: SchedulingHooks?
+    public var tracer: Tracer?
+    public internal(set) var violations: [Violation] = []
+    var reportedKeys: Set<String> = []
+    /// Description of the operation in progress, for violation reports.
+    public var currentOperation = "boot"
+    var nextAnonVMA: Int32 = 1
+
+    public init(memoryBytes: UInt64, swapBytes: UInt64 = 0, semantics: Semantics = .v6_18,
+                thp: THPSettings = THPSettings()) {
+        memory = PhysicalMemory(bytes: memoryBytes)
+        swap = SwapDevice(slots: Int(swapBytes / Geometry.pageSize))
+        self.semantics = semantics
+        self.thp = thp
+        memory.reclaimer = { [unowned self] in self.reclaimMemory() }
+        updateTHPMasks()
+    }
+
+    func updateTHPMasks() {
+        thpMaskPlain = thp.sysfsMask(vmaHugepage: false)
+        thpMaskHugepage = thp.sysfsMask(vmaHugepage: true)
+    }
+
+    /// Bytes of simulator memory held by the model (memmap, page tables with the checker
+    /// shadow, large-folio side table, swap slots).
+    public var footprintBytes: Int {
+        memory.frameCount * MemoryLayout<Frame>.stride
+            + memory.large.capacity * MemoryLayout<LargeFolioMeta>.stride
+            + tables.footprintBytes + swap.footprintBytes
+    }
+
+    // MARK: scheduling and tracing
+
+    /// A scheduling point: another thread may run here. Free when no scheduler is attached.
+    @inline(__always) func schedule(_ t: SimThread) async {
+        if let h = hooks { await h.point(t) }
+    }
+
+    /// Records a trace line `thread function: what` when tracing is on.
+    @inline(__always) func trace(_ t: SimThread, _ function: StaticString, _ what: @autoclosure () -> String) {
+        if let tr = tracer { tr.record(thread: t.name, function: "\(function)", what: what()) }
+    }
+
+    /// Records a violation once per (invariant, process, address, folio): a broken state that
+    /// persists is reported where it was first seen.
+    func report(_ invariant: Invariant, _ mm: MM?, addr: UInt64? = nil, folio: PFN? = nil, _ detail: String) {
+        let key = "\(invariant.rawValue)|\(mm?.index ?? -1)|\(addr ?? UInt64.max)|\(folio?.raw ?? UInt32.max)"
+        guard reportedKeys.insert(key).inserted else { return }
+        violations.append(Violation(invariant: invariant.rawValue, process: mm?.name ?? "-", address: addr,
+                                    folio: folio, operation: currentOperation, detail: detail))
+    }
+
+    // MARK: processes
+
+    /// Creates a process with an empty address space and one thread named like it.
+    public func createProcess(name: String) -> SimThread? {
+        guard let pgdPage = allocPageTablePage() else { return nil }
+        let pgd = tables.newUpperTable(backing: pgdPage)
+        let mm = MM(index: mms.count, name: name, pgd: pgd)
+        mms.append(mm)
+        return addThread(name: name, mm: mm)
+    }
+
+    /// Adds a thread to `mm` (a CLONE_VM thread).
+    public func addThread(name: String, mm: MM) -> SimThread {
+        let t = SimThread(id: Int32(threads.count + 1), name: name, mm: mm)
+        threads.append(t)
+        return t
+    }
+
+    public func mm(named name: String) -> MM? { mms.last { $0.name == name && $0.alive } }
+
+    @inline(__always) func countFault(_ mm: MM, _ kind: FaultKind) { mm.counters[kind.index] += 1 }
+    @inline(__always) func countMTHP(_ mm: MM, order: Int, _ which: MTHPCounter) {
+        mm.counters[Counter.mthp(order, which)] += 1
+    }
+    @inline(__always) func count(_ mm: MM, _ counter: Int, _ n: Int = 1) { mm.counters[counter] += n }
+
+    /// The sum of every process's counters.
+    public var totalStats: ProcessStats { mms.reduce(ProcessStats()) { $0 + $1.stats } }
+}
