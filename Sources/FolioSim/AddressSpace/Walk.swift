@@ -70,6 +70,31 @@ extension World {
         return pte(s)
     }
 
+    /// `*vmf->pmd`: the fault's PMD entry, read through the PMD table found at fault entry.
+    @inline(__always) func vmfPMD(_ vmf: VMFault) -> PMDEntry {
+        tables.pmd[Int(vmf.pmdTable)].entries[VirtualAddress(vmf.address).pmdIndex]
+    }
+
+    /// `pte_alloc(vmf->pmd)`: the fault's PTE table, installed if missing; nil on OOM (or if a
+    /// huge PMD appeared, which makes the fault retry).
+    @inline(__always) func vmfPTEAlloc(_ t: SimThread, _ vmf: VMFault) async -> Int32? {
+        var e = vmfPMD(vmf)
+        if e.isNone {
+            guard let page = allocPageTablePage() else { return nil }
+            let id = tables.newPTETable(backing: page)
+            await pmdLock(t, vmf.pmdTable)
+            if vmfPMD(vmf).isNone {
+                tables.pmd[Int(vmf.pmdTable)].entries[VirtualAddress(vmf.address).pmdIndex] = .table(id)
+            } else {
+                tables.freePTETable(id)
+                freePageTablePage(page)
+            }
+            await pmdUnlock(t, vmf.pmdTable)
+            e = vmfPMD(vmf)
+        }
+        return e.isTable ? e.tableID : nil
+    }
+
     /// `__pte_alloc`: installs a PTE table under the PMD lock unless someone else did (the
     /// loser frees its table). Returns false on OOM.
     @inline(__always) func pteAlloc(_ t: SimThread, _ mm: MM, _ addr: UInt64) async -> Bool {

@@ -14,7 +14,7 @@ public enum AccessResult: Equatable, Sendable {
 /// succeeds). The MMU sets the accessed and dirty bits as x86 does.
 extension World {
     /// Loads (write == false) or stores `value` at `addr`, faulting as needed.
-    public func access(_ t: SimThread, _ addr: UInt64, write: Bool, value: UInt32 = 0) async -> AccessResult {
+    @inline(__always) public func access(_ t: SimThread, _ addr: UInt64, write: Bool, value: UInt32 = 0) async -> AccessResult {
         let mm = t.mm
         var attempts = 0
         while true {

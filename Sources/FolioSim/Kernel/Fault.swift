@@ -25,7 +25,7 @@ extension World {
     }
 
     /// `sanitize_fault_flags`.
-    func sanitizeFaultFlags(_ vmf: inout VMFault) -> VMFaultResult? {
+    @inline(__always) func sanitizeFaultFlags(_ vmf: inout VMFault) -> VMFaultResult? {
         if vmf.flags.contains(.unshare) {
             if vmf.flags.contains(.write) {
                 report(.faultFlagsExclusive, vmf.mm, addr: vmf.address, "FAULT_FLAG_UNSHARE together with FAULT_FLAG_WRITE")
@@ -43,7 +43,7 @@ extension World {
     @inline(__always) func __handleMMFault(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
         guard let pmdT = pmdTableAlloc(vmf.mm, vmf.address) else { return .oom }
         vmf.pmdTable = pmdT
-        let pmd = pmdEntry(vmf.mm, vmf.address)
+        let pmd = vmfPMD(vmf)
         if pmd.isNone && thpVMAAllowableOrders(vmf.mm, vmf.vma, mask: 1 << UInt32(Geometry.pmdOrder)) != 0 {
             let ret = await doHugePMDAnonymousPage(t, &vmf)
             if !ret.contains(.fallback) { return ret }
@@ -62,7 +62,7 @@ extension World {
 
     /// `handle_pte_fault`.
     @inline(__always) func handlePTEFault(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
-        let pmd = pmdEntry(vmf.mm, vmf.address)
+        let pmd = vmfPMD(vmf)
         if pmd.isNone {
             vmf.slot = nil
             vmf.flags.remove(.origPTEValid)
@@ -74,7 +74,11 @@ extension World {
             vmf.flags.insert(.origPTEValid)
             vmf.slot = vmf.origPTE.isNone ? nil : slot
         }
-        if vmf.slot == nil { return await doPTEMissing(t, &vmf) }
+        if vmf.slot == nil {
+            // do_pte_missing
+            if vmf.vma.isAnonymous { return await doAnonymousPage(t, &vmf) }
+            return await doFault(t, &vmf)
+        }
         if !vmf.origPTE.isPresent { return await doSwapPage(t, &vmf) }
         let slot = vmf.slot!
         await ptlLock(t, slot.table)
@@ -96,12 +100,6 @@ extension World {
         return []
     }
 
-    /// `do_pte_missing`: anonymous VMAs → `do_anonymous_page`, file VMAs → `do_fault`.
-    @inline(__always) func doPTEMissing(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
-        if vmf.vma.isAnonymous { return await doAnonymousPage(t, &vmf) }
-        return await doFault(t, &vmf)
-    }
-
     /// `vmf_pte_changed`: with a valid `orig_pte` it must still be the same, else still none.
     @inline(__always) func vmfPTEChanged(_ vmf: VMFault, _ slot: PTESlot) -> Bool {
         if vmf.flags.contains(.origPTEValid) { return pte(slot) != vmf.origPTE }
@@ -109,7 +107,7 @@ extension World {
     }
 
     /// `vmf_anon_prepare` / `anon_vma_prepare`: give the VMA an anon_vma on first use.
-    func anonVMAPrepare(_ vmf: inout VMFault) {
+    @inline(__always) func anonVMAPrepare(_ vmf: inout VMFault) {
         if vmf.vma.anonVMA == 0 {
             vmf.vma.anonVMA = nextAnonVMA
             nextAnonVMA += 1
@@ -122,8 +120,7 @@ extension World {
     @inline(__always) func doAnonymousPage(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
         let vma = vmf.vma
         if vma.flags.contains(.shared) { return .sigbus }
-        guard await pteAlloc(t, vmf.mm, vmf.address) else { return .oom }
-        let table = pmdEntry(vmf.mm, vmf.address).tableID
+        guard let table = await vmfPTEAlloc(t, vmf) else { return .oom }
 
         if !vmf.isWrite {
             let slot = PTESlot(table: table, index: VirtualAddress(vmf.address).pteIndex)
@@ -181,7 +178,7 @@ extension World {
     /// `thp_vma_allowable_orders(vma, vm_flags, TVA_IN_PF | TVA_ENFORCE_SYSFS, mask)` for an
     /// anonymous VMA: the sysfs mask, then VM_NOHUGEPAGE / MMF_DISABLE_THP. Under the
     /// pre-6.8 rule (S8 = order0-pmd) only the PMD order exists, governed by the top level.
-    func thpVMAAllowableOrders(_ mm: MM, _ vma: VMA, mask: UInt32) -> UInt32 {
+    @inline(__always) func thpVMAAllowableOrders(_ mm: MM, _ vma: VMA, mask: UInt32) -> UInt32 {
         guard vma.isAnonymous, !vma.flags.contains(.noHugepage), !mm.disableTHP else { return 0 }
         let hugepage = vma.flags.contains(.hugepage)
         var allowed: UInt32
@@ -209,6 +206,8 @@ extension World {
         var orders: UInt32 = 0
         if !vmf.vma.flags.contains(.uffdMissing) && !vmf.vma.flags.contains(.uffdWp) {
             orders = thpVMAAllowableOrders(vmf.mm, vmf.vma, mask: (1 << UInt32(Geometry.pmdOrder)) - 1)
+        }
+        if orders != 0 {
             var suitable: UInt32 = 0
             var o = Geometry.pmdOrder - 1
             while o >= 2 {
@@ -221,7 +220,7 @@ extension World {
             orders = suitable
         }
         if orders != 0 {
-            let table = pmdEntry(vmf.mm, vmf.address).tableID
+            let table = vmfPMD(vmf).tableID
             await schedule(t)
             var order = 31 - orders.leadingZeroBitCount
             while orders != 0 {

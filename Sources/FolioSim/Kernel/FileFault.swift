@@ -25,8 +25,7 @@ extension World {
     /// `do_read_fault`: map already-cached neighbours (`filemap_map_pages`), then the faulting
     /// page (`filemap_fault` + `finish_fault`).
     func doReadFault(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
-        guard await pteAlloc(t, vmf.mm, vmf.address) else { return .oom }
-        let table = pmdEntry(vmf.mm, vmf.address).tableID
+        guard let table = await vmfPTEAlloc(t, vmf) else { return .oom }
         let file = vmf.vma.fileIndex!
         let writable = vmaPageProtWritable(vmf.vma)
         let window = UInt64(Self.faultAroundPages) * Geometry.pageSize
@@ -76,9 +75,8 @@ extension World {
     /// `do_cow_fault`: a write to an unmapped page of a private file mapping copies the
     /// pagecache page into a new exclusive anon page.
     func doCOWFault(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
-        guard await pteAlloc(t, vmf.mm, vmf.address) else { return .oom }
+        guard let table = await vmfPTEAlloc(t, vmf) else { return .oom }
         anonVMAPrepare(&vmf)
-        let table = pmdEntry(vmf.mm, vmf.address).tableID
         guard let new = memory.allocFolio(order: 0) else { return .oom }
         guard let src = pagecacheFolio(file: vmf.vma.fileIndex!, index: fileIndex(vmf, vmf.address)) else {
             memory.folioPut(new)
@@ -107,8 +105,7 @@ extension World {
 
     /// `do_shared_fault`: map the pagecache page writable and dirty (after `page_mkwrite`).
     func doSharedFault(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
-        guard await pteAlloc(t, vmf.mm, vmf.address) else { return .oom }
-        let table = pmdEntry(vmf.mm, vmf.address).tableID
+        guard let table = await vmfPTEAlloc(t, vmf) else { return .oom }
         guard let folio = pagecacheFolio(file: vmf.vma.fileIndex!, index: fileIndex(vmf, vmf.address)) else { return .oom }
         memory.folioGet(folio)
         let slot = PTESlot(table: table, index: VirtualAddress(vmf.address).pteIndex)

@@ -15,7 +15,7 @@ extension World {
                 return .fallback
             }
             await pmdLock(t, vmf.pmdTable)
-            if pmdEntry(vmf.mm, haddr).isNone {
+            if vmfPMD(vmf).isNone {
                 let dep = tables.newPTETable(backing: pgtable)
                 tables.pmd[Int(vmf.pmdTable)].deposited[VirtualAddress(haddr).pmdIndex] = dep
                 setPMD(vmf.pmdTable, haddr, .huge(zero, write: false, dirty: false))
@@ -51,7 +51,7 @@ extension World {
             pgtable = p
         }
         await pmdLock(t, vmf.pmdTable)
-        guard pmdEntry(vmf.mm, haddr) == old else {
+        guard vmfPMD(vmf) == old else {
             await pmdUnlock(t, vmf.pmdTable)
             if let p = pgtable { freePageTablePage(p) }
             memory.folioPut(folio)
@@ -79,7 +79,7 @@ extension World {
     func hugePMDSetAccessed(_ t: SimThread, _ vmf: inout VMFault) async {
         await pmdLock(t, vmf.pmdTable)
         let haddr = vmf.address & ~(Geometry.pmdSize - 1)
-        let cur = pmdEntry(vmf.mm, haddr)
+        let cur = vmfPMD(vmf)
         if cur == vmf.origPMD {
             var e = cur.withYoung(true)
             if vmf.isWrite { e = e.withDirty(true) }
@@ -107,7 +107,7 @@ extension World {
             return .fallback
         }
         await pmdLock(t, vmf.pmdTable)
-        guard pmdEntry(vmf.mm, haddr) == orig else {
+        guard vmfPMD(vmf) == orig else {
             await pmdUnlock(t, vmf.pmdTable)
             vmf.kind = .retry
             return []
@@ -120,7 +120,7 @@ extension World {
                 await pmdUnlock(t, vmf.pmdTable)
                 await folioLock(t, folio)
                 await pmdLock(t, vmf.pmdTable)
-                if pmdEntry(vmf.mm, haddr) != orig {
+                if vmfPMD(vmf) != orig {
                     await pmdUnlock(t, vmf.pmdTable)
                     await folioUnlock(t, folio)
                     memory.folioPut(folio)

@@ -66,7 +66,7 @@ extension World {
     /// `folio_add_new_anon_rmap(folio, vma, addr, RMAP_EXCLUSIVE)`: a new anon folio mapped
     /// entirely by this mm: by PTEs (`pmd == false`) or by one PMD. Every page (PTE) or the head
     /// (PMD) becomes AE. Also `folio_add_lru`.
-    func folioAddNewAnonRmap(_ folio: PFN, _ mm: MM, pmd: Bool, exclusive: Bool = true) {
+    @inline(__always) func folioAddNewAnonRmap(_ folio: PFN, _ mm: MM, pmd: Bool, exclusive: Bool = true) {
         memory.set(folio, PageFlag.anon | PageFlag.swapBacked | PageFlag.uptodate | PageFlag.lru)
         let nr = memory.nrPages(folio)
         if nr == 1 {

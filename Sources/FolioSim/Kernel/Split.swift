@@ -69,8 +69,8 @@ extension World {
             | PageFlag.uptodate | PageFlag.swapCache | PageFlag.file | PageFlag.locked)
         memory.large[memory.metaIndex(folio)].inUse = false
         memory.largeFree.append(Int32(memory.metaIndex(folio)))
-        memory.allocatedFolios[order] -= 1
-        memory.allocatedFolios[0] += nr
+        memory.folioCounts[order] -= 1
+        memory.folioCounts[0] += nr
         var freed: [PFN] = []
         for i in 0..<nr {
             let p = folio + i

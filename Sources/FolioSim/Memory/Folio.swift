@@ -72,7 +72,7 @@ extension PhysicalMemory {
             large[idx].inUse = true
             frames[start + 1].ref = Int32(idx)
         }
-        allocatedFolios[order] += 1
+        folioCounts[order] += 1
         return PFN(start)
     }
 
@@ -86,7 +86,7 @@ extension PhysicalMemory {
             largeFree.append(Int32(idx))
         }
         (frames + folio.index).update(repeating: Frame(), count: 1 << o)
-        allocatedFolios[o] -= 1
+        folioCounts[o] -= 1
         freeBlock(folio.index, order: o)
     }
 

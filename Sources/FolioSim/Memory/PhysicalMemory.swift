@@ -20,8 +20,9 @@ public final class PhysicalMemory {
     /// Called when an order-0 allocation finds no free page (direct reclaim); returns true if
     /// it freed something.
     var reclaimer: (() -> Bool)?
-    /// Number of folios allocated per order (gauge).
-    public internal(set) var allocatedFolios: [Int]
+    /// Number of folios allocated per order (gauge), indexed by order.
+    let folioCounts: UnsafeMutablePointer<Int>
+    public var allocatedFolios: [Int] { (0...Geometry.maxOrder).map { folioCounts[$0] } }
 
     /// Creates memory of `bytes` (a multiple of the page size); PFN 0 becomes the zero page.
     public init(bytes: UInt64) {
@@ -34,7 +35,8 @@ public final class PhysicalMemory {
         freeHead.initialize(repeating: -1, count: Geometry.maxOrder + 1)
         freeBlocks = .allocate(capacity: Geometry.maxOrder + 1)
         freeBlocks.initialize(repeating: 0, count: Geometry.maxOrder + 1)
-        allocatedFolios = Array(repeating: 0, count: Geometry.maxOrder + 1)
+        folioCounts = .allocate(capacity: Geometry.maxOrder + 1)
+        folioCounts.initialize(repeating: 0, count: Geometry.maxOrder + 1)
         zeroPFN = PFN(0)
         frames[0] = Frame(ref: 1, map: 0,
                           flags: PageFlag.allocated | PageFlag.head | PageFlag.zero | PageFlag.reserved | PageFlag.uptodate)
@@ -55,6 +57,7 @@ public final class PhysicalMemory {
         frames.deallocate()
         freeHead.deallocate()
         freeBlocks.deallocate()
+        folioCounts.deallocate()
     }
 
     public var totalPages: Int { frameCount }
