@@ -1,0 +1,184 @@
+import Testing
+@testable import FolioSim
+
+/// Each invariant catches a deliberately broken state.
+@Suite struct InvariantTests {
+    /// A healthy world: P has order-0 pages at base (written 1) and a 64K folio at base+1M
+    /// (written 2) and order-0 pages at base+2M (written 3); a fork child C shares them all.
+    func healthy() async throws -> (Fixture, SimThread) {
+        let f = Fixture(swap: 4 << 20, sizes: [4: .always])
+        try await f.mmap(4 << 20)
+        try await f.world.madvise(f.p, addr: Fixture.base, size: 1 << 20, advice: .nohugepage)
+        await f.write(f.p, Fixture.base, 4 * Geometry.pageSize, 1)
+        await f.write(f.p, Fixture.base + (1 << 20), 64 << 10, 2)
+        await f.write(f.p, Fixture.base + (2 << 20), 4 * Geometry.pageSize, 3)
+        let c = try await f.world.fork(f.p, childName: "C")
+        #expect(f.violated().isEmpty)
+        return (f, c)
+    }
+
+    func expectCaught(_ invariant: Invariant, _ f: Fixture) {
+        let found = f.violated()
+        #expect(found.contains(invariant.rawValue), "expected \(invariant.rawValue), got \(found)")
+    }
+
+    @Test func writablePTEWithoutAE() async throws {
+        let (f, _) = try await healthy()
+        let page = f.page(f.p, Fixture.base)!
+        f.world.memory.clear(page, PageFlag.anonExclusive)
+        let slot = f.world.pteSlot(f.p.mm, Fixture.base)!
+        f.world.setPTE(slot, f.world.pte(slot).withWrite(true))
+        expectCaught(.writablePTEImpliesExclusive, f)
+    }
+
+    @Test func sharedPageMarkedExclusive() async throws {
+        let (f, _) = try await healthy()
+        f.world.memory.set(f.page(f.p, Fixture.base + (2 << 20))!, PageFlag.anonExclusive)
+        expectCaught(.exclusivePageMappedOnce, f)
+    }
+
+    @Test func swapcachePageMarkedExclusive() async throws {
+        let (f, c) = try await healthy()
+        await f.world.exitMM(c)
+        try await f.world.madvise(f.p, addr: Fixture.base, size: Geometry.pageSize, advice: .pageout)
+        let slot = f.pte(f.p, Fixture.base).swapSlot
+        #expect(f.violated().isEmpty)
+        f.world.memory.set(PFN(f.world.swap.cache[slot]), PageFlag.anonExclusive)
+        expectCaught(.swapPageNotExclusive, f)
+    }
+
+    func pinned(_ f: Fixture, _ addr: UInt64) async throws -> PFN {
+        let pages = try await f.world.getUserPages(f.p, addr: addr, nrPages: 1, flags: [.pin, .longterm])
+        f.world.addPin(PinRecord(id: "pin", mm: f.p.mm.index, addr: addr, pages: pages, flags: [.pin, .longterm], detached: [false]))
+        return pages[0]
+    }
+
+    @Test func pinnedPageLosesAE() async throws {
+        let (f, _) = try await healthy()
+        let page = try await pinned(f, Fixture.base + 0x1000)
+        #expect(f.violated().isEmpty)
+        f.world.memory.clear(page, PageFlag.anonExclusive)
+        expectCaught(.pinnedPageExclusive, f)
+    }
+
+    @Test func pinnedPageReplacedBehindTheUsersBack() async throws {
+        let (f, _) = try await healthy()
+        _ = try await pinned(f, Fixture.base + 0x1000)
+        let a = f.world.pteSlot(f.p.mm, Fixture.base + 0x1000)!, b = f.world.pteSlot(f.p.mm, Fixture.base + 0x2000)!
+        let pa = f.world.pte(a), pb = f.world.pte(b)
+        f.world.setPTE(a, pb)
+        f.world.setPTE(b, pa)
+        expectCaught(.pinStaysMapped, f)
+    }
+
+    @Test func missingReference() async throws {
+        let (f, _) = try await healthy()
+        f.world.memory.frames[f.folio(f.p, Fixture.base + (1 << 20))!.index].ref -= 1
+        expectCaught(.refcountCoversMappings, f)
+    }
+
+    @Test func leakedReference() async throws {
+        let (f, _) = try await healthy()
+        f.world.memory.folioGet(f.folio(f.p, Fixture.base)!)
+        expectCaught(.refcountBalanced, f)
+    }
+
+    @Test func wrongMapcount() async throws {
+        let (f, _) = try await healthy()
+        f.world.memory.frames[f.page(f.p, Fixture.base + (1 << 20) + 0x3000)!.index].map += 1
+        expectCaught(.mapcountMatchesMappings, f)
+    }
+
+    @Test func wrongLargeMapcount() async throws {
+        let (f, _) = try await healthy()
+        f.world.memory.withMeta(f.folio(f.p, Fixture.base + (1 << 20))!) { $0.largeMapcount += 1 }
+        expectCaught(.mapcountMatchesMappings, f)
+    }
+
+    @Test func wrongMMIDOwner() async throws {
+        let f = Fixture(sizes: [4: .always])
+        try await f.mmap(1 << 20)
+        await f.write(f.p, Fixture.base, 64 << 10, 1)
+        #expect(f.violated().isEmpty)
+        f.world.memory.withMeta(f.folio(f.p, Fixture.base)!) { $0.mmId0 = 77 }
+        expectCaught(.mmIDOwner, f)
+    }
+
+    @Test func writableZeroPage() async throws {
+        let (f, _) = try await healthy()
+        _ = await f.read(f.p, Fixture.base + (3 << 20))
+        let slot = f.world.pteSlot(f.p.mm, Fixture.base + (3 << 20))!
+        f.world.setPTE(slot, f.world.pte(slot).withWrite(true))
+        expectCaught(.zeroPageReadOnly, f)
+    }
+
+    @Test func oddWriteProtectSeq() async throws {
+        let (f, _) = try await healthy()
+        f.p.mm.writeProtectSeq += 1
+        expectCaught(.writeProtectSeq, f)
+    }
+
+    @Test func pinWithoutHasPinned() async throws {
+        let (f, _) = try await healthy()
+        _ = try await pinned(f, Fixture.base + 0x1000)
+        f.p.mm.hasPinned = false
+        expectCaught(.hasPinnedSet, f)
+    }
+
+    @Test func lostWrite() async throws {
+        let (f, _) = try await healthy()
+        f.world.memory.setData(f.page(f.p, Fixture.base + 0x2000)!, 42)
+        expectCaught(.noLostWrite, f)
+    }
+
+    @Test func mappedPageFreed() async throws {
+        let (f, _) = try await healthy()
+        f.world.memory.freeFolio(f.folio(f.p, Fixture.base)!)
+        expectCaught(.noUseAfterFree, f)
+    }
+
+    @Test func partiallyMappedFolioNotQueued() async throws {
+        let (f, c) = try await healthy()
+        await f.world.exitMM(c)
+        try await f.world.madvise(f.p, addr: Fixture.base + (1 << 20), size: 0x8000, advice: .dontneed)
+        #expect(f.violated().isEmpty)
+        f.world.memory.clear(f.folio(f.p, Fixture.base + (1 << 20) + 0x8000)!, PageFlag.deferredQueued)
+        expectCaught(.deferredSplitQueued, f)
+    }
+
+    @Test func rssCounterOff() async throws {
+        let (f, _) = try await healthy()
+        f.p.mm.rssAnon += 1
+        expectCaught(.rssCounters, f)
+    }
+
+    @Test func swapCountOff() async throws {
+        let (f, _) = try await healthy()
+        try await f.world.madvise(f.p, addr: Fixture.base, size: Geometry.pageSize, advice: .pageout)
+        let slot = f.pte(f.p, Fixture.base).swapSlot
+        f.world.swap.count[slot] += 1
+        expectCaught(.swapCount, f)
+    }
+
+    @Test func lockLeftHeld() async throws {
+        let (f, _) = try await healthy()
+        let slot = f.world.pteSlot(f.p.mm, Fixture.base)!
+        f.world.tables.pte[Int(slot.table)].ptlOwner = 1
+        expectCaught(.locksReleased, f)
+    }
+
+    @Test func violationNamesProcessAddressFolioAndOperation() async throws {
+        let (f, _) = try await healthy()
+        f.world.currentOperation = "step 7 (write P 0x40000000 4K = 1)"
+        f.world.memory.setData(f.page(f.p, Fixture.base + 0x2000)!, 42)
+        f.world.checkInvariants()
+        let v = try #require(f.world.violations.first)
+        #expect(v.invariant == "no-lost-write" && v.process == "P" && v.address == Fixture.base + 0x2000)
+        #expect(v.folio == f.folio(f.p, Fixture.base + 0x2000))
+        #expect(v.description.contains("after step 7"))
+        let count = f.world.violations.count
+        #expect(count == 2, "P and C both map the page")
+        f.world.checkInvariants()
+        #expect(f.world.violations.count == count, "a persisting violation is reported once")
+    }
+}
