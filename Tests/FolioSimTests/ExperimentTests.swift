@@ -77,6 +77,25 @@ import Testing
         #expect(r.world.mms[1].stats.faultsTotal == 1024)
     }
 
+    @Test func forkCOW64KMatchesTheHost() async throws {
+        let r = try await run("fork-cow-64k.json5")
+        let c = r.world.mms[1].stats, p = r.world.mms[0].stats
+        #expect(c.faultsTotal == 2048 && c.mthp[4].anonFaultAlloc == 0 && c.mthp[4].splitDeferred == 0)
+        #expect(p.faultsTotal == 128 + 2048 && p.cowCopiedBytes == 0)
+    }
+
+    @Test func zeroPageThenWriteMatchesTheHost() async throws {
+        let t2 = try await run("read-then-write-2m.json5").world.totalStats
+        #expect(t2.faults(.zeropage) == 4 && t2.faultsTotal == 8 && t2.mthp[9].anonFaultAlloc == 4)
+        let t64 = try await run("read-then-write-64k.json5").world.totalStats
+        #expect(t64.faultsTotal == 4096 && t64.mthp[4].anonFaultAlloc == 0)
+    }
+
+    @Test func smallVMAMatchesTheHost() async throws {
+        let t = try await run("small-vma-64k.json5").world.totalStats
+        #expect(t.faultsTotal == 2 && t.mthp[4].anonFaultAlloc == 1)
+    }
+
     @Test func sameConfigSameBytes() async throws {
         for name in ["fork-snapshot.json5", "sparse-random.json5", "pageout.json5"] {
             let a = JSONWriter.write(Report.json(try await run(name)))
