@@ -68,6 +68,8 @@ public final class World {
     public var tracer: Tracer?
     public internal(set) var violations: [Violation] = []
     var reportedKeys: Set<String> = []
+    /// Counters of work done on behalf of no process (reclaim's splits).
+    let systemCounters: UnsafeMutablePointer<Int>
     /// Description of the operation in progress, for violation reports.
     public var currentOperation = "boot"
     var nextAnonVMA: Int32 = 1
@@ -78,9 +80,13 @@ public final class World {
         swap = SwapDevice(slots: Int(swapBytes / Geometry.pageSize))
         self.semantics = semantics
         self.thp = thp
+        systemCounters = .allocate(capacity: Counter.count)
+        systemCounters.initialize(repeating: 0, count: Counter.count)
         memory.reclaimer = { [unowned self] in self.reclaimMemory() }
         updateTHPMasks()
     }
+
+    deinit { systemCounters.deallocate() }
 
     func updateTHPMasks() {
         thpMaskPlain = thp.sysfsMask(vmaHugepage: false)
@@ -137,11 +143,13 @@ public final class World {
     public func mm(named name: String) -> MM? { mms.last { $0.name == name && $0.alive } }
 
     @inline(__always) func countFault(_ mm: MM, _ kind: FaultKind) { mm.counters[kind.index] += 1 }
-    @inline(__always) func countMTHP(_ mm: MM, order: Int, _ which: MTHPCounter) {
-        mm.counters[Counter.mthp(order, which)] += 1
+    @inline(__always) func countMTHP(_ mm: MM?, order: Int, _ which: MTHPCounter) {
+        (mm?.counters ?? systemCounters)[Counter.mthp(order, which)] += 1
     }
     @inline(__always) func count(_ mm: MM, _ counter: Int, _ n: Int = 1) { mm.counters[counter] += n }
 
-    /// The sum of every process's counters.
-    public var totalStats: ProcessStats { mms.reduce(ProcessStats()) { $0 + $1.stats } }
+    /// The sum of every process's counters and of the work done for no process (reclaim).
+    public var totalStats: ProcessStats {
+        mms.reduce(ProcessStats(counters: systemCounters)) { $0 + $1.stats }
+    }
 }

@@ -183,6 +183,7 @@ extension Scenario {
             let p = try proc()
             let addr = try f.requireAddress("addr"), size = try f.pageSize("size")
             let count = try f.int("count", min: 1)
+            if let c = count, c > 1 << 26 { throw f.fail("count", "expected at most 67108864 accesses") }
             let pattern: TouchPattern
             switch try f.string("pattern") ?? "seq" {
             case "seq": pattern = .seq
@@ -239,7 +240,11 @@ extension Scenario {
             throw f.fail("op", "unknown op \"\(op)\" (expected one of \(ops.joined(separator: ", ")))")
         }
         try f.finish()
-        return Step(result, repeatCount: repeatCount, stride: op == "touch" ? 0 : stride)
+        let step = Step(result, repeatCount: repeatCount, stride: op == "touch" ? 0 : stride)
+        if let end = step.highestAddress, end > Geometry.taskSize {
+            throw f.fail(f.has("repeat") ? "repeat" : "size", "the range ends beyond the 47-bit user address space (0x\(String(Geometry.taskSize, radix: 16)))")
+        }
+        return step
     }
 }
 

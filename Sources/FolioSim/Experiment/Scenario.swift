@@ -90,6 +90,26 @@ public struct Step: Equatable, Sendable {
     }
     /// The op of repetition `k`.
     public func op(_ k: Int) -> Op { k == 0 ? op : op.shifted(by: UInt64(k) * stride) }
+
+    /// The end of the highest range any repetition touches (nil for ops without an address).
+    var highestAddress: UInt64? {
+        let (base, size, to): (UInt64, UInt64, UInt64?)
+        switch op {
+        case .mmap(_, let a, let s, _, _), .munmap(_, let a, let s), .mprotect(_, let a, let s, _),
+             .madvise(_, let a, let s, _), .write(_, let a, let s, _), .read(_, let a, let s, _),
+             .touch(_, let a, let s, _, _, _, _), .pin(_, let a, let s, _, _, _):
+            (base, size, to) = (a, s, nil)
+        case .mremap(_, let a, let s, let t):
+            (base, size, to) = (a, s, t)
+        default:
+            return nil
+        }
+        let shift = stride.multipliedReportingOverflow(by: UInt64(repeatCount - 1))
+        guard !shift.overflow else { return UInt64.max }
+        let high = max(base, to ?? 0).addingReportingOverflow(shift.partialValue)
+        let end = high.partialValue.addingReportingOverflow(size)
+        return high.overflow || end.overflow ? UInt64.max : end.partialValue
+    }
 }
 
 extension Op {

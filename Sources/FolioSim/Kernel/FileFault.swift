@@ -43,7 +43,7 @@ extension World {
                 memory.folioGet(folio)
                 folioAddFileRmapPTEs(folio, folio, 1, vmf.mm)
                 vmf.mm.rssFile += 1
-                setPTE(s, .page(folio, write: writable, dirty: false, young: a == vmf.address))
+                setPTE(s, .page(folio, write: writable, dirty: false, young: true))
                 if a == vmf.address { mappedFault = true }
             }
             a += Geometry.pageSize

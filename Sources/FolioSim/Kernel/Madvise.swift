@@ -50,8 +50,8 @@ extension World {
                 case .dontneed, .pageout: break
                 }
                 if flags != v.flags {
-                    mm.splitVMA(at: s)
-                    mm.splitVMA(at: e)
+                    await splitVMA(t, mm, at: s)
+                    await splitVMA(t, mm, at: e)
                     let j = mm.vmaIndex(containing: s)!
                     var nv = mm.vmas[j]
                     nv.flags = flags

@@ -82,12 +82,20 @@ extension World {
         await mmapWriteUnlock(t, mm)
     }
 
+    /// `split_vma` with `vma_adjust_trans_huge`: a huge PMD that the new boundary would cut is
+    /// split into PTEs first, so that no PMD mapping straddles two VMAs.
+    func splitVMA(_ t: SimThread, _ mm: MM, at addr: UInt64) async {
+        guard addr & (Geometry.pmdSize - 1) != 0, let vi = mm.vmaIndex(containing: addr), mm.vmas[vi].start != addr else { return }
+        if pmdEntry(mm, addr).isHuge { await splitHugePMD(t, mm, mm.vmas[vi], addr & ~(Geometry.pmdSize - 1)) }
+        mm.splitVMA(at: addr)
+    }
+
     /// `do_vmi_munmap` with mmap_lock held for write: split the VMAs at the edges, zap, remove
     /// the VMAs, free page tables no VMA needs.
     func unmapLocked(_ t: SimThread, _ mm: MM, _ start: UInt64, _ end: UInt64, _ reason: ZapReason) async {
         guard mm.overlaps(start, end) else { return }
-        mm.splitVMA(at: start)
-        mm.splitVMA(at: end)
+        await splitVMA(t, mm, at: start)
+        await splitVMA(t, mm, at: end)
         let first = mm.firstVMA(endingAfter: start)
         var last = first
         while last < mm.vmas.count && mm.vmas[last].start < end { last += 1 }
@@ -116,8 +124,8 @@ extension World {
             a = mm.vmas[i].end
         }
         await unmapLocked(t, mm, new, new + size, .munmap)
-        mm.splitVMA(at: old)
-        mm.splitVMA(at: old + size)
+        await splitVMA(t, mm, at: old)
+        await splitVMA(t, mm, at: old + size)
         detachPins(mm, old, old + size)
         let first = mm.firstVMA(endingAfter: old)
         var last = first

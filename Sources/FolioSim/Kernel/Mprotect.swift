@@ -20,8 +20,8 @@ extension World {
             }
             a = mm.vmas[i].end
         }
-        mm.splitVMA(at: addr)
-        mm.splitVMA(at: end)
+        await splitVMA(t, mm, at: addr)
+        await splitVMA(t, mm, at: end)
         var i = mm.firstVMA(endingAfter: addr)
         while i < mm.vmas.count && mm.vmas[i].start < end {
             var v = mm.vmas[i]

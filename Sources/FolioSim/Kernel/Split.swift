@@ -48,7 +48,8 @@ extension World {
     /// for the split (`unmap_folio`, one PTE at a time) leaves it partially mapped for a moment,
     /// which the kernel counts as `split_deferred`; so does this.
     @discardableResult
-    func splitFolio(_ t: SimThread?, _ folio: PFN, extraRefs: Int32, countIn mm: MM) -> Bool {
+    /// `mm` is the process the work is counted for; nil counts it for the system (reclaim).
+    func splitFolio(_ t: SimThread?, _ folio: PFN, extraRefs: Int32, countIn mm: MM?) -> Bool {
         let order = memory.order(of: folio)
         guard order > 0 else { return true }
         let nr = memory.nrPages(folio)

@@ -236,7 +236,7 @@ extension World {
             memory.folioPut(folio)
         }
         for folio in deferredSplitQueue where memory.test(folio, PageFlag.partiallyMapped) {
-            if let mm = mms.first { _ = splitFolio(nil, folio, extraRefs: 0, countIn: mm) }
+            splitFolio(nil, folio, extraRefs: 0, countIn: nil)
         }
         return memory.freePages > before
     }

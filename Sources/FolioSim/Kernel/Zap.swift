@@ -58,6 +58,7 @@ extension World {
         }
         if let f = put {
             await schedule(t)
+            freeSwapCache(f)
             memory.folioPut(f)
         }
     }
@@ -111,8 +112,11 @@ extension World {
         }
         trace(t, "zap_pte_range", "clear \(VirtualAddress(start))–\(VirtualAddress(end))")
         await ptlUnlock(t, table)
+        // tlb_finish_mmu → free_pages_and_swap_cache: drop useless swapcache copies, then
+        // the mappings' references.
         for (folio, n) in gather {
             await schedule(t)
+            freeSwapCache(folio)
             memory.folioPut(folio, n)
         }
     }
