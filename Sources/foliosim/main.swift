@@ -82,7 +82,11 @@ struct FolioSimCLI {
         } catch {
             fail(error.description)
         }
-        let result = await ExperimentRunner.run(scenario, trace: trace)
+        let interactive = isatty(STDERR_FILENO) != 0
+        let result = await ExperimentRunner.run(scenario, trace: trace) { i, n in
+            if interactive { FileHandle.standardError.write(Data("\rstep \(i + 1)/\(n)\u{1B}[K".utf8)) }
+        }
+        if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         let traceText = result.trace.map(\.description).joined(separator: "\n")
         if json {
             print(JSONWriter.write(Report.json(result)))

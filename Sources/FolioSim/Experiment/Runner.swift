@@ -30,12 +30,15 @@ public struct RunResult {
 /// Runs a scenario step by step with the run-to-completion scheduler (no scheduler attached:
 /// kernel paths never suspend), checking invariants as the config asks.
 public enum ExperimentRunner {
-    public static func run(_ scenario: Scenario, trace: Bool = false) async -> RunResult {
+    /// `progress` is called before each step with its index and the number of steps.
+    public static func run(_ scenario: Scenario, trace: Bool = false,
+                           progress: ((Int, Int) -> Void)? = nil) async -> RunResult {
         let world = World(memoryBytes: scenario.memoryBytes, swapBytes: scenario.swapBytes,
                           semantics: scenario.semantics, thp: scenario.thp)
         if trace { world.tracer = Tracer() }
         var state = RunState(world: world)
         for (i, step) in scenario.steps.enumerated() {
+            progress?(i, scenario.steps.count)
             for k in 0..<step.repeatCount {
                 let op = step.op(k)
                 world.currentOperation = "step \(i)\(step.repeatCount > 1 ? "#\(k)" : "") (\(op.summary))"
