@@ -3,10 +3,7 @@ import Testing
 
 @Suite struct GUPTests {
     func pin(_ f: Fixture, _ t: SimThread, _ addr: UInt64, _ flags: GUPFlags, fast: Bool = false) async throws -> PFN {
-        let pages = fast ? try await f.world.getUserPagesFast(t, addr: addr, nrPages: 1, flags: flags)
-                         : try await f.world.getUserPages(t, addr: addr, nrPages: 1, flags: flags)
-        f.world.addPin(PinRecord(id: "p\(f.world.pins.count)", mm: t.mm.index, addr: addr, pages: pages, flags: flags, detached: [false]))
-        return pages[0]
+        try await f.world.pin(t, id: "p\(f.world.pins.count)", addr: addr, flags: flags, fast: fast)[0]
     }
 
     @Test func roPinOnSharedPageUnsharesAndStaysCoherent() async throws {

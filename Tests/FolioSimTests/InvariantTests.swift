@@ -48,8 +48,7 @@ import Testing
     }
 
     func pinned(_ f: Fixture, _ addr: UInt64) async throws -> PFN {
-        let pages = try await f.world.getUserPages(f.p, addr: addr, nrPages: 1, flags: [.pin, .longterm])
-        f.world.addPin(PinRecord(id: "pin", mm: f.p.mm.index, addr: addr, pages: pages, flags: [.pin, .longterm], detached: [false]))
+        let pages = try await f.world.pin(f.p, id: "pin", addr: addr, flags: [.pin, .longterm])
         return pages[0]
     }
 

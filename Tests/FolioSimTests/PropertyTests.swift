@@ -66,13 +66,9 @@ import Testing
                 try? await w.mprotect(t, addr: addr, size: size, prot: [.read, .write])
             case 11:
                 let flags: GUPFlags = rng.next(2) == 0 ? [.pin, .longterm] : [.pin, .write, .longterm]
-                if let pages = try? await (rng.next(2) == 0 ? w.getUserPages(t, addr: addr, nrPages: 1, flags: flags)
-                                                             : w.getUserPagesFast(t, addr: addr, nrPages: 1, flags: flags)) {
-                    let id = "pin\(pinID)"
-                    pinID += 1
-                    w.addPin(PinRecord(id: id, mm: t.mm.index, addr: addr, pages: pages, flags: flags, detached: [false]))
-                    held.append(id)
-                }
+                let id = "pin\(pinID)"
+                pinID += 1
+                if (try? await w.pin(t, id: id, addr: addr, flags: flags, fast: rng.next(2) == 0)) != nil { held.append(id) }
             case 12:
                 if !held.isEmpty { w.releasePin(id: held.removeFirst()) }
             case 14:

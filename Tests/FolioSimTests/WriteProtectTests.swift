@@ -138,9 +138,7 @@ import Testing
         await f.write(f.p, Fixture.base, 64 << 10, 1)
         let c = try await f.world.fork(f.p, childName: "C")
         await f.world.exitMM(c)
-        let pages = try await f.world.getUserPages(f.p, addr: Fixture.base + 2 * Geometry.pageSize, nrPages: 1, flags: [.pin, .longterm])
-        f.world.addPin(PinRecord(id: "k", mm: f.p.mm.index, addr: Fixture.base + 2 * Geometry.pageSize, pages: pages,
-                                 flags: [.pin, .longterm], detached: [false]))
+        let pages = try await f.world.pin(f.p, id: "k", addr: Fixture.base + 2 * Geometry.pageSize, flags: [.pin, .longterm])
         #expect(f.stats(f.p).faults(.unshare) == 1)
         await f.write(f.p, Fixture.base + 5 * Geometry.pageSize, Geometry.pageSize, 2)
         return f

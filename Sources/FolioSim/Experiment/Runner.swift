@@ -122,11 +122,7 @@ struct RunState {
                 await world.exitMM(t!)
                 threads[p] = nil
             case .pin(_, let addr, let size, let flags, let fast, let id):
-                let n = Int(size >> Geometry.pageShift)
-                let got = fast ? try await world.getUserPagesFast(t!, addr: addr, nrPages: n, flags: flags)
-                               : try await world.getUserPages(t!, addr: addr, nrPages: n, flags: flags)
-                world.addPin(PinRecord(id: id, mm: t!.mm.index, addr: addr, pages: got, flags: flags,
-                                       detached: Array(repeating: false, count: got.count)))
+                try await world.pin(t!, id: id, addr: addr, nrPages: Int(size >> Geometry.pageShift), flags: flags, fast: fast)
             case .unpin(let id):
                 world.releasePin(id: id)
             case .checkPin(let id):
@@ -207,6 +203,18 @@ extension World {
 
     /// Registers pages a simulated driver pinned (FOLL_PIN) or referenced (FOLL_GET).
     public func addPin(_ pin: PinRecord) { pins.append(pin) }
+
+    /// A simulated driver pins `nrPages` pages at `addr` of `t`'s mm (`pin_user_pages*`, or
+    /// `get_user_pages*` with FOLL_GET; GUP-fast first with `fast`) and holds them as `id`.
+    @discardableResult
+    public func pin(_ t: SimThread, id: String, addr: UInt64, nrPages: Int = 1, flags: GUPFlags,
+                    fast: Bool = false) async throws(MMError) -> [PFN] {
+        let got = fast ? try await getUserPagesFast(t, addr: addr, nrPages: nrPages, flags: flags)
+                       : try await getUserPages(t, addr: addr, nrPages: nrPages, flags: flags)
+        addPin(PinRecord(id: id, mm: t.mm.index, addr: addr, pages: got, flags: flags,
+                         detached: Array(repeating: false, count: got.count)))
+        return got
+    }
 
     /// Releases the newest held pin called `id` (`unpin_user_pages` / `put_page`).
     public func releasePin(id: String) {
