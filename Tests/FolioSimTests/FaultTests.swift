@@ -129,6 +129,21 @@ import Testing
         #expect(f.violated().isEmpty)
     }
 
+    @Test func longtermPinOfHugeZeroPMDAllocatesATHP() async throws {
+        let f = Fixture(enabled: .always, sizes: [Geometry.pmdOrder: .inherit])
+        try await f.mmap(2 << 20)
+        _ = await f.read(f.p, Fixture.base)
+        let pinned = try await f.world.pin(f.p, id: "ro", addr: Fixture.base + 0x5000, flags: [.pin, .longterm])
+        let e = f.world.pmdEntry(f.p.mm, Fixture.base)
+        #expect(e.isHuge && !f.world.memory.isZero(e.pfn) && pinned[0] == e.pfn + 5)
+        #expect(f.stats(f.p).faults(.unshare) == 1 && f.stats(f.p).mthp[9].anonFaultAlloc == 1)
+        let before = f.stats(f.p).faultsTotal
+        await f.write(f.p, Fixture.base, 2 << 20, 7)
+        #expect(f.stats(f.p).faultsTotal == before, "do_huge_zero_wp_pmd mapped the new THP writable")
+        #expect(f.world.memory.data(pinned[0]) == 7)
+        #expect(f.violated().isEmpty)
+    }
+
     @Test func writeOnHugeZeroSplitsWithoutTheSwitch() async throws {
         var sem = Semantics.v6_18
         sem.hugeZeroWPAllocatesTHP = false

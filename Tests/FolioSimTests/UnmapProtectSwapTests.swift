@@ -121,6 +121,23 @@ import Testing
         #expect(await f.read(f.p, Fixture.base) == 1)
     }
 
+    @Test func unchangedFlagsLeaveThePTEsAlone() async throws {
+        // mprotect_fixup returns early when the flags do not change: an AE read-only PTE
+        // (left by an unshare) is not upgraded, and a THP's PMD is not split.
+        let f = Fixture(enabled: .always, sizes: [Geometry.pmdOrder: .inherit])
+        try await f.mmap(4 << 20)
+        try await f.world.madvise(f.p, addr: Fixture.base + (2 << 20), size: 2 << 20, advice: .nohugepage)
+        await f.write(f.p, Fixture.base, 2 << 20, 1)
+        try await f.world.pin(f.p, id: "ro", addr: Fixture.base + (2 << 20), flags: [.pin, .longterm])
+        #expect(!f.pte(f.p, Fixture.base + (2 << 20)).isWritable)
+        try await f.world.mprotect(f.p, addr: Fixture.base, size: 4 << 20, prot: [.read, .write])
+        #expect(!f.pte(f.p, Fixture.base + (2 << 20)).isWritable)
+        #expect(f.world.pmdEntry(f.p.mm, Fixture.base).isHuge)
+        try await f.world.mprotect(f.p, addr: Fixture.base + 0x1000, size: 0x1000, prot: [.read, .write])
+        #expect(f.world.pmdEntry(f.p.mm, Fixture.base).isHuge)
+        #expect(f.violated().isEmpty)
+    }
+
     @Test func unmappedRangeIsENOMEM() async throws {
         let f = Fixture()
         try await f.mmap(1 << 20)
@@ -170,6 +187,29 @@ import Testing
         let pages = try await f.world.pin(f.p, id: "x", addr: Fixture.base, flags: [.pin, .longterm])
         try await f.world.madvise(f.p, addr: Fixture.base, size: 1 << 20, advice: .pageout)
         #expect(f.pte(f.p, Fixture.base).isPresent)
+        #expect(f.violated().isEmpty)
+    }
+
+    @Test func pageoutOfAPMDMappedTHPSplitsWithoutDeferring() async throws {
+        let f = Fixture(swap: 16 << 20, enabled: .always, sizes: [Geometry.pmdOrder: .inherit])
+        try await f.mmap(2 << 20)
+        await f.write(f.p, Fixture.base, 2 << 20, 5)
+        try await f.world.madvise(f.p, addr: Fixture.base, size: 2 << 20, advice: .pageout)
+        let s = f.stats(f.p).mthp[9]
+        #expect(s.split == 1 && s.swpoutFallback == 1 && s.splitDeferred == 0)
+        #expect(f.pte(f.p, Fixture.base + 0x3000).isSwap)
+        #expect(await f.read(f.p, Fixture.base + 0x3000) == 5)
+        #expect(f.violated().isEmpty)
+    }
+
+    @Test func aReferencedLargeFolioIsKeptWithoutCountingAFailedSplit() async throws {
+        let f = Fixture(swap: 16 << 20, sizes: [4: .always])
+        try await f.mmap(1 << 20)
+        await f.write(f.p, Fixture.base, 64 << 10, 5)
+        try await f.world.pin(f.p, id: "g", addr: Fixture.base, flags: [.get])
+        try await f.world.madvise(f.p, addr: Fixture.base, size: 64 << 10, advice: .pageout)
+        #expect(f.stats(f.p).mthp[4].splitFailed == 0)
+        #expect(f.pte(f.p, Fixture.base + 0x1000).isPresent)
         #expect(f.violated().isEmpty)
     }
 

@@ -6,8 +6,8 @@
 /// modelled: it excludes the same writers). Left out: userfaultfd delivery, NUMA hinting,
 /// memcg charging, `check_stable_address_space` (no OOM reaper) and hugetlb.
 extension World {
-    /// `handle_mm_fault`: counts the fault (like `mm_account_fault`, every call that does not
-    /// return VM_FAULT_RETRY) and dispatches it.
+    /// `handle_mm_fault`: dispatches the fault and counts it like `mm_account_fault` counts
+    /// `min_flt`: not when it returns VM_FAULT_RETRY, nor an error (those count as `error`).
     func handleMMFault(_ t: SimThread, _ mm: MM, vmaIndex: Int, address: UInt64, flags: FaultFlags) async -> VMFaultResult {
         var vmf = VMFault(mm: mm, vmaIndex: vmaIndex, vma: mm.vmas[vmaIndex],
                           address: address & ~(Geometry.pageSize - 1), flags: flags)
@@ -17,9 +17,11 @@ extension World {
         } else {
             ret = await __handleMMFault(t, &vmf)
         }
-        if !ret.contains(.retry) {
+        if ret.isError {
+            countFault(mm, .error)
+        } else if !ret.contains(.retry) {
             count(mm, Counter.faultsTotal)
-            countFault(mm, ret.isError ? .error : vmf.kind)
+            countFault(mm, vmf.kind)
         }
         return ret
     }

@@ -101,7 +101,8 @@ extension World {
             gupPutFolio(folio, 1, flags)
             return nil
         }
-        if !memory.isAnon(folio) && !memory.isZero(folio) && (flags.contains(.longterm) || flags.contains(.write) || flags.contains(.pin)),
+        // gup_fast_folio_allowed: only a long-term writable pin of a non-shmem file page goes slow.
+        if !memory.isAnon(folio) && !memory.isZero(folio) && flags.isSuperset(of: [.pin, .longterm, .write]),
            let f = fileOf(folio), files[f].kind == .regular {
             gupPutFolio(folio, 1, flags)
             return nil

@@ -37,8 +37,9 @@ extension World {
     }
 
     /// `__do_huge_pmd_anonymous_page` / `map_anon_folio_pmd`: install a new PMD-mapped folio
-    /// (exclusive, writable if VM_WRITE, with a deposited PTE table) if the PMD still holds
-    /// `replacing`. `do_huge_zero_wp_pmd` uses it with the huge zero PMD.
+    /// (exclusive, dirty, writable if VM_WRITE, with a deposited PTE table) if the PMD still
+    /// holds `replacing`. `do_huge_zero_wp_pmd` uses it with the huge zero PMD, for an unshare
+    /// too: the new THP is exclusive, so the kernel maps it like a write would.
     func mapAnonFolioPMD(_ t: SimThread, _ vmf: inout VMFault, _ folio: PFN, haddr: UInt64,
                          replacing old: PMDEntry) async -> VMFaultResult {
         let needsDeposit = old.isNone
@@ -64,12 +65,12 @@ extension World {
             let dep = tables.newPTETable(backing: p)
             tables.pmd[Int(vmf.pmdTable)].deposited[VirtualAddress(haddr).pmdIndex] = dep
         }
-        setPMD(vmf.pmdTable, haddr, .huge(folio, write: writable, dirty: writable))
+        setPMD(vmf.pmdTable, haddr, .huge(folio, write: writable, dirty: true))
         vmf.mm.rssAnon += Geometry.ptrsPerTable
         deferredSplitFolio(folio, vmf.mm, partiallyMapped: false)
         countMTHP(vmf.mm, order: Geometry.pmdOrder, .anonFaultAlloc)
         count(vmf.mm, Counter.pagesAllocated, Geometry.ptrsPerTable)
-        vmf.kind = .anonymous
+        vmf.kind = vmf.isUnshare ? .unshare : .anonymous
         trace(t, "do_huge_pmd_anonymous_page", "map 2048kB folio \(folio) at \(VirtualAddress(haddr)) by PMD (AE)")
         await pmdUnlock(t, vmf.pmdTable)
         return []
@@ -96,7 +97,8 @@ extension World {
         let haddr = vmf.address & ~(Geometry.pmdSize - 1)
         let orig = vmf.origPMD
         if memory.isZeroPage(orig.pfn) {
-            if semantics.hugeZeroWPAllocatesTHP && vmf.isWrite {
+            // ~6.13+ do_huge_zero_wp_pmd, for a write and an unshare alike.
+            if semantics.hugeZeroWPAllocatesTHP {
                 if let folio = memory.allocFolio(order: Geometry.pmdOrder) {
                     trace(t, "do_huge_zero_wp_pmd", "replace huge zero PMD at \(VirtualAddress(haddr)) by a new THP")
                     return await mapAnonFolioPMD(t, &vmf, folio, haddr: haddr, replacing: orig)

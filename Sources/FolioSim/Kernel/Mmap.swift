@@ -85,8 +85,10 @@ extension World {
     /// `split_vma` with `vma_adjust_trans_huge`: a huge PMD that the new boundary would cut is
     /// split into PTEs first, so that no PMD mapping straddles two VMAs.
     func splitVMA(_ t: SimThread, _ mm: MM, at addr: UInt64) async {
-        guard addr & (Geometry.pmdSize - 1) != 0, let vi = mm.vmaIndex(containing: addr), mm.vmas[vi].start != addr else { return }
-        if pmdEntry(mm, addr).isHuge { await splitHugePMD(t, mm, mm.vmas[vi], addr & ~(Geometry.pmdSize - 1)) }
+        guard let vi = mm.vmaIndex(containing: addr), mm.vmas[vi].start != addr else { return }
+        if addr & (Geometry.pmdSize - 1) != 0 && pmdEntry(mm, addr).isHuge {
+            await splitHugePMD(t, mm, mm.vmas[vi], addr & ~(Geometry.pmdSize - 1))
+        }
         mm.splitVMA(at: addr)
     }
 

@@ -20,18 +20,26 @@ extension World {
             }
             a = mm.vmas[i].end
         }
-        await splitVMA(t, mm, at: addr)
-        await splitVMA(t, mm, at: end)
-        var i = mm.firstVMA(endingAfter: addr)
-        while i < mm.vmas.count && mm.vmas[i].start < end {
-            var v = mm.vmas[i]
-            v.flags.subtract([.read, .write, .exec])
-            if prot.contains(.read) { v.flags.insert(.read) }
-            if prot.contains(.write) { v.flags.formUnion([.read, .write]) }
-            if prot.contains(.exec) { v.flags.insert(.exec) }
-            mm.replaceVMA(at: i, with: v)
-            await changeProtection(t, mm, v, v.start, v.end)
-            i += 1
+        // mprotect_fixup per VMA: nothing happens to a VMA whose flags do not change (no
+        // split, no PMD split, no PTE rewrite).
+        a = addr
+        while a < end, let i = mm.vmaIndex(containing: a) {
+            let v = mm.vmas[i]
+            let s = max(a, v.start), e = min(end, v.end)
+            a = e
+            var flags = v.flags
+            flags.subtract([.read, .write, .exec])
+            if prot.contains(.read) { flags.insert(.read) }
+            if prot.contains(.write) { flags.formUnion([.read, .write]) }
+            if prot.contains(.exec) { flags.insert(.exec) }
+            if flags == v.flags { continue }
+            await splitVMA(t, mm, at: s)
+            await splitVMA(t, mm, at: e)
+            let j = mm.vmaIndex(containing: s)!
+            var nv = mm.vmas[j]
+            nv.flags = flags
+            mm.replaceVMA(at: j, with: nv)
+            await changeProtection(t, mm, nv, nv.start, nv.end)
         }
         mm.mergeVMAs()
         trace(t, "mprotect_fixup", "\(VirtualAddress(addr))–\(VirtualAddress(end)) prot \(prot.contains(.read) ? "r" : "-")\(prot.contains(.write) ? "w" : "-")")

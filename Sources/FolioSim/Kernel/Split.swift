@@ -1,18 +1,22 @@
 /// Splitting (mm/huge_memory.c): `__split_huge_pmd` (a PMD mapping becomes 512 PTEs; the
 /// folio stays whole) and `split_folio` (a large folio becomes order-0 folios).
 extension World {
-    /// `split_huge_pmd` / `__split_huge_pmd_locked` without freeze: under the PMD lock the
-    /// deposited PTE table is filled and installed. The huge zero PMD becomes 512 zero-page
-    /// PTEs; an anon THP becomes 512 PTEs that inherit write/dirty/young, every page inherits
-    /// AE of the head, the folio gains 511 references and trades its PMD mapping for PTEs.
+    /// `split_huge_pmd`: `__split_huge_pmd_locked` under the PMD lock.
     func splitHugePMD(_ t: SimThread, _ mm: MM, _ vma: VMA, _ haddr: UInt64) async {
         guard let pmdT = pmdTableID(mm, haddr) else { return }
         await pmdLock(t, pmdT)
+        splitHugePMDLocked(t, mm, pmdT, haddr)
+        await pmdUnlock(t, pmdT)
+    }
+
+    /// `__split_huge_pmd_locked` (the PMD lock is held): the deposited PTE table is filled and
+    /// installed. The huge zero PMD becomes 512 zero-page PTEs; an anon THP becomes 512 PTEs
+    /// that inherit write/dirty/young, every page inherits AE of the head, the folio gains 511
+    /// references and trades its PMD mapping for PTE mappings (so it is never seen partially
+    /// mapped: the freeze variant used by `split_folio` counts the same).
+    func splitHugePMDLocked(_ t: SimThread?, _ mm: MM, _ pmdT: Int32, _ haddr: UInt64) {
         let e = pmdEntry(mm, haddr)
-        guard e.isHuge else {
-            await pmdUnlock(t, pmdT)
-            return
-        }
+        guard e.isHuge else { return }
         let pmdIdx = VirtualAddress(haddr).pmdIndex
         let dep = tables.pmd[Int(pmdT)].deposited[pmdIdx]
         tables.pmd[Int(pmdT)].deposited[pmdIdx] = 0
@@ -22,7 +26,7 @@ extension World {
             for i in 0..<Geometry.ptrsPerTable {
                 ptes[i] = .page(memory.zeroPFN, write: false, dirty: false, young: true, special: true)
             }
-            trace(t, "__split_huge_zero_page_pmd", "huge zero PMD at \(VirtualAddress(haddr)) → 512 zero-page PTEs")
+            if let t { trace(t, "__split_huge_zero_page_pmd", "huge zero PMD at \(VirtualAddress(haddr)) → 512 zero-page PTEs") }
         } else {
             let exclusive = memory.anonExclusive(folio)
             memory.folioGet(folio, Int32(Geometry.ptrsPerTable - 1))
@@ -34,34 +38,44 @@ extension World {
             let base = PTE.page(folio, write: e.isWritable, dirty: e.isDirty, young: e.isYoung)
             for i in 0..<Geometry.ptrsPerTable { ptes[i] = base.withPFN(folio + i) }
             folioRemoveRmapPMD(folio, mm)
-            trace(t, "__split_huge_pmd_locked", "PMD of THP \(folio) at \(VirtualAddress(haddr)) → 512 PTEs\(exclusive ? " (AE)" : "")")
+            if let t { trace(t, "__split_huge_pmd_locked", "PMD of THP \(folio) at \(VirtualAddress(haddr)) → 512 PTEs\(exclusive ? " (AE)" : "")") }
         }
         setPMD(pmdT, haddr, .table(dep))
-        await pmdUnlock(t, pmdT)
     }
 
-    /// `split_folio` (`__split_huge_page` to order 0) of an anon folio that is PTE-mapped or
-    /// unmapped: every page becomes an order-0 folio that keeps its mapcount, AE bit, data and
-    /// swapcache slot; references are redistributed (one per mapping, one per swapcache page).
-    /// Fails, counting `split_failed`, when references other than mappings, swapcache and the
-    /// caller's `extraRefs` exist (`can_split_folio`), e.g. a GUP pin. Unmapping a mapped folio
-    /// for the split (`unmap_folio`, one PTE at a time) leaves it partially mapped for a moment,
-    /// which the kernel counts as `split_deferred`; so does this.
+    /// `can_split_folio`: no references besides mappings, swapcache and the caller's `extra`.
+    func canSplitFolio(_ folio: PFN, extraRefs: Int32) -> Bool {
+        let m = memory.meta(folio)
+        let swapRefs: Int32 = memory.test(folio, PageFlag.swapCache) ? Int32(memory.nrPages(folio)) : 0
+        return memory.refcount(folio) == m.largeMapcount + swapRefs + extraRefs
+    }
+
+    /// `split_folio` (`__split_huge_page` to order 0) of an anon folio: every page becomes an
+    /// order-0 folio that keeps its mapcount, AE bit, data and swapcache slot; references are
+    /// redistributed (one per mapping, one per swapcache page). PMD mappings are split into
+    /// PTEs first (`unmap_folio` freezes them; `index` is the folio's page index, to find
+    /// them). Fails, counting `split_failed`, when other references exist (`can_split_folio`),
+    /// e.g. a GUP pin. `unmap_folio` removes PTE mappings one at a time, which leaves a
+    /// PTE-mapped folio partially mapped for a moment: the kernel counts that as
+    /// `split_deferred`, and so does this. `mm` is the process the work is counted for; nil
+    /// counts it for the system (reclaim).
     @discardableResult
-    /// `mm` is the process the work is counted for; nil counts it for the system (reclaim).
-    func splitFolio(_ t: SimThread?, _ folio: PFN, extraRefs: Int32, countIn mm: MM?) -> Bool {
+    func splitFolio(_ t: SimThread?, _ folio: PFN, index: UInt64? = nil, extraRefs: Int32, countIn mm: MM?) -> Bool {
         let order = memory.order(of: folio)
         guard order > 0 else { return true }
         let nr = memory.nrPages(folio)
-        let m = memory.meta(folio)
         let inSwapCache = memory.test(folio, PageFlag.swapCache)
-        let expected = m.largeMapcount + (inSwapCache ? Int32(nr) : 0) + extraRefs
-        guard m.entireMapcount == 0, memory.refcount(folio) == expected else {
+        let pmdMapped = memory.meta(folio).entireMapcount > 0
+        guard canSplitFolio(folio, extraRefs: extraRefs), !pmdMapped || index != nil else {
             countMTHP(mm, order: order, .splitFailed)
             if let t { trace(t, "split_folio", "cannot split \(FolioOrder(order)) folio \(folio): extra references") }
             return false
         }
-        if memory.isAnon(folio) && order > 1 && m.nrPagesMapped >= 2 && !inSwapCache
+        if pmdMapped, let index {
+            for hit in rmapWalkPMD(folio, index: index) { splitHugePMDLocked(t, hit.mm, hit.slot.table, hit.addr) }
+        }
+        let m = memory.meta(folio)
+        if memory.isAnon(folio) && order > 1 && m.nrPagesMapped >= 2 && !inSwapCache && !pmdMapped
             && !memory.test(folio, PageFlag.partiallyMapped) {
             countMTHP(mm, order: order, .splitDeferred)
         }

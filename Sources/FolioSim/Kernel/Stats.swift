@@ -20,7 +20,7 @@ public enum FaultKind: String, CaseIterable, Sendable {
     case spurious
     /// The fault changed nothing because the PTE changed meanwhile (revalidation failed).
     case retry
-    /// VM_FAULT_OOM, SIGBUS or SIGSEGV.
+    /// VM_FAULT_OOM, SIGBUS or SIGSEGV. Not part of `faultsTotal` (`ru_minflt` skips them too).
     case error
 
     var index: Int {
@@ -68,8 +68,8 @@ public struct MTHPCounters: Sendable, Equatable {
 
 /// Event counters of one process (or, summed, of the whole run).
 public struct ProcessStats: Sendable, Equatable {
-    /// Faults by kind; `faultsTotal` is every `handle_mm_fault` call (like `ru_minflt` +
-    /// `ru_majflt`, which also count faults taken by GUP on the task's behalf).
+    /// Faults by kind; `faultsTotal` counts the `handle_mm_fault` calls that did not fail or
+    /// retry (like `ru_minflt` + `ru_majflt`, which also count faults GUP takes for the task).
     public var faults: [Int] = Array(repeating: 0, count: FaultKind.allCases.count)
     public var faultsTotal = 0
     /// Indexed by order.

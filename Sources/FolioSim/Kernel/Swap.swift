@@ -34,12 +34,16 @@ extension World {
             if pmd.isHuge {
                 let folio = pmd.pfn
                 if memory.isZeroPage(folio) || folioMaybeMappedShared(folio) { addr = next; continue }
+                let index = vma.pageIndex(addr & ~(Geometry.pmdSize - 1))
                 if next - addr == Geometry.pmdSize {
-                    await splitHugePMD(t, mm, vma, addr)
-                } else {
-                    await splitHugePMD(t, mm, vma, addr & ~(Geometry.pmdSize - 1))
-                    _ = splitFolio(t, folio, extraRefs: 0, countIn: mm)
+                    await reclaimPages(t, mm, [(folio, index)])
+                    addr = next
+                    continue
                 }
+                guard await folioTrylock(t, folio) else { addr = next; continue }
+                let split = splitFolio(t, folio, index: index, extraRefs: 0, countIn: mm)
+                await folioUnlock(t, folio)
+                guard split else { addr = next; continue }
                 pmd = pmdEntry(mm, addr)
             }
             guard pmd.isTable else { addr = next; continue }
@@ -56,7 +60,7 @@ extension World {
                                        ignoreDirty: true, ignoreSoftDirty: true).nr
                     if nr < memory.nrPages(folio) {
                         if !folioMaybeMappedShared(folio) && memory.isAnon(folio) {
-                            if splitFolio(t, folio, extraRefs: 0, countIn: mm) { continue }
+                            if splitFolio(t, folio, index: vma.pageIndex(a) - UInt64(page - folio), extraRefs: 0, countIn: mm) { continue }
                         }
                         a += UInt64(nr) * Geometry.pageSize
                         continue
@@ -91,7 +95,10 @@ extension World {
                 if memory.isLarge(folio) {
                     let order = memory.order(of: folio)
                     let nr = memory.nrPages(folio)
-                    guard splitFolio(t, folio, extraRefs: 0, countIn: mm) else {
+                    // can_split_folio first (counts nothing), then the failed whole-folio
+                    // add_to_swap of a rotational device, then split_folio_to_list.
+                    guard canSplitFolio(folio, extraRefs: 0),
+                          splitFolio(t, folio, index: index, extraRefs: 0, countIn: mm) else {
                         await folioUnlock(t, folio)
                         continue
                     }
@@ -137,6 +144,24 @@ extension World {
                 guard let s = pteSlot(mm, addr) else { continue }
                 let p = pte(s)
                 if p.isPresent && !p.isSpecial && p.pfn == folio { hits.append(RmapHit(mm: mm, slot: s, addr: addr)) }
+            }
+        }
+        return hits
+    }
+
+    /// The PMD mappings of an anon THP, found like `rmapWalk` finds PTEs.
+    func rmapWalkPMD(_ folio: PFN, index: UInt64) -> [RmapHit] {
+        var hits: [RmapHit] = []
+        for mm in mms where mm.alive {
+            for vma in mm.vmas where vma.anonVMA != 0 && index >= vma.pgoff {
+                let off = index - vma.pgoff
+                guard off < vma.size >> Geometry.pageShift else { continue }
+                let addr = vma.start + off << Geometry.pageShift
+                guard let pmdT = pmdTableID(mm, addr) else { continue }
+                let e = pmdEntry(mm, addr)
+                if e.isHuge && e.pfn == folio {
+                    hits.append(RmapHit(mm: mm, slot: PTESlot(table: pmdT, index: VirtualAddress(addr).pmdIndex), addr: addr))
+                }
             }
         }
         return hits
