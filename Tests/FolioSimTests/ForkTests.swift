@@ -89,6 +89,29 @@ import Testing
         #expect(f.violated().isEmpty)
     }
 
+    @Test func doforkAndKeeponforkUndoTheAdvice() async throws {
+        let f = Fixture()
+        try await f.mmap(1 << 20)
+        await f.write(f.p, Fixture.base, Geometry.pageSize, 3)
+        try await f.world.madvise(f.p, addr: Fixture.base, size: 1 << 20, advice: .dontfork)
+        try await f.world.madvise(f.p, addr: Fixture.base, size: 1 << 20, advice: .dofork)
+        try await f.world.madvise(f.p, addr: Fixture.base, size: 1 << 20, advice: .wipeonfork)
+        try await f.world.madvise(f.p, addr: Fixture.base, size: 1 << 20, advice: .keeponfork)
+        #expect(f.p.mm.vmas.count == 1, "the VMA pieces merged back")
+        let c = try await f.world.fork(f.p, childName: "C")
+        #expect(await f.read(c, Fixture.base) == 3)
+        #expect(f.violated().isEmpty)
+    }
+
+    @Test func wipeonforkNeedsPrivateAnon() async throws {
+        let f = Fixture()
+        let file = f.world.fileIndex(named: "m", kind: .memfd)
+        try await f.mmap(1 << 20, kind: .sharedFile(file: file, pgoff: 0))
+        await #expect(throws: MMError.self) {
+            try await f.world.madvise(f.p, addr: Fixture.base, size: 1 << 20, advice: .wipeonfork)
+        }
+    }
+
     @Test func pmdTHPIsSharedByPMD() async throws {
         let f = Fixture(enabled: .always, sizes: [Geometry.pmdOrder: .inherit])
         try await f.mmap(2 << 20)
