@@ -10,7 +10,7 @@ public struct PTETable {
     public var backing: PFN
     /// Thread holding the PTL, 0 if free.
     public var ptlOwner: Int32 = 0
-    /// Thread IDs blocked on the PTL are tracked by the scheduler, not here.
+    /// False once the table is freed (its slot waits for reuse).
     public var inUse: Bool
 
     static let bytes = 512 * 8 + 512 * 4 + 8 * 8
