@@ -63,8 +63,7 @@ import Testing
 
     @Test func pinnedLargeFolioCopiesOnlyItsExclusivePages() async throws {
         let f = Fixture(sizes: [4: .always])
-        try await f.mmap(1 << 20)
-        await f.write(f.p, Fixture.base, 64 << 10, 1)
+        try await f.mmapAndFill64K()
         let pinned = try await f.world.pin(f.p, id: "p", addr: Fixture.base, flags: [.pin, .longterm])
         let c = try await f.world.fork(f.p, childName: "C")
         // Every page is AE and the folio may be pinned: all 16 are copied for the child.

@@ -121,8 +121,7 @@ import Testing
 
     @Test func unpinReturnsTheReferences() async throws {
         let f = Fixture(sizes: [4: .always])
-        try await f.mmap(1 << 20)
-        await f.write(f.p, Fixture.base, 64 << 10, 1)
+        try await f.mmapAndFill64K()
         _ = try await pin(f, f.p, Fixture.base, [.pin, .write])
         await f.write(f.p, Fixture.base + (64 << 10))
         _ = try await pin(f, f.p, Fixture.base + (64 << 10), [.pin])

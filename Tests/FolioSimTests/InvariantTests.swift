@@ -96,8 +96,7 @@ import Testing
 
     @Test func wrongMMIDOwner() async throws {
         let f = Fixture(sizes: [4: .always])
-        try await f.mmap(1 << 20)
-        await f.write(f.p, Fixture.base, 64 << 10, 1)
+        try await f.mmapAndFill64K()
         #expect(f.violated().isEmpty)
         f.world.memory.withMeta(f.folio(f.p, Fixture.base)!) { $0.mmId0 = 77 }
         expectCaught(.mmIDOwner, f)

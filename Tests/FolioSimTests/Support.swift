@@ -22,6 +22,13 @@ struct Fixture {
         try await world.mmap(p, addr: addr, size: size, prot: prot, kind: kind)
     }
 
+    /// A 1 MiB anon mapping at `base` whose first 64 KiB are written with 1 (one 64K folio
+    /// when 64K mTHP is on).
+    func mmapAndFill64K() async throws {
+        try await mmap(1 << 20)
+        await write(p, Fixture.base, 64 << 10, 1)
+    }
+
     @discardableResult
     func write(_ t: SimThread, _ addr: UInt64, _ size: UInt64 = Geometry.pageSize, _ value: UInt32 = 1) async -> AccessResult {
         var last = AccessResult.ok(0)

@@ -4,8 +4,7 @@ import Testing
 @Suite struct ZapTests {
     @Test func dontneedOfHalfAFolioQueuesDeferredSplit() async throws {
         let f = Fixture(sizes: [4: .always])
-        try await f.mmap(1 << 20)
-        await f.write(f.p, Fixture.base, 64 << 10, 1)
+        try await f.mmapAndFill64K()
         let folio = f.folio(f.p, Fixture.base)!
         try await f.world.madvise(f.p, addr: Fixture.base + 0x8000, size: 0x8000, advice: .dontneed)
         #expect(f.world.memory.meta(folio).nrPagesMapped == 8)

@@ -27,8 +27,7 @@ import Testing
     @Test func largeFolioReuseAfterChildExit() async throws {
         // 6.15: a 16-page folio, fork, child exits; each parent write reuses one PTE.
         let f = Fixture(sizes: [4: .always])
-        try await f.mmap(1 << 20)
-        await f.write(f.p, Fixture.base, 64 << 10, 1)
+        try await f.mmapAndFill64K()
         let folio = try #require(f.folio(f.p, Fixture.base))
         let c = try await f.world.fork(f.p, childName: "C")
         #expect(f.world.memory.meta(folio).maybeMappedShared)
@@ -47,8 +46,7 @@ import Testing
         var sem = Semantics.v6_18
         sem.anonReuse = .ae
         let f = Fixture(sizes: [4: .always], semantics: sem)
-        try await f.mmap(1 << 20)
-        await f.write(f.p, Fixture.base, 64 << 10, 1)
+        try await f.mmapAndFill64K()
         let c = try await f.world.fork(f.p, childName: "C")
         await f.world.exitMM(c)
         await f.write(f.p, Fixture.base + 5 * Geometry.pageSize, Geometry.pageSize, 2)
@@ -84,8 +82,7 @@ import Testing
         var sem = Semantics.v6_18
         sem.cowCopy = policy
         let f = Fixture(sizes: [4: .always], semantics: sem)
-        try await f.mmap(1 << 20)
-        await f.write(f.p, Fixture.base, 64 << 10, 1)
+        try await f.mmapAndFill64K()
         let c = try await f.world.fork(f.p, childName: "C")
         await f.write(c, Fixture.base + 3 * Geometry.pageSize, Geometry.pageSize, 2)
         return (f, c)
@@ -117,8 +114,7 @@ import Testing
         var sem = Semantics.v6_18
         sem.cowCopy = .alignedRange
         let f = Fixture(sizes: [4: .always], semantics: sem)
-        try await f.mmap(1 << 20)
-        await f.write(f.p, Fixture.base, 64 << 10, 1)
+        try await f.mmapAndFill64K()
         try await f.world.mremap(f.p, from: Fixture.base, size: 64 << 10, to: Fixture.base + (2 << 20) + 0x4000)
         try await f.world.mmap(f.p, addr: Fixture.base + (2 << 20), size: 0x4000, prot: [.read, .write], kind: .privateAnon)
         let c = try await f.world.fork(f.p, childName: "C")
@@ -134,8 +130,7 @@ import Testing
         var sem = Semantics.v6_18
         sem.cowCopy = policy
         let f = Fixture(sizes: [4: .always], semantics: sem)
-        try await f.mmap(1 << 20)
-        await f.write(f.p, Fixture.base, 64 << 10, 1)
+        try await f.mmapAndFill64K()
         let c = try await f.world.fork(f.p, childName: "C")
         await f.world.exitMM(c)
         let pages = try await f.world.pin(f.p, id: "k", addr: Fixture.base + 2 * Geometry.pageSize, flags: [.pin, .longterm])

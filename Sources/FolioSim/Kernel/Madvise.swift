@@ -49,14 +49,7 @@ extension World {
                 case .keeponfork: flags.remove(.wipeOnFork)
                 case .dontneed, .pageout: break
                 }
-                if flags != v.flags {
-                    await splitVMA(t, mm, at: s)
-                    await splitVMA(t, mm, at: e)
-                    let j = mm.vmaIndex(containing: s)!
-                    var nv = mm.vmas[j]
-                    nv.flags = flags
-                    mm.replaceVMA(at: j, with: nv)
-                }
+                if flags != v.flags { _ = await vmaModifyFlags(t, mm, s, e, flags) }
             }
             a = e
         }

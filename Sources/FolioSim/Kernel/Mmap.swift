@@ -92,6 +92,18 @@ extension World {
         mm.splitVMA(at: addr)
     }
 
+    /// `vma_modify_flags`: the part `[start, end)` of one VMA becomes its own VMA with `flags`.
+    /// Returns the new VMA. Merging back is the caller's `mergeVMAs`.
+    func vmaModifyFlags(_ t: SimThread, _ mm: MM, _ start: UInt64, _ end: UInt64, _ flags: VMFlags) async -> VMA {
+        await splitVMA(t, mm, at: start)
+        await splitVMA(t, mm, at: end)
+        let j = mm.vmaIndex(containing: start)!
+        var nv = mm.vmas[j]
+        nv.flags = flags
+        mm.replaceVMA(at: j, with: nv)
+        return nv
+    }
+
     /// `do_vmi_munmap` with mmap_lock held for write: split the VMAs at the edges, zap, remove
     /// the VMAs, free page tables no VMA needs.
     func unmapLocked(_ t: SimThread, _ mm: MM, _ start: UInt64, _ end: UInt64, _ reason: ZapReason) async {

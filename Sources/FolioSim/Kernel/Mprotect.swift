@@ -33,12 +33,7 @@ extension World {
             if prot.contains(.write) { flags.formUnion([.read, .write]) }
             if prot.contains(.exec) { flags.insert(.exec) }
             if flags == v.flags { continue }
-            await splitVMA(t, mm, at: s)
-            await splitVMA(t, mm, at: e)
-            let j = mm.vmaIndex(containing: s)!
-            var nv = mm.vmas[j]
-            nv.flags = flags
-            mm.replaceVMA(at: j, with: nv)
+            let nv = await vmaModifyFlags(t, mm, s, e, flags)
             await changeProtection(t, mm, nv, nv.start, nv.end)
         }
         mm.mergeVMAs()

@@ -132,39 +132,37 @@ extension World {
         }
     }
 
-    /// The mappings of an anon folio: every anon VMA of every live mm whose page-offset range
-    /// contains `index`, at the address that index maps to, if its PTE maps the folio's page.
-    func rmapWalk(_ folio: PFN, index: UInt64) -> [RmapHit] {
-        var hits: [RmapHit] = []
+    /// The addresses where an anon folio with linear page index `index` can be mapped: in
+    /// every anon VMA of every live mm whose page-offset range contains the index (the
+    /// kernel walks the anon_vma tree; VMAs keep `vm_pgoff` across fork and mremap).
+    private func rmapAddresses(index: UInt64) -> [(MM, UInt64)] {
+        var out: [(MM, UInt64)] = []
         for mm in mms where mm.alive {
             for vma in mm.vmas where vma.anonVMA != 0 && index >= vma.pgoff {
                 let off = index - vma.pgoff
-                guard off < vma.size >> Geometry.pageShift else { continue }
-                let addr = vma.start + off << Geometry.pageShift
-                guard let s = pteSlot(mm, addr) else { continue }
-                let p = pte(s)
-                if p.isPresent && !p.isSpecial && p.pfn == folio { hits.append(RmapHit(mm: mm, slot: s, addr: addr)) }
+                if off < vma.size >> Geometry.pageShift { out.append((mm, vma.start + off << Geometry.pageShift)) }
             }
         }
-        return hits
+        return out
     }
 
-    /// The PMD mappings of an anon THP, found like `rmapWalk` finds PTEs.
-    func rmapWalkPMD(_ folio: PFN, index: UInt64) -> [RmapHit] {
-        var hits: [RmapHit] = []
-        for mm in mms where mm.alive {
-            for vma in mm.vmas where vma.anonVMA != 0 && index >= vma.pgoff {
-                let off = index - vma.pgoff
-                guard off < vma.size >> Geometry.pageShift else { continue }
-                let addr = vma.start + off << Geometry.pageShift
-                guard let pmdT = pmdTableID(mm, addr) else { continue }
-                let e = pmdEntry(mm, addr)
-                if e.isHuge && e.pfn == folio {
-                    hits.append(RmapHit(mm: mm, slot: PTESlot(table: pmdT, index: VirtualAddress(addr).pmdIndex), addr: addr))
-                }
-            }
+    /// The PTE mappings of an anon folio's page (`rmap_walk` for `try_to_unmap`).
+    func rmapWalk(_ folio: PFN, index: UInt64) -> [RmapHit] {
+        rmapAddresses(index: index).compactMap { mm, addr in
+            guard let s = pteSlot(mm, addr) else { return nil }
+            let p = pte(s)
+            return p.isPresent && !p.isSpecial && p.pfn == folio ? RmapHit(mm: mm, slot: s, addr: addr) : nil
         }
-        return hits
+    }
+
+    /// The PMD mappings of an anon THP; `slot` names the PMD table and index.
+    func rmapWalkPMD(_ folio: PFN, index: UInt64) -> [RmapHit] {
+        rmapAddresses(index: index).compactMap { mm, addr in
+            guard let pmdT = pmdTableID(mm, addr) else { return nil }
+            let e = pmdEntry(mm, addr)
+            guard e.isHuge && e.pfn == folio else { return nil }
+            return RmapHit(mm: mm, slot: PTESlot(table: pmdT, index: VirtualAddress(addr).pmdIndex), addr: addr)
+        }
     }
 
     /// `try_to_unmap` of an order-0 swapcache folio: `try_to_unmap_one` for every mapping.
