@@ -40,9 +40,11 @@ public struct Violation: Sendable, Equatable, CustomStringConvertible {
 /// Receives scheduling points. Nil in `World.hooks` means run-to-completion: no kernel path
 /// ever suspends.
 public protocol SchedulingHooks: AnyObject {
-    /// Called before each atomic step of `thread`; may suspend it until it is chosen.
-    func point(_ thread: SimThread) async
-    /// Called when `thread` must wait for `resource`; returns when it may try again.
+    /// Called before each atomic step of `thread`; may suspend it until it is chosen. `point`
+    /// names the kernel function and the object the step touches, and whether it writes it.
+    func point(_ thread: SimThread, _ point: SchedPoint) async
+    /// Called when `thread` must wait for `resource`; returns when it may try again. The
+    /// thread is not runnable until the resource is released.
     func block(_ thread: SimThread, on resource: LockResource) async
 }
 
@@ -65,6 +67,11 @@ public final class World {
     /// folio was freed are dropped lazily.
     var deferredSplit: [PFN] = []
     public var hooks: SchedulingHooks?
+    /// Records what each step touches while an explorer runs (nil otherwise).
+    public var log: AccessLog? { didSet { memory.log = log } }
+    /// Pages that GUP calls in flight have grabbed and kept (after their last recheck),
+    /// visible to the checker before the driver records the pin: (thread id, page, flags).
+    public internal(set) var inFlightPins: [(thread: Int32, page: PFN, flags: GUPFlags)] = []
     public var tracer: Tracer?
     public internal(set) var violations: [Violation] = []
     var reportedKeys: Set<String> = []
@@ -104,8 +111,9 @@ public final class World {
     // MARK: scheduling and tracing
 
     /// A scheduling point: another thread may run here. Free when no scheduler is attached.
-    @inline(__always) func schedule(_ t: SimThread) async {
-        if let h = hooks { await h.point(t) }
+    @inline(__always) func schedule(_ t: SimThread, _ function: StaticString, _ step: StaticString,
+                                    _ object: PointObject, _ access: PointAccess) async {
+        if let h = hooks { await h.point(t, SchedPoint(function, step, object, access)) }
     }
 
     /// Records a trace line `thread function: what` when tracing is on.

@@ -104,7 +104,7 @@ import Testing
         #expect(!e.isWritable && e.isDirty, "COW broken for the forced write; the VMA forbids write, so the PTE stays read-only")
         #expect(f.stats(f.p).faults(.wpCopy) == 1)
         #expect(f.world.memory.anonExclusive(p[0]))
-        f.world.unpinUserPages(nil, p, flags: [.get], mm: f.p.mm)
+        await f.world.unpinUserPages(nil, p, flags: [.get], mm: f.p.mm)
         await #expect(throws: MMError.self) {
             _ = try await f.world.getUserPages(f.p, addr: Fixture.base, nrPages: 1, flags: [.get, .write])
         }
@@ -129,8 +129,8 @@ import Testing
         #expect(f.world.memory.meta(large).pincount == 1 && f.world.memory.refcount(large) == 17)
         #expect(f.world.memory.refcount(small) == 16 + 1 || f.world.memory.refcount(small) == 1 + 1024)
         #expect(f.world.memory.maybeDMAPinned(large) && f.world.memory.maybeDMAPinned(small))
-        f.world.releasePin(id: "p0")
-        f.world.releasePin(id: "p1")
+        await f.world.releasePin(id: "p0")
+        await f.world.releasePin(id: "p1")
         #expect(!f.world.memory.maybeDMAPinned(large) && !f.world.memory.maybeDMAPinned(small))
         #expect(f.p.mm.hasPinned, "MMF_HAS_PINNED is never cleared")
         #expect(f.violated().isEmpty)

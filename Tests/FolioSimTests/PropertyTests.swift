@@ -70,7 +70,7 @@ import Testing
                 pinID += 1
                 if (try? await w.pin(t, id: id, addr: addr, flags: flags, fast: rng.next(2) == 0)) != nil { held.append(id) }
             case 12:
-                if !held.isEmpty { w.releasePin(id: held.removeFirst()) }
+                if !held.isEmpty { await w.releasePin(id: held.removeFirst()) }
             case 14:
                 // a shared memfd window: writes must be seen by every mapper
                 let file = w.fileIndex(named: "shm", kind: .memfd)
@@ -87,7 +87,7 @@ import Testing
             }
             w.checkInvariants()
         }
-        for id in held { w.releasePin(id: id) }
+        for id in held { await w.releasePin(id: id) }
         for t in procs { await w.exitMM(t) }
         w.currentOperation = "after exit"
         w.checkInvariants()

@@ -64,7 +64,7 @@ import Testing
         await f.write(f.p, Fixture.base, Geometry.pageSize, 9)
         #expect(f.page(f.p, Fixture.base) != pages[0])
         #expect(f.violated().isEmpty, "the user unmapped the address: I4 no longer binds")
-        f.world.releasePin(id: "x")
+        await f.world.releasePin(id: "x")
         #expect(!f.world.memory.isAllocated(pages[0]))
     }
 }

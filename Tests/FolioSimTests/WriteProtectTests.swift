@@ -157,7 +157,7 @@ final class ActAtPoint: SchedulingHooks {
     let at: Int
     let action: () async -> Void
     init(at: Int, _ action: @escaping () async -> Void) { self.at = at; self.action = action }
-    func point(_ thread: SimThread) async {
+    func point(_ thread: SimThread, _ point: SchedPoint) async {
         count += 1
         if count == at { await action() }
     }
@@ -169,7 +169,7 @@ final class FindCopyPoint: SchedulingHooks {
     var count = 0, found = 0
     let tracer: Tracer
     init(_ tracer: Tracer) { self.tracer = tracer }
-    func point(_ thread: SimThread) async {
+    func point(_ thread: SimThread, _ point: SchedPoint) async {
         count += 1
         if found == 0, tracer.events.last?.function == "wp_page_copy" { found = count }
     }

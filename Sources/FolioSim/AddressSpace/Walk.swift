@@ -49,10 +49,18 @@ extension World {
     /// `pmdp_get_lockless`: the PMD entry for `addr` (none if no table).
     @inline(__always) func pmdEntry(_ mm: MM, _ addr: UInt64) -> PMDEntry {
         guard let t = pmdTableID(mm, addr) else { return .none }
+        if let l = log { l.note(.pmd(table: t), write: false) }
         return tables.pmd[Int(t)].entries[VirtualAddress(addr).pmdIndex]
     }
     @inline(__always) func setPMD(_ table: Int32, _ addr: UInt64, _ e: PMDEntry) {
+        if let l = log { l.note(.pmd(table: table), write: true) }
         tables.pmd[Int(table)].entries[VirtualAddress(addr).pmdIndex] = e
+    }
+
+    /// The point object for a lockless read of the PMD entry of `addr`.
+    func pmdObject(_ mm: MM, _ addr: UInt64) -> PointObject {
+        guard let t = pmdTableID(mm, addr) else { return .unknown }
+        return .pmd(table: t)
     }
 
     /// `pte_offset_map`: the slot of the PTE for `addr` if a PTE table exists (not a huge PMD).
@@ -62,8 +70,19 @@ extension World {
         return PTESlot(table: e.tableID, index: VirtualAddress(addr).pteIndex)
     }
 
-    @inline(__always) func pte(_ s: PTESlot) -> PTE { tables.pte[Int(s.table)].ptes[s.index] }
-    @inline(__always) func setPTE(_ s: PTESlot, _ v: PTE) { tables.pte[Int(s.table)].ptes[s.index] = v }
+    @inline(__always) func pte(_ s: PTESlot) -> PTE {
+        if let l = log { l.notePTE(s, write: false) }
+        return tables.pte[Int(s.table)].ptes[s.index]
+    }
+    @inline(__always) func setPTE(_ s: PTESlot, _ v: PTE) {
+        if let l = log { l.notePTE(s, write: true) }
+        tables.pte[Int(s.table)].ptes[s.index] = v
+    }
+    /// Notes direct accesses to PTE slots `first..<first+nr` of `table` in the step's footprint.
+    @inline(__always) func logPTEs(_ table: Int32, _ first: Int, _ nr: Int, write: Bool) {
+        guard let l = log else { return }
+        for i in first..<first + nr { l.notePTE(PTESlot(table: table, index: i), write: write) }
+    }
     /// `ptep_get_lockless` for an address (none when there is no PTE table).
     @inline(__always) func readPTE(_ mm: MM, _ addr: UInt64) -> PTE {
         guard let s = pteSlot(mm, addr) else { return .none }
@@ -72,7 +91,8 @@ extension World {
 
     /// `*vmf->pmd`: the fault's PMD entry, read through the PMD table found at fault entry.
     @inline(__always) func vmfPMD(_ vmf: VMFault) -> PMDEntry {
-        tables.pmd[Int(vmf.pmdTable)].entries[VirtualAddress(vmf.address).pmdIndex]
+        if let l = log { l.note(.pmd(table: vmf.pmdTable), write: false) }
+        return tables.pmd[Int(vmf.pmdTable)].entries[VirtualAddress(vmf.address).pmdIndex]
     }
 
     /// `pte_alloc(vmf->pmd)`: the fault's PTE table, installed if missing; nil on OOM (or if a

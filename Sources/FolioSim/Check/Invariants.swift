@@ -49,6 +49,24 @@ public enum Invariant: String, CaseIterable, Sendable {
     case readValue = "read-value"
     /// A `checkPin` op: the pin and the address no longer see the same page or data (I5).
     case pinCoherent = "pin-coherent"
+    /// No path reads or writes the data, flags or counts of a freed frame.
+    case useAfterFree = "use-after-free"
+    /// Refcounts, mapcounts and pincounts never go below zero.
+    case countsNonNegative = "counts-non-negative"
+    /// Some thread is still running but none can take a step (all wait for locks).
+    case deadlock = "deadlock"
+
+    /// Whether the invariant must hold after every scheduling step, or only at rest (when no
+    /// operation is in flight: counts balance, locks are free, writes have landed).
+    public var holdsAtEveryStep: Bool {
+        switch self {
+        case .writablePTEImpliesExclusive, .exclusivePageMappedOnce, .pinnedPageExclusive, .countsNonNegative,
+             .useAfterFree, .noUseAfterFree, .unshareNeverWritable, .faultFlagsExclusive, .deadlock, .zeroPageReadOnly:
+            true
+        default:
+            false
+        }
+    }
 
     public var summary: String {
         switch self {
@@ -76,6 +94,9 @@ public enum Invariant: String, CaseIterable, Sendable {
         case .faultProgress: "an access or GUP succeeds after a bounded number of faults"
         case .readValue: "a read returns the value the config expects"
         case .pinCoherent: "a pin and its address see the same page and data (I5)"
+        case .useAfterFree: "no path uses the data, flags or counts of a freed frame"
+        case .countsNonNegative: "refcounts, mapcounts and pincounts never go below zero"
+        case .deadlock: "some thread can always run until all are done"
         }
     }
 }

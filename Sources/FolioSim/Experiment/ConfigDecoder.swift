@@ -37,14 +37,107 @@ extension Scenario {
         let check = try f.choice("check", CheckMode.self) ?? .step
         guard let stepsValue = f.raw("steps") else { throw f.fail("steps", "missing required field") }
         guard case .array(let items) = stepsValue else { throw f.fail("steps", "expected an array of steps, found \(stepsValue.kindName)") }
+        let threadsValue = f.raw("threads")
+        let afterValue = f.raw("after")
+        let exploreValue = f.raw("explore")
+        let expectValue = f.raw("expect")
         try f.finish()
         var steps: [Step] = []
         var procs = ProcessTracker()
         for (i, item) in items.enumerated() {
             steps.append(try decodeStep(item, file: file, path: "steps[\(i)]", procs: &procs))
         }
+        var threads: [ThreadSpec] = []
+        if let tv = threadsValue {
+            let tf = try Fields(tv, file: file, path: "threads")
+            var merged = procs
+            for m in tf.members {
+                let tpath = tf.sub(m.key)
+                guard !m.key.isEmpty, m.key.count <= 32,
+                      m.key.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-" || $0 == "." }) else {
+                    throw ConfigError(file: file, path: tpath, message: "a thread name is 1 to 32 letters, digits, '_', '-' or '.', found \(quoted(m.key))")
+                }
+                guard case .array(let titems) = m.value else { throw ConfigError(file: file, path: tpath, message: "expected an array of steps, found \(m.value.kindName)") }
+                guard !titems.isEmpty else { throw ConfigError(file: file, path: tpath, message: "a thread needs at least one step") }
+                var tp = procs
+                var tsteps: [Step] = []
+                for (i, item) in titems.enumerated() {
+                    tsteps.append(try decodeStep(item, file: file, path: "\(tpath)[\(i)]", procs: &tp))
+                }
+                merged.merge(tp)
+                threads.append(ThreadSpec(name: m.key, steps: tsteps))
+            }
+            guard threads.count <= 16 else { throw f.fail("threads", "expected at most 16 threads, found \(threads.count)") }
+            procs = merged
+        }
+        var after: [Step] = []
+        if let av = afterValue {
+            guard case .array(let aitems) = av else { throw f.fail("after", "expected an array of steps, found \(av.kindName)") }
+            for (i, item) in aitems.enumerated() {
+                after.append(try decodeStep(item, file: file, path: "after[\(i)]", procs: &procs))
+            }
+        }
+        let explore = try exploreValue.map { v throws(ConfigError) in try decodeExplore(v, file: file, threads: threads.map(\.name)) }
+        if explore != nil && threads.isEmpty { throw f.fail("explore", "exploring needs a \"threads\" section") }
+        var expect: ExpectedOutcome?
+        if let ev = expectValue {
+            var o = try Fields(ev, file: file, path: "expect")
+            let v = try o.requireString("violation")
+            if v == "none" {
+                expect = ExpectedOutcome.none
+            } else if Invariant(rawValue: v) != nil {
+                expect = .violation(v)
+            } else {
+                throw o.fail("violation", "expected \"none\" or an invariant name (\(Invariant.allCases.map(\.rawValue).joined(separator: ", "))), found \(quoted(v))")
+            }
+            try o.finish()
+        }
         return Scenario(name: name, semanticsName: semName, semantics: semantics, memoryBytes: memory,
-                        swapBytes: swapBytes, thp: thp, check: check, steps: steps)
+                        swapBytes: swapBytes, thp: thp, check: check, steps: steps, threads: threads, after: after,
+                        explore: explore, expect: expect)
+    }
+
+    private static func decodeExplore(_ v: JSONValue, file: String, threads: [String]) throws(ConfigError) -> ExploreOptions {
+        var o = try Fields(v, file: file, path: "explore")
+        var opts = ExploreOptions()
+        let strategy = try o.string("strategy") ?? "dfs"
+        func seed() throws(ConfigError) -> UInt64 { UInt64(try o.int("seed", min: 0) ?? 1) }
+        func count() throws(ConfigError) -> Int {
+            let c = try o.int("count", min: 1) ?? 1000
+            guard c <= 100_000_000 else { throw o.fail("count", "expected at most 100000000 schedules") }
+            return c
+        }
+        switch strategy {
+        case "scripted":
+            let text = try o.requireString("schedule")
+            do { _ = try Schedule.parse(text, threads: threads) } catch { throw o.fail("schedule", error.message) }
+            opts.strategy = .scripted(text)
+        case "dfs":
+            var bound: Int? = 2
+            if let b = o.raw("preemptionBound") {
+                if case .null = b { bound = nil } else { bound = try o.int("preemptionBound", min: 0) }
+            }
+            opts.strategy = .dfs(preemptionBound: bound, reduction: try o.bool("reduction") ?? true)
+        case "random":
+            opts.strategy = .random(seed: try seed(), count: try count())
+        case "pct":
+            let depth = try o.int("depth", min: 1) ?? 3
+            guard depth <= 64 else { throw o.fail("depth", "expected a depth from 1 to 64") }
+            opts.strategy = .pct(seed: try seed(), depth: depth, count: try count())
+        default:
+            throw o.fail("strategy", "expected one of \"scripted\", \"dfs\", \"random\", \"pct\", found \(quoted(strategy))")
+        }
+        if strategy != "scripted" && o.has("schedule") { throw o.fail("schedule", "only the \"scripted\" strategy takes a schedule") }
+        if let m = try o.int("maxSteps", min: 1) {
+            guard m <= 10_000_000 else { throw o.fail("maxSteps", "expected at most 10000000") }
+            opts.maxSteps = m
+        }
+        if let m = try o.int("maxSchedules", min: 1) {
+            guard m <= 1_000_000_000 else { throw o.fail("maxSchedules", "expected at most 1000000000") }
+            opts.maxSchedules = m
+        }
+        try o.finish()
+        return opts
     }
 
     private static func decodeSemantics(_ f: inout Fields) throws(ConfigError) -> (String, Semantics) {
@@ -283,6 +376,13 @@ struct ProcessTracker {
         live.remove(p)
         dead.insert(p)
     }
+    /// Takes in what a concurrent thread did: its processes and pins exist afterwards.
+    mutating func merge(_ other: ProcessTracker) {
+        dead.formUnion(other.dead)
+        live.formUnion(other.live)
+        live.subtract(dead)
+        pins.formUnion(other.pins)
+    }
 }
 
 /// Injected bugs a config can switch on (`semantics.inject`).
@@ -291,6 +391,9 @@ public enum Injection: String, CaseIterable, Sendable {
     case gupFastSkipsSeqCheck = "gup-fast-skips-seq-check"
     case gupFastSkipsPTERecheck = "gup-fast-skips-pte-recheck"
     case forkIgnoresPins = "fork-ignores-pins"
+    case skipPTERangeNoneRecheck = "skip-pte-range-none-recheck"
+    case tryShareIgnoresPins = "try-share-ignores-pins"
+    case wpCopyWithoutFolioGet = "wp-copy-without-folio-get"
 
     func apply(to s: inout Semantics) {
         switch self {
@@ -298,6 +401,9 @@ public enum Injection: String, CaseIterable, Sendable {
         case .gupFastSkipsSeqCheck: s.gupFastSkipsSeqCheck = true
         case .gupFastSkipsPTERecheck: s.gupFastSkipsPTERecheck = true
         case .forkIgnoresPins: s.forkIgnoresPins = true
+        case .skipPTERangeNoneRecheck: s.skipPTERangeNoneRecheck = true
+        case .tryShareIgnoresPins: s.tryShareIgnoresPins = true
+        case .wpCopyWithoutFolioGet: s.wpCopyWithoutFolioGet = true
         }
     }
 }

@@ -36,17 +36,8 @@ public enum ExperimentRunner {
         let world = World(memoryBytes: scenario.memoryBytes, swapBytes: scenario.swapBytes,
                           semantics: scenario.semantics, thp: scenario.thp)
         if trace { world.tracer = Tracer() }
-        var state = RunState(world: world)
-        for (i, step) in scenario.steps.enumerated() {
-            progress?(i, scenario.steps.count)
-            for k in 0..<step.repeatCount {
-                let op = step.op(k)
-                world.currentOperation = "step \(i)\(step.repeatCount > 1 ? "#\(k)" : "") (\(op.summary))"
-                await state.execute(op, step: i)
-                state.peak = max(state.peak, world.memory.usedPages)
-                if scenario.check == .step { world.checkInvariants() }
-            }
-        }
+        let state = RunState(world: world)
+        await state.runSteps(scenario.steps, check: scenario.check, progress: progress)
         if scenario.check == .end {
             world.currentOperation = "end of run"
             world.checkInvariants()
@@ -56,28 +47,59 @@ public enum ExperimentRunner {
     }
 }
 
-/// The user-space side of a run: processes by name, the pins a simulated driver holds.
-struct RunState {
+/// The user-space side of a run: processes by name, the threads of the config's `threads`
+/// section, the pins a simulated driver holds.
+final class RunState {
     let world: World
     var threads: [String: SimThread] = [:]
+    /// Threads named in `threads:` that run in another process's mm, by "thread\0process".
+    var extraThreads: [String: SimThread] = [:]
     var errors: [StepError] = []
     var pinChecks: [PinCheck] = []
     var peak = 0
 
     init(world: World) { self.world = world }
 
-    mutating func thread(_ name: String) -> SimThread? {
+    /// Runs `steps` one after the other with every kernel path run to completion.
+    func runSteps(_ steps: [Step], check: CheckMode, stepOffset: Int = 0, label: String = "step",
+                  progress: ((Int, Int) -> Void)? = nil) async {
+        for (i, step) in steps.enumerated() {
+            progress?(i, steps.count)
+            for k in 0..<step.repeatCount {
+                let op = step.op(k)
+                world.currentOperation = "\(label) \(i)\(step.repeatCount > 1 ? "#\(k)" : "") (\(op.summary))"
+                await execute(op, step: stepOffset + i)
+                peak = max(peak, world.memory.usedPages)
+                if check == .step { world.checkInvariants() }
+            }
+        }
+    }
+
+    func thread(_ name: String) -> SimThread? {
         if let t = threads[name] { return t }
         guard let t = world.createProcess(name: name) else { return nil }
         threads[name] = t
         return t
     }
 
-    mutating func fail(_ step: Int, _ op: Op, _ message: String) {
+    /// The simulated thread called `threadName` in the mm of process `proc`: the process's own
+    /// thread when the names agree, else a CLONE_VM thread created on first use.
+    func thread(_ threadName: String, in proc: String) -> SimThread? {
+        guard let main = thread(proc) else { return nil }
+        if threadName == proc { return main }
+        let key = threadName + "\u{0}" + proc
+        if let t = extraThreads[key], t.mm === main.mm { return t }
+        let t = world.addThread(name: threadName, mm: main.mm)
+        extraThreads[key] = t
+        return t
+    }
+
+    func fail(_ step: Int, _ op: Op, _ message: String) {
         errors.append(StepError(step: step, operation: op.summary, message: message))
     }
 
-    mutating func execute(_ op: Op, step: Int) async {
+    /// Runs one op; `threadName` names the thread of a `threads:` entry that runs it.
+    func execute(_ op: Op, step: Int, threadName: String? = nil) async {
         let procName: String?
         switch op {
         case .mmap(let p, _, _, _, _), .munmap(let p, _, _), .mprotect(let p, _, _, _), .madvise(let p, _, _, _),
@@ -89,7 +111,7 @@ struct RunState {
         }
         var t: SimThread?
         if let procName {
-            t = thread(procName)
+            t = threadName.map { thread($0, in: procName) } ?? thread(procName)
             if t == nil { fail(step, op, "ENOMEM: no memory for the process's page-table root"); return }
         }
         do {
@@ -124,7 +146,7 @@ struct RunState {
             case .pin(_, let addr, let size, let flags, let fast, let id):
                 try await world.pin(t!, id: id, addr: addr, nrPages: Int(size >> Geometry.pageShift), flags: flags, fast: fast)
             case .unpin(let id):
-                world.releasePin(id: id)
+                await world.releasePin(id: id, by: threadName.flatMap { n in world.threads.last { $0.name == n } })
             case .checkPin(let id):
                 await checkPin(step, id)
             }
@@ -155,7 +177,7 @@ struct RunState {
         }
     }
 
-    mutating func access(_ step: Int, _ op: Op, _ t: SimThread, _ addrs: [UInt64], write: Bool, value: UInt32, expect: UInt32?) async {
+    func access(_ step: Int, _ op: Op, _ t: SimThread, _ addrs: [UInt64], write: Bool, value: UInt32, expect: UInt32?) async {
         for a in addrs {
             let r = await world.access(t, a, write: write, value: value)
             switch r {
@@ -176,7 +198,7 @@ struct RunState {
         }
     }
 
-    mutating func checkPin(_ step: Int, _ id: String) async {
+    func checkPin(_ step: Int, _ id: String) async {
         guard let pin = world.pins.last(where: { $0.id == id && !$0.released }) else { return }
         let mm = world.mms[pin.mm]
         var coherent = 0
@@ -209,18 +231,26 @@ extension World {
     @discardableResult
     public func pin(_ t: SimThread, id: String, addr: UInt64, nrPages: Int = 1, flags: GUPFlags,
                     fast: Bool = false) async throws(MMError) -> [PFN] {
-        let got = fast ? try await getUserPagesFast(t, addr: addr, nrPages: nrPages, flags: flags)
+        let got: [PFN]
+        do {
+            got = fast ? try await getUserPagesFast(t, addr: addr, nrPages: nrPages, flags: flags)
                        : try await getUserPages(t, addr: addr, nrPages: nrPages, flags: flags)
+        } catch {
+            inFlightPins.removeAll { $0.thread == t.id }
+            throw error
+        }
+        inFlightPins.removeAll { $0.thread == t.id }
         addPin(PinRecord(id: id, mm: t.mm.index, addr: addr, pages: got, flags: flags,
                          detached: Array(repeating: false, count: got.count)))
         return got
     }
 
     /// Releases the newest held pin called `id` (`unpin_user_pages` / `put_page`).
-    public func releasePin(id: String) {
+    public func releasePin(id: String, by t: SimThread? = nil) async {
         guard let i = pins.lastIndex(where: { $0.id == id && !$0.released }) else { return }
         let mm = mms[pins[i].mm]
-        unpinUserPages(threads.first { $0.mm === mm }, pins[i].pages, flags: pins[i].flags, mm: mm)
+        let pin = pins[i]
         pins[i].released = true
+        await unpinUserPages(t ?? threads.first { $0.mm === mm }, pin.pages, flags: pin.flags, mm: mm)
     }
 }

@@ -148,10 +148,61 @@ public struct Scenario: Equatable, Sendable {
     public var thp: THPSettings
     public var check: CheckMode
     public var steps: [Step]
+    /// Concurrent threads, started after `steps`, in the order written.
+    public var threads: [ThreadSpec]
+    /// Steps run once every thread is done.
+    public var after: [Step]
+    public var explore: ExploreOptions?
+    public var expect: ExpectedOutcome?
 
     public init(name: String, semanticsName: String = "v6.18", semantics: Semantics = .v6_18, memoryBytes: UInt64,
-                swapBytes: UInt64 = 0, thp: THPSettings = THPSettings(), check: CheckMode = .step, steps: [Step]) {
+                swapBytes: UInt64 = 0, thp: THPSettings = THPSettings(), check: CheckMode = .step, steps: [Step],
+                threads: [ThreadSpec] = [], after: [Step] = [], explore: ExploreOptions? = nil,
+                expect: ExpectedOutcome? = nil) {
         self.name = name; self.semanticsName = semanticsName; self.semantics = semantics
         self.memoryBytes = memoryBytes; self.swapBytes = swapBytes; self.thp = thp; self.check = check; self.steps = steps
+        self.threads = threads; self.after = after; self.explore = explore; self.expect = expect
     }
+}
+
+/// One concurrent thread of a config's `threads` section: a name (used in schedules and
+/// traces) and the steps it runs in order.
+public struct ThreadSpec: Equatable, Sendable {
+    public var name: String
+    public var steps: [Step]
+    public init(name: String, steps: [Step]) { self.name = name; self.steps = steps }
+}
+
+/// How `foliosim explore` chooses interleavings.
+public enum ExploreStrategy: Equatable, Sendable {
+    /// One interleaving, written as a schedule string (see `Schedule`).
+    case scripted(String)
+    /// Depth-first over every interleaving with at most `preemptionBound` preemptions (nil =
+    /// unbounded); `reduction` prunes interleavings that only reorder independent steps.
+    case dfs(preemptionBound: Int?, reduction: Bool)
+    /// `count` schedules, each step's thread chosen uniformly by a seeded generator.
+    case random(seed: UInt64, count: Int)
+    /// Probabilistic concurrency testing: `count` runs with random thread priorities and
+    /// `depth - 1` priority change points.
+    case pct(seed: UInt64, depth: Int, count: Int)
+}
+
+/// The `explore` section of a config.
+public struct ExploreOptions: Equatable, Sendable {
+    public var strategy: ExploreStrategy
+    /// A schedule longer than this many steps stops with an error (no fair kernel schedule
+    /// of a config's few operations comes near it).
+    public var maxSteps: Int
+    /// Exploration stops after this many schedules (the result says it was cut short).
+    public var maxSchedules: Int
+    public init(strategy: ExploreStrategy = .dfs(preemptionBound: 2, reduction: true), maxSteps: Int = 20_000,
+                maxSchedules: Int = 1_000_000) {
+        self.strategy = strategy; self.maxSteps = maxSteps; self.maxSchedules = maxSchedules
+    }
+}
+
+/// What a config expects of exploration: no violation, or the named invariant.
+public enum ExpectedOutcome: Equatable, Sendable {
+    case none
+    case violation(String)
 }

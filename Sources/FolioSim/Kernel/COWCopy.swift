@@ -19,6 +19,7 @@ extension World {
         guard semantics.cowCopy != .onePage else { return single }
         let slot = vmf.slot!
         let ptes = tables.pte[Int(slot.table)].ptes
+        logPTEs(slot.table, 0, Geometry.ptrsPerTable, write: false)
         var maxOrder: Int
         if let page {
             let folio = memory.folio(of: page)
@@ -72,7 +73,7 @@ extension World {
     /// only afterwards drop the old mappings. Returns 0 whether or not the copy was installed.
     func wpPageCopy(_ t: SimThread, _ vmf: inout VMFault, _ planIn: COWPlan) async -> VMFaultResult {
         let mm = vmf.mm
-        let tempRefFolio = vmf.page.map { memory.folio(of: $0) }
+        let tempRefFolio = semantics.wpCopyWithoutFolioGet ? nil : vmf.page.map { memory.folio(of: $0) }
         anonVMAPrepare(&vmf)
         var plan = planIn
         var newFolio: PFN?
@@ -94,6 +95,8 @@ extension World {
         }
         let nr = plan.nr
         var copied: UInt64 = 0
+        let source: PointObject = vmNormalPage(plan.snapshot[0]).map { .folio(memory.folio(of: $0)) } ?? .folio(memory.zeroPFN)
+        await schedule(t, "wp_page_copy", "__wp_page_copy_user: read the source", source, .read)
         for i in 0..<nr {
             let src = plan.snapshot[i]
             if src.isSpecial && src.pfn == memory.zeroPFN {
@@ -124,7 +127,7 @@ extension World {
             return []
         }
 
-        await schedule(t)
+        await schedule(t, "wp_page_copy", "switch PTEs to the copy", .pte(slot), .write)
         let writable = vmf.isWrite && vmf.vma.flags.contains(.write)
         var oldFolios: [(PFN, PFN, Int)] = []
         for i in 0..<nr {
@@ -167,10 +170,11 @@ extension World {
         await ptlUnlock(t, slot.table)
 
         for (of, _, run) in oldFolios {
-            await schedule(t)
+            await schedule(t, "wp_page_copy", "folio_put old mapping", .folio(of), .write)
             memory.folioPut(of, Int32(run))
         }
         if let f = tempRefFolio {
+            await schedule(t, "wp_page_copy", "folio_put the temporary reference", .folio(f), .write)
             freeSwapCache(f)
             memory.folioPut(f)
         }

@@ -71,7 +71,7 @@ extension World {
         } else {
             guard pmd.isTable else { return [] }
             let slot = PTESlot(table: pmd.tableID, index: VirtualAddress(vmf.address).pteIndex)
-            await schedule(t)
+            await schedule(t, "handle_pte_fault", "read orig_pte", .pte(slot), .read)
             vmf.origPTE = pte(slot)
             vmf.flags.insert(.origPTEValid)
             vmf.slot = vmf.origPTE.isNone ? nil : slot
@@ -148,7 +148,7 @@ extension World {
         let first = PTESlot(table: table, index: VirtualAddress(addr).pteIndex)
 
         await ptlLock(t, table)
-        let changed = nr == 1 ? vmfPTEChanged(vmf, first) : !pteRangeNone(first, nr)
+        let changed = nr == 1 ? vmfPTEChanged(vmf, first) : !semantics.skipPTERangeNoneRecheck && !pteRangeNone(first, nr)
         if changed {
             trace(t, "do_anonymous_page", "PTE range of \(VirtualAddress(addr)) no longer empty: drop \(FolioOrder(memory.order(of: folio))) folio, refault")
             vmf.kind = .retry
@@ -156,7 +156,7 @@ extension World {
             memory.folioPut(folio)
             return []
         }
-        await schedule(t)
+        await schedule(t, "do_anonymous_page", "folio_ref_add, rmap, set PTEs", .pte(first), .write)
         memory.folioGet(folio, Int32(nr - 1))
         vmf.mm.rssAnon += nr
         let order = memory.order(of: folio)
@@ -173,6 +173,7 @@ extension World {
     /// `pte_range_none`.
     func pteRangeNone(_ first: PTESlot, _ nr: Int) -> Bool {
         let ptes = tables.pte[Int(first.table)].ptes
+        logPTEs(first.table, first.index, nr, write: false)
         for i in first.index..<first.index + nr where !ptes[i].isNone { return false }
         return true
     }
@@ -223,7 +224,7 @@ extension World {
         }
         if orders != 0 {
             let table = vmfPMD(vmf).tableID
-            await schedule(t)
+            await schedule(t, "alloc_anon_folio", "lockless pte_range_none", .pte(PTESlot(table: table, index: VirtualAddress(vmf.address).pteIndex)), .read)
             var order = 31 - orders.leadingZeroBitCount
             while orders != 0 {
                 let addr = VirtualAddress(vmf.address).alignedDown(order: order)

@@ -53,7 +53,7 @@ extension World {
     func copyPageRange(_ t: SimThread, dst: MM, src: MM, _ vma: VMA) async -> MMError? {
         let isCOW = vma.isCOWMapping
         if isCOW {
-            await schedule(t)
+            await schedule(t, "copy_page_range", "raw_write_seqcount_begin", .seqcount(mm: src.index), .write)
             src.writeProtectSeq &+= 1
             trace(t, "copy_page_range", "write_protect_seq begin (\(src.writeProtectSeq))")
         }
@@ -73,7 +73,7 @@ extension World {
             addr = next
         }
         if isCOW {
-            await schedule(t)
+            await schedule(t, "copy_page_range", "raw_write_seqcount_end", .seqcount(mm: src.index), .write)
             src.writeProtectSeq &+= 1
             trace(t, "copy_page_range", "write_protect_seq end (\(src.writeProtectSeq))")
         }
@@ -100,7 +100,8 @@ extension World {
         let folio = e.pfn
         if !memory.isZeroPage(folio) {
             memory.folioGet(folio)
-            if !folioTryDupAnonRmapPMD(folio, src: src, dst: dst) {
+            await schedule(t, "copy_huge_pmd", "folio_try_dup_anon_rmap_pmd: folio_maybe_dma_pinned", .folio(folio), .read)
+            if !folioMayDupAnonRmapPMD(folio, src: src) {
                 memory.folioPut(folio)
                 await pmdUnlock(t, srcPMD)
                 await pmdUnlock(t, dstPMD)
@@ -109,6 +110,8 @@ extension World {
                 await splitHugePMD(t, src, vma, haddr)
                 return .fallback
             }
+            await schedule(t, "copy_huge_pmd", "clear AE, pmdp_set_wrprotect, set child PMD", .pmd(table: srcPMD), .write)
+            folioDupAnonRmapPMD(folio, dst: dst)
             dst.rssAnon += Geometry.ptrsPerTable
         }
         let idx = VirtualAddress(haddr).pmdIndex
@@ -156,7 +159,7 @@ extension World {
                     continue
                 }
                 let maxNr = Int((end - addr) >> Geometry.pageShift)
-                let r = copyPresentPTEs(t, dst: dst, src: src, vma, sSlot, dSlot, p, maxNr: maxNr, prealloc: &prealloc)
+                let r = await copyPresentPTEs(t, dst: dst, src: src, vma, sSlot, dSlot, p, maxNr: maxNr, prealloc: &prealloc)
                 if r < 0 { needPrealloc = true; break }
                 if let unused = prealloc {
                     memory.folioPut(unused)
@@ -179,7 +182,7 @@ extension World {
     /// `copy_present_ptes`: returns the number of PTEs handled, or -1 for -EAGAIN (a page
     /// that may be pinned needs the preallocated copy).
     func copyPresentPTEs(_ t: SimThread, dst: MM, src: MM, _ vma: VMA, _ sSlot: PTESlot, _ dSlot: PTESlot,
-                         _ first: PTE, maxNr: Int, prealloc: inout PFN?) -> Int {
+                         _ first: PTE, maxNr: Int, prealloc: inout PFN?) async -> Int {
         guard let page = vmNormalPage(first) else {
             copyPTEs(vma, sSlot, dSlot, first, 1)
             return 1
@@ -191,11 +194,14 @@ extension World {
             let nr = batch.nr
             memory.folioGet(folio, Int32(nr))
             if memory.isAnon(folio) {
-                if !folioTryDupAnonRmapPTEs(folio, page, nr, src: src, dst: dst) {
+                await schedule(t, "copy_present_ptes", "folio_try_dup_anon_rmap_ptes: folio_maybe_dma_pinned", .folio(folio), .read)
+                if !folioMayDupAnonRmapPTEs(folio, page, nr, src: src) {
                     memory.folioPut(folio, Int32(nr))
                     trace(t, "copy_present_ptes", "batch of \(nr) at \(folio) may be pinned: -EAGAIN")
                     return -1
                 }
+                await schedule(t, "copy_present_ptes", "clear AE, wrprotect parent PTEs, set child PTEs", .pte(sSlot), .write)
+                folioDupAnonRmapPTEs(folio, page, nr, dst: dst)
                 dst.rssAnon += nr
             } else {
                 folioDupFileRmapPTEs(folio, page, nr, dst: dst)
@@ -206,7 +212,8 @@ extension World {
         }
         memory.folioGet(folio)
         if memory.isAnon(folio) {
-            if !folioTryDupAnonRmapPTEs(folio, page, 1, src: src, dst: dst) {
+            await schedule(t, "copy_present_ptes", "folio_try_dup_anon_rmap_pte: folio_maybe_dma_pinned", .folio(folio), .read)
+            if !folioMayDupAnonRmapPTEs(folio, page, 1, src: src) {
                 memory.folioPut(folio)
                 guard let new = prealloc else {
                     trace(t, "copy_present_ptes", "\(page) may be pinned: -EAGAIN")
@@ -216,6 +223,8 @@ extension World {
                 prealloc = nil
                 return 1
             }
+            await schedule(t, "copy_present_ptes", "clear AE, wrprotect parent PTE, set child PTE", .pte(sSlot), .write)
+            folioDupAnonRmapPTEs(folio, page, 1, dst: dst)
             dst.rssAnon += 1
         } else {
             folioDupFileRmapPTEs(folio, page, 1, dst: dst)
@@ -230,6 +239,8 @@ extension World {
     func copyPTEs(_ vma: VMA, _ sSlot: PTESlot, _ dSlot: PTESlot, _ first: PTE, _ nr: Int) {
         var p = first
         let sp = tables.pte[Int(sSlot.table)].ptes, dp = tables.pte[Int(dSlot.table)].ptes
+        logPTEs(sSlot.table, sSlot.index, nr, write: true)
+        logPTEs(dSlot.table, dSlot.index, nr, write: true)
         if vma.isCOWMapping && p.isWritable {
             for k in 0..<nr { sp[sSlot.index + k] = sp[sSlot.index + k].withWrite(false) }
             p = p.withWrite(false)

@@ -73,10 +73,17 @@ extension World {
             && mm.vmas[vi].flags.contains(.write) {
             flags.insert(.write)
         }
-        for _ in 0..<8 {
+        // The kernel retries until the fault sticks; run-to-completion stops after 8 faults,
+        // which only a FolioSim bug can reach. Under a scheduler other threads may undo a
+        // fault any number of times, so the explorer bounds a schedule's length instead.
+        var faults = 0
+        while hooks != nil || faults < 8 {
+            faults += 1
             let unshare: Bool
             switch await followPage(t, mm, mm.vmas[vi], addr, flags) {
-            case .page(let p): return p
+            case .page(let p):
+                if flags.contains(.pin) { inFlightPins.append((t.id, p, flags)) }
+                return p
             case .error(let e): throw e
             case .noPage: unshare = false
             case .mustUnshare: unshare = true
@@ -239,9 +246,10 @@ extension World {
 
     /// `unpin_user_pages` (or `put_page` for FOLL_GET) with the `sanity_check_pinned_pages`
     /// check that a pinned anon page is exclusive.
-    public func unpinUserPages(_ t: SimThread?, _ pages: [PFN], flags: GUPFlags, mm: MM?) {
+    public func unpinUserPages(_ t: SimThread?, _ pages: [PFN], flags: GUPFlags, mm: MM?) async {
         for page in pages {
             let folio = memory.folio(of: page)
+            if let t { await schedule(t, "unpin_user_pages", flags.contains(.pin) ? "gup_put_folio" : "put_page", .folio(folio), .write) }
             if flags.contains(.pin), memory.isAnon(folio), !memory.isZero(folio) {
                 let ok = memory.isLarge(folio) ? (memory.anonExclusive(folio) || memory.anonExclusive(page)) : memory.anonExclusive(folio)
                 if !ok {

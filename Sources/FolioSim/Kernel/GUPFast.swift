@@ -11,7 +11,7 @@ extension World {
         try validateGUPFlags(flags)
         let mm = t.mm
         if flags.contains(.pin) && !mm.hasPinned {
-            await schedule(t)
+            await schedule(t, "gup_fast_fallback", "set MMF_HAS_PINNED", .mmFlags(mm: mm.index), .write)
             mm.hasPinned = true
             trace(t, "gup_fast_fallback", "set MMF_HAS_PINNED on \(mm.name)")
         }
@@ -23,7 +23,7 @@ extension World {
                                           nrPages: nrPages - got.count, flags: flags)
         } catch {
             if got.isEmpty { throw error }
-            unpinUserPages(t, got, flags: flags, mm: mm)
+            await unpinUserPages(t, got, flags: flags, mm: mm)
             throw error
         }
         return got
@@ -34,7 +34,7 @@ extension World {
         let checkSeq = flags.contains(.pin) && semantics.gupFastFork == .wpSeq && !semantics.gupFastSkipsSeqCheck
         var seq: UInt32 = 0
         if checkSeq {
-            await schedule(t)
+            await schedule(t, "gup_fast", "raw_read_seqcount", .seqcount(mm: mm.index), .read)
             seq = mm.writeProtectSeq
             if seq & 1 != 0 {
                 trace(t, "gup_fast", "write_protect_seq odd (fork in progress): go slow")
@@ -48,10 +48,14 @@ extension World {
             pages.append(page)
         }
         if checkSeq {
-            await schedule(t)
+            await schedule(t, "gup_fast", "read_seqcount_retry", .seqcount(mm: mm.index), .read)
             if mm.writeProtectSeq != seq {
                 trace(t, "gup_fast", "write_protect_seq changed (\(seq) → \(mm.writeProtectSeq)): unpin \(pages.count), go slow")
-                for p in pages { gupPutFolio(memory.folio(of: p), 1, flags) }
+                inFlightPins.removeAll { $0.thread == t.id }
+                for p in pages {
+                    await schedule(t, "gup_fast", "gup_put_folio (unpin_user_pages_lockless)", .folio(memory.folio(of: p)), .write)
+                    gupPutFolio(memory.folio(of: p), 1, flags)
+                }
                 return []
             }
         }
@@ -60,16 +64,20 @@ extension World {
 
     /// One page of `gup_fast_pte_range` (or `gup_fast_pmd_leaf`); nil stops the walk.
     private func gupFastOne(_ t: SimThread, _ mm: MM, _ addr: UInt64, _ flags: GUPFlags) async -> PFN? {
-        await schedule(t)
+        await schedule(t, "gup_fast_pmd_range", "pmdp_get_lockless", pmdObject(mm, addr), .read)
         let pmd = pmdEntry(mm, addr)
         if pmd.isHuge {
             if pmd.isProtNone || (flags.contains(.write) && !pmd.isWritable) { return nil }
             let folio = pmd.pfn
             let page = folio + VirtualAddress(addr).pteIndex
-            await schedule(t)
-            guard tryGrabFolioFast(folio, flags) else { return nil }
-            await schedule(t)
+            await schedule(t, "gup_fast_pmd_leaf", "try_grab_folio_fast", .folio(folio), .write)
+            guard await tryGrabFolioFast(t, page, folio, flags) else { return nil }
+            await schedule(t, "gup_fast_pmd_leaf", "re-read PMD", pmdObject(mm, addr), .read)
             if !semantics.gupFastSkipsPTERecheck && pmdEntry(mm, addr) != pmd {
+                gupPutFolio(folio, 1, flags)
+                return nil
+            }
+            if !gupFastFolioAllowed(folio, flags) {
                 gupPutFolio(folio, 1, flags)
                 return nil
             }
@@ -78,11 +86,12 @@ extension World {
                 return nil
             }
             trace(t, "gup_fast_pmd_leaf", "\(flags.contains(.pin) ? "pin" : "get") \(page) at \(VirtualAddress(addr))")
+            if flags.contains(.pin) { inFlightPins.append((t.id, page, flags)) }
             return page
         }
         guard pmd.isTable else { return nil }
         let slot = PTESlot(table: pmd.tableID, index: VirtualAddress(addr).pteIndex)
-        await schedule(t)
+        await schedule(t, "gup_fast_pte_range", "B1 ptep_get_lockless", .pte(slot), .read)
         let p = pte(slot)
         trace(t, "gup_fast_pte_range", "B1 read \(p) at \(VirtualAddress(addr))")
         if !p.isUserAccessible || (flags.contains(.write) && !p.isWritable) {
@@ -92,34 +101,52 @@ extension World {
         if p.isSpecial { return nil }
         let page = p.pfn
         let folio = memory.folio(of: page)
-        await schedule(t)
-        guard tryGrabFolioFast(folio, flags) else { return nil }
+        await schedule(t, "gup_fast_pte_range", "B3 try_grab_folio_fast", .folio(folio), .write)
+        guard await tryGrabFolioFast(t, page, folio, flags) else { return nil }
         trace(t, "gup_fast_pte_range", "B3 grabbed \(folio)")
-        await schedule(t)
+        await schedule(t, "gup_fast_pte_range", "B4 re-read PMD and PTE", .pte(slot), .read)
         if !semantics.gupFastSkipsPTERecheck && (pmdEntry(mm, addr) != pmd || pte(slot) != p) {
             trace(t, "gup_fast_pte_range", "B4 PTE changed: undo, stop")
             gupPutFolio(folio, 1, flags)
             return nil
         }
-        // gup_fast_folio_allowed: only a long-term writable pin of a non-shmem file page goes slow.
-        if !memory.isAnon(folio) && !memory.isZero(folio) && flags.isSuperset(of: [.pin, .longterm, .write]),
-           let f = fileOf(folio), files[f].kind == .regular {
+        if !gupFastFolioAllowed(folio, flags) {
             gupPutFolio(folio, 1, flags)
             return nil
         }
-        await schedule(t)
+        await schedule(t, "gup_fast_pte_range", "B5 read AE", .folio(folio), .read)
         if !p.isWritable && gupMustUnshare(nil, flags, page) {
             trace(t, "gup_fast_pte_range", "B5 read-only PTE, \(page) not exclusive: undo, stop")
             gupPutFolio(folio, 1, flags)
             return nil
         }
+        if flags.contains(.pin) { inFlightPins.append((t.id, page, flags)) }
         return page
     }
 
-    /// `try_grab_folio_fast`: refuses a folio whose refcount is zero (being freed).
-    private func tryGrabFolioFast(_ folio: PFN, _ flags: GUPFlags) -> Bool {
+    /// `gup_fast_folio_allowed`: only a long-term writable pin of a non-shmem file page goes
+    /// slow (it needs the filesystem's dirty tracking).
+    private func gupFastFolioAllowed(_ folio: PFN, _ flags: GUPFlags) -> Bool {
+        if !memory.isAnon(folio) && !memory.isZero(folio) && flags.isSuperset(of: [.pin, .longterm, .write]),
+           let f = fileOf(folio), files[f].kind == .regular {
+            return false
+        }
+        return true
+    }
+
+    /// `try_grab_folio_fast`: `folio_try_get` refuses a folio whose refcount is zero (being
+    /// freed); after the reference is taken, a separate step rechecks that the page still
+    /// belongs to that folio (a split may have raced) and backs off if not.
+    private func tryGrabFolioFast(_ t: SimThread, _ page: PFN, _ folio: PFN, _ flags: GUPFlags) async -> Bool {
         guard memory.isAllocated(folio), memory.refcount(folio) > 0 else { return false }
-        return tryGrabFolio(folio, 1, flags)
+        guard tryGrabFolio(folio, 1, flags) else { return false }
+        await schedule(t, "try_grab_folio_fast", "recheck page_folio", .folio(folio), .read)
+        if !memory.isAllocated(page) || memory.folio(of: page) != folio {
+            trace(t, "try_grab_folio_fast", "\(page) left \(folio): drop the reference, stop")
+            gupPutFolio(folio, 1, flags)
+            return false
+        }
+        return true
     }
 
     /// The file whose pagecache holds `folio` (linear search; only GUP-fast's file check uses it).

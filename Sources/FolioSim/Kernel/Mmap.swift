@@ -200,6 +200,8 @@ extension World {
         let s = tables.pte[Int(sTab)], d = tables.pte[Int(dTab)]
         let n = Int(step >> Geometry.pageShift)
         let si = VirtualAddress(src).pteIndex, di = VirtualAddress(dst).pteIndex
+        logPTEs(sTab, si, n, write: true)
+        logPTEs(dTab, di, n, write: true)
         for k in 0..<n {
             d.ptes[di + k] = s.ptes[si + k]
             s.ptes[si + k] = .none

@@ -86,6 +86,7 @@ extension World {
                 let table = pmd.tableID
                 let ptes = tables.pte[Int(table)].ptes
                 await ptlLock(t, table)
+                logPTEs(table, VirtualAddress(addr).pteIndex, Int((next - addr) >> Geometry.pageShift), write: true)
                 var a = addr
                 while a < next {
                     let i = VirtualAddress(a).pteIndex

@@ -161,7 +161,7 @@ extension World {
     }
 
     private func reportBadMapcount(_ page: PFN, _ mm: MM) {
-        report(.mapcountMatchesMappings, mm, folio: memory.folio(of: page), "mapcount of \(page) went negative on unmap")
+        report(.countsNonNegative, mm, folio: memory.folio(of: page), "mapcount of \(page) went negative on unmap")
     }
 
     /// `deferred_split_folio(folio, partially_mapped)`: queue a large anon folio; the first time
@@ -187,30 +187,36 @@ extension World {
 
     // MARK: fork: duplicating mappings
 
-    /// `folio_try_dup_anon_rmap_ptes` (`__folio_try_dup_anon_rmap` at PTE level): fails
-    /// (-EBUSY) if the folio may be pinned and any of the pages is AE; otherwise clears AE and
-    /// adds one mapping per page for the child `dst`.
-    func folioTryDupAnonRmapPTEs(_ folio: PFN, _ page: PFN, _ nr: Int, src: MM, dst: MM) -> Bool {
-        let maybePinned = folioNeedsCOWForDMA(src, folio)
-        if maybePinned {
-            // 5.9–5.18 copied every maybe-pinned page; 5.19+ only the AE ones.
-            if semantics.forkPinned == .earlyCOW { return false }
-            for i in 0..<nr where memory.anonExclusive(page + i) { return false }
-        }
-        for i in 0..<nr { memory.clear(page + i, PageFlag.anonExclusive) }
-        addPTEMappings(folio, page, nr, dst)
+    /// The check half of `folio_try_dup_anon_rmap_ptes` (`__folio_try_dup_anon_rmap` at PTE
+    /// level): false (-EBUSY) if the folio may be pinned and any of the pages is AE. Fork runs
+    /// it one scheduling step before `folioDupAnonRmapPTEs`, which is the window GUP-fast's
+    /// `write_protect_seq` check closes.
+    func folioMayDupAnonRmapPTEs(_ folio: PFN, _ page: PFN, _ nr: Int, src: MM) -> Bool {
+        guard folioNeedsCOWForDMA(src, folio) else { return true }
+        // 5.9–5.18 copied every maybe-pinned page; 5.19+ only the AE ones.
+        if semantics.forkPinned == .earlyCOW { return false }
+        for i in 0..<nr where memory.anonExclusive(page + i) { return false }
         return true
     }
 
-    /// `folio_try_dup_anon_rmap_pmd`.
-    func folioTryDupAnonRmapPMD(_ folio: PFN, src: MM, dst: MM) -> Bool {
-        if memory.anonExclusive(folio) || semantics.forkPinned == .earlyCOW {
-            if folioNeedsCOWForDMA(src, folio) { return false }
-            memory.clear(folio, PageFlag.anonExclusive)
-        }
+    /// The commit half of `folio_try_dup_anon_rmap_ptes`: clears AE and adds one mapping per
+    /// page for the child `dst`.
+    func folioDupAnonRmapPTEs(_ folio: PFN, _ page: PFN, _ nr: Int, dst: MM) {
+        for i in 0..<nr { memory.clear(page + i, PageFlag.anonExclusive) }
+        addPTEMappings(folio, page, nr, dst)
+    }
+
+    /// The check half of `folio_try_dup_anon_rmap_pmd`.
+    func folioMayDupAnonRmapPMD(_ folio: PFN, src: MM) -> Bool {
+        guard memory.anonExclusive(folio) || semantics.forkPinned == .earlyCOW else { return true }
+        return !folioNeedsCOWForDMA(src, folio)
+    }
+
+    /// The commit half of `folio_try_dup_anon_rmap_pmd`.
+    func folioDupAnonRmapPMD(_ folio: PFN, dst: MM) {
+        memory.clear(folio, PageFlag.anonExclusive)
         memory.withMeta(folio) { $0.entireMapcount += 1 }
         addLargeMapcount(folio, 1, dst)
-        return true
     }
 
     /// `folio_dup_file_rmap_ptes`.
@@ -233,12 +239,12 @@ extension World {
     /// `folio_try_share_anon_rmap_pte` (steps A2–A3 of the protocol; the caller cleared the
     /// PTE first and restores it on failure): fails if the folio may be pinned, else clears AE.
     func folioTryShareAnonRmapPTE(_ t: SimThread, _ folio: PFN, _ page: PFN) async -> Bool {
-        await schedule(t)
-        if memory.maybeDMAPinned(folio) {
+        await schedule(t, "folio_try_share_anon_rmap_pte", "A2 folio_maybe_dma_pinned", .folio(folio), .read)
+        if !semantics.tryShareIgnoresPins && memory.maybeDMAPinned(folio) {
             trace(t, "folio_try_share_anon_rmap_pte", "\(page) maybe pinned: -EBUSY")
             return false
         }
-        await schedule(t)
+        await schedule(t, "folio_try_share_anon_rmap_pte", "A3 ClearPageAnonExclusive", .folio(folio), .write)
         memory.clear(page, PageFlag.anonExclusive)
         trace(t, "folio_try_share_anon_rmap_pte", "clear AE of \(page)")
         return true

@@ -20,7 +20,7 @@ extension World {
             if !reuse { reuse = await wpCanReuseAnonFolio(t, folio, page, vmf) }
             if reuse {
                 if !memory.anonExclusive(page) {
-                    await schedule(t)
+                    await schedule(t, "do_wp_page", "SetPageAnonExclusive", .folio(folio), .write)
                     memory.set(page, PageFlag.anonExclusive)
                 }
                 if vmf.isUnshare {
@@ -33,7 +33,7 @@ extension World {
                 return []
             }
         }
-        if let folio { memory.folioGet(folio) }
+        if let folio, !semantics.wpCopyWithoutFolioGet { memory.folioGet(folio) }
         let plan = cowPlan(vmf, page: page)
         trace(t, "do_wp_page", "\(vmf.isUnshare ? "unshare" : "write") \(VirtualAddress(vmf.address)): \(describeCOWSource(page)) cannot be reused: copy\(plan.nr > 1 ? " \(plan.nr) pages" : ""), drop PTL")
         await ptlUnlock(t, slot.table)
@@ -90,7 +90,7 @@ extension World {
             await folioUnlock(t, folio)
         }
         if memory.meta(folio).largeMapcount != memory.refcount(folio) { return false }
-        await schedule(t)
+        await schedule(t, "__wp_can_reuse_large_anon_folio", "folio_lock_large_mapcount", .folio(folio), .read)
         let m = memory.meta(folio)
         if m.largeMapcount > memory.refcount(folio) {
             report(.refcountCoversMappings, mm, folio: folio, "large mapcount \(m.largeMapcount) > refcount \(memory.refcount(folio)) in the large-reuse path")
@@ -123,6 +123,7 @@ extension World {
     private func makeFolioRangeWritable(_ t: SimThread, _ vmf: VMFault, _ folio: PFN) {
         let slot = vmf.slot!
         let ptes = tables.pte[Int(slot.table)].ptes
+        logPTEs(slot.table, 0, Geometry.ptrsPerTable, write: true)
         let nr = memory.nrPages(folio)
         let pageIdx = vmf.page! - folio
         let lo = max(0, slot.index - pageIdx), hi = min(Geometry.ptrsPerTable, slot.index - pageIdx + nr)

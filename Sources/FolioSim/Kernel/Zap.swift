@@ -57,7 +57,7 @@ extension World {
             freePageTablePage(backing)
         }
         if let f = put {
-            await schedule(t)
+            await schedule(t, "zap_huge_pmd", "tlb_remove_page: folio_put", .folio(f), .write)
             freeSwapCache(f)
             memory.folioPut(f)
         }
@@ -71,6 +71,7 @@ extension World {
         await ptlLock(t, table)
         var i = VirtualAddress(start).pteIndex
         let last = i + Int((end - start) >> Geometry.pageShift)
+        logPTEs(table, i, last - i, write: true)
         while i < last {
             let p = tab.ptes[i]
             tab.clearWritten(i)
@@ -115,7 +116,7 @@ extension World {
         // tlb_finish_mmu → free_pages_and_swap_cache: drop useless swapcache copies, then
         // the mappings' references.
         for (folio, n) in gather {
-            await schedule(t)
+            await schedule(t, "tlb_finish_mmu", "free_pages_and_swap_cache: folio_put", .folio(folio), .write)
             freeSwapCache(folio)
             memory.folioPut(folio, n)
         }
@@ -130,6 +131,7 @@ extension World {
         if ignoreSoftDirty { mask |= PTE.softDirty }
         let limit = min(maxNr, memory.nrPages(folio) - (first.pfn - folio), Geometry.ptrsPerTable - slot.index)
         let ptes = tables.pte[Int(slot.table)].ptes
+        logPTEs(slot.table, slot.index, limit, write: false)
         var expected = PTE(raw: first.raw & ~mask)
         var nr = 1
         var anyWritable = first.isWritable

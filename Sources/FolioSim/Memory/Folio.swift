@@ -13,25 +13,52 @@ extension PhysicalMemory {
     @inline(__always) public func isAllocated(_ page: PFN) -> Bool {
         page.index < frameCount && frames[page.index].flags & PageFlag.allocated != 0
     }
-    @inline(__always) public func test(_ page: PFN, _ flag: UInt32) -> Bool { frames[page.index].flags & flag != 0 }
-    @inline(__always) public func set(_ page: PFN, _ flag: UInt32) { frames[page.index].flags |= flag }
-    @inline(__always) public func clear(_ page: PFN, _ flag: UInt32) { frames[page.index].flags &= ~flag }
+    @inline(__always) public func test(_ page: PFN, _ flag: UInt32) -> Bool {
+        if let l = log { logUse(l, page, write: false, "read the flags of") }
+        return frames[page.index].flags & flag != 0
+    }
+    @inline(__always) public func set(_ page: PFN, _ flag: UInt32) {
+        if let l = log { logUse(l, page, write: true, "set a flag of") }
+        frames[page.index].flags |= flag
+    }
+    @inline(__always) public func clear(_ page: PFN, _ flag: UInt32) {
+        if let l = log { logUse(l, page, write: true, "clear a flag of") }
+        frames[page.index].flags &= ~flag
+    }
 
     @inline(__always) public func isAnon(_ folio: PFN) -> Bool { test(folio, PageFlag.anon) }
     @inline(__always) public func isZero(_ folio: PFN) -> Bool { test(folio, PageFlag.zero) }
     /// `PageAnonExclusive`.
     @inline(__always) public func anonExclusive(_ page: PFN) -> Bool { test(page, PageFlag.anonExclusive) }
-    @inline(__always) public func refcount(_ folio: PFN) -> Int32 { frames[folio.index].ref }
+    /// `folio_ref_count`. Reading a freed frame's count is allowed (GUP-fast's
+    /// `try_get_folio` does it speculatively), so it is not a use-after-free.
+    @inline(__always) public func refcount(_ folio: PFN) -> Int32 {
+        if let l = log { logAccess(l, folio, write: false) }
+        return frames[folio.index].ref
+    }
     /// Per-page mapcount (`page_mapcount` without the entire mapcount).
-    @inline(__always) public func pageMapcount(_ page: PFN) -> Int32 { frames[page.index].map }
-    @inline(__always) public func data(_ page: PFN) -> UInt32 { frames[page.index].data }
-    @inline(__always) public func setData(_ page: PFN, _ value: UInt32) { frames[page.index].data = value }
+    @inline(__always) public func pageMapcount(_ page: PFN) -> Int32 {
+        if let l = log { logUse(l, page, write: false, "read the mapcount of") }
+        return frames[page.index].map
+    }
+    @inline(__always) public func data(_ page: PFN) -> UInt32 {
+        if let l = log { logUse(l, page, write: false, "read the data of") }
+        return frames[page.index].data
+    }
+    @inline(__always) public func setData(_ page: PFN, _ value: UInt32) {
+        if let l = log { logUse(l, page, write: true, "wrote the data of") }
+        frames[page.index].data = value
+    }
 
     @inline(__always) func metaIndex(_ folio: PFN) -> Int { Int(frames[folio.index + 1].ref) }
     /// The large-folio fields; only valid for a large folio.
-    @inline(__always) public func meta(_ folio: PFN) -> LargeFolioMeta { large[metaIndex(folio)] }
+    @inline(__always) public func meta(_ folio: PFN) -> LargeFolioMeta {
+        if let l = log { logUse(l, folio, write: false, "read the large-folio counts of") }
+        return large[metaIndex(folio)]
+    }
     @inline(__always) func withMeta<R>(_ folio: PFN, _ body: (inout LargeFolioMeta) -> R) -> R {
-        body(&large[metaIndex(folio)])
+        if let l = log { logUse(l, folio, write: true, "changed the large-folio counts of") }
+        return body(&large[metaIndex(folio)])
     }
 
     /// `folio_mapcount`: small: the page's mapcount; large: the large mapcount.
@@ -55,6 +82,7 @@ extension PhysicalMemory {
     public func allocFolio(order: Int) -> PFN? {
         var block = allocBlock(order: order)
         if block == nil && order == 0, let reclaim = reclaimer, reclaim() { block = allocBlock(order: order) }
+        if let l = log { l.note(.allocator, write: true) }
         guard let start = block else { return nil }
         let flagsTail = PageFlag.allocated | UInt32(order)
         frames[start] = Frame(ref: 1, map: 0, flags: flagsTail | PageFlag.head, data: 0)
@@ -79,6 +107,7 @@ extension PhysicalMemory {
     /// Frees a folio whose refcount reached zero (`free_unref_folios` / `__free_pages`):
     /// clears every flag, including PageAnonExclusive, and returns its block to the buddy.
     public func freeFolio(_ folio: PFN) {
+        if let l = log { l.noteFolio(folio, write: true); l.note(.allocator, write: true) }
         let o = order(of: folio)
         if o > 0 {
             let idx = metaIndex(folio)
@@ -91,12 +120,16 @@ extension PhysicalMemory {
     }
 
     /// `folio_get` / `folio_ref_add`.
-    @inline(__always) public func folioGet(_ folio: PFN, _ n: Int32 = 1) { frames[folio.index].ref &+= n }
+    @inline(__always) public func folioGet(_ folio: PFN, _ n: Int32 = 1) {
+        if let l = log { logUse(l, folio, write: true, "folio_get on") }
+        frames[folio.index].ref &+= n
+    }
 
     /// `folio_put` / `folio_put_refs`. Returns true when the folio was freed. Reserved pages
     /// (the zero page, the huge zero folio) are never freed.
     @discardableResult
     public func folioPut(_ folio: PFN, _ n: Int32 = 1) -> Bool {
+        if let l = log { logUse(l, folio, write: true, "folio_put on") }
         frames[folio.index].ref &-= n
         guard frames[folio.index].ref == 0, !test(folio, PageFlag.reserved) else { return false }
         freeFolio(folio)

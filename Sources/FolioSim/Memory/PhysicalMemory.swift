@@ -20,6 +20,8 @@ public final class PhysicalMemory {
     /// Called when an order-0 allocation finds no free page (direct reclaim); returns true if
     /// it freed something.
     var reclaimer: (() -> Bool)?
+    /// Set while an explorer runs: records what each step touches (see `AccessLog`).
+    public var log: AccessLog?
     /// Number of folios allocated per order (gauge), indexed by order.
     let folioCounts: UnsafeMutablePointer<Int>
     public var allocatedFolios: [Int] { (0...Geometry.maxOrder).map { folioCounts[$0] } }
@@ -62,4 +64,22 @@ public final class PhysicalMemory {
 
     public var totalPages: Int { frameCount }
     public var usedPages: Int { frameCount - freePages }
+}
+
+extension PhysicalMemory {
+    /// Notes an access to the folio of `page` in the step's footprint.
+    func logAccess(_ l: AccessLog, _ page: PFN, write: Bool) {
+        guard l.enabled, page.index < frameCount else { return }
+        l.noteFolio(folio(of: page), write: write)
+    }
+
+    /// Notes an access that uses the frame (its data, flags or counts): on a freed frame it is
+    /// a use-after-free.
+    func logUse(_ l: AccessLog, _ page: PFN, write: Bool, _ what: StaticString) {
+        guard l.enabled, page.index < frameCount else { return }
+        if frames[page.index].flags & PageFlag.allocated == 0 {
+            l.noteUseAfterFree(page, "\(what) freed \(page)")
+        }
+        l.noteFolio(folio(of: page), write: write)
+    }
 }

@@ -91,6 +91,15 @@ public struct Semantics: Hashable, Sendable {
     public var gupFastSkipsPTERecheck: Bool = false
     /// Injected bug: fork treats every page as unpinned.
     public var forkIgnoresPins: Bool = false
+    /// Injected bug: a large anon fault installs its folio without rechecking under the PTL
+    /// that the whole PTE range is still empty (`pte_range_none`).
+    public var skipPTERangeNoneRecheck: Bool = false
+    /// Injected bug: swap-out's try-share skips step A2 (`folio_maybe_dma_pinned`) and clears
+    /// AE of a pinned page.
+    public var tryShareIgnoresPins: Bool = false
+    /// Injected bug: `do_wp_page` copies without the temporary folio reference, so another
+    /// thread can free the source page during the unlocked copy.
+    public var wpCopyWithoutFolioGet: Bool = false
 
     public init(anonReuse: AnonReuse, roPin: ROPinRule, forkPinned: ForkPinned, gupFastFork: GUPFastFork,
                 exclusiveCarry: ExclusiveCarry, mprotectUpgrade: MprotectUpgrade, forceWrite: ForceWrite,

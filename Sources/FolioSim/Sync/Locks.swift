@@ -32,8 +32,8 @@ extension World {
     }
 
     /// `mmap_read_lock`.
-    @inline(__always) func mmapReadLock(_ t: SimThread, _ mm: MM) async {
-        await schedule(t)
+    @inline(__always) func mmapReadLock(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async {
+        await schedule(t, fn, "mmap_read_lock", .mmapLock(mm: mm.index), .read)
         while mm.mmapLock.writer != 0 {
             await waitFor(t, .mmapLock(mm: mm.index, write: false))
             if hooks == nil { break }
@@ -41,13 +41,13 @@ extension World {
         mm.mmapLock.readers += 1
     }
     /// `mmap_read_unlock`.
-    @inline(__always) func mmapReadUnlock(_ t: SimThread, _ mm: MM) async {
-        await schedule(t)
+    @inline(__always) func mmapReadUnlock(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async {
+        await schedule(t, fn, "mmap_read_unlock", .mmapLock(mm: mm.index), .read)
         mm.mmapLock.readers -= 1
     }
     /// `mmap_write_lock`.
-    @inline(__always) func mmapWriteLock(_ t: SimThread, _ mm: MM) async {
-        await schedule(t)
+    @inline(__always) func mmapWriteLock(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async {
+        await schedule(t, fn, "mmap_write_lock", .mmapLock(mm: mm.index), .write)
         while !mm.mmapLock.isFree {
             await waitFor(t, .mmapLock(mm: mm.index, write: true))
             if hooks == nil { break }
@@ -55,14 +55,14 @@ extension World {
         mm.mmapLock.writer = t.id
     }
     /// `mmap_write_unlock`.
-    @inline(__always) func mmapWriteUnlock(_ t: SimThread, _ mm: MM) async {
-        await schedule(t)
+    @inline(__always) func mmapWriteUnlock(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async {
+        await schedule(t, fn, "mmap_write_unlock", .mmapLock(mm: mm.index), .write)
         mm.mmapLock.writer = 0
     }
 
     /// `spin_lock(ptl)` of a PTE table (`pte_offset_map_lock` after the table was found).
-    @inline(__always) func ptlLock(_ t: SimThread, _ table: Int32) async {
-        await schedule(t)
+    @inline(__always) func ptlLock(_ t: SimThread, _ table: Int32, _ fn: StaticString = #function) async {
+        await schedule(t, fn, "lock PTL", .ptl(table: table), .write)
         while tables.pte[Int(table)].ptlOwner != 0 {
             await waitFor(t, .ptl(table: table))
             if hooks == nil { break }
@@ -70,43 +70,43 @@ extension World {
         tables.pte[Int(table)].ptlOwner = t.id
     }
     /// `spin_unlock(ptl)`.
-    @inline(__always) func ptlUnlock(_ t: SimThread, _ table: Int32) async {
-        await schedule(t)
+    @inline(__always) func ptlUnlock(_ t: SimThread, _ table: Int32, _ fn: StaticString = #function) async {
+        await schedule(t, fn, "drop PTL", .ptl(table: table), .write)
         tables.pte[Int(table)].ptlOwner = 0
     }
 
     /// `pmd_lock`.
-    @inline(__always) func pmdLock(_ t: SimThread, _ table: Int32) async {
-        await schedule(t)
+    @inline(__always) func pmdLock(_ t: SimThread, _ table: Int32, _ fn: StaticString = #function) async {
+        await schedule(t, fn, "lock PMD", .pmdLock(table: table), .write)
         while tables.pmd[Int(table)].lockOwner != 0 {
             await waitFor(t, .pmdLock(table: table))
             if hooks == nil { break }
         }
         tables.pmd[Int(table)].lockOwner = t.id
     }
-    @inline(__always) func pmdUnlock(_ t: SimThread, _ table: Int32) async {
-        await schedule(t)
+    @inline(__always) func pmdUnlock(_ t: SimThread, _ table: Int32, _ fn: StaticString = #function) async {
+        await schedule(t, fn, "drop PMD lock", .pmdLock(table: table), .write)
         tables.pmd[Int(table)].lockOwner = 0
     }
 
     /// `folio_trylock`: never sleeps (callable under a PTL).
-    @inline(__always) func folioTrylock(_ t: SimThread, _ folio: PFN) async -> Bool {
-        await schedule(t)
+    @inline(__always) func folioTrylock(_ t: SimThread, _ folio: PFN, _ fn: StaticString = #function) async -> Bool {
+        await schedule(t, fn, "folio_trylock", .folioLock(folio), .write)
         if memory.test(folio, PageFlag.locked) { return false }
         memory.set(folio, PageFlag.locked)
         return true
     }
     /// `folio_lock`: sleeps until the folio lock is free.
-    @inline(__always) func folioLock(_ t: SimThread, _ folio: PFN) async {
-        await schedule(t)
+    @inline(__always) func folioLock(_ t: SimThread, _ folio: PFN, _ fn: StaticString = #function) async {
+        await schedule(t, fn, "folio_lock", .folioLock(folio), .write)
         while memory.test(folio, PageFlag.locked) {
             await waitFor(t, .folioLock(folio))
             if hooks == nil { break }
         }
         memory.set(folio, PageFlag.locked)
     }
-    @inline(__always) func folioUnlock(_ t: SimThread, _ folio: PFN) async {
-        await schedule(t)
+    @inline(__always) func folioUnlock(_ t: SimThread, _ folio: PFN, _ fn: StaticString = #function) async {
+        await schedule(t, fn, "folio_unlock", .folioLock(folio), .write)
         memory.clear(folio, PageFlag.locked)
     }
 }

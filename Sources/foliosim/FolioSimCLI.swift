@@ -7,6 +7,9 @@ usage: foliosim <command> [options]
 commands:
   run FILE [--json] [--trace]   run an experiment config (JSON5) and print a summary;
                                 --json prints one JSON object, --trace adds the kernel trace
+  explore FILE [--json] [--strategy S] [--bound N] [--seed N] [--count N] [--depth N] [--no-reduction]
+                                explore the interleavings of the config's threads
+  replay FILE SCHEDULE [--json] run one schedule of the config's threads with a trace
   bench [--pages N] [--repeats N]
                                 measure simulated fault throughput and memory per page
   help                          show this help
@@ -56,8 +59,12 @@ struct FolioSimCLI {
             await runCommand(args)
         case "bench":
             await benchCommand(args)
+        case "explore":
+            await exploreCommand(args)
+        case "replay":
+            await replayCommand(args)
         default:
-            fail("unknown command '\(command)' (expected run, bench or help)")
+            fail("unknown command '\(command)' (expected run, explore, replay, bench or help)")
         }
     }
 

@@ -1,0 +1,323 @@
+/// One explored run of a config: build the world, run `steps` to completion, start the
+/// `threads` as simulated threads that park at every scheduling point, let a chooser pick
+/// which parked thread runs each next step, check the per-step invariants after every step,
+/// then run `after` and the at-rest invariants. Runs are re-executed from scratch for every
+/// schedule (stateless model checking), so nothing leaks from one schedule to the next.
+final class Execution: SchedulingHooks {
+    enum Status { case parked, blocked(LockResource), running, done }
+
+    final class ThreadState {
+        let name: String
+        let steps: [Step]
+        var status: Status = .parked
+        var continuation: UnsafeContinuation<Void, Never>?
+        /// The point the thread is parked at: what its next step touches.
+        var pending: SchedPoint
+        /// The op in flight, for violation reports.
+        var operation = "start"
+        init(name: String, steps: [Step]) {
+            self.name = name
+            self.steps = steps
+            pending = SchedPoint("thread", "start", .unknown, .write)
+        }
+    }
+
+    /// How a run ended.
+    enum Ending: Equatable {
+        case completed
+        /// A chooser declined to go on (every runnable thread is asleep, or a bound was hit).
+        case pruned
+        case violation
+        /// The run exceeded `maxSteps`.
+        case tooLong
+    }
+
+    let scenario: Scenario
+    let world: World
+    let state: RunState
+    let executor = SimExecutor()
+    let log = AccessLog()
+    var threads: [ThreadState] = []
+    /// Index of the thread that ran the last step (-1 before the first).
+    var current = -1
+    /// The thread chosen for every step so far.
+    var choices: [Int] = []
+    /// One line per step when tracing.
+    var trace: [String] = []
+    let tracing: Bool
+    private var abandoning = false
+    private var traceMark = 0
+
+    init(_ scenario: Scenario, tracing: Bool) {
+        self.scenario = scenario
+        self.tracing = tracing
+        world = World(memoryBytes: scenario.memoryBytes, swapBytes: scenario.swapBytes,
+                      semantics: scenario.semantics, thp: scenario.thp)
+        state = RunState(world: world)
+        threads = scenario.threads.map { ThreadState(name: $0.name, steps: $0.steps) }
+    }
+
+    // MARK: SchedulingHooks
+
+    func point(_ thread: SimThread, _ point: SchedPoint) async {
+        if abandoning { return }
+        let th = threads[current]
+        th.pending = point
+        th.status = .parked
+        await withUnsafeContinuation { th.continuation = $0 }
+    }
+
+    func block(_ thread: SimThread, on resource: LockResource) async {
+        let th = threads[current]
+        th.status = .blocked(resource)
+        await withUnsafeContinuation { th.continuation = $0 }
+    }
+
+    // MARK: running
+
+    /// Runs `steps`, starts the threads and runs each up to its first scheduling point (what
+    /// comes before it touches only the thread's own state). Returns false if the setup
+    /// already broke an invariant.
+    func start() async -> Bool {
+        await state.runSteps(scenario.steps, check: .off, label: "step")
+        world.currentOperation = "end of steps"
+        world.checkInvariants()
+        if !world.violations.isEmpty { return false }
+        world.hooks = self
+        world.log = log
+        if tracing { world.tracer = Tracer() }
+        for i in threads.indices {
+            let box = UnsafeSendable((self, i))
+            current = i
+            Task(executorPreference: executor) {
+                await box.value.0.threadBody(box.value.1)
+            }
+            executor.drain()
+            log.takeFootprint()
+        }
+        current = -1
+        return true
+    }
+
+    private func threadBody(_ i: Int) async {
+        let th = threads[i]
+        let offset = scenario.steps.count
+        for (k, step) in th.steps.enumerated() {
+            for r in 0..<step.repeatCount {
+                let op = step.op(r)
+                th.operation = "\(th.name): \(op.summary)"
+                world.currentOperation = th.operation
+                await state.execute(op, step: offset + k, threadName: th.name)
+            }
+        }
+        th.status = .done
+    }
+
+    /// Whether thread `i` can take its next step now: parked, and the lock its next step
+    /// takes (if any) is free.
+    func isEnabled(_ i: Int) -> Bool {
+        let th = threads[i]
+        switch th.status {
+        case .parked:
+            if let r = acquiredResource(th.pending) { return world.isAvailable(r) }
+            return true
+        case .blocked(let r): return world.isAvailable(r)
+        case .running, .done: return false
+        }
+    }
+
+    var enabled: [Int] { threads.indices.filter { isEnabled($0) } }
+    var allDone: Bool { threads.allSatisfy { if case .done = $0.status { true } else { false } } }
+
+    /// Runs one step of thread `i` and checks the per-step invariants. Returns the step's
+    /// footprint.
+    @discardableResult
+    func step(_ i: Int) -> Footprint {
+        let th = threads[i]
+        let point = th.pending
+        if case .blocked(let r) = th.status { log.note(r.pointObject, write: r.isExclusive) }
+        log.note(point.object, write: point.access == .write)
+        current = i
+        choices.append(i)
+        world.currentOperation = th.operation
+        th.status = .running
+        let c = th.continuation!
+        th.continuation = nil
+        c.resume()
+        executor.drain()
+        world.checkStep(log)
+        if tracing { traceStep(th.name, point) }
+        return log.takeFootprint()
+    }
+
+    private func traceStep(_ name: String, _ point: SchedPoint) {
+        let fn = kernelFunctionName(point.function)
+        var line = "\(name) \(fn): \(point.step)"
+        if let tr = world.tracer {
+            for e in tr.events[traceMark...] {
+                line += e.function == fn ? "; \(e.what)" : "; \(e.function): \(e.what)"
+            }
+            traceMark = tr.events.count
+        }
+        trace.append(line)
+    }
+
+    /// Finishes a run whose threads are all done: the at-rest invariants, the `after` steps
+    /// and the at-rest invariants again.
+    func finish() async {
+        world.hooks = nil
+        world.log = nil
+        world.currentOperation = "threads done"
+        world.checkInvariants()
+        if !world.violations.isEmpty { return }
+        await state.runSteps(scenario.after, check: .off, stepOffset: scenario.steps.count + threads.count, label: "after")
+        world.currentOperation = "end of run"
+        world.checkInvariants()
+        if tracing, let tr = world.tracer {
+            for e in tr.events[traceMark...] { trace.append("- \(e.function): \(e.what)") }
+        }
+    }
+
+    /// Stops a run early: the parked threads run to completion without scheduling or
+    /// checks, so that their tasks end and the world can be freed.
+    func abandon() {
+        abandoning = true
+        world.log = nil
+        world.tracer = nil
+        while true {
+            guard let i = threads.indices.first(where: { isEnabled($0) }) else { break }
+            let th = threads[i]
+            current = i
+            th.status = .running
+            let c = th.continuation!
+            th.continuation = nil
+            c.resume()
+            executor.drain()
+        }
+        world.hooks = nil
+    }
+
+    /// The violation that ended the run, with a deadlock described when nobody can run.
+    func reportDeadlock() {
+        var parts: [String] = []
+        for th in threads {
+            let r: LockResource?
+            switch th.status {
+            case .blocked(let res): r = res
+            case .parked: r = acquiredResource(th.pending)
+            default: r = nil
+            }
+            if let r { parts.append("\(th.name) waits for \(r) held by \(world.holderName(r))") }
+        }
+        world.recordViolation(.deadlock, nil, "no thread can run: " + parts.joined(separator: "; "))
+    }
+
+    /// The lock a point's step takes, if its step is a lock acquisition.
+    func acquiredResource(_ p: SchedPoint) -> LockResource? {
+        switch p.object {
+        case .mmapLock(let mm):
+            if p.step.description == "mmap_read_lock" { return .mmapLock(mm: mm, write: false) }
+            if p.step.description == "mmap_write_lock" { return .mmapLock(mm: mm, write: true) }
+        case .ptl(let t): if p.step.description == "lock PTL" { return .ptl(table: t) }
+        case .pmdLock(let t): if p.step.description == "lock PMD" { return .pmdLock(table: t) }
+        case .folioLock(let f): if p.step.description == "folio_lock" { return .folioLock(f) }
+        default: break
+        }
+        return nil
+    }
+}
+
+/// A value handed to a simulated thread's task; every task runs on the explorer's executor,
+/// one at a time, so nothing is shared across OS threads.
+struct UnsafeSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+extension LockResource {
+    /// Read locks of mmap_lock commute with each other; every other lock step is a write.
+    var isExclusive: Bool {
+        if case .mmapLock(_, let w) = self { return w }
+        return true
+    }
+    var pointObject: PointObject {
+        switch self {
+        case .mmapLock(let mm, _): .mmapLock(mm: mm)
+        case .ptl(let t): .ptl(table: t)
+        case .pmdLock(let t): .pmdLock(table: t)
+        case .folioLock(let f): .folioLock(f)
+        }
+    }
+}
+
+extension World {
+    /// Whether `r` could be taken now.
+    func isAvailable(_ r: LockResource) -> Bool {
+        switch r {
+        case .mmapLock(let mm, let write):
+            let s = mms[mm].mmapLock
+            return write ? s.isFree : s.writer == 0
+        case .ptl(let t): return tables.pte[Int(t)].ptlOwner == 0
+        case .pmdLock(let t): return tables.pmd[Int(t)].lockOwner == 0
+        case .folioLock(let f): return memory.frames[f.index].flags & PageFlag.locked == 0
+        }
+    }
+
+    /// Who holds `r`, for deadlock reports.
+    func holderName(_ r: LockResource) -> String {
+        func name(_ id: Int32) -> String { id > 0 && Int(id) <= threads.count ? threads[Int(id) - 1].name : "nobody" }
+        switch r {
+        case .mmapLock(let mm, _):
+            let s = mms[mm].mmapLock
+            return s.writer != 0 ? name(s.writer) + " (write)" : "\(s.readers) reader(s)"
+        case .ptl(let t): return name(tables.pte[Int(t)].ptlOwner)
+        case .pmdLock(let t): return name(tables.pmd[Int(t)].lockOwner)
+        case .folioLock: return "a folio_lock holder"
+        }
+    }
+}
+
+/// The kernel's name for a Swift function name from `#function` (`doWPPage(_:_:)` →
+/// `do_wp_page`); kernel names pass through unchanged.
+func kernelFunctionName(_ s: StaticString) -> String {
+    var name = s.description
+    if let p = name.firstIndex(of: "(") { name = String(name[..<p]) }
+    if let mapped = swiftToKernel[name] { return mapped }
+    guard name.contains(where: { $0.isUppercase }) else { return name }
+    var out = ""
+    let chars = Array(name)
+    for (i, c) in chars.enumerated() {
+        if c.isUppercase {
+            let prevLower = i > 0 && (chars[i - 1].isLowercase || chars[i - 1].isNumber)
+            let nextLower = i + 1 < chars.count && chars[i + 1].isLowercase && !(i + 2 == chars.count && chars[i + 1] == "s")
+                && !(i + 2 < chars.count && chars[i + 1] == "s" && chars[i + 2].isUppercase)
+            let prevUpper = i > 0 && chars[i - 1].isUppercase
+            if i > 0 && (prevLower || (prevUpper && nextLower)) && !out.hasSuffix("_") { out += "_" }
+            out += c.lowercased()
+        } else {
+            out.append(c)
+        }
+    }
+    return out
+}
+
+/// Swift functions whose kernel counterpart has another name.
+private let swiftToKernel: [String: String] = [
+    "exitMM": "exit_mmap",
+    "access": "do_user_addr_fault",
+    "getUserPages": "__get_user_pages",
+    "getUserPagesFast": "gup_fast_fallback",
+    "gupFastOne": "gup_fast_pte_range",
+    "fork": "dup_mmap",
+    "zapPTERange": "zap_pte_range",
+    "madvisePageout": "madvise_cold_or_pageout_pte_range",
+    "followPage": "follow_page_pte",
+    "wpCanReuseByRefcount": "wp_can_reuse_anon_folio",
+    "mmap": "mmap_region",
+    "munmap": "do_vmi_munmap",
+    "tryToUnmapOne": "try_to_unmap_one",
+    "reclaimPages": "shrink_folio_list",
+    "vmfPTEAlloc": "__pte_alloc",
+    "pteAlloc": "__pte_alloc",
+    "splitHugePMD": "__split_huge_pmd",
+]

@@ -1,0 +1,370 @@
+/// A violation found by the explorer: the invariant, the shrunk schedule that reaches it and
+/// the trace of that schedule, one line per step.
+public struct Counterexample: Sendable, Equatable {
+    public var invariant: String
+    public var detail: String
+    public var schedule: String
+    public var preemptions: Int
+    public var steps: Int
+    public var trace: [String]
+}
+
+/// What an exploration found.
+public struct ExploreResult: Sendable {
+    /// Schedules run (complete, pruned or stopped at a violation).
+    public var schedules = 0
+    /// Schedules that a partial-order reduction or the preemption bound cut short.
+    public var pruned = 0
+    /// Scheduling points executed over all schedules.
+    public var points = 0
+    /// Distinct end states of the schedules that completed.
+    public var endStates = 0
+    /// False when `maxSchedules` stopped the search early.
+    public var complete = true
+    public var counterexample: Counterexample?
+    /// Schedules run while shrinking the counterexample (not in `schedules`).
+    public var shrinkSchedules = 0
+    /// A schedule that ran past `maxSteps`.
+    public var tooLong: String?
+}
+
+/// The outcome of one run under one schedule.
+struct RunOutcome {
+    var choices: [Int] = []
+    var ending: Execution.Ending = .completed
+    var violation: Violation?
+    var trace: [String] = []
+    var endState: UInt64?
+    var preemptions = 0
+    /// The last step whose thread differs from what a non-preemptive run would pick (-1: none).
+    var lastNonDefault = -1
+    var steps: Int { choices.count }
+}
+
+/// The interleaving explorer: runs a config's threads under a strategy (scripted, DFS with a
+/// preemption bound and sleep-set reduction, random, PCT), checks invariants at every step,
+/// and shrinks the first violation to the fewest preemptions, then the fewest steps.
+public enum Explorer {
+    /// The chooser of one run: given the execution, the runnable threads and the step index,
+    /// returns the thread to run (nil stops the run as pruned).
+    typealias Chooser = (Execution, [Int], Int) -> Int?
+    /// Called after each step with its index, the thread and the step's footprint.
+    typealias Observer = (Int, Int, Footprint) -> Void
+
+    /// Runs one schedule.
+    static func runOnce(_ scenario: Scenario, tracing: Bool, maxSteps: Int,
+                        choose: Chooser, observe: Observer? = nil) async -> RunOutcome {
+        var out = RunOutcome()
+        let ex = Execution(scenario, tracing: tracing)
+        guard await ex.start() else {
+            out.ending = .violation
+            out.violation = ex.world.violations.first
+            out.trace = ["(the config's steps already break \(ex.world.violations.first!.invariant))"]
+            return out
+        }
+        var last = -1
+        var depth = 0
+        while true {
+            let en = ex.enabled
+            if en.isEmpty {
+                if ex.allDone { break }
+                ex.reportDeadlock()
+                out.ending = .violation
+                break
+            }
+            guard let c = choose(ex, en, depth) else {
+                out.ending = .pruned
+                break
+            }
+            if last >= 0 && c != last && en.contains(last) { out.preemptions += 1 }
+            if c != (en.contains(last) ? last : en[0]) { out.lastNonDefault = depth }
+            let f = ex.step(c)
+            observe?(depth, c, f)
+            last = c
+            depth += 1
+            if !ex.world.violations.isEmpty {
+                out.ending = .violation
+                break
+            }
+            if depth >= maxSteps {
+                out.ending = .tooLong
+                break
+            }
+        }
+        if out.ending == .completed {
+            await ex.finish()
+            if !ex.world.violations.isEmpty { out.ending = .violation } else { out.endState = ex.world.endStateDigest() }
+        } else if !(out.ending == .violation && ex.world.violations.first?.invariant == Invariant.deadlock.rawValue) {
+            ex.abandon()
+        }
+        out.choices = ex.choices
+        out.violation = ex.world.violations.first
+        out.trace = ex.trace
+        if let v = out.violation, tracing { out.trace.append("violation \(v)") }
+        return out
+    }
+
+    /// The thread a non-preemptive run picks: the last one while it can run, else the first
+    /// runnable one.
+    static func defaultChoice(_ ex: Execution, _ enabled: [Int]) -> Int {
+        if ex.current >= 0 && enabled.contains(ex.current) { return ex.current }
+        return enabled[0]
+    }
+
+    /// Explores `scenario` with its `explore` options (or `options`), reporting progress
+    /// (schedules, points) every 1024 schedules.
+    public static func explore(_ scenario: Scenario, options: ExploreOptions? = nil,
+                               progress: ((Int, Int) -> Void)? = nil) async -> ExploreResult {
+        let opts = options ?? scenario.explore ?? ExploreOptions()
+        var result = ExploreResult()
+        var found: RunOutcome?
+        var ends = Set<UInt64>()
+        func account(_ o: RunOutcome) -> Bool {
+            result.schedules += 1
+            result.points += o.steps
+            if o.ending == .pruned { result.pruned += 1 }
+            if let e = o.endState { ends.insert(e) }
+            if o.ending == .tooLong && result.tooLong == nil { result.tooLong = describe(o.choices, scenario) }
+            if result.schedules & 1023 == 0 { progress?(result.schedules, result.points) }
+            if o.ending == .violation { found = o; return false }
+            if result.schedules >= opts.maxSchedules { result.complete = false; return false }
+            return true
+        }
+        switch opts.strategy {
+        case .scripted(let text):
+            let names = scenario.threads.map(\.name)
+            let sched = (try? Schedule.parse(text, threads: names)) ?? Schedule(steps: [])
+            _ = account(await runScripted(scenario, sched, tracing: false, maxSteps: opts.maxSteps).outcome)
+        case .dfs(let bound, let reduction):
+            var dfs = DFS(bound: bound, reduction: reduction)
+            while true {
+                let o = await dfs.run(scenario, maxSteps: opts.maxSteps, target: nil)
+                if !account(o) { break }
+                if !dfs.backtrack() { break }
+            }
+        case .random(let seed, let count):
+            var rng = SplitMix64(seed: seed)
+            for _ in 0..<count {
+                let o = await runOnce(scenario, tracing: false, maxSteps: opts.maxSteps) { _, en, _ in
+                    en[Int(rng.next() % UInt64(en.count))]
+                }
+                if !account(o) { break }
+            }
+        case .pct(let seed, let depth, let count):
+            var rng = SplitMix64(seed: seed)
+            let probe = await runOnce(scenario, tracing: false, maxSteps: opts.maxSteps) { ex, en, _ in defaultChoice(ex, en) }
+            let k = max(1, probe.steps)
+            for _ in 0..<count {
+                var pct = PCT(threads: scenario.threads.count, depth: depth, steps: k, rng: &rng)
+                let o = await runOnce(scenario, tracing: false, maxSteps: opts.maxSteps) { ex, en, step in
+                    pct.choose(en, step: step, last: ex.current)
+                }
+                if !account(o) { break }
+            }
+        }
+        result.endStates = ends.count
+        if let f = found {
+            let (cx, spent) = await shrink(scenario, f, maxSteps: opts.maxSteps)
+            result.counterexample = cx
+            result.shrinkSchedules = spent
+        }
+        return result
+    }
+
+    /// Shrinks a violating run: a DFS at each preemption bound below the run's finds a run
+    /// with the same invariant and the fewest preemptions; among the runs the DFS finds at
+    /// that bound (up to a budget) the one with the fewest steps is kept. Then the kept run
+    /// is replayed with tracing to produce the counterexample.
+    static func shrink(_ scenario: Scenario, _ found: RunOutcome, maxSteps: Int) async -> (Counterexample, Int) {
+        let inv = found.violation?.invariant ?? ""
+        var best = found
+        var spent = 0
+        if best.preemptions > 0 || best.steps > 0 {
+            outer: for bound in 0...best.preemptions {
+                var dfs = DFS(bound: bound, reduction: true)
+                var budget = bound == best.preemptions ? 2_000 : 20_000
+                var hit: RunOutcome?
+                while budget > 0 {
+                    let o = await dfs.run(scenario, maxSteps: maxSteps, target: inv)
+                    spent += 1
+                    budget -= 1
+                    if o.ending == .violation, o.violation?.invariant == inv {
+                        if hit == nil || o.steps < hit!.steps { hit = o }
+                        if hit != nil && budget > 500 { budget = 500 }
+                    }
+                    if !dfs.backtrack() { break }
+                }
+                if let h = hit, h.preemptions < best.preemptions || (h.preemptions == best.preemptions && h.steps < best.steps) {
+                    best = h
+                }
+                if hit != nil { break outer }
+            }
+        }
+        let names = scenario.threads.map(\.name)
+        let sched = Schedule(steps: best.choices.prefix(best.lastNonDefault + 1).map { names[$0] }).description
+        let traced = await runScripted(scenario, try! Schedule.parse(sched, threads: names), tracing: true, maxSteps: maxSteps).outcome
+        let v = traced.violation
+        return (Counterexample(invariant: v?.invariant ?? inv, detail: v?.description ?? "", schedule: sched,
+                               preemptions: traced.preemptions, steps: traced.steps, trace: traced.trace), spent)
+    }
+
+    static func describe(_ choices: [Int], _ scenario: Scenario) -> String {
+        let names = scenario.threads.map(\.name)
+        return Schedule(steps: choices.map { names[$0] }).description
+    }
+
+    /// Runs one scripted schedule; an error when a step names a thread that cannot run.
+    static func runScripted(_ scenario: Scenario, _ schedule: Schedule, tracing: Bool, maxSteps: Int) async
+        -> (outcome: RunOutcome, error: String?) {
+        let names = scenario.threads.map(\.name)
+        var error: String?
+        let o = await runOnce(scenario, tracing: tracing, maxSteps: maxSteps) { ex, en, step in
+            guard step < schedule.steps.count else { return defaultChoice(ex, en) }
+            let want = names.firstIndex(of: schedule.steps[step])!
+            guard en.contains(want) else {
+                error = "schedule step \(step + 1): thread \(schedule.steps[step]) cannot run there (runnable: \(en.map { names[$0] }.joined(separator: ", ")))"
+                return nil
+            }
+            return want
+        }
+        return (o, error)
+    }
+
+    /// `foliosim replay`: runs `schedule` with tracing.
+    public static func replay(_ scenario: Scenario, schedule text: String) async throws(ScheduleError) -> ReplayResult {
+        let sched = try Schedule.parse(text, threads: scenario.threads.map(\.name))
+        let maxSteps = scenario.explore?.maxSteps ?? ExploreOptions().maxSteps
+        let (o, err) = await runScripted(scenario, sched, tracing: true, maxSteps: maxSteps)
+        if let err { throw ScheduleError(message: err) }
+        return ReplayResult(schedule: sched.description, violation: o.violation, trace: o.trace, steps: o.steps,
+                            preemptions: o.preemptions, tooLong: o.ending == .tooLong)
+    }
+}
+
+/// What `foliosim replay` prints.
+public struct ReplayResult: Sendable {
+    public var schedule: String
+    public var violation: Violation?
+    public var trace: [String]
+    public var steps: Int
+    public var preemptions: Int
+    public var tooLong: Bool
+}
+
+/// Stateless depth-first search over schedules with a preemption bound (CHESS) and sleep
+/// sets (Godefroid): after a thread's step has been explored at a node, later siblings do
+/// not run it again until a conflicting step has happened, because only the order of
+/// independent steps would differ.
+struct DFS {
+    struct Node {
+        var enabled: [Int]
+        var chosen: Int
+        /// Alternatives explored here, in order, with their steps' footprints.
+        var done: [(Int, Footprint?)]
+        /// The sleep set on entry: threads (with their next step's footprint) not to run.
+        var sleep: [(Int, Footprint)]
+        var preemptionsBefore: Int
+        /// The thread of the previous step (-1 at the root).
+        var last: Int
+    }
+    let bound: Int?
+    let reduction: Bool
+    var stack: [Node] = []
+
+    init(bound: Int?, reduction: Bool) { self.bound = bound; self.reduction = reduction }
+
+    /// Runs the schedule the stack describes, extending it with first choices.
+    mutating func run(_ scenario: Scenario, maxSteps: Int, target: String?) async -> RunOutcome {
+        var stack = self.stack
+        var carriedSleep: [(Int, Footprint)] = []
+        let bound = self.bound, reduction = self.reduction
+        let o = await Explorer.runOnce(scenario, tracing: false, maxSteps: maxSteps, choose: { ex, en, d in
+            if d < stack.count { return stack[d].chosen }
+            let last = d == 0 ? -1 : stack[d - 1].chosen
+            let pre = d == 0 ? 0 : stack[d - 1].preemptionsBefore + (stack[d - 1].isPreemption ? 1 : 0)
+            let asleep = Set(carriedSleep.map(\.0))
+            var order: [Int] = []
+            if en.contains(last) { order.append(last) }
+            order += en.filter { $0 != last }
+            for c in order where !asleep.contains(c) {
+                let isPre = last >= 0 && en.contains(last) && c != last
+                if isPre, let b = bound, pre + 1 > b { continue }
+                stack.append(Node(enabled: en, chosen: c, done: [(c, nil)], sleep: carriedSleep, preemptionsBefore: pre, last: last))
+                return c
+            }
+            return nil
+        }, observe: { d, c, f in
+            if let k = stack[d].done.firstIndex(where: { $0.0 == c }) { stack[d].done[k].1 = f }
+            guard reduction else { return }
+            var next: [(Int, Footprint)] = []
+            for (t, tf) in stack[d].sleep where t != c && !tf.conflicts(with: f) { next.append((t, tf)) }
+            for (t, tf) in stack[d].done where t != c {
+                if let tf, !tf.conflicts(with: f), !next.contains(where: { $0.0 == t }) { next.append((t, tf)) }
+            }
+            carriedSleep = next
+        })
+        self.stack = stack
+        return o
+    }
+
+    /// Moves to the next unexplored schedule; false when the search is complete.
+    mutating func backtrack() -> Bool {
+        while let node = stack.last {
+            let d = stack.count - 1
+            let asleep = reduction ? Set(node.sleep.map(\.0)) : []
+            let lastEnabled = node.last >= 0 && node.enabled.contains(node.last)
+            for c in node.enabled where !node.done.contains(where: { $0.0 == c }) && !asleep.contains(c) {
+                let isPre = lastEnabled && c != node.last
+                if isPre, let b = bound, node.preemptionsBefore + 1 > b { continue }
+                stack[d].chosen = c
+                stack[d].done.append((c, nil))
+                return true
+            }
+            stack.removeLast()
+        }
+        return false
+    }
+}
+
+extension DFS.Node {
+    var isPreemption: Bool { last >= 0 && enabled.contains(last) && chosen != last }
+}
+
+/// Probabilistic concurrency testing (Burckhardt et al., ASPLOS 2010): distinct random
+/// thread priorities, `depth - 1` random steps at which the running thread drops to the
+/// lowest priority; each step runs the highest-priority runnable thread.
+struct PCT {
+    var priority: [Int]
+    var changeAt: [Int: Int] = [:]
+    init(threads n: Int, depth: Int, steps k: Int, rng: inout SplitMix64) {
+        var p = Array(0..<n).map { $0 + depth }
+        for i in stride(from: n - 1, to: 0, by: -1) {
+            let j = Int(rng.next() % UInt64(i + 1))
+            p.swapAt(i, j)
+        }
+        priority = p
+        for j in 1..<max(1, depth) {
+            let at = Int(rng.next() % UInt64(k))
+            if changeAt[at] == nil { changeAt[at] = depth - j }
+        }
+    }
+    mutating func choose(_ enabled: [Int], step: Int, last: Int) -> Int {
+        if let newPriority = changeAt[step], last >= 0 { priority[last] = newPriority }
+        var best = enabled[0]
+        for t in enabled where priority[t] > priority[best] { best = t }
+        return best
+    }
+}
+
+/// SplitMix64: a small seeded generator, so schedules depend only on the seed.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

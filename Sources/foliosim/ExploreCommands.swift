@@ -1,0 +1,172 @@
+import FolioSim
+import Foundation
+
+let exploreUsage = """
+usage: foliosim explore FILE [--json] [--strategy S] [--bound N|none] [--seed N] [--count N]
+                             [--depth N] [--no-reduction] [--schedule STRING]
+
+Explores the interleavings of the config's `threads` (after its `steps`, before its
+`after`), checks the per-step invariants after every scheduling step and the at-rest ones
+when the threads are done, and prints the first violation as a shrunk, replayable schedule
+with a trace. Options override the config's `explore` section:
+  --strategy S      dfs (default), random, pct or scripted
+  --bound N|none    preemption bound of dfs (default 2; none = unbounded)
+  --no-reduction    dfs without sleep-set partial-order reduction
+  --seed N          seed of random and pct (default 1)
+  --count N         schedules of random and pct (default 1000)
+  --depth N         pct depth (default 3)
+  --schedule S      the schedule of scripted
+  --json            print one JSON object
+Exit status: 0 the outcome matches `expect` (no `expect`: no violation), 1 it does not,
+2 bad config or arguments.
+"""
+
+let replayUsage = """
+usage: foliosim replay FILE SCHEDULE [--json]
+
+Runs the config's threads under SCHEDULE (e.g. "A1*9 B*14 A2*31": nine steps of A1, then
+fourteen of B, ...; when the schedule ends the running thread continues, then the first
+runnable one) and prints the trace, one line per scheduling step.
+Exit status: 0 no violation, 1 a violation, 2 bad config, schedule or arguments.
+"""
+
+extension FolioSimCLI {
+    static func loadScenario(_ file: String) -> Scenario {
+        do {
+            return try Scenario.load(path: file)
+        } catch {
+            fail(error.description)
+        }
+    }
+
+    static func exploreCommand(_ args: [String]) async {
+        var json = false, file: String?
+        var strategy: String?, bound: String?, seed: UInt64?, count: Int?, depth: Int?, schedule: String?
+        var noReduction = false
+        var i = 0
+        func value(_ name: String) -> String {
+            guard i + 1 < args.count else { fail("explore: \(name) expects a value") }
+            i += 1
+            return args[i]
+        }
+        func number(_ name: String, _ lo: Int, _ hi: Int) -> Int {
+            let v = value(name)
+            guard let n = Int(v), n >= lo, n <= hi else { fail("explore: \(name) expects an integer from \(lo) to \(hi), found \(quote(v))") }
+            return n
+        }
+        while i < args.count {
+            let a = args[i]
+            switch a {
+            case "--help", "-h": print(exploreUsage); exit(0)
+            case "--json": json = true
+            case "--no-reduction": noReduction = true
+            case "--strategy": strategy = value(a)
+            case "--bound": bound = value(a)
+            case "--seed": seed = UInt64(number(a, 0, Int.max))
+            case "--count": count = number(a, 1, 100_000_000)
+            case "--depth": depth = number(a, 1, 64)
+            case "--schedule": schedule = value(a)
+            default:
+                if a.hasPrefix("-") { fail("explore: unknown option \(quote(a)) (see foliosim explore --help)") }
+                if file != nil { fail("explore: expected one config file, got \(quote(file!)) and \(quote(a))") }
+                file = a
+            }
+            i += 1
+        }
+        guard let file else { fail("explore: missing config file (usage: foliosim explore FILE [options])") }
+        let scenario = loadScenario(file)
+        guard !scenario.threads.isEmpty else { fail("\(file): threads: missing required field (explore needs concurrent threads)") }
+        var opts = scenario.explore ?? ExploreOptions()
+        var boundValue: Int?? = nil
+        if let b = bound {
+            if b == "none" { boundValue = .some(nil) } else if let n = Int(b), n >= 0, n <= 1000 { boundValue = .some(n) } else {
+                fail("explore: --bound expects an integer from 0 to 1000 or \"none\", found \(quote(b))")
+            }
+        }
+        let name = strategy ?? {
+            switch opts.strategy {
+            case .scripted: "scripted"
+            case .dfs: "dfs"
+            case .random: "random"
+            case .pct: "pct"
+            }
+        }()
+        var oldSeed: UInt64 = 1, oldCount = 1000, oldDepth = 3, oldBound: Int? = 2, oldRed = true, oldSched = ""
+        switch opts.strategy {
+        case .scripted(let s): oldSched = s
+        case .dfs(let b, let r): oldBound = b; oldRed = r
+        case .random(let s, let c): oldSeed = s; oldCount = c
+        case .pct(let s, let d, let c): oldSeed = s; oldDepth = d; oldCount = c
+        }
+        switch name {
+        case "dfs":
+            opts.strategy = .dfs(preemptionBound: boundValue ?? oldBound, reduction: noReduction ? false : oldRed)
+        case "random":
+            opts.strategy = .random(seed: seed ?? oldSeed, count: count ?? oldCount)
+        case "pct":
+            opts.strategy = .pct(seed: seed ?? oldSeed, depth: depth ?? oldDepth, count: count ?? oldCount)
+        case "scripted":
+            let text = schedule ?? oldSched
+            do { _ = try Schedule.parse(text, threads: scenario.threads.map(\.name)) } catch { fail("explore: --schedule: \(error.message)") }
+            opts.strategy = .scripted(text)
+        default:
+            fail("explore: --strategy expects dfs, random, pct or scripted, found \(quote(name))")
+        }
+        let interactive = isatty(STDERR_FILENO) != 0
+        let clock = ContinuousClock()
+        let start = clock.now
+        let result = await Explorer.explore(scenario, options: opts) { schedules, points in
+            guard interactive, clock.now - start > .seconds(1) else { return }
+            let t = clock.now - start
+            let secs = Double(t.components.seconds) + Double(t.components.attoseconds) / 1e18
+            FileHandle.standardError.write(Data("\rexplore: \(schedules) schedules, \(points) points, \(Int(Double(points) / secs)) points/s\u{1B}[K".utf8))
+        }
+        let t = clock.now - start
+        let secs = Double(t.components.seconds) + Double(t.components.attoseconds) / 1e18
+        if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if json {
+            print(JSONWriter.write(ExploreReport.json(result, scenario)))
+        } else {
+            print(ExploreReport.text(result, scenario, opts, seconds: secs), terminator: "")
+        }
+        exit(ExploreReport.matches(result, scenario.expect) ? 0 : 1)
+    }
+
+    static func replayCommand(_ args: [String]) async {
+        var json = false
+        var positional: [String] = []
+        for a in args {
+            switch a {
+            case "--help", "-h": print(replayUsage); exit(0)
+            case "--json": json = true
+            default:
+                if a.hasPrefix("-") && positional.count != 1 { fail("replay: unknown option \(quote(a)) (see foliosim replay --help)") }
+                positional.append(a)
+            }
+        }
+        guard positional.count == 2 else { fail("replay: expected FILE and SCHEDULE (usage: foliosim replay FILE SCHEDULE [--json])") }
+        let scenario = loadScenario(positional[0])
+        guard !scenario.threads.isEmpty else { fail("\(positional[0]): threads: missing required field (replay needs concurrent threads)") }
+        let result: ReplayResult
+        do {
+            result = try await Explorer.replay(scenario, schedule: positional[1])
+        } catch {
+            fail("replay: SCHEDULE: \(error.message)")
+        }
+        if json {
+            print(JSONWriter.write(ExploreReport.replayJSON(result)))
+        } else {
+            print(ExploreReport.replayText(result), terminator: "")
+        }
+        exit(result.violation == nil ? 0 : 1)
+    }
+}
+
+/// A user string for an error message: quoted, control characters escaped.
+func quote(_ s: String) -> String {
+    var out = "'"
+    for u in s.unicodeScalars {
+        if u.value < 0x20 || u.value == 0x7F { out += "\\u{" + String(u.value, radix: 16) + "}" } else if u == "'" { out += "\\'" } else { out.unicodeScalars.append(u) }
+    }
+    return out + "'"
+}
