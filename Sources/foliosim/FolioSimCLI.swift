@@ -28,10 +28,12 @@ Exit status: 0 ok, 1 an invariant was violated, 2 bad config or arguments.
 """
 
 let benchUsage = """
-usage: foliosim bench [--pages N] [--repeats N]
+usage: foliosim bench [--pages N] [--repeats N] [--no-explore]
 
 Measures order-0 and 64K mTHP anonymous fault throughput, fork + COW throughput,
-the cost of a full invariant check, and simulator memory per touched 4 KiB page.
+the cost of a full invariant check, simulator memory per touched 4 KiB page, and the
+explorer: Ryan Roberts' race to its bound, the first counterexample of an injected bug,
+scheduling points per second and the scaling set (--no-explore skips these).
   --pages N     pages touched per run (default 1048576 = 4 GiB simulated)
   --repeats N   runs per figure, the best is kept (default 3)
 """
@@ -106,12 +108,13 @@ struct FolioSimCLI {
     }
 
     static func benchCommand(_ args: [String]) async {
-        var pages = 1 << 20, repeats = 3
+        var pages = 1 << 20, repeats = 3, explore = true
         var i = 0
         while i < args.count {
             let a = args[i]
             switch a {
             case "--help", "-h": print(benchUsage); exit(0)
+            case "--no-explore": explore = false; i += 1
             case "--pages", "--repeats":
                 guard i + 1 < args.count, let n = Int(args[i + 1]), n > 0 else {
                     fail("bench: \(a) expects a positive integer")
@@ -124,10 +127,10 @@ struct FolioSimCLI {
                 }
                 i += 2
             default:
-                fail("bench: unknown option '\(a)' (expected --pages N or --repeats N)")
+                fail("bench: unknown option '\(a)' (expected --pages N, --repeats N or --no-explore)")
             }
         }
-        let figures = await Bench.run(pages: pages, repeats: repeats) { printErr("bench: " + $0) }
+        let figures = await Bench.run(pages: pages, repeats: repeats, explore: explore) { printErr("bench: " + $0) }
         for f in figures {
             let v = f.value >= 100 ? String(format: "%.0f", f.value) : String(format: "%.2f", f.value)
             print("\(f.name): \(v) \(f.unit)  (\(f.detail))")

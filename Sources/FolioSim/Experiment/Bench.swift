@@ -48,7 +48,8 @@ public enum Bench {
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
-    public static func run(pages: Int = 1 << 20, repeats: Int = 3, progress: (String) -> Void = { _ in }) async -> [BenchFigure] {
+    public static func run(pages: Int = 1 << 20, repeats: Int = 3, explore: Bool = true,
+                           progress: (String) -> Void = { _ in }) async -> [BenchFigure] {
         var figures: [BenchFigure] = []
         var off = THPSettings()
         off.enabled = .never
@@ -107,6 +108,7 @@ public enum Bench {
         let csecs = seconds(clock.now - cstart)
         figures.append(BenchFigure(name: "full invariant check", value: csecs * 1e9 / Double(2 * cowPages), unit: "ns per mapped page",
                                    detail: "one checkInvariants() over two address spaces of \(cowPages) pages each"))
+        if explore { figures += await exploreFigures(progress: progress) }
         return figures
     }
 }

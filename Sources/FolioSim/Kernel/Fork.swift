@@ -140,8 +140,6 @@ extension World {
         guard await pteAlloc(t, dst, start) else { return .enomem("fork: page table") }
         let dTab = pmdEntry(dst, start).tableID
         let sTab = pmdEntry(src, start).tableID
-        copyShadow(from: sTab, VirtualAddress(start).pteIndex, to: dTab, VirtualAddress(start).pteIndex,
-                   count: Int((end - start) >> Geometry.pageShift))
         var prealloc: PFN?
         var addr = start
         while addr < end {
@@ -249,12 +247,17 @@ extension World {
         p = p.withYoung(false)
         if !vma.flags.contains(.uffdWp) { p = p.withUffdWp(false) }
         for k in 0..<nr { dp[dSlot.index + k] = p.isSpecial ? p : p.withPFN(first.pfn + k) }
+        // The checker's record of the last value written goes with the PTE, at the step that
+        // copies it: a store by another thread through the parent's PTE before then reaches
+        // the child too.
+        copyShadow(from: sSlot.table, sSlot.index, to: dSlot.table, dSlot.index, count: nr)
     }
 
     /// `copy_present_page`: the early COW of a maybe-pinned exclusive page; the child gets the
     /// copy (AE, writable if VM_WRITE), the parent keeps its page, PTE, AE and pin.
     func copyPresentPage(_ t: SimThread, dst: MM, _ vma: VMA, _ sSlot: PTESlot, _ dSlot: PTESlot, _ page: PFN, _ new: PFN) {
         memory.setData(new, memory.data(page))
+        copyShadow(from: sSlot.table, sSlot.index, to: dSlot.table, dSlot.index, count: 1)
         folioAddNewAnonRmap(new, dst, pmd: false)
         dst.rssAnon += 1
         let w = vma.flags.contains(.write)
@@ -277,6 +280,7 @@ extension World {
         }
         if !vma.flags.contains(.uffdWp) { e = e.withUffdWp(false) }
         setPTE(dSlot, e)
+        copyShadow(from: sSlot.table, sSlot.index, to: dSlot.table, dSlot.index, count: 1)
         dst.rssSwap += 1
     }
 }

@@ -1,0 +1,59 @@
+import Foundation
+
+/// The explorer's figures in `foliosim bench`: Ryan Roberts' race explored to its bound,
+/// the time to the first counterexample of an injected bug, scheduling points per second,
+/// and the scaling set (2–5 writers, with and without a GUP-fast thread).
+extension Bench {
+    /// Ryan's race as a config: A and B share a COW page, B exits, `writers` threads of A
+    /// write it, optionally a GUP-fast R/O long-term pin thread; the same text as
+    /// Experiments/races/scaling-*.json5.
+    public static func ryanScenario(writers: Int, gupFast: Bool, bound: Int?, inject: String? = nil) -> Scenario {
+        var threads = [#"A1: [ { op: "write", proc: "A", addr: "0x10000", value: 2 } ]"#, #"B: [ { op: "exit", proc: "B" } ]"#]
+        for w in 2...max(2, writers) { threads.append(#"A\#(w): [ { op: "write", proc: "A", addr: "0x10000", value: \#(w + 1) } ]"#) }
+        if gupFast { threads.append(#"G: [ { op: "pin", proc: "A", addr: "0x10000", id: "g", flags: ["fast", "longterm"] } ]"#) }
+        let text = """
+        { name: "ryan-\(writers)w\(gupFast ? "-gup" : "")", memory: "16M",
+          \(inject.map { #"semantics: { preset: "v6.18", inject: ["\#($0)"] },"# } ?? "")
+          steps: [ { op: "mmap", proc: "A", addr: "0x10000", size: "64K", prot: "rw", map: "private-anon" },
+                   { op: "write", proc: "A", addr: "0x10000", value: 1 },
+                   { op: "fork", proc: "A", child: "B" } ],
+          threads: { \(threads.joined(separator: ", ")) },
+          \(gupFast ? #"after: [ { op: "checkPin", id: "g" } ],"# : "")
+          explore: { strategy: "dfs", preemptionBound: \(bound.map(String.init) ?? "null") } }
+        """
+        return try! Scenario.decode(text: text, file: "bench")
+    }
+
+    static func exploreFigures(progress: (String) -> Void) async -> [BenchFigure] {
+        var figures: [BenchFigure] = []
+        let clock = ContinuousClock()
+        progress("explore: Ryan's race, order 0, bound 3")
+        let ryan = ryanScenario(writers: 2, gupFast: false, bound: 3)
+        var t0 = clock.now
+        let r = await Explorer.explore(ryan)
+        let ryanSecs = seconds(clock.now - t0)
+        figures.append(BenchFigure(name: "explore Ryan's race to preemption bound 3", value: ryanSecs * 1000, unit: "ms",
+                                   detail: "\(r.schedules) schedules, \(r.points) points, \(r.endStates) end states, verdict \(r.counterexample?.invariant ?? "none")"))
+        figures.append(BenchFigure(name: "explorer scheduling points", value: Double(r.points) / ryanSecs / 1e6, unit: "M points/s",
+                                   detail: "the run above; each schedule re-executes the config's steps from a fresh world"))
+        progress("explore: first counterexample, skip-pte-same-after-copy")
+        let bad = ryanScenario(writers: 2, gupFast: false, bound: 3, inject: "skip-pte-same-after-copy")
+        t0 = clock.now
+        let b = await Explorer.explore(bad)
+        figures.append(BenchFigure(name: "first counterexample (skip-pte-same-after-copy)", value: seconds(clock.now - t0) * 1000, unit: "ms",
+                                   detail: "\(b.counterexample?.invariant ?? "none") after \(b.schedules) schedules, shrunk with \(b.shrinkSchedules) more to \"\(b.counterexample?.schedule ?? "")\""))
+        for writers in 2...5 {
+            for gup in [false, true] {
+                let bound = writers <= 3 ? 2 : 1
+                progress("explore: scaling set, \(writers) writers\(gup ? " + GUP-fast" : ""), bound \(bound)")
+                let s = ryanScenario(writers: writers, gupFast: gup, bound: bound)
+                t0 = clock.now
+                let x = await Explorer.explore(s)
+                let secs = seconds(clock.now - t0)
+                figures.append(BenchFigure(name: "scaling \(writers) writers\(gup ? " + GUP-fast" : "")", value: secs * 1000, unit: "ms",
+                                           detail: "bound \(bound): \(x.schedules) schedules, \(x.points) points, \(x.endStates) end states"))
+            }
+        }
+        return figures
+    }
+}

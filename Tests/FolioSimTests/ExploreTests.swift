@@ -1,0 +1,145 @@
+import Foundation
+import Testing
+@testable import FolioSim
+
+/// The interleaving explorer on Experiments/races: every config meets its `expect`; the
+/// sleep-set reduction explores fewer schedules than plain DFS with the same verdict;
+/// counterexamples replay byte for byte; strategies are deterministic.
+@Suite struct ExploreTests {
+    static let racesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Experiments/races")
+
+    static var raceConfigs: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: racesDir.path)) ?? [])
+            .filter { $0.hasSuffix(".json5") }.sorted()
+    }
+
+    /// The scaling set's larger members take minutes in a debug build; the tests explore
+    /// them at preemption bound 1 (`foliosim bench` measures them at their own bounds).
+    static func testOptions(_ name: String, _ s: Scenario) -> ExploreOptions {
+        var o = s.explore ?? ExploreOptions()
+        if name.hasPrefix("scaling-"), s.threads.count >= 5, case .dfs(_, let r) = o.strategy {
+            o.strategy = .dfs(preemptionBound: s.threads.count >= 6 ? 0 : 1, reduction: r)
+        }
+        return o
+    }
+
+    static func load(_ name: String) throws -> Scenario {
+        try Scenario.load(path: racesDir.appendingPathComponent(name).path)
+    }
+
+    @Test func theRacesDirectoryHasTheIssueSet() {
+        let names = Set(Self.raceConfigs)
+        for n in ["ryan-order0.json5", "ryan-64k.json5", "ryan-order0-gup-fast.json5", "ryan-mprotect.json5",
+                  "rfc2023-range-copy.json5", "gup-fast-vs-fork.json5", "gup-fast-vs-swapout.json5",
+                  "two-faults-one-block.json5", "scaling-5w-gup.json5"] {
+            #expect(names.contains(n), "missing \(n)")
+        }
+    }
+
+    @Test(arguments: raceConfigs)
+    func raceConfigMeetsItsExpectationWithFewerSchedulesThanPlainDFS(_ name: String) async throws {
+        let s = try Self.load(name)
+        let expect = try #require(s.expect, "\(name) has no expect")
+        var opts = Self.testOptions(name, s)
+        let reduced = await Explorer.explore(s, options: opts)
+        #expect(ExploreReport.matches(reduced, expect), "\(name): \(reduced.counterexample?.invariant ?? "no violation")")
+        if case .dfs(let b, _) = opts.strategy { opts.strategy = .dfs(preemptionBound: b, reduction: false) }
+        let plain = await Explorer.explore(s, options: opts)
+        #expect(plain.counterexample?.invariant == reduced.counterexample?.invariant, "\(name): same verdict")
+        #expect(reduced.schedules <= plain.schedules, "\(name): \(reduced.schedules) vs \(plain.schedules)")
+        if reduced.counterexample == nil && plain.schedules > 1 {
+            #expect(reduced.schedules < plain.schedules, "\(name): the reduction prunes something")
+            #expect(reduced.endStates == plain.endStates, "\(name): the same end states")
+        }
+    }
+
+    @Test func ryanFixedRulesFindNoViolation() async throws {
+        let s = try Self.load("ryan-order0.json5")
+        let r = await Explorer.explore(s)
+        #expect(r.counterexample == nil)
+        #expect(r.complete)
+        #expect(r.endStates == 2, "A's page ends with A1's or A2's value")
+    }
+
+    @Test func skipPTESameCounterexampleIsShrunkAndReplaysByteForByte() async throws {
+        let s = try Self.load("ryan-order0-skip-pte-same.json5")
+        let r = await Explorer.explore(s)
+        let cx = try #require(r.counterexample)
+        #expect(cx.invariant == "counts-non-negative")
+        #expect(cx.preemptions == 1, "one preemption suffices: A1 stops after dropping the PTL")
+        #expect(cx.trace.contains { $0.hasPrefix("A1 ") && $0.contains("drop PTL") })
+        #expect(cx.trace.contains { $0.hasPrefix("B exit_mmap") })
+        let replay = try await Explorer.replay(s, schedule: cx.schedule)
+        #expect(replay.trace == cx.trace)
+        #expect(replay.violation?.invariant == cx.invariant)
+        let again = await Explorer.explore(s)
+        #expect(again.counterexample == cx, "the same config gives the same counterexample")
+    }
+
+    @Test func wpCopyWithoutFolioGetIsAUseAfterFree() async throws {
+        let r = await Explorer.explore(try Self.load("ryan-dontneed-no-folio-get.json5"))
+        let cx = try #require(r.counterexample)
+        #expect(cx.invariant == "use-after-free")
+        #expect(cx.trace.contains { $0.contains("__wp_page_copy_user") })
+        let fixed = await Explorer.explore(try Self.load("ryan-dontneed.json5"))
+        #expect(fixed.counterexample == nil)
+    }
+
+    @Test func randomAndPCTAreDeterministicAndFindTheInjectedBug() async throws {
+        let s = try Self.load("ryan-order0-skip-pte-same.json5")
+        for strategy in [ExploreStrategy.random(seed: 7, count: 300), .pct(seed: 7, depth: 3, count: 300)] {
+            let opts = ExploreOptions(strategy: strategy)
+            let a = await Explorer.explore(s, options: opts)
+            let b = await Explorer.explore(s, options: opts)
+            #expect(a.schedules == b.schedules && a.points == b.points)
+            #expect(a.counterexample == b.counterexample)
+            #expect(a.counterexample?.invariant == "counts-non-negative", "\(strategy)")
+        }
+    }
+
+    @Test func scriptedScheduleRunsExactlyThatInterleaving() async throws {
+        let s = try Self.load("ryan-order0.json5")
+        let r = try await Explorer.replay(s, schedule: "A1*6 B*7 A2")
+        #expect(r.violation == nil)
+        #expect(r.trace.contains { $0.contains("pte_same failed") }, "A2 changed the PTE while A1 copied")
+        await #expect(throws: ScheduleError.self) { try await Explorer.replay(s, schedule: "A9") }
+        await #expect(throws: ScheduleError.self) { try await Explorer.replay(s, schedule: "A1*0") }
+    }
+
+    @Test func aThreadWaitingForALockIsNotRunnableAndAStuckRunIsADeadlock() async throws {
+        // B holds A's mmap_lock for write (fork) while A1 faults: A1 must wait, never spin.
+        let text = """
+        { memory: "16M",
+          steps: [ { op: "mmap", proc: "A", addr: "0x10000", size: "64K", prot: "rw", map: "private-anon" },
+                   { op: "write", proc: "A", addr: "0x10000" } ],
+          threads: { F: [ { op: "fork", proc: "A", child: "C" } ], A1: [ { op: "write", proc: "A", addr: "0x10000", value: 2 } ] },
+          explore: { strategy: "dfs", preemptionBound: null } }
+        """
+        let s = try Scenario.decode(text: text, file: "t.json5")
+        let r = await Explorer.explore(s)
+        #expect(r.counterexample == nil)
+        #expect(r.tooLong == nil)
+    }
+
+    @Test func configErrorsForThreadsAndExplore() {
+        func err(_ t: String) -> String {
+            do { _ = try Scenario.decode(text: t, file: "c.json5"); return "" } catch { return error.description }
+        }
+        let base = #"steps: [ { op: "mmap", proc: "A", addr: "0x10000", size: "64K", prot: "rw", map: "private-anon" } ]"#
+        #expect(err("{ \(base), threads: { A1: [] } }").contains("threads.A1"))
+        #expect(err("{ \(base), threads: { A1: [ { op: \"write\", proc: \"A\", addr: \"0x10000\" } ] }, explore: { strategy: \"bfs\" } }").contains("explore.strategy"))
+        #expect(err("{ \(base), threads: { A1: [ { op: \"write\", proc: \"A\", addr: \"0x10000\" } ] }, expect: { violation: \"nope\" } }").contains("expect.violation"))
+        #expect(err("{ \(base), threads: { A1: [ { op: \"write\", proc: \"A\", addr: \"0x10000\" } ] }, explore: { strategy: \"scripted\", schedule: \"Z\" } }").contains("explore.schedule"))
+        #expect(err("{ \(base), explore: { strategy: \"dfs\" } }").contains("explore"))
+    }
+
+    @Test func kernelNamesFromSwiftNames() {
+        #expect(kernelFunctionName("doWPPage(_:_:)") == "do_wp_page")
+        #expect(kernelFunctionName("wpPageCopy(_:_:_:)") == "wp_page_copy")
+        #expect(kernelFunctionName("handleMMFault(_:_:vmaIndex:address:flags:)") == "handle_mm_fault")
+        #expect(kernelFunctionName("copyPresentPTEs(_:dst:)") == "copy_present_ptes")
+        #expect(kernelFunctionName("exitMM(_:)") == "exit_mmap")
+        #expect(kernelFunctionName("wp_page_copy") == "wp_page_copy")
+    }
+}
