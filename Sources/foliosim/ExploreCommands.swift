@@ -51,7 +51,7 @@ extension FolioSimCLI {
         }
         func number(_ name: String, _ lo: Int, _ hi: Int) -> Int {
             let v = value(name)
-            guard let n = Int(v), n >= lo, n <= hi else { fail("explore: \(name) expects an integer from \(lo) to \(hi), found \(quote(v))") }
+            guard let n = Int(v), n >= lo, n <= hi else { fail("explore: \(name) expects an integer from \(lo) to \(hi), found \(quoted(v))") }
             return n
         }
         while i < args.count {
@@ -67,8 +67,8 @@ extension FolioSimCLI {
             case "--depth": depth = number(a, 1, 64)
             case "--schedule": schedule = value(a)
             default:
-                if a.hasPrefix("-") { fail("explore: unknown option \(quote(a)) (see foliosim explore --help)") }
-                if file != nil { fail("explore: expected one config file, got \(quote(file!)) and \(quote(a))") }
+                if a.hasPrefix("-") { fail("explore: unknown option \(quoted(a)) (see foliosim explore --help)") }
+                if file != nil { fail("explore: expected one config file, got \(quoted(file!)) and \(quoted(a))") }
                 file = a
             }
             i += 1
@@ -80,7 +80,7 @@ extension FolioSimCLI {
         var boundValue: Int?? = nil
         if let b = bound {
             if b == "none" { boundValue = .some(nil) } else if let n = Int(b), n >= 0, n <= 1000 { boundValue = .some(n) } else {
-                fail("explore: --bound expects an integer from 0 to 1000 or \"none\", found \(quote(b))")
+                fail("explore: --bound expects an integer from 0 to 1000 or \"none\", found \(quoted(b))")
             }
         }
         let name = strategy ?? {
@@ -110,7 +110,7 @@ extension FolioSimCLI {
             do { _ = try Schedule.parse(text, threads: scenario.threads.map(\.name)) } catch { fail("explore: --schedule: \(error.message)") }
             opts.strategy = .scripted(text)
         default:
-            fail("explore: --strategy expects dfs, random, pct or scripted, found \(quote(name))")
+            fail("explore: --strategy expects dfs, random, pct or scripted, found \(quoted(name))")
         }
         let interactive = isatty(STDERR_FILENO) != 0
         let clock = ContinuousClock()
@@ -140,7 +140,7 @@ extension FolioSimCLI {
             case "--help", "-h": print(replayUsage); exit(0)
             case "--json": json = true
             default:
-                if a.hasPrefix("-") && positional.count != 1 { fail("replay: unknown option \(quote(a)) (see foliosim replay --help)") }
+                if a.hasPrefix("-") && positional.count != 1 { fail("replay: unknown option \(quoted(a)) (see foliosim replay --help)") }
                 positional.append(a)
             }
         }
@@ -160,13 +160,4 @@ extension FolioSimCLI {
         }
         exit(result.violation == nil ? 0 : 1)
     }
-}
-
-/// A user string for an error message: quoted, control characters escaped.
-func quote(_ s: String) -> String {
-    var out = "'"
-    for u in s.unicodeScalars {
-        if u.value < 0x20 || u.value == 0x7F { out += "\\u{" + String(u.value, radix: 16) + "}" } else if u == "'" { out += "\\'" } else { out.unicodeScalars.append(u) }
-    }
-    return out + "'"
 }

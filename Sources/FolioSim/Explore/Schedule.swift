@@ -58,7 +58,7 @@ public struct ScheduleError: Error, Sendable, CustomStringConvertible {
 }
 
 /// A user string in an error message: quoted, with control characters escaped.
-func quoted(_ s: String) -> String {
+public func quoted(_ s: String) -> String {
     var out = "'"
     for u in s.unicodeScalars {
         switch u {
