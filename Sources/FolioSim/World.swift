@@ -115,6 +115,9 @@ public final class World {
                                     _ object: PointObject, _ access: PointAccess) async {
         if let h = hooks { await h.point(t, SchedPoint(function, step, object, access)) }
     }
+    @inline(__always) func schedule(_ t: SimThread, _ point: @autoclosure () -> SchedPoint) async {
+        if let h = hooks { await h.point(t, point()) }
+    }
 
     /// Records a trace line `thread function: what` when tracing is on.
     @inline(__always) func trace(_ t: SimThread, _ function: StaticString, _ what: @autoclosure () -> String) {

@@ -41,8 +41,7 @@ extension FolioSimCLI {
 
     static func exploreCommand(_ args: [String]) async {
         var json = false, file: String?
-        var strategy: String?, bound: String?, seed: UInt64?, count: Int?, depth: Int?, schedule: String?
-        var noReduction = false
+        var o = ExploreOverrides()
         var i = 0
         func value(_ name: String) -> String {
             guard i + 1 < args.count else { fail("explore: \(name) expects a value") }
@@ -59,13 +58,17 @@ extension FolioSimCLI {
             switch a {
             case "--help", "-h": print(exploreUsage); exit(0)
             case "--json": json = true
-            case "--no-reduction": noReduction = true
-            case "--strategy": strategy = value(a)
-            case "--bound": bound = value(a)
-            case "--seed": seed = UInt64(number(a, 0, Int.max))
-            case "--count": count = number(a, 1, 100_000_000)
-            case "--depth": depth = number(a, 1, 64)
-            case "--schedule": schedule = value(a)
+            case "--no-reduction": o.noReduction = true
+            case "--strategy": o.strategy = value(a)
+            case "--bound":
+                let b = value(a)
+                if b == "none" { o.bound = .some(nil) } else if let n = Int(b), n >= 0, n <= 1000 { o.bound = .some(n) } else {
+                    fail("explore: --bound expects an integer from 0 to 1000 or \"none\", found \(quoted(b))")
+                }
+            case "--seed": o.seed = UInt64(number(a, 0, Int.max))
+            case "--count": o.count = number(a, 1, 100_000_000)
+            case "--depth": o.depth = number(a, 1, 64)
+            case "--schedule": o.schedule = value(a)
             default:
                 if a.hasPrefix("-") { fail("explore: unknown option \(quoted(a)) (see foliosim explore --help)") }
                 if file != nil { fail("explore: expected one config file, got \(quoted(file!)) and \(quoted(a))") }
@@ -76,41 +79,11 @@ extension FolioSimCLI {
         guard let file else { fail("explore: missing config file (usage: foliosim explore FILE [options])") }
         let scenario = loadScenario(file)
         guard !scenario.threads.isEmpty else { fail("\(file): threads: missing required field (explore needs concurrent threads)") }
-        var opts = scenario.explore ?? ExploreOptions()
-        var boundValue: Int?? = nil
-        if let b = bound {
-            if b == "none" { boundValue = .some(nil) } else if let n = Int(b), n >= 0, n <= 1000 { boundValue = .some(n) } else {
-                fail("explore: --bound expects an integer from 0 to 1000 or \"none\", found \(quoted(b))")
-            }
-        }
-        let name = strategy ?? {
-            switch opts.strategy {
-            case .scripted: "scripted"
-            case .dfs: "dfs"
-            case .random: "random"
-            case .pct: "pct"
-            }
-        }()
-        var oldSeed: UInt64 = 1, oldCount = 1000, oldDepth = 3, oldBound: Int? = 2, oldRed = true, oldSched = ""
-        switch opts.strategy {
-        case .scripted(let s): oldSched = s
-        case .dfs(let b, let r): oldBound = b; oldRed = r
-        case .random(let s, let c): oldSeed = s; oldCount = c
-        case .pct(let s, let d, let c): oldSeed = s; oldDepth = d; oldCount = c
-        }
-        switch name {
-        case "dfs":
-            opts.strategy = .dfs(preemptionBound: boundValue ?? oldBound, reduction: noReduction ? false : oldRed)
-        case "random":
-            opts.strategy = .random(seed: seed ?? oldSeed, count: count ?? oldCount)
-        case "pct":
-            opts.strategy = .pct(seed: seed ?? oldSeed, depth: depth ?? oldDepth, count: count ?? oldCount)
-        case "scripted":
-            let text = schedule ?? oldSched
-            do { _ = try Schedule.parse(text, threads: scenario.threads.map(\.name)) } catch { fail("explore: --schedule: \(error.message)") }
-            opts.strategy = .scripted(text)
-        default:
-            fail("explore: --strategy expects dfs, random, pct or scripted, found \(quoted(name))")
+        let opts: ExploreOptions
+        do {
+            opts = try (scenario.explore ?? ExploreOptions()).applying(o, threads: scenario.threads.map(\.name))
+        } catch {
+            fail("explore: \(error.message)")
         }
         let interactive = isatty(STDERR_FILENO) != 0
         let clock = ContinuousClock()

@@ -198,7 +198,11 @@ extension World {
         var pfn = 0
         while pfn < memory.frameCount {
             let fr = memory.frames[pfn]
-            guard fr.flags & PageFlag.allocated != 0, fr.flags & PageFlag.head != 0 else { pfn += 1; continue }
+            guard fr.flags & PageFlag.allocated != 0, fr.flags & PageFlag.head != 0 else {
+                // A free buddy block is skipped whole.
+                pfn += fr.flags & PageFlag.buddy != 0 ? 1 << Int(fr.flags & PageFlag.orderMask) : 1
+                continue
+            }
             let folio = PFN(pfn)
             let nr = memory.nrPages(folio)
             defer { pfn += nr }

@@ -9,6 +9,12 @@ public enum ExploreReport {
         }
     }
 
+    /// Whether a named invariant is checked after every step or only at rest.
+    static func kind(_ invariant: String) -> String {
+        guard let inv = Invariant(rawValue: invariant) else { return "config expectation" }
+        return inv.holdsAtEveryStep ? "holds at every step" : "holds at rest"
+    }
+
     public static func strategyName(_ s: ExploreStrategy) -> String {
         switch s {
         case .scripted(let text): "scripted \"\(text)\""
@@ -29,7 +35,7 @@ public enum ExploreReport {
         out += "\n"
         if let t = r.tooLong { out += "a schedule exceeded maxSteps (\(opts.maxSteps)): \(t)\n" }
         if let c = r.counterexample {
-            out += "result: violation of \(c.invariant)\n  \(c.detail)\n"
+            out += "result: violation of \(c.invariant) (\(kind(c.invariant)))\n  \(c.detail)\n"
             out += "schedule: \"\(c.schedule)\" (\(c.preemptions) preemption\(c.preemptions == 1 ? "" : "s"), \(c.steps) steps; shrunk with \(r.shrinkSchedules) more schedules)\n"
             out += "trace:\n" + c.trace.map { "  " + $0 }.joined(separator: "\n") + "\n"
         } else {
@@ -68,7 +74,7 @@ public enum ExploreReport {
         var out = r.trace.joined(separator: "\n") + "\n"
         out += "schedule: \"\(r.schedule)\" (\(r.preemptions) preemption\(r.preemptions == 1 ? "" : "s"), \(r.steps) steps)\n"
         if r.tooLong { out += "stopped: the schedule exceeded maxSteps\n" }
-        out += r.violation.map { "result: violation of \($0.invariant)\n  \($0)\n" } ?? "result: no violation\n"
+        out += r.violation.map { "result: violation of \($0.invariant) (\(kind($0.invariant)))\n  \($0)\n" } ?? "result: no violation\n"
         return out
     }
 

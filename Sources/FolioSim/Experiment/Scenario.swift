@@ -206,3 +206,44 @@ public enum ExpectedOutcome: Equatable, Sendable {
     case none
     case violation(String)
 }
+
+/// Command-line overrides of a config's `explore` section (`foliosim explore --strategy …`).
+public struct ExploreOverrides: Sendable {
+    public var strategy: String?
+    /// `.some(nil)` is `--bound none` (unbounded).
+    public var bound: Int??
+    public var seed: UInt64?
+    public var count: Int?
+    public var depth: Int?
+    public var noReduction = false
+    public var schedule: String?
+    public init() {}
+}
+
+extension ExploreOptions {
+    /// These options with `o` applied: a new strategy takes its parameters from the options
+    /// given, else from the config's (when it names the same strategy), else the defaults.
+    public func applying(_ o: ExploreOverrides, threads: [String]) throws(ScheduleError) -> ExploreOptions {
+        var seed: UInt64 = 1, count = 1000, depth = 3, bound: Int? = 2, reduction = true, schedule = ""
+        let current: String
+        switch strategy {
+        case .scripted(let s): current = "scripted"; schedule = s
+        case .dfs(let b, let r): current = "dfs"; bound = b; reduction = r
+        case .random(let s, let c): current = "random"; seed = s; count = c
+        case .pct(let s, let d, let c): current = "pct"; seed = s; depth = d; count = c
+        }
+        var out = self
+        switch o.strategy ?? current {
+        case "dfs": out.strategy = .dfs(preemptionBound: o.bound ?? bound, reduction: o.noReduction ? false : reduction)
+        case "random": out.strategy = .random(seed: o.seed ?? seed, count: o.count ?? count)
+        case "pct": out.strategy = .pct(seed: o.seed ?? seed, depth: o.depth ?? depth, count: o.count ?? count)
+        case "scripted":
+            let text = o.schedule ?? schedule
+            _ = try Schedule.parse(text, threads: threads)
+            out.strategy = .scripted(text)
+        case let other:
+            throw ScheduleError(message: "--strategy expects dfs, random, pct or scripted, found \(quoted(other))")
+        }
+        return out
+    }
+}

@@ -52,11 +52,11 @@ public enum Explorer {
     typealias Observer = (Int, Int, Footprint) -> Void
 
     /// Runs one schedule.
-    static func runOnce(_ scenario: Scenario, tracing: Bool, maxSteps: Int,
+    static func runOnce(_ scenario: Scenario, tracing: Bool, maxSteps: Int, checkSetup: Bool = true,
                         choose: Chooser, observe: Observer? = nil) async -> RunOutcome {
         var out = RunOutcome()
         let ex = Execution(scenario, tracing: tracing)
-        guard await ex.start() else {
+        guard await ex.start(checkSetup: checkSetup) else {
             out.ending = .violation
             out.violation = ex.world.violations.first
             out.trace = ["(the config's steps already break \(ex.world.violations.first!.invariant))"]
@@ -77,7 +77,7 @@ public enum Explorer {
                 break
             }
             if last >= 0 && c != last && en.contains(last) { out.preemptions += 1 }
-            if c != (en.contains(last) ? last : en[0]) { out.lastNonDefault = depth }
+            if c != defaultChoice(ex, en) { out.lastNonDefault = depth }
             let f = ex.step(c)
             observe?(depth, c, f)
             last = c
@@ -138,14 +138,14 @@ public enum Explorer {
         case .dfs(let bound, let reduction):
             var dfs = DFS(bound: bound, reduction: reduction)
             while true {
-                let o = await dfs.run(scenario, maxSteps: opts.maxSteps, target: nil)
+                let o = await dfs.run(scenario, maxSteps: opts.maxSteps, checkSetup: result.schedules == 0)
                 if !account(o) { break }
                 if !dfs.backtrack() { break }
             }
         case .random(let seed, let count):
             var rng = SplitMix64(seed: seed)
             for _ in 0..<count {
-                let o = await runOnce(scenario, tracing: false, maxSteps: opts.maxSteps) { _, en, _ in
+                let o = await runOnce(scenario, tracing: false, maxSteps: opts.maxSteps, checkSetup: result.schedules == 0) { _, en, _ in
                     en[Int(rng.next() % UInt64(en.count))]
                 }
                 if !account(o) { break }
@@ -156,7 +156,7 @@ public enum Explorer {
             let k = max(1, probe.steps)
             for _ in 0..<count {
                 var pct = PCT(threads: scenario.threads.count, depth: depth, steps: k, rng: &rng)
-                let o = await runOnce(scenario, tracing: false, maxSteps: opts.maxSteps) { ex, en, step in
+                let o = await runOnce(scenario, tracing: false, maxSteps: opts.maxSteps, checkSetup: result.schedules == 0) { ex, en, step in
                     pct.choose(en, step: step, last: ex.current)
                 }
                 if !account(o) { break }
@@ -185,7 +185,7 @@ public enum Explorer {
                 var budget = bound == best.preemptions ? 2_000 : 20_000
                 var hit: RunOutcome?
                 while budget > 0 {
-                    let o = await dfs.run(scenario, maxSteps: maxSteps, target: inv)
+                    let o = await dfs.run(scenario, maxSteps: maxSteps, checkSetup: false)
                     spent += 1
                     budget -= 1
                     if o.ending == .violation, o.violation?.invariant == inv {
@@ -274,11 +274,11 @@ struct DFS {
     init(bound: Int?, reduction: Bool) { self.bound = bound; self.reduction = reduction }
 
     /// Runs the schedule the stack describes, extending it with first choices.
-    mutating func run(_ scenario: Scenario, maxSteps: Int, target: String?) async -> RunOutcome {
+    mutating func run(_ scenario: Scenario, maxSteps: Int, checkSetup: Bool) async -> RunOutcome {
         var stack = self.stack
         var carriedSleep: [(Int, Footprint)] = []
         let bound = self.bound, reduction = self.reduction
-        let o = await Explorer.runOnce(scenario, tracing: false, maxSteps: maxSteps, choose: { ex, en, d in
+        let o = await Explorer.runOnce(scenario, tracing: false, maxSteps: maxSteps, checkSetup: checkSetup, choose: { ex, en, d in
             if d < stack.count { return stack[d].chosen }
             let last = d == 0 ? -1 : stack[d - 1].chosen
             let pre = d == 0 ? 0 : stack[d - 1].preemptionsBefore + (stack[d - 1].isPreemption ? 1 : 0)

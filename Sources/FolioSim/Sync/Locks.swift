@@ -19,9 +19,11 @@ public enum LockResource: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Simulated locks. Every lock and unlock is a scheduling point. A thread that finds a lock
-/// taken waits through `SchedulingHooks.block`; without a scheduler (run-to-completion) a
-/// taken lock can only mean a FolioSim bug, which is reported as the `lock-order` violation.
+/// Simulated locks. Every lock and unlock is a scheduling point; an acquisition's point names
+/// the lock (`SchedPoint.acquires`), so the explorer runs it only when the lock is free. A
+/// thread that still finds a lock taken waits through `SchedulingHooks.block`; without a
+/// scheduler (run-to-completion) a taken lock can only mean a FolioSim bug, which is reported
+/// as the `lock-order` violation.
 extension World {
     func waitFor(_ t: SimThread, _ r: LockResource) async {
         if let h = hooks {
@@ -31,14 +33,50 @@ extension World {
         }
     }
 
-    /// `mmap_read_lock`.
-    @inline(__always) func mmapReadLock(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async {
-        await schedule(t, fn, "mmap_read_lock", .mmapLock(mm: mm.index), .read)
-        while mm.mmapLock.writer != 0 {
-            await waitFor(t, .mmapLock(mm: mm.index, write: false))
+    /// Whether `r` can be taken now: a read lock while nobody writes, anything else while free.
+    func isAvailable(_ r: LockResource) -> Bool {
+        switch r {
+        case .mmapLock(let mm, let write):
+            let s = mms[mm].mmapLock
+            return write ? s.isFree : s.writer == 0
+        case .ptl(let t): return tables.pte[Int(t)].ptlOwner == 0
+        case .pmdLock(let t): return tables.pmd[Int(t)].lockOwner == 0
+        case .folioLock(let f): return memory.frames[f.index].flags & PageFlag.locked == 0
+        }
+    }
+
+    /// Who holds `r`, for deadlock reports.
+    func holderName(_ r: LockResource) -> String {
+        func name(_ id: Int32) -> String { id > 0 && Int(id) <= threads.count ? threads[Int(id) - 1].name : "nobody" }
+        switch r {
+        case .mmapLock(let mm, _):
+            let s = mms[mm].mmapLock
+            return s.writer != 0 ? name(s.writer) + " (write)" : "\(s.readers) reader(s)"
+        case .ptl(let t): return name(tables.pte[Int(t)].ptlOwner)
+        case .pmdLock(let t): return name(tables.pmd[Int(t)].lockOwner)
+        case .folioLock: return "a folio_lock holder"
+        }
+    }
+
+    /// The scheduling point of an acquisition, then the wait until `r` is free, then taking it.
+    @inline(__always) private func acquire(_ t: SimThread, _ r: LockResource, _ fn: StaticString, _ step: StaticString) async {
+        await schedule(t, SchedPoint(fn, step, r.pointObject, r.isExclusive ? .write : .read, acquires: r))
+        while !isAvailable(r) {
+            await waitFor(t, r)
             if hooks == nil { break }
         }
-        mm.mmapLock.readers += 1
+        switch r {
+        case .mmapLock(let mm, let write):
+            if write { mms[mm].mmapLock.writer = t.id } else { mms[mm].mmapLock.readers += 1 }
+        case .ptl(let table): tables.pte[Int(table)].ptlOwner = t.id
+        case .pmdLock(let table): tables.pmd[Int(table)].lockOwner = t.id
+        case .folioLock(let f): memory.set(f, PageFlag.locked)
+        }
+    }
+
+    /// `mmap_read_lock`.
+    @inline(__always) func mmapReadLock(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async {
+        await acquire(t, .mmapLock(mm: mm.index, write: false), fn, "mmap_read_lock")
     }
     /// `mmap_read_unlock`.
     @inline(__always) func mmapReadUnlock(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async {
@@ -47,12 +85,7 @@ extension World {
     }
     /// `mmap_write_lock`.
     @inline(__always) func mmapWriteLock(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async {
-        await schedule(t, fn, "mmap_write_lock", .mmapLock(mm: mm.index), .write)
-        while !mm.mmapLock.isFree {
-            await waitFor(t, .mmapLock(mm: mm.index, write: true))
-            if hooks == nil { break }
-        }
-        mm.mmapLock.writer = t.id
+        await acquire(t, .mmapLock(mm: mm.index, write: true), fn, "mmap_write_lock")
     }
     /// `mmap_write_unlock`.
     @inline(__always) func mmapWriteUnlock(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async {
@@ -62,12 +95,7 @@ extension World {
 
     /// `spin_lock(ptl)` of a PTE table (`pte_offset_map_lock` after the table was found).
     @inline(__always) func ptlLock(_ t: SimThread, _ table: Int32, _ fn: StaticString = #function) async {
-        await schedule(t, fn, "lock PTL", .ptl(table: table), .write)
-        while tables.pte[Int(table)].ptlOwner != 0 {
-            await waitFor(t, .ptl(table: table))
-            if hooks == nil { break }
-        }
-        tables.pte[Int(table)].ptlOwner = t.id
+        await acquire(t, .ptl(table: table), fn, "lock PTL")
     }
     /// `spin_unlock(ptl)`.
     @inline(__always) func ptlUnlock(_ t: SimThread, _ table: Int32, _ fn: StaticString = #function) async {
@@ -77,12 +105,7 @@ extension World {
 
     /// `pmd_lock`.
     @inline(__always) func pmdLock(_ t: SimThread, _ table: Int32, _ fn: StaticString = #function) async {
-        await schedule(t, fn, "lock PMD", .pmdLock(table: table), .write)
-        while tables.pmd[Int(table)].lockOwner != 0 {
-            await waitFor(t, .pmdLock(table: table))
-            if hooks == nil { break }
-        }
-        tables.pmd[Int(table)].lockOwner = t.id
+        await acquire(t, .pmdLock(table: table), fn, "lock PMD")
     }
     @inline(__always) func pmdUnlock(_ t: SimThread, _ table: Int32, _ fn: StaticString = #function) async {
         await schedule(t, fn, "drop PMD lock", .pmdLock(table: table), .write)
@@ -92,21 +115,33 @@ extension World {
     /// `folio_trylock`: never sleeps (callable under a PTL).
     @inline(__always) func folioTrylock(_ t: SimThread, _ folio: PFN, _ fn: StaticString = #function) async -> Bool {
         await schedule(t, fn, "folio_trylock", .folioLock(folio), .write)
-        if memory.test(folio, PageFlag.locked) { return false }
+        guard isAvailable(.folioLock(folio)) else { return false }
         memory.set(folio, PageFlag.locked)
         return true
     }
     /// `folio_lock`: sleeps until the folio lock is free.
     @inline(__always) func folioLock(_ t: SimThread, _ folio: PFN, _ fn: StaticString = #function) async {
-        await schedule(t, fn, "folio_lock", .folioLock(folio), .write)
-        while memory.test(folio, PageFlag.locked) {
-            await waitFor(t, .folioLock(folio))
-            if hooks == nil { break }
-        }
-        memory.set(folio, PageFlag.locked)
+        await acquire(t, .folioLock(folio), fn, "folio_lock")
     }
     @inline(__always) func folioUnlock(_ t: SimThread, _ folio: PFN, _ fn: StaticString = #function) async {
         await schedule(t, fn, "folio_unlock", .folioLock(folio), .write)
         memory.clear(folio, PageFlag.locked)
+    }
+}
+
+extension LockResource {
+    /// Read locks of mmap_lock commute with each other; every other lock step is a write.
+    var isExclusive: Bool {
+        if case .mmapLock(_, let w) = self { return w }
+        return true
+    }
+    /// The point object of the lock.
+    var pointObject: PointObject {
+        switch self {
+        case .mmapLock(let mm, _): .mmapLock(mm: mm)
+        case .ptl(let t): .ptl(table: t)
+        case .pmdLock(let t): .pmdLock(table: t)
+        case .folioLock(let f): .folioLock(f)
+        }
     }
 }

@@ -85,8 +85,12 @@ public struct SchedPoint: Sendable, CustomStringConvertible {
     public var object: PointObject
     public var access: PointAccess
     public var step: StaticString
-    @inline(__always) public init(_ function: StaticString, _ step: StaticString, _ object: PointObject, _ access: PointAccess) {
-        self.function = function; self.step = step; self.object = object; self.access = access
+    /// The lock this step takes, if it is an acquisition: the explorer does not run the step
+    /// while the lock is held.
+    public var acquires: LockResource?
+    @inline(__always) public init(_ function: StaticString, _ step: StaticString, _ object: PointObject, _ access: PointAccess,
+                                  acquires: LockResource? = nil) {
+        self.function = function; self.step = step; self.object = object; self.access = access; self.acquires = acquires
     }
     public var description: String { "\(function): \(step) [\(access == .write ? "W" : "R") \(object)]" }
 }
