@@ -21,6 +21,23 @@ public struct PinRecord: Sendable {
     public var released = false
 }
 
+/// The operation a world is running, for violation reports: built per step, so it keeps the
+/// op and only formats it on demand.
+public enum OperationLabel: Sendable, CustomStringConvertible {
+    case text(String)
+    /// Step `index` (repetition `repetition` of `count`) of a config section (`step`, `after`).
+    case step(section: StaticString, index: Int, repetition: Int, count: Int, op: Op)
+    /// An op of a `threads` entry.
+    case thread(String, Op)
+    public var description: String {
+        switch self {
+        case .text(let s): s
+        case .step(let section, let i, let k, let n, let op): "\(section) \(i)\(n > 1 ? "#\(k)" : "") (\(op.summary))"
+        case .thread(let name, let op): "\(name): \(op.summary)"
+        }
+    }
+}
+
 /// A violation of a named invariant.
 public struct Violation: Sendable, Equatable, CustomStringConvertible {
     public var invariant: String
@@ -78,7 +95,12 @@ public final class World {
     /// Counters of work done on behalf of no process (reclaim's splits).
     let systemCounters: UnsafeMutablePointer<Int>
     /// Description of the operation in progress, for violation reports.
-    public var currentOperation = "boot"
+    public var currentOperation: String {
+        get { operation.description }
+        set { operation = .text(newValue) }
+    }
+    /// The operation in progress, described only when a violation is reported.
+    public var operation = OperationLabel.text("boot")
     var nextAnonVMA: Int32 = 1
 
     public init(memoryBytes: UInt64, swapBytes: UInt64 = 0, semantics: Semantics = .v6_18,
@@ -89,7 +111,6 @@ public final class World {
         self.thp = thp
         systemCounters = .allocate(capacity: Counter.count)
         systemCounters.initialize(repeating: 0, count: Counter.count)
-        memory.reclaimer = { [unowned self] in self.reclaimMemory() }
         updateTHPMasks()
     }
 

@@ -4,6 +4,10 @@ public struct PTESlot: Hashable, Sendable {
     public var index: Int
 }
 
+extension PTESlot: Comparable {
+    public static func < (a: PTESlot, b: PTESlot) -> Bool { (a.table, a.index) < (b.table, b.index) }
+}
+
 /// Page-table walks (`pgd_offset` … `pte_offset_map`) and table allocation (`__pte_alloc`,
 /// `__pmd_alloc`, `__pud_alloc`). Upper levels are allocated from the buddy allocator like the
 /// kernel's page-table pages; they are freed only when the address space goes away or a range
@@ -37,7 +41,7 @@ extension World {
     }
 
     func allocPageTablePage() -> PFN? {
-        guard let page = memory.allocFolio(order: 0) else { return nil }
+        guard let page = allocFolioReclaiming(order: 0) else { return nil }
         memory.set(page, PageFlag.reserved)
         return page
     }

@@ -10,8 +10,7 @@ extension World {
         for (page, what) in log.useAfterFree {
             report(.useAfterFree, nil, folio: page, what)
         }
-        var seenSlots = Set<PTESlot>()
-        for slot in log.ptesWritten where seenSlots.insert(slot).inserted {
+        for slot in distinct(log.ptesWritten) {
             let p = tables.pte[Int(slot.table)].ptes[slot.index]
             guard p.isPresent, !p.isSpecial else { continue }
             let page = p.pfn
@@ -24,12 +23,23 @@ extension World {
                 report(.writablePTEImpliesExclusive, nil, folio: folio, "writable PTE \(describe(slot)) maps \(page), which is not AE")
             }
         }
-        var seenFolios = Set<PFN>()
-        for f in log.foliosWritten where seenFolios.insert(f).inserted {
+        let touched = distinct(log.foliosWritten)
+        for f in touched {
             guard memory.isAllocated(f) else { continue }
             checkFolioCounts(memory.folio(of: f))
         }
-        checkPinnedExclusive(seenFolios)
+        checkPinnedExclusive(touched)
+    }
+
+    /// The distinct elements: a linear scan for the few a step usually touches, a sort for many.
+    private func distinct<T: Comparable>(_ xs: [T]) -> [T] {
+        var out: [T] = []
+        if xs.count <= 16 {
+            for x in xs where !out.contains(x) { out.append(x) }
+        } else {
+            for x in xs.sorted() where out.last != x { out.append(x) }
+        }
+        return out
     }
 
     private func checkFolioCounts(_ folio: PFN) {
@@ -60,7 +70,7 @@ extension World {
 
     /// I4 for the pins held and the GUP calls in flight whose folio this step touched: a
     /// pinned anon page that is still mapped is AE.
-    private func checkPinnedExclusive(_ touched: Set<PFN>) {
+    private func checkPinnedExclusive(_ touched: [PFN]) {
         guard !touched.isEmpty else { return }
         func check(_ page: PFN, _ flags: GUPFlags, _ who: String) {
             guard flags.contains(.pin), memory.isAllocated(page) else { return }

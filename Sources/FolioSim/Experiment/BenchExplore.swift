@@ -33,7 +33,7 @@ extension Bench {
         let r = await Explorer.explore(ryan)
         let ryanSecs = seconds(clock.now - t0)
         figures.append(BenchFigure(name: "explore Ryan's race to preemption bound 3", value: ryanSecs * 1000, unit: "ms",
-                                   detail: "\(r.schedules) schedules, \(r.points) points, \(r.endStates) end states, verdict \(r.counterexample?.invariant ?? "none")"))
+                                   detail: "\(r.schedules) schedules (\(r.runs) runs), \(r.points) points, \(r.endStates) end states, verdict \(r.counterexample?.invariant ?? "none")"))
         figures.append(BenchFigure(name: "explorer scheduling points", value: Double(r.points) / ryanSecs / 1e6, unit: "M points/s",
                                    detail: "the run above; each schedule re-executes the config's steps from a fresh world"))
         progress("explore: first counterexample, skip-pte-same-after-copy")
@@ -41,7 +41,7 @@ extension Bench {
         t0 = clock.now
         let b = await Explorer.explore(bad)
         figures.append(BenchFigure(name: "first counterexample (skip-pte-same-after-copy)", value: seconds(clock.now - t0) * 1000, unit: "ms",
-                                   detail: "\(b.counterexample?.invariant ?? "none") after \(b.schedules) schedules, shrunk with \(b.shrinkSchedules) more to \"\(b.counterexample?.schedule ?? "")\""))
+                                   detail: "\(b.counterexample?.invariant ?? "none") after \(b.runs) runs, shrunk with \(b.shrinkSchedules) more to \"\(b.counterexample?.schedule ?? "")\""))
         for writers in 2...5 {
             for gup in [false, true] {
                 let bound = writers <= 3 ? 2 : 1
@@ -51,7 +51,7 @@ extension Bench {
                 let x = await Explorer.explore(s)
                 let secs = seconds(clock.now - t0)
                 figures.append(BenchFigure(name: "scaling \(writers) writers\(gup ? " + GUP-fast" : "")", value: secs * 1000, unit: "ms",
-                                           detail: "bound \(bound): \(x.schedules) schedules, \(x.points) points, \(x.endStates) end states"))
+                                           detail: "bound \(bound): \(x.schedules) schedules (\(x.runs) runs), \(x.points) points, \(x.endStates) end states"))
             }
         }
         return figures

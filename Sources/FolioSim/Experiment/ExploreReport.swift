@@ -27,7 +27,7 @@ public enum ExploreReport {
     public static func text(_ r: ExploreResult, _ s: Scenario, _ opts: ExploreOptions, seconds: Double) -> String {
         var out = "\(s.name): \(s.threads.count) threads (\(s.threads.map(\.name).joined(separator: ", "))), semantics \(s.semanticsName)\n"
         out += "strategy: \(strategyName(opts.strategy))\n"
-        out += "schedules: \(r.schedules)\(r.complete ? "" : " (stopped at maxSchedules)")"
+        out += "schedules: \(r.schedules) explored to the end, \(r.runs) runs\(r.complete ? "" : " (stopped at maxSchedules)")"
         if r.pruned > 0 { out += ", \(r.pruned) cut short by the reduction or the bound" }
         out += "\nscheduling points: \(r.points)\ndistinct end states: \(r.endStates)\n"
         out += "time: \(String(format: "%.3f", seconds)) s"
@@ -51,6 +51,7 @@ public enum ExploreReport {
             ("result", .string(r.counterexample == nil ? "ok" : "violation")),
             ("expected", .bool(matches(r, s.expect))),
             ("schedules", .int(r.schedules)),
+            ("runs", .int(r.runs)),
             ("pruned", .int(r.pruned)),
             ("points", .int(r.points)),
             ("endStates", .int(r.endStates)),

@@ -61,13 +61,13 @@ final class RunState {
     init(world: World) { self.world = world }
 
     /// Runs `steps` one after the other with every kernel path run to completion.
-    func runSteps(_ steps: [Step], check: CheckMode, stepOffset: Int = 0, label: String = "step",
+    func runSteps(_ steps: [Step], check: CheckMode, stepOffset: Int = 0, label: StaticString = "step",
                   progress: ((Int, Int) -> Void)? = nil) async {
         for (i, step) in steps.enumerated() {
             progress?(i, steps.count)
             for k in 0..<step.repeatCount {
                 let op = step.op(k)
-                world.currentOperation = "\(label) \(i)\(step.repeatCount > 1 ? "#\(k)" : "") (\(op.summary))"
+                world.operation = .step(section: label, index: i, repetition: k, count: step.repeatCount, op: op)
                 await execute(op, step: stepOffset + i)
                 peak = max(peak, world.memory.usedPages)
                 if check == .step { world.checkInvariants() }

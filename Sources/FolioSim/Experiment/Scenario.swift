@@ -193,7 +193,7 @@ public struct ExploreOptions: Equatable, Sendable {
     /// A schedule longer than this many steps stops with an error (no fair kernel schedule
     /// of a config's few operations comes near it).
     public var maxSteps: Int
-    /// Exploration stops after this many schedules (the result says it was cut short).
+    /// Exploration stops after this many runs (the result says it was cut short).
     public var maxSchedules: Int
     public init(strategy: ExploreStrategy = .dfs(preemptionBound: 2, reduction: true), maxSteps: Int = 20_000,
                 maxSchedules: Int = 1_000_000) {

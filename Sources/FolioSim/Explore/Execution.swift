@@ -14,7 +14,7 @@ final class Execution: SchedulingHooks {
         /// The point the thread is parked at: what its next step touches.
         var pending: SchedPoint
         /// The op in flight, for violation reports.
-        var operation = "start"
+        var operation = OperationLabel.text("start")
         init(name: String, steps: [Step]) {
             self.name = name
             self.steps = steps
@@ -108,8 +108,8 @@ final class Execution: SchedulingHooks {
         for (k, step) in th.steps.enumerated() {
             for r in 0..<step.repeatCount {
                 let op = step.op(r)
-                th.operation = "\(th.name): \(op.summary)"
-                world.currentOperation = th.operation
+                th.operation = .thread(th.name, op)
+                world.operation = th.operation
                 await state.execute(op, step: offset + k, threadName: th.name)
             }
         }
@@ -129,7 +129,12 @@ final class Execution: SchedulingHooks {
         }
     }
 
-    var enabled: [Int] { threads.indices.filter { isEnabled($0) } }
+    var enabled: [Int] {
+        var out: [Int] = []
+        out.reserveCapacity(threads.count)
+        for i in threads.indices where isEnabled(i) { out.append(i) }
+        return out
+    }
     var allDone: Bool { threads.allSatisfy { if case .done = $0.status { true } else { false } } }
 
     /// Runs one step of thread `i` and checks the per-step invariants. Returns the step's
@@ -142,7 +147,7 @@ final class Execution: SchedulingHooks {
         log.note(point.object, write: point.access == .write)
         current = i
         choices.append(i)
-        world.currentOperation = th.operation
+        world.operation = th.operation
         th.status = .running
         let c = th.continuation!
         th.continuation = nil
@@ -260,6 +265,8 @@ private let swiftToKernel: [String: String] = [
     "followPage": "follow_page_pte",
     "wpCanReuseByRefcount": "wp_can_reuse_anon_folio",
     "mmap": "mmap_region",
+    "madvise": "do_madvise",
+    "mprotect": "do_mprotect_pkey",
     "munmap": "do_vmi_munmap",
     "tryToUnmapOne": "try_to_unmap_one",
     "reclaimPages": "shrink_folio_list",

@@ -11,9 +11,13 @@ public struct Counterexample: Sendable, Equatable {
 
 /// What an exploration found.
 public struct ExploreResult: Sendable {
-    /// Schedules run (complete, pruned or stopped at a violation).
-    public var schedules = 0
-    /// Schedules that a partial-order reduction or the preemption bound cut short.
+    /// Interleavings explored to their end (or to a violation).
+    public var schedules: Int { runs - pruned }
+    /// Runs started: `schedules` plus those cut short.
+    public var runs = 0
+    /// Runs that the sleep sets or the preemption bound cut short: the rest of such a run
+    /// only reorders independent steps of an interleaving explored already (or needs one
+    /// preemption too many).
     public var pruned = 0
     /// Scheduling points executed over all schedules.
     public var points = 0
@@ -120,14 +124,14 @@ public enum Explorer {
         var found: RunOutcome?
         var ends = Set<UInt64>()
         func account(_ o: RunOutcome) -> Bool {
-            result.schedules += 1
+            result.runs += 1
             result.points += o.steps
             if o.ending == .pruned { result.pruned += 1 }
             if let e = o.endState { ends.insert(e) }
             if o.ending == .tooLong && result.tooLong == nil { result.tooLong = describe(o.choices, scenario) }
-            if result.schedules & 1023 == 0 { progress?(result.schedules, result.points) }
+            if result.runs & 1023 == 0 { progress?(result.runs, result.points) }
             if o.ending == .violation { found = o; return false }
-            if result.schedules >= opts.maxSchedules { result.complete = false; return false }
+            if result.runs >= opts.maxSchedules { result.complete = false; return false }
             return true
         }
         switch opts.strategy {
@@ -138,14 +142,14 @@ public enum Explorer {
         case .dfs(let bound, let reduction):
             var dfs = DFS(bound: bound, reduction: reduction)
             while true {
-                let o = await dfs.run(scenario, maxSteps: opts.maxSteps, checkSetup: result.schedules == 0)
+                let o = await dfs.run(scenario, maxSteps: opts.maxSteps, checkSetup: result.runs == 0)
                 if !account(o) { break }
                 if !dfs.backtrack() { break }
             }
         case .random(let seed, let count):
             var rng = SplitMix64(seed: seed)
             for _ in 0..<count {
-                let o = await runOnce(scenario, tracing: false, maxSteps: opts.maxSteps, checkSetup: result.schedules == 0) { _, en, _ in
+                let o = await runOnce(scenario, tracing: false, maxSteps: opts.maxSteps, checkSetup: result.runs == 0) { _, en, _ in
                     en[Int(rng.next() % UInt64(en.count))]
                 }
                 if !account(o) { break }
@@ -156,7 +160,7 @@ public enum Explorer {
             let k = max(1, probe.steps)
             for _ in 0..<count {
                 var pct = PCT(threads: scenario.threads.count, depth: depth, steps: k, rng: &rng)
-                let o = await runOnce(scenario, tracing: false, maxSteps: opts.maxSteps, checkSetup: result.schedules == 0) { ex, en, step in
+                let o = await runOnce(scenario, tracing: false, maxSteps: opts.maxSteps, checkSetup: result.runs == 0) { ex, en, step in
                     pct.choose(en, step: step, last: ex.current)
                 }
                 if !account(o) { break }

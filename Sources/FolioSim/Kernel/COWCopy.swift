@@ -78,7 +78,7 @@ extension World {
         var plan = planIn
         var newFolio: PFN?
         while true {
-            if let f = memory.allocFolio(order: plan.order) {
+            if let f = await allocFolio(t, order: plan.order) {
                 newFolio = f
                 break
             }

@@ -242,7 +242,7 @@ extension World {
                 order = orders == 0 ? 0 : 31 - orders.leadingZeroBitCount
             }
         }
-        return memory.allocFolio(order: 0)
+        return await allocFolio(t, order: 0)
     }
 
     /// `vm_normal_page`: the page a present PTE maps, nil for special PTEs (the zero page).

@@ -77,7 +77,7 @@ extension World {
     func doCOWFault(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
         guard let table = await vmfPTEAlloc(t, vmf) else { return .oom }
         anonVMAPrepare(&vmf)
-        guard let new = memory.allocFolio(order: 0) else { return .oom }
+        guard let new = await allocFolio(t, order: 0) else { return .oom }
         guard let src = pagecacheFolio(file: vmf.vma.fileIndex!, index: fileIndex(vmf, vmf.address)) else {
             memory.folioPut(new)
             return .oom

@@ -168,7 +168,7 @@ extension World {
             await ptlUnlock(t, sTab)
             await ptlUnlock(t, dTab)
             if needPrealloc {
-                guard let page = memory.allocFolio(order: 0) else { return .enomem("fork: early COW page") }
+                guard let page = await allocFolio(t, order: 0) else { return .enomem("fork: early COW page") }
                 prealloc = page
                 trace(t, "copy_pte_range", "-EAGAIN at \(VirtualAddress(addr)): preallocate a page, restart")
             }

@@ -59,13 +59,37 @@ extension World {
     /// PTE-mapped folio partially mapped for a moment: the kernel counts that as
     /// `split_deferred`, and so does this. `mm` is the process the work is counted for; nil
     /// counts it for the system (reclaim).
+    ///
+    /// Each PMD mapping is split under its PMD lock, then the folio is split in one step
+    /// (frozen: no other path can use it meanwhile).
     @discardableResult
-    func splitFolio(_ t: SimThread?, _ folio: PFN, index: UInt64? = nil, extraRefs: Int32, countIn mm: MM?) -> Bool {
+    func splitFolio(_ t: SimThread, _ folio: PFN, index: UInt64? = nil, extraRefs: Int32, countIn mm: MM?) async -> Bool {
+        guard memory.order(of: folio) > 0 else { return true }
+        let pmdMapped = memory.meta(folio).entireMapcount > 0
+        guard canSplitFolio(folio, extraRefs: extraRefs), !pmdMapped || index != nil else {
+            return splitFolioFrozen(t, folio, index: index, extraRefs: extraRefs, countIn: mm, wasPMDMapped: pmdMapped)
+        }
+        if pmdMapped, let index {
+            for hit in rmapWalkPMD(folio, index: index) {
+                await pmdLock(t, hit.slot.table, "unmap_folio")
+                splitHugePMDLocked(t, hit.mm, hit.slot.table, hit.addr)
+                await pmdUnlock(t, hit.slot.table, "unmap_folio")
+            }
+        }
+        await schedule(t, "__split_huge_page", "split the frozen folio", .folio(folio), .write)
+        return splitFolioFrozen(t, folio, index: index, extraRefs: extraRefs, countIn: mm, wasPMDMapped: pmdMapped)
+    }
+
+    /// The body of `split_folio` once PMD mappings are split (or, for reclaim's deferred split
+    /// of PTE-mapped folios, none exist): checks, counts and rewrites the memmap in one step.
+    @discardableResult
+    func splitFolioFrozen(_ t: SimThread?, _ folio: PFN, index: UInt64? = nil, extraRefs: Int32, countIn mm: MM?,
+                          wasPMDMapped: Bool = false) -> Bool {
         let order = memory.order(of: folio)
         guard order > 0 else { return true }
         let nr = memory.nrPages(folio)
         let inSwapCache = memory.test(folio, PageFlag.swapCache)
-        let pmdMapped = memory.meta(folio).entireMapcount > 0
+        let pmdMapped = wasPMDMapped || memory.meta(folio).entireMapcount > 0
         guard canSplitFolio(folio, extraRefs: extraRefs), !pmdMapped || index != nil else {
             countMTHP(mm, order: order, .splitFailed)
             if let t { trace(t, "split_folio", "cannot split \(FolioOrder(order)) folio \(folio): extra references") }
@@ -74,6 +98,7 @@ extension World {
         if pmdMapped, let index {
             for hit in rmapWalkPMD(folio, index: index) { splitHugePMDLocked(t, hit.mm, hit.slot.table, hit.addr) }
         }
+        if let l = log { for i in 0..<nr { l.noteFolio(folio + i, write: true) } }
         let m = memory.meta(folio)
         if memory.isAnon(folio) && order > 1 && m.nrPagesMapped >= 2 && !inSwapCache && !pmdMapped
             && !memory.test(folio, PageFlag.partiallyMapped) {

@@ -24,13 +24,20 @@ extension World {
         return m.entireMapcount > 0 || Int(m.largeMapcount) > memory.nrPages(folio) || memory.pageMapcount(folio) > 1
     }
 
-    /// MADV_PAGEOUT over `[start, end)` of one VMA.
+    /// MADV_PAGEOUT over `[start, end)` of one VMA (`madvise_cold_or_pageout_pte_range`): a
+    /// huge PMD is looked at under the PMD lock, PTEs under the PTL. A large folio that is only
+    /// partly in the range is split: the PTL is dropped, the folio trylocked and split, and the
+    /// scan restarts at the same address under the PTL. The folios collected go to
+    /// `reclaim_pages` after the PTL is dropped.
     func madvisePageout(_ t: SimThread, _ mm: MM, _ vma: VMA, _ start: UInt64, _ end: UInt64) async {
         guard vma.isAnonymous || vma.isCOWMapping else { return }
         var addr = start
         while addr < end {
             let next = min((addr & ~(Geometry.pmdSize - 1)) + Geometry.pmdSize, end)
-            var pmd = pmdEntry(mm, addr)
+            guard let pmdT = pmdTableID(mm, addr) else { addr = next; continue }
+            await pmdLock(t, pmdT)
+            let pmd = pmdEntry(mm, addr)
+            await pmdUnlock(t, pmdT)
             if pmd.isHuge {
                 let folio = pmd.pfn
                 if memory.isZeroPage(folio) || folioMaybeMappedShared(folio) { addr = next; continue }
@@ -41,26 +48,34 @@ extension World {
                     continue
                 }
                 guard await folioTrylock(t, folio) else { addr = next; continue }
-                let split = splitFolio(t, folio, index: index, extraRefs: 0, countIn: mm)
+                let split = await splitFolio(t, folio, index: index, extraRefs: 0, countIn: mm)
                 await folioUnlock(t, folio)
                 guard split else { addr = next; continue }
-                pmd = pmdEntry(mm, addr)
             }
-            guard pmd.isTable else { addr = next; continue }
+            guard pmdEntry(mm, addr).isTable else { addr = next; continue }
+            let table = pmdEntry(mm, addr).tableID
             var list: [(PFN, UInt64)] = []
             var a = addr
+            await ptlLock(t, table)
             while a < next {
-                let p = readPTE(mm, a)
+                let p = pte(PTESlot(table: table, index: VirtualAddress(a).pteIndex))
                 guard let page = vmNormalPage(p) else { a += Geometry.pageSize; continue }
                 let folio = memory.folio(of: page)
                 var nr = 1
                 if memory.isLarge(folio) {
-                    let slot = pteSlot(mm, a)!
+                    let slot = PTESlot(table: table, index: VirtualAddress(a).pteIndex)
                     nr = folioPTEBatch(folio, slot, p, maxNr: Int((next - a) >> Geometry.pageShift),
                                        ignoreDirty: true, ignoreSoftDirty: true).nr
                     if nr < memory.nrPages(folio) {
                         if !folioMaybeMappedShared(folio) && memory.isAnon(folio) {
-                            if splitFolio(t, folio, index: vma.pageIndex(a) - UInt64(page - folio), extraRefs: 0, countIn: mm) { continue }
+                            await ptlUnlock(t, table)
+                            var split = false
+                            if await folioTrylock(t, folio) {
+                                split = await splitFolio(t, folio, index: vma.pageIndex(a) - UInt64(page - folio), extraRefs: 0, countIn: mm)
+                                await folioUnlock(t, folio)
+                            }
+                            await ptlLock(t, table)
+                            if split { continue }
                         }
                         a += UInt64(nr) * Geometry.pageSize
                         continue
@@ -72,6 +87,7 @@ extension World {
                 }
                 a += UInt64(nr) * Geometry.pageSize
             }
+            await ptlUnlock(t, table)
             await reclaimPages(t, mm, list)
             addr = next
         }
@@ -98,7 +114,7 @@ extension World {
                     // can_split_folio first (counts nothing), then the failed whole-folio
                     // add_to_swap of a rotational device, then split_folio_to_list.
                     guard canSplitFolio(folio, extraRefs: 0),
-                          splitFolio(t, folio, index: index, extraRefs: 0, countIn: mm) else {
+                          await splitFolio(t, folio, index: index, extraRefs: 0, countIn: mm) else {
                         await folioUnlock(t, folio)
                         continue
                     }
@@ -243,27 +259,6 @@ extension World {
         if memory.folioMapcount(folio) == 0 && !memory.test(folio, PageFlag.locked) { folioFreeSwap(folio) }
     }
 
-    /// Memory pressure: frees unmapped, clean swapcache folios (their data is in the slot)
-    /// and splits partially mapped folios on the deferred split queue, freeing their unmapped
-    /// pages (`deferred_split_scan`). Returns true if anything was freed.
-    func reclaimMemory() -> Bool {
-        let before = memory.freePages
-        for s in 1..<max(swap.slotCount, 1) where swap.cache[s] != 0 {
-            let folio = memory.folio(of: PFN(swap.cache[s]))
-            guard !memory.isLarge(folio), memory.pageMapcount(folio) == 0, memory.refcount(folio) == 1,
-                  !memory.test(folio, PageFlag.locked) else { continue }
-            swap.data[s] = memory.data(folio)
-            swap.dropCache(s)
-            swap.slotOfFolio[folio.raw] = nil
-            memory.clear(folio, PageFlag.swapCache)
-            memory.folioPut(folio)
-        }
-        for folio in deferredSplitQueue where memory.test(folio, PageFlag.partiallyMapped) {
-            splitFolio(nil, folio, extraRefs: 0, countIn: nil)
-        }
-        return memory.freePages > before
-    }
-
     /// `do_swap_page` for a swap PTE: find the folio in the swapcache or read it from the slot
     /// (a new order-0 folio), then under the PTL and folio lock map it: exclusive (and writable
     /// if VM_WRITE) when the swap PTE remembered exclusivity or nothing else holds the folio,
@@ -279,7 +274,7 @@ extension World {
             memory.folioGet(memory.folio(of: folio))
             folio = memory.folio(of: folio)
         } else {
-            guard let f = memory.allocFolio(order: 0) else { return .oom }
+            guard let f = await allocFolio(t, order: 0) else { return .oom }
             memory.setData(f, swap.data[slot])
             memory.set(f, PageFlag.swapCache | PageFlag.swapBacked | PageFlag.uptodate | PageFlag.lru)
             swap.cache[slot] = f.raw

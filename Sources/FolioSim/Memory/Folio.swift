@@ -80,10 +80,8 @@ extension PhysicalMemory {
     /// Allocates and initialises a folio of `order` (`folio_alloc` + zeroing): `ref = 1`, no
     /// mappings, every data word 0. Returns nil when the buddy allocator has no block.
     public func allocFolio(order: Int) -> PFN? {
-        var block = allocBlock(order: order)
-        if block == nil && order == 0, let reclaim = reclaimer, reclaim() { block = allocBlock(order: order) }
         if let l = log { l.note(.allocator, write: true) }
-        guard let start = block else { return nil }
+        guard let start = allocBlock(order: order) else { return nil }
         let flagsTail = PageFlag.allocated | UInt32(order)
         frames[start] = Frame(ref: 1, map: 0, flags: flagsTail | PageFlag.head, data: 0)
         let nr = 1 << order

@@ -31,7 +31,7 @@ extension World {
         let f = files[file]
         let i = Int(index)
         if i < f.pages.count, f.pages[i] != 0 { return PFN(f.pages[i]) }
-        guard let folio = memory.allocFolio(order: 0) else { return nil }
+        guard let folio = allocFolioReclaiming(order: 0) else { return nil }
         memory.set(folio, PageFlag.file | PageFlag.uptodate | PageFlag.lru)
         if i >= f.pages.count { f.pages += Array(repeating: 0, count: i + 1 - f.pages.count) }
         f.pages[i] = folio.raw

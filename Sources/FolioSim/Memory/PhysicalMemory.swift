@@ -17,9 +17,6 @@ public final class PhysicalMemory {
     public let zeroPFN: PFN
     /// Head PFN of the huge zero folio once allocated (`huge_zero_folio`), allocated on first use.
     public internal(set) var hugeZeroPFN: PFN?
-    /// Called when an order-0 allocation finds no free page (direct reclaim); returns true if
-    /// it freed something.
-    var reclaimer: (() -> Bool)?
     /// Set while an explorer runs: records what each step touches (see `AccessLog`).
     public var log: AccessLog?
     /// Number of folios allocated per order (gauge), indexed by order.

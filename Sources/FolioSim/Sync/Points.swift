@@ -12,7 +12,7 @@ public enum PointObject: Hashable, Sendable, CustomStringConvertible {
     case folioLock(PFN)
     /// A folio's counts, flags and data (refcount, mapcounts, pincount, AE bits, contents).
     case folio(PFN)
-    /// One PTE slot (compared at the granularity of its table).
+    /// One PTE slot.
     case pte(PTESlot)
     /// A PMD table's entries.
     case pmd(table: Int32)
@@ -47,8 +47,7 @@ public enum PointObject: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// A compact key for conflict tests: kind in the top byte, the id below. PTEs compare at
-    /// the granularity of their table.
+    /// A compact key for conflict tests: kind in the top byte, the id below.
     @inline(__always) var key: UInt64 {
         switch self {
         case .mmapLock(let mm): 1 << 56 | UInt64(mm)
@@ -56,7 +55,7 @@ public enum PointObject: Hashable, Sendable, CustomStringConvertible {
         case .pmdLock(let t): 3 << 56 | UInt64(UInt32(bitPattern: t))
         case .folioLock(let f): 4 << 56 | UInt64(f.raw)
         case .folio(let f): 5 << 56 | UInt64(f.raw)
-        case .pte(let s): 6 << 56 | UInt64(UInt32(bitPattern: s.table))
+        case .pte(let s): 6 << 56 | UInt64(UInt32(bitPattern: s.table)) << 9 | UInt64(s.index & 511)
         case .pmd(let t): 7 << 56 | UInt64(UInt32(bitPattern: t))
         case .seqcount(let mm): 8 << 56 | UInt64(mm)
         case .mmFlags(let mm): 9 << 56 | UInt64(mm)
