@@ -132,12 +132,12 @@ public final class World {
     // MARK: scheduling and tracing
 
     /// A scheduling point: another thread may run here. Free when no scheduler is attached.
+    /// No closure may be passed here: in an async function its context is a task allocation,
+    /// which `foliosim run` would pay at every point. Compute an expensive `object` only under
+    /// `if hooks != nil`.
     @inline(__always) func schedule(_ t: SimThread, _ function: StaticString, _ step: StaticString,
                                     _ object: PointObject, _ access: PointAccess) async {
         if let h = hooks { await h.point(t, SchedPoint(function, step, object, access)) }
-    }
-    @inline(__always) func schedule(_ t: SimThread, _ point: @autoclosure () -> SchedPoint) async {
-        if let h = hooks { await h.point(t, point()) }
     }
 
     /// Records a trace line `thread function: what` when tracing is on.

@@ -18,7 +18,7 @@ extension World {
         let mm = t.mm
         var attempts = 0
         while true {
-            await schedule(t, "do_user_addr_fault", write ? "MMU store" : "MMU load", pmdObject(mm, addr), .read)
+            if hooks != nil { await schedule(t, "do_user_addr_fault", write ? "MMU store" : "MMU load", pmdObject(mm, addr), .read) }
             if let v = mmuAccess(mm, addr, write: write, value: value) { return .ok(v) }
             attempts += 1
             if attempts > 16 && hooks == nil {
@@ -50,15 +50,15 @@ extension World {
         let va = VirtualAddress(addr)
         let pmdIdx = va.pmdIndex
         let pmd = tables.pmd[Int(pmdT)].entries[pmdIdx]
-        if let l = log { l.note(.pmd(table: pmdT), write: false) }
+        if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; l.note(.pmd(table: pmdT), write: false) }
         if pmd.isTable {
             let table = tables.pte[Int(pmd.tableID)]
             let i = va.pteIndex
             let p = table.ptes[i]
-            if let l = log { l.notePTE(PTESlot(table: pmd.tableID, index: i), write: write || !p.isYoung) }
+            if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; l.notePTE(PTESlot(table: pmd.tableID, index: i), write: write || !p.isYoung) }
             guard p.isUserAccessible, !write || p.isWritable else { return nil }
             let page = p.pfn
-            if let l = log { memory.logUse(l, page, write: write, write ? "stored to" : "loaded from") }
+            if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; memory.logUse(l, page, write: write, write ? "stored to" : "loaded from") }
             if write {
                 table.ptes[i] = PTE(raw: p.raw | PTE.young | PTE.dirty)
                 memory.frames[page.index].data = value

@@ -7,8 +7,13 @@
 /// reclaim for large orders (they fall back to smaller orders instead).
 extension World {
     /// `folio_alloc` from a kernel path: order 0 falls back to direct reclaim.
-    func allocFolio(_ t: SimThread, order: Int) async -> PFN? {
+    @inline(__always) func allocFolio(_ t: SimThread, order: Int) async -> PFN? {
         if let f = memory.allocFolio(order: order) { return f }
+        return await allocFolioSlowPath(t, order: order)
+    }
+
+    /// `__alloc_pages_slowpath`: direct reclaim for order 0, then one more try.
+    func allocFolioSlowPath(_ t: SimThread, order: Int) async -> PFN? {
         guard order == 0 else { return nil }
         await schedule(t, "__alloc_pages_slowpath", "direct reclaim", .allocator, .write)
         return allocFolioReclaiming(order: 0)

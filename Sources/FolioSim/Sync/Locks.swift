@@ -25,25 +25,21 @@ public enum LockResource: Hashable, Sendable, CustomStringConvertible {
 /// scheduler (run-to-completion) a taken lock can only mean a FolioSim bug, which is reported
 /// as the `lock-order` violation.
 extension World {
-    func waitFor(_ t: SimThread, _ r: LockResource) async {
-        if let h = hooks {
-            await h.block(t, on: r)
-        } else {
-            report(.lockOrder, t.mm, "\(t.name) would block forever on \(r) in a single-threaded run")
-        }
-    }
-
     /// Whether `r` can be taken now: a read lock while nobody writes, anything else while free.
     func isAvailable(_ r: LockResource) -> Bool {
         switch r {
-        case .mmapLock(let mm, let write):
-            let s = mms[mm].mmapLock
-            return write ? s.isFree : s.writer == 0
-        case .ptl(let t): return tables.pte[Int(t)].ptlOwner == 0
-        case .pmdLock(let t): return tables.pmd[Int(t)].lockOwner == 0
-        case .folioLock(let f): return memory.frames[f.index].flags & PageFlag.locked == 0
+        case .mmapLock(let mm, let write): return mmapLockAvailable(mms[mm], write: write)
+        case .ptl(let t): return ptlAvailable(t)
+        case .pmdLock(let t): return pmdLockAvailable(t)
+        case .folioLock(let f): return folioLockAvailable(f)
         }
     }
+    @inline(__always) func mmapLockAvailable(_ mm: MM, write: Bool) -> Bool {
+        write ? mm.mmapLock.isFree : mm.mmapLock.writer == 0
+    }
+    @inline(__always) func ptlAvailable(_ t: Int32) -> Bool { tables.pte[Int(t)].ptlOwner == 0 }
+    @inline(__always) func pmdLockAvailable(_ t: Int32) -> Bool { tables.pmd[Int(t)].lockOwner == 0 }
+    @inline(__always) func folioLockAvailable(_ f: PFN) -> Bool { memory.frames[f.index].flags & PageFlag.locked == 0 }
 
     /// Who holds `r`, for deadlock reports.
     func holderName(_ r: LockResource) -> String {
@@ -58,25 +54,24 @@ extension World {
         }
     }
 
-    /// The scheduling point of an acquisition, then the wait until `r` is free, then taking it.
-    @inline(__always) private func acquire(_ t: SimThread, _ r: LockResource, _ fn: StaticString, _ step: StaticString) async {
-        await schedule(t, SchedPoint(fn, step, r.pointObject, r.isExclusive ? .write : .read, acquires: r))
-        while !isAvailable(r) {
-            await waitFor(t, r)
-            if hooks == nil { break }
+    /// Under a scheduler: the point of an acquisition (it names the lock, so the explorer
+    /// runs it only when the lock is free), then waiting while it is taken. Without one, a
+    /// taken lock can only be a FolioSim bug.
+    func acquireSlowPath(_ t: SimThread, _ r: LockResource, _ fn: StaticString, _ step: StaticString) async {
+        guard let h = hooks else {
+            if !isAvailable(r) { report(.lockOrder, t.mm, "\(t.name) would block forever on \(r) in a single-threaded run") }
+            return
         }
-        switch r {
-        case .mmapLock(let mm, let write):
-            if write { mms[mm].mmapLock.writer = t.id } else { mms[mm].mmapLock.readers += 1 }
-        case .ptl(let table): tables.pte[Int(table)].ptlOwner = t.id
-        case .pmdLock(let table): tables.pmd[Int(table)].lockOwner = t.id
-        case .folioLock(let f): memory.set(f, PageFlag.locked)
-        }
+        await h.point(t, SchedPoint(fn, step, r.pointObject, r.isExclusive ? .write : .read, acquires: r))
+        while !isAvailable(r) { await h.block(t, on: r) }
     }
 
     /// `mmap_read_lock`.
     @inline(__always) func mmapReadLock(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async {
-        await acquire(t, .mmapLock(mm: mm.index, write: false), fn, "mmap_read_lock")
+        if hooks != nil || !mmapLockAvailable(mm, write: false) {
+            await acquireSlowPath(t, .mmapLock(mm: mm.index, write: false), fn, "mmap_read_lock")
+        }
+        mm.mmapLock.readers += 1
     }
     /// `mmap_read_unlock`.
     @inline(__always) func mmapReadUnlock(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async {
@@ -85,7 +80,10 @@ extension World {
     }
     /// `mmap_write_lock`.
     @inline(__always) func mmapWriteLock(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async {
-        await acquire(t, .mmapLock(mm: mm.index, write: true), fn, "mmap_write_lock")
+        if hooks != nil || !mmapLockAvailable(mm, write: true) {
+            await acquireSlowPath(t, .mmapLock(mm: mm.index, write: true), fn, "mmap_write_lock")
+        }
+        mm.mmapLock.writer = t.id
     }
     /// `mmap_write_unlock`.
     @inline(__always) func mmapWriteUnlock(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async {
@@ -95,7 +93,8 @@ extension World {
 
     /// `spin_lock(ptl)` of a PTE table (`pte_offset_map_lock` after the table was found).
     @inline(__always) func ptlLock(_ t: SimThread, _ table: Int32, _ fn: StaticString = #function) async {
-        await acquire(t, .ptl(table: table), fn, "lock PTL")
+        if hooks != nil || !ptlAvailable(table) { await acquireSlowPath(t, .ptl(table: table), fn, "lock PTL") }
+        tables.pte[Int(table)].ptlOwner = t.id
     }
     /// `spin_unlock(ptl)`.
     @inline(__always) func ptlUnlock(_ t: SimThread, _ table: Int32, _ fn: StaticString = #function) async {
@@ -105,7 +104,8 @@ extension World {
 
     /// `pmd_lock`.
     @inline(__always) func pmdLock(_ t: SimThread, _ table: Int32, _ fn: StaticString = #function) async {
-        await acquire(t, .pmdLock(table: table), fn, "lock PMD")
+        if hooks != nil || !pmdLockAvailable(table) { await acquireSlowPath(t, .pmdLock(table: table), fn, "lock PMD") }
+        tables.pmd[Int(table)].lockOwner = t.id
     }
     @inline(__always) func pmdUnlock(_ t: SimThread, _ table: Int32, _ fn: StaticString = #function) async {
         await schedule(t, fn, "drop PMD lock", .pmdLock(table: table), .write)
@@ -115,13 +115,14 @@ extension World {
     /// `folio_trylock`: never sleeps (callable under a PTL).
     @inline(__always) func folioTrylock(_ t: SimThread, _ folio: PFN, _ fn: StaticString = #function) async -> Bool {
         await schedule(t, fn, "folio_trylock", .folioLock(folio), .write)
-        guard isAvailable(.folioLock(folio)) else { return false }
+        guard folioLockAvailable(folio) else { return false }
         memory.set(folio, PageFlag.locked)
         return true
     }
     /// `folio_lock`: sleeps until the folio lock is free.
     @inline(__always) func folioLock(_ t: SimThread, _ folio: PFN, _ fn: StaticString = #function) async {
-        await acquire(t, .folioLock(folio), fn, "folio_lock")
+        if hooks != nil || !folioLockAvailable(folio) { await acquireSlowPath(t, .folioLock(folio), fn, "folio_lock") }
+        memory.set(folio, PageFlag.locked)
     }
     @inline(__always) func folioUnlock(_ t: SimThread, _ folio: PFN, _ fn: StaticString = #function) async {
         await schedule(t, fn, "folio_unlock", .folioLock(folio), .write)
