@@ -135,9 +135,14 @@ public final class World {
     /// No closure may be passed here: in an async function its context is a task allocation,
     /// which `foliosim run` would pay at every point. Compute an expensive `object` only under
     /// `if hooks != nil`.
+    /// The point itself is out of line, so that each inlined call site stays a branch and the
+    /// fault chain stays small enough to be inlined (one async frame per call that is not).
     @inline(__always) func schedule(_ t: SimThread, _ function: StaticString, _ step: StaticString,
                                     _ object: PointObject, _ access: PointAccess) async {
-        if let h = hooks { await h.point(t, SchedPoint(function, step, object, access)) }
+        if hooks != nil { await schedulePoint(t, SchedPoint(function, step, object, access)) }
+    }
+    @inline(never) func schedulePoint(_ t: SimThread, _ point: SchedPoint) async {
+        await hooks?.point(t, point)
     }
 
     /// Records a trace line `thread function: what` when tracing is on.
