@@ -41,15 +41,18 @@ public final class AccessLog {
         useAfterFree.append((page, what))
     }
 
-    /// Takes the footprint of the step that just ended and starts a new one.
-    @discardableResult
-    func takeFootprint() -> Footprint {
-        let f = Footprint(entries: objects)
+    /// The footprint of the step that just ended. Sorts the entries in place.
+    func footprint() -> Footprint {
+        objects.sort()
+        return Footprint(sorted: objects)
+    }
+
+    /// Starts a new step.
+    func reset() {
         objects.removeAll(keepingCapacity: true)
         ptesWritten.removeAll(keepingCapacity: true)
         foliosWritten.removeAll(keepingCapacity: true)
         useAfterFree.removeAll(keepingCapacity: true)
-        return f
     }
 }
 
@@ -60,19 +63,18 @@ public struct Footprint: Sendable, Equatable {
     /// Sorted, deduplicated `key << 1 | write` entries (a written object appears once, as written).
     public let entries: [UInt64]
 
-    init(entries raw: [UInt64]) {
-        var byKey: [UInt64] = raw.sorted()
+    /// `sorted`: entries in ascending order, possibly repeated.
+    init(sorted: [UInt64]) {
         var out: [UInt64] = []
-        out.reserveCapacity(byKey.count)
-        for e in byKey {
+        out.reserveCapacity(sorted.count)
+        for e in sorted {
             if let last = out.last, last >> 1 == e >> 1 {
                 out[out.count - 1] = last | e
             } else {
                 out.append(e)
             }
         }
-        byKey = out
-        entries = byKey
+        entries = out
     }
 
     public var isUnknown: Bool { entries.contains { $0 >> 1 == AccessKey.unknownKey } }

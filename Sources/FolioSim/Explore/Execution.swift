@@ -96,7 +96,7 @@ final class Execution: SchedulingHooks {
                 await box.value.0.threadBody(box.value.1)
             }
             executor.drain()
-            log.takeFootprint()
+            log.reset()
         }
         current = -1
         return true
@@ -129,25 +129,24 @@ final class Execution: SchedulingHooks {
         }
     }
 
-    var enabled: [Int] {
-        var out: [Int] = []
-        out.reserveCapacity(threads.count)
-        for i in threads.indices where isEnabled(i) { out.append(i) }
+    var enabled: ThreadSet {
+        var out = ThreadSet()
+        for i in threads.indices where isEnabled(i) { out.insert(i) }
         return out
     }
     var allDone: Bool { threads.allSatisfy { if case .done = $0.status { true } else { false } } }
 
-    /// Runs one step of thread `i` and checks the per-step invariants. Returns the step's
-    /// footprint.
-    @discardableResult
-    func step(_ i: Int) -> Footprint {
+    /// Runs one step of thread `i` and checks the per-step invariants. What the step touched
+    /// stays in `log` until the next step.
+    func step(_ i: Int) {
         let th = threads[i]
         let point = th.pending
+        log.reset()
         if case .blocked(let r) = th.status { log.note(r.pointObject, write: r.isExclusive) }
         log.note(point.object, write: point.access == .write)
+        if current != i { world.operation = th.operation }
         current = i
         choices.append(i)
-        world.operation = th.operation
         th.status = .running
         let c = th.continuation!
         th.continuation = nil
@@ -155,7 +154,6 @@ final class Execution: SchedulingHooks {
         executor.drain()
         world.checkStep(log)
         if tracing { traceStep(th.name, point) }
-        return log.takeFootprint()
     }
 
     private func traceStep(_ name: String, _ point: SchedPoint) {

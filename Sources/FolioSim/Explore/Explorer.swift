@@ -51,9 +51,9 @@ struct RunOutcome {
 public enum Explorer {
     /// The chooser of one run: given the execution, the runnable threads and the step index,
     /// returns the thread to run (nil stops the run as pruned).
-    typealias Chooser = (Execution, [Int], Int) -> Int?
-    /// Called after each step with its index, the thread and the step's footprint.
-    typealias Observer = (Int, Int, Footprint) -> Void
+    typealias Chooser = (Execution, ThreadSet, Int) -> Int?
+    /// Called after each step with its index, the thread and the log of what it touched.
+    typealias Observer = (Int, Int, AccessLog) -> Void
 
     /// Runs one schedule.
     static func runOnce(_ scenario: Scenario, tracing: Bool, maxSteps: Int, checkSetup: Bool = true,
@@ -82,8 +82,8 @@ public enum Explorer {
             }
             if last >= 0 && c != last && en.contains(last) { out.preemptions += 1 }
             if c != defaultChoice(ex, en) { out.lastNonDefault = depth }
-            let f = ex.step(c)
-            observe?(depth, c, f)
+            ex.step(c)
+            observe?(depth, c, ex.log)
             last = c
             depth += 1
             if !ex.world.violations.isEmpty {
@@ -110,9 +110,9 @@ public enum Explorer {
 
     /// The thread a non-preemptive run picks: the last one while it can run, else the first
     /// runnable one.
-    static func defaultChoice(_ ex: Execution, _ enabled: [Int]) -> Int {
-        if ex.current >= 0 && enabled.contains(ex.current) { return ex.current }
-        return enabled[0]
+    static func defaultChoice(_ ex: Execution, _ enabled: ThreadSet) -> Int {
+        if enabled.contains(ex.current) { return ex.current }
+        return enabled.first!
     }
 
     /// Explores `scenario` with its `explore` options (or `options`), reporting progress
@@ -140,7 +140,7 @@ public enum Explorer {
             let sched = (try? Schedule.parse(text, threads: names)) ?? Schedule(steps: [])
             _ = account(await runScripted(scenario, sched, tracing: false, maxSteps: opts.maxSteps).outcome)
         case .dfs(let bound, let reduction):
-            var dfs = DFS(bound: bound, reduction: reduction)
+            let dfs = DFS(bound: bound, reduction: reduction, threads: scenario.threads.count)
             while true {
                 let o = await dfs.run(scenario, maxSteps: opts.maxSteps, checkSetup: result.runs == 0)
                 if !account(o) { break }
@@ -150,7 +150,7 @@ public enum Explorer {
             var rng = SplitMix64(seed: seed)
             for _ in 0..<count {
                 let o = await runOnce(scenario, tracing: false, maxSteps: opts.maxSteps, checkSetup: result.runs == 0) { _, en, _ in
-                    en[Int(rng.next() % UInt64(en.count))]
+                    en.member(at: Int(rng.next() % UInt64(en.count)))
                 }
                 if !account(o) { break }
             }
@@ -185,7 +185,7 @@ public enum Explorer {
         var spent = 0
         if best.preemptions > 0 || best.steps > 0 {
             outer: for bound in 0...best.preemptions {
-                var dfs = DFS(bound: bound, reduction: true)
+                let dfs = DFS(bound: bound, reduction: true, threads: scenario.threads.count)
                 var budget = bound == best.preemptions ? 2_000 : 20_000
                 var hit: RunOutcome?
                 while budget > 0 {
@@ -259,79 +259,112 @@ public struct ReplayResult: Sendable {
 /// sets (Godefroid): after a thread's step has been explored at a node, later siblings do
 /// not run it again until a conflicting step has happened, because only the order of
 /// independent steps would differ.
-struct DFS {
+///
+/// A class so that the run's chooser and observer update the stack in place. The footprints
+/// live in flat arrays indexed by `depth * threads + thread`, so a node holds no references
+/// and the per-step bookkeeping copies nothing.
+final class DFS {
     struct Node {
-        var enabled: [Int]
+        var enabled: ThreadSet
         var chosen: Int
-        /// Alternatives explored here, in order, with their steps' footprints.
-        var done: [(Int, Footprint?)]
-        /// The sleep set on entry: threads (with their next step's footprint) not to run.
-        var sleep: [(Int, Footprint)]
+        /// Alternatives explored here (their footprints are in `doneFootprints`).
+        var done: ThreadSet
+        /// The sleep set on entry (the threads' next-step footprints are in `sleepFootprints`).
+        var sleep: ThreadSet
         var preemptionsBefore: Int
         /// The thread of the previous step (-1 at the root).
         var last: Int
+        var isPreemption: Bool { enabled.contains(last) && chosen != last }
     }
     let bound: Int?
     let reduction: Bool
+    let threads: Int
     var stack: [Node] = []
+    private var doneFootprints: [Footprint?] = []
+    private var sleepFootprints: [Footprint?] = []
+    /// The sleep set carried into the next node of the current run, with footprints by thread.
+    private var carried = ThreadSet()
+    private var carriedFootprints: [Footprint?]
 
-    init(bound: Int?, reduction: Bool) { self.bound = bound; self.reduction = reduction }
+    init(bound: Int?, reduction: Bool, threads: Int) {
+        self.bound = bound
+        self.reduction = reduction
+        self.threads = threads
+        carriedFootprints = Array(repeating: nil, count: threads)
+    }
 
     /// Runs the schedule the stack describes, extending it with first choices.
-    mutating func run(_ scenario: Scenario, maxSteps: Int, checkSetup: Bool) async -> RunOutcome {
-        var stack = self.stack
-        var carriedSleep: [(Int, Footprint)] = []
-        let bound = self.bound, reduction = self.reduction
-        let o = await Explorer.runOnce(scenario, tracing: false, maxSteps: maxSteps, checkSetup: checkSetup, choose: { ex, en, d in
-            if d < stack.count { return stack[d].chosen }
-            let last = d == 0 ? -1 : stack[d - 1].chosen
-            let pre = d == 0 ? 0 : stack[d - 1].preemptionsBefore + (stack[d - 1].isPreemption ? 1 : 0)
-            let asleep = Set(carriedSleep.map(\.0))
-            var order: [Int] = []
-            if en.contains(last) { order.append(last) }
-            order += en.filter { $0 != last }
-            for c in order where !asleep.contains(c) {
-                let isPre = last >= 0 && en.contains(last) && c != last
-                if isPre, let b = bound, pre + 1 > b { continue }
-                stack.append(Node(enabled: en, chosen: c, done: [(c, nil)], sleep: carriedSleep, preemptionsBefore: pre, last: last))
-                return c
-            }
-            return nil
-        }, observe: { d, c, f in
-            if let k = stack[d].done.firstIndex(where: { $0.0 == c }) { stack[d].done[k].1 = f }
-            guard reduction else { return }
-            var next: [(Int, Footprint)] = []
-            for (t, tf) in stack[d].sleep where t != c && !tf.conflicts(with: f) { next.append((t, tf)) }
-            for (t, tf) in stack[d].done where t != c {
-                if let tf, !tf.conflicts(with: f), !next.contains(where: { $0.0 == t }) { next.append((t, tf)) }
-            }
-            carriedSleep = next
-        })
-        self.stack = stack
-        return o
+    func run(_ scenario: Scenario, maxSteps: Int, checkSetup: Bool) async -> RunOutcome {
+        carried = ThreadSet()
+        return await Explorer.runOnce(scenario, tracing: false, maxSteps: maxSteps, checkSetup: checkSetup,
+                                      choose: { _, en, d in self.choose(en, depth: d) },
+                                      observe: { d, c, log in self.observe(depth: d, thread: c, log: log) })
+    }
+
+    private func choose(_ en: ThreadSet, depth d: Int) -> Int? {
+        if d < stack.count { return stack[d].chosen }
+        let last = d == 0 ? -1 : stack[d - 1].chosen
+        let pre = d == 0 ? 0 : stack[d - 1].preemptionsBefore + (stack[d - 1].isPreemption ? 1 : 0)
+        let lastEnabled = en.contains(last)
+        var pick: Int?
+        if lastEnabled && !carried.contains(last) {
+            pick = last
+        } else if !lastEnabled || bound.map({ pre + 1 <= $0 }) ?? true {
+            pick = en.subtracting(carried).first
+        }
+        guard let c = pick else { return nil }
+        let base = d * threads
+        if doneFootprints.count < base + threads {
+            doneFootprints.append(contentsOf: repeatElement(nil, count: base + threads - doneFootprints.count))
+            sleepFootprints.append(contentsOf: repeatElement(nil, count: base + threads - sleepFootprints.count))
+        }
+        for t in 0..<threads {
+            doneFootprints[base + t] = nil
+            sleepFootprints[base + t] = carried.contains(t) ? carriedFootprints[t] : nil
+        }
+        var done = ThreadSet()
+        done.insert(c)
+        stack.append(Node(enabled: en, chosen: c, done: done, sleep: carried, preemptionsBefore: pre, last: last))
+        return c
+    }
+
+    /// Records the footprint of the step just taken at the newest node and the sleep set
+    /// it leaves for the next one. Steps of the replayed prefix are skipped: their
+    /// footprints are recorded already and their sleep sets are not needed again.
+    private func observe(depth d: Int, thread c: Int, log: AccessLog) {
+        guard d == stack.count - 1 else { return }
+        let base = d * threads
+        let f = log.footprint()
+        doneFootprints[base + c] = f
+        guard reduction else { return }
+        var next = ThreadSet()
+        for t in stack[d].sleep where t != c {
+            let tf = sleepFootprints[base + t]!
+            if !tf.conflicts(with: f) { next.insert(t); carriedFootprints[t] = tf }
+        }
+        for t in stack[d].done where t != c && !next.contains(t) {
+            if let tf = doneFootprints[base + t], !tf.conflicts(with: f) { next.insert(t); carriedFootprints[t] = tf }
+        }
+        carried = next
     }
 
     /// Moves to the next unexplored schedule; false when the search is complete.
-    mutating func backtrack() -> Bool {
+    func backtrack() -> Bool {
         while let node = stack.last {
             let d = stack.count - 1
-            let asleep = reduction ? Set(node.sleep.map(\.0)) : []
-            let lastEnabled = node.last >= 0 && node.enabled.contains(node.last)
-            for c in node.enabled where !node.done.contains(where: { $0.0 == c }) && !asleep.contains(c) {
+            let asleep = reduction ? node.sleep : ThreadSet()
+            let lastEnabled = node.enabled.contains(node.last)
+            for c in node.enabled.subtracting(node.done).subtracting(asleep) {
                 let isPre = lastEnabled && c != node.last
                 if isPre, let b = bound, node.preemptionsBefore + 1 > b { continue }
                 stack[d].chosen = c
-                stack[d].done.append((c, nil))
+                stack[d].done.insert(c)
                 return true
             }
             stack.removeLast()
         }
         return false
     }
-}
-
-extension DFS.Node {
-    var isPreemption: Bool { last >= 0 && enabled.contains(last) && chosen != last }
 }
 
 /// Probabilistic concurrency testing (Burckhardt et al., ASPLOS 2010): distinct random
@@ -352,9 +385,9 @@ struct PCT {
             if changeAt[at] == nil { changeAt[at] = depth - j }
         }
     }
-    mutating func choose(_ enabled: [Int], step: Int, last: Int) -> Int {
+    mutating func choose(_ enabled: ThreadSet, step: Int, last: Int) -> Int {
         if let newPriority = changeAt[step], last >= 0 { priority[last] = newPriority }
-        var best = enabled[0]
+        var best = enabled.first!
         for t in enabled where priority[t] > priority[best] { best = t }
         return best
     }
