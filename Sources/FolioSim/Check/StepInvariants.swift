@@ -10,36 +10,38 @@ extension World {
         for (page, what) in log.useAfterFree {
             report(.useAfterFree, nil, folio: page, what)
         }
-        for slot in distinct(log.ptesWritten) {
+        forEachDistinct(log.ptesWritten) { slot in
             let p = tables.pte[Int(slot.table)].ptes[slot.index]
-            guard p.isPresent, !p.isSpecial else { continue }
+            guard p.isPresent, !p.isSpecial else { return }
             let page = p.pfn
             guard memory.isAllocated(page) else {
                 report(.noUseAfterFree, nil, folio: page, "PTE \(describe(slot)) maps a freed page")
-                continue
+                return
             }
             let folio = memory.folio(of: page)
             if p.isWritable && memory.isAnon(folio) && !memory.anonExclusive(page) {
                 report(.writablePTEImpliesExclusive, nil, folio: folio, "writable PTE \(describe(slot)) maps \(page), which is not AE")
             }
         }
-        let touched = distinct(log.foliosWritten)
-        for f in touched {
-            guard memory.isAllocated(f) else { continue }
+        forEachDistinct(log.foliosWritten) { f in
+            guard memory.isAllocated(f) else { return }
             checkFolioCounts(memory.folio(of: f))
         }
-        checkPinnedExclusive(touched)
+        checkPinnedExclusive(log.foliosWritten)
     }
 
-    /// The distinct elements: a linear scan for the few a step usually touches, a sort for many.
-    private func distinct<T: Comparable>(_ xs: [T]) -> [T] {
-        var out: [T] = []
+    /// Calls `body` once per distinct element: a quadratic scan without allocation for the
+    /// few a step usually touches, a sort for many.
+    private func forEachDistinct<T: Comparable>(_ xs: [T], _ body: (T) -> Void) {
         if xs.count <= 16 {
-            for x in xs where !out.contains(x) { out.append(x) }
+            for i in xs.indices where !xs[..<i].contains(xs[i]) { body(xs[i]) }
         } else {
-            for x in xs.sorted() where out.last != x { out.append(x) }
+            var last: T?
+            for x in xs.sorted() where last != x {
+                body(x)
+                last = x
+            }
         }
-        return out
     }
 
     private func checkFolioCounts(_ folio: PFN) {
@@ -68,8 +70,8 @@ extension World {
         }
     }
 
-    /// I4 for the pins held and the GUP calls in flight whose folio this step touched: a
-    /// pinned anon page that is still mapped is AE.
+    /// I4 for the pins held and the GUP calls in flight whose folio this step touched (head
+    /// PFNs, possibly repeated): a pinned anon page that is still mapped is AE.
     private func checkPinnedExclusive(_ touched: [PFN]) {
         guard !touched.isEmpty else { return }
         func check(_ page: PFN, _ flags: GUPFlags, _ who: String) {

@@ -52,8 +52,12 @@ public enum ExperimentRunner {
 final class RunState {
     let world: World
     var threads: [String: SimThread] = [:]
-    /// Threads named in `threads:` that run in another process's mm, by "thread\0process".
-    var extraThreads: [String: SimThread] = [:]
+    /// Threads named in `threads:` that run in another process's mm.
+    var extraThreads: [ThreadKey: SimThread] = [:]
+    struct ThreadKey: Hashable {
+        var thread: String
+        var process: String
+    }
     var errors: [StepError] = []
     var pinChecks: [PinCheck] = []
     var peak = 0
@@ -87,7 +91,7 @@ final class RunState {
     func thread(_ threadName: String, in proc: String) -> SimThread? {
         guard let main = thread(proc) else { return nil }
         if threadName == proc { return main }
-        let key = threadName + "\u{0}" + proc
+        let key = ThreadKey(thread: threadName, process: proc)
         if let t = extraThreads[key], t.mm === main.mm { return t }
         let t = world.addThread(name: threadName, mm: main.mm)
         extraThreads[key] = t

@@ -50,9 +50,9 @@ public final class AccessLog {
     /// Starts a new step.
     func reset() {
         objects.removeAll(keepingCapacity: true)
-        ptesWritten.removeAll(keepingCapacity: true)
-        foliosWritten.removeAll(keepingCapacity: true)
-        useAfterFree.removeAll(keepingCapacity: true)
+        if !ptesWritten.isEmpty { ptesWritten.removeAll(keepingCapacity: true) }
+        if !foliosWritten.isEmpty { foliosWritten.removeAll(keepingCapacity: true) }
+        if !useAfterFree.isEmpty { useAfterFree.removeAll(keepingCapacity: true) }
     }
 }
 
