@@ -85,7 +85,13 @@ public final class World {
     var deferredSplit: [PFN] = []
     public var hooks: SchedulingHooks?
     /// Records what each step touches while an explorer runs (nil otherwise).
-    public var log: AccessLog? { didSet { memory.log = log } }
+    public var log: AccessLog? {
+        didSet {
+            memory.log = log
+            if oldValue == nil && log != nil { accessLogsAttached.add(1, ordering: .relaxed) }
+            if oldValue != nil && log == nil { accessLogsAttached.subtract(1, ordering: .relaxed) }
+        }
+    }
     /// Pages that GUP calls in flight have grabbed and kept (after their last recheck),
     /// visible to the checker before the driver records the pin: (thread id, page, flags).
     public internal(set) var inFlightPins: [(thread: Int32, page: PFN, flags: GUPFlags)] = []
@@ -114,7 +120,10 @@ public final class World {
         updateTHPMasks()
     }
 
-    deinit { systemCounters.deallocate() }
+    deinit {
+        systemCounters.deallocate()
+        if log != nil { accessLogsAttached.subtract(1, ordering: .relaxed) }
+    }
 
     func updateTHPMasks() {
         thpMaskPlain = thp.sysfsMask(vmaHugepage: false)

@@ -53,11 +53,11 @@ extension World {
     /// `pmdp_get_lockless`: the PMD entry for `addr` (none if no table).
     @inline(__always) func pmdEntry(_ mm: MM, _ addr: UInt64) -> PMDEntry {
         guard let t = pmdTableID(mm, addr) else { return .none }
-        if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; l.note(.pmd(table: t), write: false) }
+        if _slowPath(accessLogging), let l = log { l.note(.pmd(table: t), write: false) }
         return tables.pmd[Int(t)].entries[VirtualAddress(addr).pmdIndex]
     }
     @inline(__always) func setPMD(_ table: Int32, _ addr: UInt64, _ e: PMDEntry) {
-        if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; l.note(.pmd(table: table), write: true) }
+        if _slowPath(accessLogging), let l = log { l.note(.pmd(table: table), write: true) }
         tables.pmd[Int(table)].entries[VirtualAddress(addr).pmdIndex] = e
     }
 
@@ -75,16 +75,16 @@ extension World {
     }
 
     @inline(__always) func pte(_ s: PTESlot) -> PTE {
-        if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; l.notePTE(s, write: false) }
+        if _slowPath(accessLogging), let l = log { l.notePTE(s, write: false) }
         return tables.pte[Int(s.table)].ptes[s.index]
     }
     @inline(__always) func setPTE(_ s: PTESlot, _ v: PTE) {
-        if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; l.notePTE(s, write: true) }
+        if _slowPath(accessLogging), let l = log { l.notePTE(s, write: true) }
         tables.pte[Int(s.table)].ptes[s.index] = v
     }
     /// Notes direct accesses to PTE slots `first..<first+nr` of `table` in the step's footprint.
     @inline(__always) func logPTEs(_ table: Int32, _ first: Int, _ nr: Int, write: Bool) {
-        guard let l = log else { return }
+        guard _slowPath(accessLogging), let l = log else { return }
         for i in first..<first + nr { l.notePTE(PTESlot(table: table, index: i), write: write) }
     }
     /// `ptep_get_lockless` for an address (none when there is no PTE table).
@@ -95,7 +95,7 @@ extension World {
 
     /// `*vmf->pmd`: the fault's PMD entry, read through the PMD table found at fault entry.
     @inline(__always) func vmfPMD(_ vmf: VMFault) -> PMDEntry {
-        if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; l.note(.pmd(table: vmf.pmdTable), write: false) }
+        if _slowPath(accessLogging), let l = log { l.note(.pmd(table: vmf.pmdTable), write: false) }
         return tables.pmd[Int(vmf.pmdTable)].entries[VirtualAddress(vmf.address).pmdIndex]
     }
 

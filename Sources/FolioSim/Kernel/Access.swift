@@ -50,15 +50,15 @@ extension World {
         let va = VirtualAddress(addr)
         let pmdIdx = va.pmdIndex
         let pmd = tables.pmd[Int(pmdT)].entries[pmdIdx]
-        if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; l.note(.pmd(table: pmdT), write: false) }
+        if _slowPath(accessLogging), let l = log { l.note(.pmd(table: pmdT), write: false) }
         if pmd.isTable {
             let table = tables.pte[Int(pmd.tableID)]
             let i = va.pteIndex
             let p = table.ptes[i]
-            if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; l.notePTE(PTESlot(table: pmd.tableID, index: i), write: write || !p.isYoung) }
+            if _slowPath(accessLogging), let l = log { l.notePTE(PTESlot(table: pmd.tableID, index: i), write: write || !p.isYoung) }
             guard p.isUserAccessible, !write || p.isWritable else { return nil }
             let page = p.pfn
-            if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; memory.logUse(l, page, write: write, write ? "stored to" : "loaded from") }
+            if _slowPath(accessLogging), let l = log { memory.logUse(l, page, write: write, write ? "stored to" : "loaded from") }
             if write {
                 table.ptes[i] = PTE(raw: p.raw | PTE.young | PTE.dirty)
                 memory.frames[page.index].data = value
@@ -70,7 +70,7 @@ extension World {
         }
         guard pmd.isHuge, !pmd.isProtNone, !write || pmd.isWritable else { return nil }
         let page = pmd.pfn + va.pteIndex
-        if let l = log {
+        if _slowPath(accessLogging), let l = log {
             l.note(.pmd(table: pmdT), write: true)
             memory.logUse(l, page, write: write, write ? "stored to" : "loaded from")
         }

@@ -98,7 +98,7 @@ extension World {
         if pmdMapped, let index {
             for hit in rmapWalkPMD(folio, index: index) { splitHugePMDLocked(t, hit.mm, hit.slot.table, hit.addr) }
         }
-        if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; for i in 0..<nr { l.noteFolio(folio + i, write: true) } }
+        if _slowPath(accessLogging), let l = log { for i in 0..<nr { l.noteFolio(folio + i, write: true) } }
         let m = memory.meta(folio)
         if memory.isAnon(folio) && order > 1 && m.nrPagesMapped >= 2 && !inSwapCache && !pmdMapped
             && !memory.test(folio, PageFlag.partiallyMapped) {

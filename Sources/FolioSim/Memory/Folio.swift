@@ -14,15 +14,15 @@ extension PhysicalMemory {
         page.index < frameCount && frames[page.index].flags & PageFlag.allocated != 0
     }
     @inline(__always) public func test(_ page: PFN, _ flag: UInt32) -> Bool {
-        if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; logUse(l, page, write: false, "read the flags of") }
+        if _slowPath(accessLogging), let l = log { logUse(l, page, write: false, "read the flags of") }
         return frames[page.index].flags & flag != 0
     }
     @inline(__always) public func set(_ page: PFN, _ flag: UInt32) {
-        if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; logUse(l, page, write: true, "set a flag of") }
+        if _slowPath(accessLogging), let l = log { logUse(l, page, write: true, "set a flag of") }
         frames[page.index].flags |= flag
     }
     @inline(__always) public func clear(_ page: PFN, _ flag: UInt32) {
-        if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; logUse(l, page, write: true, "clear a flag of") }
+        if _slowPath(accessLogging), let l = log { logUse(l, page, write: true, "clear a flag of") }
         frames[page.index].flags &= ~flag
     }
 
@@ -33,31 +33,31 @@ extension PhysicalMemory {
     /// `folio_ref_count`. Reading a freed frame's count is allowed (GUP-fast's
     /// `try_get_folio` does it speculatively), so it is not a use-after-free.
     @inline(__always) public func refcount(_ folio: PFN) -> Int32 {
-        if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; logAccess(l, folio, write: false) }
+        if _slowPath(accessLogging), let l = log { logAccess(l, folio, write: false) }
         return frames[folio.index].ref
     }
     /// Per-page mapcount (`page_mapcount` without the entire mapcount).
     @inline(__always) public func pageMapcount(_ page: PFN) -> Int32 {
-        if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; logUse(l, page, write: false, "read the mapcount of") }
+        if _slowPath(accessLogging), let l = log { logUse(l, page, write: false, "read the mapcount of") }
         return frames[page.index].map
     }
     @inline(__always) public func data(_ page: PFN) -> UInt32 {
-        if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; logUse(l, page, write: false, "read the data of") }
+        if _slowPath(accessLogging), let l = log { logUse(l, page, write: false, "read the data of") }
         return frames[page.index].data
     }
     @inline(__always) public func setData(_ page: PFN, _ value: UInt32) {
-        if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; logUse(l, page, write: true, "wrote the data of") }
+        if _slowPath(accessLogging), let l = log { logUse(l, page, write: true, "wrote the data of") }
         frames[page.index].data = value
     }
 
     @inline(__always) func metaIndex(_ folio: PFN) -> Int { Int(frames[folio.index + 1].ref) }
     /// The large-folio fields; only valid for a large folio.
     @inline(__always) public func meta(_ folio: PFN) -> LargeFolioMeta {
-        if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; logUse(l, folio, write: false, "read the large-folio counts of") }
+        if _slowPath(accessLogging), let l = log { logUse(l, folio, write: false, "read the large-folio counts of") }
         return large[metaIndex(folio)]
     }
     @inline(__always) func withMeta<R>(_ folio: PFN, _ body: (inout LargeFolioMeta) -> R) -> R {
-        if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; logUse(l, folio, write: true, "changed the large-folio counts of") }
+        if _slowPath(accessLogging), let l = log { logUse(l, folio, write: true, "changed the large-folio counts of") }
         return body(&large[metaIndex(folio)])
     }
 
@@ -80,7 +80,7 @@ extension PhysicalMemory {
     /// Allocates and initialises a folio of `order` (`folio_alloc` + zeroing): `ref = 1`, no
     /// mappings, every data word 0. Returns nil when the buddy allocator has no block.
     public func allocFolio(order: Int) -> PFN? {
-        if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; l.note(.allocator, write: true) }
+        if _slowPath(accessLogging), let l = log { l.note(.allocator, write: true) }
         guard let start = allocBlock(order: order) else { return nil }
         let flagsTail = PageFlag.allocated | UInt32(order)
         frames[start] = Frame(ref: 1, map: 0, flags: flagsTail | PageFlag.head, data: 0)
@@ -105,7 +105,7 @@ extension PhysicalMemory {
     /// Frees a folio whose refcount reached zero (`free_unref_folios` / `__free_pages`):
     /// clears every flag, including PageAnonExclusive, and returns its block to the buddy.
     public func freeFolio(_ folio: PFN) {
-        if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; l.noteFolio(folio, write: true); l.note(.allocator, write: true) }
+        if _slowPath(accessLogging), let l = log { l.noteFolio(folio, write: true); l.note(.allocator, write: true) }
         let o = order(of: folio)
         if o > 0 {
             let idx = metaIndex(folio)
@@ -119,7 +119,7 @@ extension PhysicalMemory {
 
     /// `folio_get` / `folio_ref_add`.
     @inline(__always) public func folioGet(_ folio: PFN, _ n: Int32 = 1) {
-        if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; logUse(l, folio, write: true, "folio_get on") }
+        if _slowPath(accessLogging), let l = log { logUse(l, folio, write: true, "folio_get on") }
         frames[folio.index].ref &+= n
     }
 
@@ -127,7 +127,7 @@ extension PhysicalMemory {
     /// (the zero page, the huge zero folio) are never freed.
     @discardableResult
     public func folioPut(_ folio: PFN, _ n: Int32 = 1) -> Bool {
-        if _slowPath(log != nil) { let l = log.unsafelyUnwrapped; logUse(l, folio, write: true, "folio_put on") }
+        if _slowPath(accessLogging), let l = log { logUse(l, folio, write: true, "folio_put on") }
         frames[folio.index].ref &-= n
         guard frames[folio.index].ref == 0, !test(folio, PageFlag.reserved) else { return false }
         freeFolio(folio)

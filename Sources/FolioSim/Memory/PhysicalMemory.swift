@@ -17,8 +17,9 @@ public final class PhysicalMemory {
     public let zeroPFN: PFN
     /// Head PFN of the huge zero folio once allocated (`huge_zero_folio`), allocated on first use.
     public internal(set) var hugeZeroPFN: PFN?
-    /// Set while an explorer runs: records what each step touches (see `AccessLog`).
-    public var log: AccessLog?
+    /// Set while an explorer runs: records what each step touches (see `AccessLog`). Set
+    /// through `World.log`, which counts the attached logs.
+    public internal(set) var log: AccessLog?
     /// Number of folios allocated per order (gauge), indexed by order.
     let folioCounts: UnsafeMutablePointer<Int>
     public var allocatedFolios: [Int] { (0...Geometry.maxOrder).map { folioCounts[$0] } }
