@@ -88,6 +88,7 @@ public final class World {
     public var log: AccessLog? {
         didSet {
             memory.log = log
+            swap.log = log
             if oldValue == nil && log != nil { accessLogsAttached.add(1, ordering: .relaxed) }
             if oldValue != nil && log == nil { accessLogsAttached.subtract(1, ordering: .relaxed) }
         }

@@ -8,7 +8,8 @@ struct RmapHit {
 /// Swap (mm/madvise.c, mm/vmscan.c, mm/rmap.c, mm/swapfile.c, mm/memory.c):
 /// `madvise_cold_or_pageout_pte_range` → `reclaim_pages` → `shrink_folio_list` (`add_to_swap`,
 /// `try_to_unmap` → `try_to_unmap_one` with `folio_try_share_anon_rmap_pte`, `pageout`), and
-/// `do_swap_page`, `folio_free_swap`, `free_swap_and_cache`, `free_swap_cache`.
+/// `do_swap_page` (`swap_cache_get_folio`, `__read_swap_cache_async`), `folio_free_swap`,
+/// `free_swap_and_cache`, `free_swap_cache`.
 ///
 /// The swap device is rotational: large folios cannot be swapped out whole (as on the host
 /// this was checked on), so they are split first (`swpout_fallback`). Written-out folios stay
@@ -259,6 +260,48 @@ extension World {
         if memory.folioMapcount(folio) == 0 && !memory.test(folio, PageFlag.locked) { folioFreeSwap(folio) }
     }
 
+    enum SwapInFolio: Equatable {
+        /// The swapcache folio of the slot, with a reference for the caller.
+        case folio(PFN)
+        /// The slot was freed meanwhile (`swapcache_prepare` → -ENOENT): the PTE changed.
+        case gone
+        case oom
+    }
+
+    /// `swap_cache_get_folio`, else `swapin_readahead` → `__read_swap_cache_async` for one
+    /// slot, with the PTL not held: the lockless lookup takes a reference (`folio_try_get`);
+    /// a miss allocates an order-0 folio and enters it in the swapcache
+    /// (`swapcache_prepare`). When another fault entered the slot first (-EEXIST), the new
+    /// folio is put and the lookup runs again. Left out: readahead, SWP_SYNCHRONOUS_IO,
+    /// large folios, the memcg charge.
+    func swapCacheGetOrRead(_ t: SimThread, _ slot: Int) async -> SwapInFolio {
+        while true {
+            await schedule(t, "swap_cache_get_folio", "filemap_get_folio: folio_try_get", .swap, .read)
+            if swap.cache[slot] != 0 {
+                let folio = memory.folio(of: PFN(swap.cache[slot]))
+                memory.folioGet(folio)
+                return .folio(folio)
+            }
+            guard let f = await allocFolio(t, order: 0) else { return .oom }
+            await schedule(t, "__read_swap_cache_async", "swapcache_prepare", .swap, .write)
+            if swap.cache[slot] != 0 || swap.count[slot] == 0 {
+                let raced = swap.cache[slot] != 0
+                trace(t, "__read_swap_cache_async", raced ? "slot \(slot) cached meanwhile: folio_put \(f), look again"
+                                                          : "slot \(slot) freed meanwhile: folio_put \(f)")
+                memory.folioPut(f)
+                if raced { continue }
+                return .gone
+            }
+            memory.setData(f, swap.data[slot])
+            memory.set(f, PageFlag.swapCache | PageFlag.swapBacked | PageFlag.uptodate | PageFlag.lru)
+            swap.cache[slot] = f.raw
+            swap.slotOfFolio[f.raw] = slot
+            memory.folioGet(f)
+            trace(t, "swapin_readahead", "read slot \(slot) into \(f)")
+            return .folio(f)
+        }
+    }
+
     /// `do_swap_page` for a swap PTE: find the folio in the swapcache or read it from the slot
     /// (a new order-0 folio), then under the PTL and folio lock map it: exclusive (and writable
     /// if VM_WRITE) when the swap PTE remembered exclusivity or nothing else holds the folio,
@@ -268,20 +311,11 @@ extension World {
         guard orig.isSwap else { return .sigbus }
         let slot = orig.swapSlot
         let s = vmf.slot!
-        var folio: PFN
-        if swap.cache[slot] != 0 {
-            folio = PFN(swap.cache[slot])
-            memory.folioGet(memory.folio(of: folio))
-            folio = memory.folio(of: folio)
-        } else {
-            guard let f = await allocFolio(t, order: 0) else { return .oom }
-            memory.setData(f, swap.data[slot])
-            memory.set(f, PageFlag.swapCache | PageFlag.swapBacked | PageFlag.uptodate | PageFlag.lru)
-            swap.cache[slot] = f.raw
-            swap.slotOfFolio[f.raw] = slot
-            memory.folioGet(f)
-            folio = f
-            trace(t, "swapin_readahead", "read slot \(slot) into \(f)")
+        let found = await swapCacheGetOrRead(t, slot)
+        guard case .folio(let folio) = found else {
+            if found == .oom { return .oom }
+            vmf.kind = .retry
+            return []
         }
         let page = folio
         await folioLock(t, folio)
@@ -289,6 +323,7 @@ extension World {
         guard pte(s) == orig, memory.test(folio, PageFlag.swapCache), swap.slotOfFolio[folio.raw] == slot else {
             await ptlUnlock(t, s.table)
             await folioUnlock(t, folio)
+            await schedule(t, "do_swap_page", "folio_put", .folio(folio), .write)
             memory.folioPut(folio)
             vmf.kind = .retry
             return []

@@ -4,24 +4,51 @@
 /// Slot 0 is never handed out (the kernel keeps the swap header there). Left out: clusters,
 /// readahead, continuation pages, zswap and writeback timing: a page written to swap is
 /// written at once.
+///
+/// While an explorer runs, every use of the slots' data, counts or swapcache entries notes
+/// the whole device (`PointObject.swap`) in the step's footprint, so a swap-in's lockless
+/// swapcache lookup conflicts with the swap-out or free that changes the entry.
 public final class SwapDevice {
     public let slotCount: Int
-    /// Data word of each slot.
-    var data: [UInt32]
-    /// Swap count: how many swap PTEs refer to the slot (plus 0 for the swapcache).
-    public internal(set) var count: [Int32]
-    /// The swapcache folio's page for the slot (0 = not cached).
-    var cache: [UInt32]
-    /// `folio->swap`: first slot of each swapcache folio, by head PFN.
-    var slotOfFolio: [UInt32: Int] = [:]
+    private var slotData: [UInt32]
+    private var swapCount: [Int32]
+    private var swapCache: [UInt32]
+    private var folioSlot: [UInt32: Int] = [:]
     var nextSearch = 1
     public internal(set) var usedSlots = 0
+    /// Set through `World.log` while an explorer runs.
+    internal(set) var log: AccessLog?
 
     init(slots: Int) {
         slotCount = max(slots, 0)
-        data = Array(repeating: 0, count: slotCount)
-        count = Array(repeating: 0, count: slotCount)
-        cache = Array(repeating: 0, count: slotCount)
+        slotData = Array(repeating: 0, count: slotCount)
+        swapCount = Array(repeating: 0, count: slotCount)
+        swapCache = Array(repeating: 0, count: slotCount)
+    }
+
+    @inline(__always) private func note(write: Bool) {
+        if _slowPath(accessLogging), let l = log { l.note(.swap, write: write) }
+    }
+
+    /// Data word of each slot.
+    var data: [UInt32] {
+        _read { note(write: false); yield slotData }
+        _modify { note(write: true); yield &slotData }
+    }
+    /// Swap count: how many swap PTEs refer to the slot (plus 0 for the swapcache).
+    public internal(set) var count: [Int32] {
+        _read { note(write: false); yield swapCount }
+        _modify { note(write: true); yield &swapCount }
+    }
+    /// The swapcache folio's page for the slot (0 = not cached).
+    var cache: [UInt32] {
+        _read { note(write: false); yield swapCache }
+        _modify { note(write: true); yield &swapCache }
+    }
+    /// `folio->swap`: first slot of each swapcache folio, by head PFN.
+    var slotOfFolio: [UInt32: Int] {
+        _read { note(write: false); yield folioSlot }
+        _modify { note(write: true); yield &folioSlot }
     }
 
     var footprintBytes: Int { slotCount * 12 }
@@ -63,7 +90,10 @@ public final class SwapDevice {
     }
 
     /// `vm_swap_full`: more than half of the slots are in use.
-    var isHalfFull: Bool { usedSlots * 2 > slotCount }
+    var isHalfFull: Bool {
+        note(write: false)
+        return usedSlots * 2 > slotCount
+    }
 
     func isFree(_ slot: Int) -> Bool { count[slot] == 0 && cache[slot] == 0 }
 }
