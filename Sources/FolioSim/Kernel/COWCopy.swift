@@ -76,49 +76,20 @@ extension World {
         let tempRefFolio = semantics.wpCopyWithoutFolioGet ? nil : vmf.page.map { memory.folio(of: $0) }
         anonVMAPrepare(&vmf)
         var plan = planIn
-        var newFolio: PFN?
-        while true {
-            if let f = await allocFolio(t, order: plan.order) {
-                newFolio = f
-                break
-            }
-            if plan.order == 0 { break }
-            countMTHP(mm, order: plan.order, .anonFaultFallback)
-            let order = plan.order - 1
-            let base = VirtualAddress(vmf.address).alignedDown(order: order).raw
-            let off = Int((base - plan.base) >> Geometry.pageShift)
-            plan = COWPlan(base: base, order: order, snapshot: Array(plan.snapshot[off..<off + (1 << order)]))
-        }
-        guard let new = newFolio else {
+        // The first attempt inline: an async call costs a task allocation (see do_anonymous_page).
+        let allocated = memory.allocFolio(order: plan.order)
+        guard let new = allocated != nil ? allocated : await folioPrealloc(t, mm, &plan, address: vmf.address) else {
             if let f = tempRefFolio { memory.folioPut(f) }
             return .oom
         }
-        let nr = plan.nr
-        var copied: UInt64 = 0
         let source: PointObject = vmNormalPage(plan.snapshot[0]).map { .folio(memory.folio(of: $0)) } ?? .folio(memory.zeroPFN)
         await schedule(t, "wp_page_copy", "__wp_page_copy_user: read the source", source, .read)
-        for i in 0..<nr {
-            let src = plan.snapshot[i]
-            if src.isSpecial && src.pfn == memory.zeroPFN {
-                memory.setData(new + i, 0)
-            } else {
-                memory.setData(new + i, memory.data(src.pfn))
-                copied += Geometry.pageSize
-            }
-        }
-        trace(t, "wp_page_copy", "copied \(nr == 1 ? "page" : "\(nr) pages") into new \(FolioOrder(plan.order)) folio \(new); retake PTL")
+        let copied = wpPageCopyUser(new, plan)
+        trace(t, "wp_page_copy", "copied \(plan.nr == 1 ? "page" : "\(plan.nr) pages") into new \(FolioOrder(plan.order)) folio \(new); retake PTL")
 
         let slot = vmf.slot!
         await ptlLock(t, slot.table)
-        let first = VirtualAddress(plan.base).pteIndex
-        var same = true
-        if !semantics.skipPTESameAfterCopy {
-            for i in 0..<nr where pte(PTESlot(table: slot.table, index: first + i)) != plan.snapshot[i] {
-                same = false
-                break
-            }
-        }
-        if !same {
+        if !semantics.skipPTESameAfterCopy && !cowRangeSame(slot.table, plan) {
             trace(t, "wp_page_copy", "pte_same failed at \(VirtualAddress(vmf.address)): drop copy, refault")
             vmf.kind = .retry
             await ptlUnlock(t, slot.table)
@@ -129,44 +100,12 @@ extension World {
 
         await schedule(t, "wp_page_copy", "switch PTEs to the copy", .pte(slot), .write)
         let writable = vmf.isWrite && vmf.vma.flags.contains(.write)
-        var oldFolios: [(PFN, PFN, Int)] = []
-        for i in 0..<nr {
-            let s = PTESlot(table: slot.table, index: first + i)
-            let old = plan.snapshot[i]
-            if let oldPage = vmNormalPage(old) {
-                let of = memory.folio(of: oldPage)
-                if !memory.isAnon(of) { mm.rssFile -= 1; mm.rssAnon += 1 }
-                if let last = oldFolios.last, last.0 == of, last.1 + last.2 == oldPage {
-                    oldFolios[oldFolios.count - 1].2 += 1
-                } else {
-                    oldFolios.append((of, oldPage, 1))
-                }
-            } else {
-                mm.rssAnon += 1
-            }
-            setPTE(s, .none)
-        }
-        memory.folioGet(new, Int32(nr - 1))
-        folioAddNewAnonRmap(new, mm, pmd: false)
-        for i in 0..<nr {
-            let old = plan.snapshot[i]
-            var e = PTE.page(new + i, write: false, dirty: false, young: true)
-            if vmf.isUnshare {
-                e = e.withSoftDirty(old.isSoftDirty).withUffdWp(old.isUffdWp)
-            } else {
-                e = e.withDirty(true).withWrite(writable)
-            }
-            setPTE(PTESlot(table: slot.table, index: first + i), e)
-        }
-        if vmf.isUnshare && pte(slot).isWritable {
-            report(.unshareNeverWritable, mm, addr: vmf.address, folio: new, "wp_page_copy installed a writable PTE for an unshare fault")
-        }
-        for (of, page, run) in oldFolios { folioRemoveRmapPTEs(of, page, run, mm) }
+        let oldFolios = wpPageCopySwitchPTEs(mm, slot, new, plan, writable: writable, unshare: vmf.isUnshare)
         vmf.kind = vmf.isUnshare ? .unshare : .wpCopy
         count(mm, Counter.cowCopiedBytes, Int(copied))
-        count(mm, Counter.pagesAllocated, nr)
+        count(mm, Counter.pagesAllocated, plan.nr)
         if plan.order > 0 { countMTHP(mm, order: plan.order, .anonFaultAlloc) }
-        trace(t, "wp_page_copy", "map new \(new) at \(VirtualAddress(plan.base))\(nr > 1 ? " (+\(nr - 1) PTEs)" : "") \(vmf.isUnshare ? "read-only" : "writable"), AE; drop old mapping")
+        trace(t, "wp_page_copy", "map new \(new) at \(VirtualAddress(plan.base))\(plan.nr > 1 ? " (+\(plan.nr - 1) PTEs)" : "") \(vmf.isUnshare ? "read-only" : "writable"), AE; drop old mapping")
         await ptlUnlock(t, slot.table)
 
         for (of, _, run) in oldFolios {
@@ -179,5 +118,87 @@ extension World {
             memory.folioPut(f)
         }
         return []
+    }
+
+    /// `folio_prealloc` for the copy: a folio of the plan's order; under a range-copy policy a
+    /// failed large allocation falls back to the next smaller aligned range around the fault
+    /// (`anon_fault_fallback`), down to order 0. Nil on OOM.
+    func folioPrealloc(_ t: SimThread, _ mm: MM, _ plan: inout COWPlan, address: UInt64) async -> PFN? {
+        while true {
+            if let f = await allocFolio(t, order: plan.order) { return f }
+            if plan.order == 0 { return nil }
+            countMTHP(mm, order: plan.order, .anonFaultFallback)
+            let order = plan.order - 1
+            let base = VirtualAddress(address).alignedDown(order: order).raw
+            let off = Int((base - plan.base) >> Geometry.pageShift)
+            plan = COWPlan(base: base, order: order, snapshot: Array(plan.snapshot[off..<off + (1 << order)]))
+        }
+    }
+
+    /// `__wp_page_copy_user` over the plan's range: each source page's data, zero for the
+    /// zero page. Returns the bytes copied (zero-page sources are not counted).
+    @inline(__always) func wpPageCopyUser(_ new: PFN, _ plan: COWPlan) -> UInt64 {
+        var copied: UInt64 = 0
+        for i in 0..<plan.nr {
+            let src = plan.snapshot[i]
+            if src.isSpecial && src.pfn == memory.zeroPFN {
+                memory.setData(new + i, 0)
+            } else {
+                memory.setData(new + i, memory.data(src.pfn))
+                copied += Geometry.pageSize
+            }
+        }
+        return copied
+    }
+
+    /// `pte_same` for every PTE of the plan's range in `table`, with the PTL held.
+    @inline(__always) func cowRangeSame(_ table: Int32, _ plan: COWPlan) -> Bool {
+        let first = VirtualAddress(plan.base).pteIndex
+        for i in 0..<plan.nr where pte(PTESlot(table: table, index: first + i)) != plan.snapshot[i] { return false }
+        return true
+    }
+
+    /// The PTL-held part of `wp_page_copy` after `pte_same`: `ptep_clear_flush` of the range,
+    /// `folio_add_new_anon_rmap` of the copy (exclusive), `set_pte_at_notify` of the new PTEs
+    /// (`writable` for a write fault in a VM_WRITE VMA; an `unshare` keeps soft-dirty and
+    /// uffd-wp and stays read-only), then `folio_remove_rmap_ptes` of the old pages. Returns the old
+    /// folios with the runs of pages whose references the caller puts after dropping the PTL.
+    @_transparent func wpPageCopySwitchPTEs(_ mm: MM, _ slot: PTESlot, _ new: PFN, _ plan: COWPlan, writable: Bool, unshare: Bool)
+        -> [(folio: PFN, page: PFN, run: Int)] {
+        let table = slot.table
+        let first = VirtualAddress(plan.base).pteIndex
+        var oldFolios: [(folio: PFN, page: PFN, run: Int)] = []
+        for i in 0..<plan.nr {
+            let old = plan.snapshot[i]
+            if let oldPage = vmNormalPage(old) {
+                let of = memory.folio(of: oldPage)
+                if !memory.isAnon(of) { mm.rssFile -= 1; mm.rssAnon += 1 }
+                if let last = oldFolios.last, last.folio == of, last.page + last.run == oldPage {
+                    oldFolios[oldFolios.count - 1].run += 1
+                } else {
+                    oldFolios.append((of, oldPage, 1))
+                }
+            } else {
+                mm.rssAnon += 1
+            }
+            setPTE(PTESlot(table: table, index: first + i), .none)
+        }
+        memory.folioGet(new, Int32(plan.nr - 1))
+        folioAddNewAnonRmap(new, mm, pmd: false)
+        for i in 0..<plan.nr {
+            let old = plan.snapshot[i]
+            var e = PTE.page(new + i, write: false, dirty: false, young: true)
+            if unshare {
+                e = e.withSoftDirty(old.isSoftDirty).withUffdWp(old.isUffdWp)
+            } else {
+                e = e.withDirty(true).withWrite(writable)
+            }
+            setPTE(PTESlot(table: table, index: first + i), e)
+        }
+        if unshare && pte(slot).isWritable {
+            report(.unshareNeverWritable, mm, addr: plan.base + UInt64(slot.index - first) * Geometry.pageSize, folio: new, "wp_page_copy installed a writable PTE for an unshare fault")
+        }
+        for (of, page, run) in oldFolios { folioRemoveRmapPTEs(of, page, run, mm) }
+        return oldFolios
     }
 }
