@@ -32,7 +32,8 @@ import Testing
         let names = Set(Self.raceConfigs)
         for n in ["ryan-order0.json5", "ryan-64k.json5", "ryan-order0-gup-fast.json5", "ryan-mprotect.json5",
                   "rfc2023-range-copy.json5", "gup-fast-vs-fork.json5", "gup-fast-vs-swapout.json5",
-                  "two-faults-one-block.json5", "scaling-5w-gup.json5"] {
+                  "two-faults-one-block.json5", "scaling-5w-gup.json5", "ryan-order0-no-folio-get.json5",
+                  "ryan-64k-no-folio-get.json5", "two-swapins-one-slot.json5"] {
             #expect(names.contains(n), "missing \(n)")
         }
     }
@@ -85,6 +86,16 @@ import Testing
         #expect(cx.trace.contains { $0.contains("__wp_page_copy_user") })
         let fixed = await Explorer.explore(try Self.load("ryan-dontneed.json5"))
         #expect(fixed.counterexample == nil)
+    }
+
+    @Test func atRestInvariantsAreCheckedWhenNoOperationIsInFlight() async throws {
+        // G's pin is broken once A1 and G are done, while A2 is parked before its first step:
+        // the at-rest check at that moment reports it, before A2 runs at all.
+        let r = await Explorer.explore(try Self.load("ryan-order0-gup-fast-no-folio-get.json5"))
+        let cx = try #require(r.counterexample)
+        #expect(cx.invariant == "pin-stays-mapped")
+        #expect(cx.detail.contains("no operation in flight"), "\(cx.detail)")
+        #expect(!cx.trace.contains { $0.hasPrefix("A2 ") }, "A2 has not taken a step")
     }
 
     @Test func randomAndPCTAreDeterministicAndFindTheInjectedBug() async throws {

@@ -1,7 +1,8 @@
 /// One explored run of a config: build the world, run `steps` to completion, start the
 /// `threads` as simulated threads that park at every scheduling point, let a chooser pick
-/// which parked thread runs each next step, check the per-step invariants after every step,
-/// then run `after` and the at-rest invariants. Runs are re-executed from scratch for every
+/// which parked thread runs each next step, check the per-step invariants after every step
+/// and the at-rest ones whenever no operation is in flight, then run `after` and the at-rest
+/// invariants again. Runs are re-executed from scratch for every
 /// schedule (stateless model checking), so nothing leaks from one schedule to the next.
 final class Execution: SchedulingHooks {
     enum Status { case parked, blocked(LockResource), running, done }
@@ -15,6 +16,9 @@ final class Execution: SchedulingHooks {
         var pending: SchedPoint
         /// The op in flight, for violation reports.
         var operation = OperationLabel.text("start")
+        /// Steps taken in the current op: 0 while the thread is parked before its first step
+        /// (what runs before the first point touches nothing shared).
+        var stepsInOp = 0
         init(name: String, steps: [Step]) {
             self.name = name
             self.steps = steps
@@ -109,10 +113,12 @@ final class Execution: SchedulingHooks {
             for r in 0..<step.repeatCount {
                 let op = step.op(r)
                 th.operation = .thread(th.name, op)
+                th.stepsInOp = 0
                 world.operation = th.operation
                 await state.execute(op, step: offset + k, threadName: th.name)
             }
         }
+        th.stepsInOp = 0
         th.status = .done
     }
 
@@ -147,6 +153,7 @@ final class Execution: SchedulingHooks {
         if current != i { world.operation = th.operation }
         current = i
         choices.append(i)
+        th.stepsInOp += 1
         th.status = .running
         let c = th.continuation!
         th.continuation = nil
@@ -154,6 +161,27 @@ final class Execution: SchedulingHooks {
         executor.drain()
         world.checkStep(log)
         if tracing { traceStep(th.name, point) }
+        if th.stepsInOp == 0 && world.violations.isEmpty && isBetweenOperations && !allDone { checkBetweenOperations() }
+    }
+
+    /// No operation is in flight: every thread is done or parked before the first step of
+    /// its next op.
+    private var isBetweenOperations: Bool {
+        threads.allSatisfy { th in
+            if case .done = th.status { return true }
+            return th.stepsInOp == 0
+        }
+    }
+
+    /// The at-rest invariants at a moment when no operation is in flight (the end of a run
+    /// is checked by `finish`).
+    private func checkBetweenOperations() {
+        log.enabled = false
+        let label = world.operation
+        world.currentOperation = "no operation in flight"
+        world.checkInvariants()
+        world.operation = label
+        log.enabled = true
     }
 
     private func traceStep(_ name: String, _ point: SchedPoint) {
