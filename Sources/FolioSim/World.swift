@@ -69,7 +69,7 @@ public protocol SchedulingHooks: AnyObject {
 /// the rule switches in force, statistics, pins and the trace.
 public final class World {
     public let memory: PhysicalMemory
-    public let tables = PageTableStore()
+    public let tables: PageTableStore
     public internal(set) var mms: [MM] = []
     public internal(set) var threads: [SimThread] = []
     public internal(set) var files: [SimFile] = []
@@ -113,12 +113,39 @@ public final class World {
     public init(memoryBytes: UInt64, swapBytes: UInt64 = 0, semantics: Semantics = .v6_18,
                 thp: THPSettings = THPSettings()) {
         memory = PhysicalMemory(bytes: memoryBytes)
+        tables = PageTableStore()
         swap = SwapDevice(slots: Int(swapBytes / Geometry.pageSize))
         self.semantics = semantics
         self.thp = thp
         systemCounters = .allocate(capacity: Counter.count)
         systemCounters.initialize(repeating: 0, count: Counter.count)
         updateTHPMasks()
+    }
+
+    /// A deep copy of a world at rest, for the explorer: every run of a config starts from a
+    /// copy of the world after its `steps` instead of replaying them. Scheduler, access log
+    /// and tracer are not copied. Every stored property of the model must be copied here.
+    init(copying o: World) {
+        memory = PhysicalMemory(copying: o.memory)
+        tables = PageTableStore(copying: o.tables)
+        swap = SwapDevice(copying: o.swap)
+        semantics = o.semantics
+        thp = o.thp
+        thpMaskPlain = o.thpMaskPlain
+        thpMaskHugepage = o.thpMaskHugepage
+        let mms = o.mms.map(MM.init(copying:))
+        self.mms = mms
+        threads = o.threads.map { SimThread(id: $0.id, name: $0.name, mm: mms[$0.mm.index]) }
+        files = o.files.map(SimFile.init(copying:))
+        pins = o.pins
+        deferredSplit = o.deferredSplit
+        inFlightPins = o.inFlightPins
+        violations = o.violations
+        reportedKeys = o.reportedKeys
+        systemCounters = .allocate(capacity: Counter.count)
+        systemCounters.initialize(from: o.systemCounters, count: Counter.count)
+        operation = o.operation
+        nextAnonVMA = o.nextAnonVMA
     }
 
     deinit {

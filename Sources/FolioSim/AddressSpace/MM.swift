@@ -39,6 +39,25 @@ public final class MM {
         counters.initialize(repeating: 0, count: Counter.count)
     }
 
+    /// A copy with its own counters (the explorer's snapshot).
+    init(copying o: MM) {
+        index = o.index
+        name = o.name
+        vmas = o.vmas
+        pgd = o.pgd
+        hasPinned = o.hasPinned
+        disableTHP = o.disableTHP
+        writeProtectSeq = o.writeProtectSeq
+        mmapLock = o.mmapLock
+        rssAnon = o.rssAnon
+        rssFile = o.rssFile
+        rssSwap = o.rssSwap
+        alive = o.alive
+        lastVMA = o.lastVMA
+        counters = .allocate(capacity: Counter.count)
+        counters.initialize(from: o.counters, count: Counter.count)
+    }
+
     deinit { counters.deallocate() }
 
     /// This process's event counters.

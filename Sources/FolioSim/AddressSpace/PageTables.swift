@@ -25,6 +25,18 @@ public struct PTETable {
         inUse = true
     }
 
+    /// A copy with its own entries and shadow.
+    init(copying o: PTETable) {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: Self.bytes, alignment: 16)
+        raw.copyMemory(from: UnsafeRawPointer(o.ptes), byteCount: Self.bytes)
+        ptes = raw.bindMemory(to: PTE.self, capacity: 512)
+        expected = (raw + 512 * 8).bindMemory(to: UInt32.self, capacity: 512)
+        written = (raw + 512 * 12).bindMemory(to: UInt64.self, capacity: 8)
+        backing = o.backing
+        ptlOwner = o.ptlOwner
+        inUse = o.inUse
+    }
+
     func reset() { UnsafeMutableRawPointer(ptes).initializeMemory(as: UInt8.self, repeating: 0, count: Self.bytes) }
     func release() { UnsafeMutableRawPointer(ptes).deallocate() }
 
@@ -55,6 +67,16 @@ public struct PMDTable {
         self.backing = backing
         inUse = true
     }
+    /// A copy with its own entries.
+    init(copying o: PMDTable) {
+        entries = .allocate(capacity: 512)
+        entries.initialize(from: o.entries, count: 512)
+        deposited = .allocate(capacity: 512)
+        deposited.initialize(from: o.deposited, count: 512)
+        backing = o.backing
+        lockOwner = o.lockOwner
+        inUse = o.inUse
+    }
 }
 
 /// Upper levels (PGD and PUD): 512 table IDs each (0 = none). They only locate PMD tables;
@@ -68,6 +90,13 @@ public struct UpperTable {
         entries.initialize(repeating: 0, count: 512)
         self.backing = backing
         inUse = true
+    }
+    /// A copy with its own entries.
+    init(copying o: UpperTable) {
+        entries = .allocate(capacity: 512)
+        entries.initialize(from: o.entries, count: 512)
+        backing = o.backing
+        inUse = o.inUse
     }
 }
 
@@ -88,6 +117,16 @@ public final class PageTableStore {
         pmd[0].inUse = false
         upper.append(UpperTable(backing: PFN(0)))
         upper[0].inUse = false
+    }
+
+    /// A deep copy of every table (the explorer's snapshot).
+    init(copying o: PageTableStore) {
+        pte = o.pte.map(PTETable.init(copying:))
+        pmd = o.pmd.map(PMDTable.init(copying:))
+        upper = o.upper.map(UpperTable.init(copying:))
+        freePTE = o.freePTE
+        freePMD = o.freePMD
+        freeUpper = o.freeUpper
     }
 
     deinit {

@@ -35,7 +35,7 @@ extension Bench {
         figures.append(BenchFigure(name: "explore Ryan's race to preemption bound 3", value: ryanSecs * 1000, unit: "ms",
                                    detail: "\(r.schedules) schedules (\(r.runs) runs), \(r.points) points, \(r.endStates) end states, verdict \(r.counterexample?.invariant ?? "none")"))
         figures.append(BenchFigure(name: "explorer scheduling points", value: Double(r.points) / ryanSecs / 1e6, unit: "M points/s",
-                                   detail: "the run above; each schedule re-executes the config's steps from a fresh world"))
+                                   detail: "the run above; each run starts from a copy of the world after the config's steps"))
         progress("explore: first counterexample, skip-pte-same-after-copy")
         let bad = ryanScenario(writers: 2, gupFast: false, bound: 3, inject: "skip-pte-same-after-copy")
         t0 = clock.now

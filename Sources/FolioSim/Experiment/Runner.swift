@@ -64,6 +64,16 @@ final class RunState {
 
     init(world: World) { self.world = world }
 
+    /// A copy for `world`, a copy of this state's world: the same threads by name.
+    init(copying o: RunState, world: World) {
+        self.world = world
+        threads = o.threads.mapValues { world.threads[Int($0.id) - 1] }
+        extraThreads = o.extraThreads.mapValues { world.threads[Int($0.id) - 1] }
+        errors = o.errors
+        pinChecks = o.pinChecks
+        peak = o.peak
+    }
+
     /// Runs `steps` one after the other with every kernel path run to completion.
     func runSteps(_ steps: [Step], check: CheckMode, stepOffset: Int = 0, label: StaticString = "step",
                   progress: ((Int, Int) -> Void)? = nil) async {

@@ -1,9 +1,9 @@
-/// One explored run of a config: build the world, run `steps` to completion, start the
-/// `threads` as simulated threads that park at every scheduling point, let a chooser pick
-/// which parked thread runs each next step, check the per-step invariants after every step
-/// and the at-rest ones whenever no operation is in flight, then run `after` and the at-rest
-/// invariants again. Runs are re-executed from scratch for every
-/// schedule (stateless model checking), so nothing leaks from one schedule to the next.
+/// One explored run of a config: copy the world as the config's `steps` left it (`Snapshot`),
+/// start the `threads` as simulated threads that park at every scheduling point, let a
+/// chooser pick which parked thread runs each next step, check the per-step invariants after
+/// every step and the at-rest ones whenever no operation is in flight, then run `after` and
+/// the at-rest invariants again. Every schedule runs on its own copy (stateless model
+/// checking), so nothing leaks from one schedule to the next.
 final class Execution: SchedulingHooks {
     enum Status { case parked, blocked(LockResource), running, done }
 
@@ -52,12 +52,12 @@ final class Execution: SchedulingHooks {
     private var abandoning = false
     private var traceMark = 0
 
-    init(_ scenario: Scenario, tracing: Bool) {
-        self.scenario = scenario
+    /// A run that starts from a copy of `snapshot`'s world.
+    init(_ snapshot: Snapshot, tracing: Bool) {
+        scenario = snapshot.scenario
         self.tracing = tracing
-        world = World(memoryBytes: scenario.memoryBytes, swapBytes: scenario.swapBytes,
-                      semantics: scenario.semantics, thp: scenario.thp)
-        state = RunState(world: world)
+        world = World(copying: snapshot.world)
+        state = RunState(copying: snapshot.state, world: world)
         threads = scenario.threads.map { ThreadState(name: $0.name, steps: $0.steps) }
     }
 
@@ -79,17 +79,9 @@ final class Execution: SchedulingHooks {
 
     // MARK: running
 
-    /// Runs `steps`, starts the threads and runs each up to its first scheduling point (what
-    /// comes before it touches only the thread's own state). Returns false if the setup
-    /// already broke an invariant. The steps run the same way every time, so the explorer
-    /// checks them (`checkSetup`) only in its first run.
-    func start(checkSetup: Bool) async -> Bool {
-        await state.runSteps(scenario.steps, check: .off, label: "step")
-        if checkSetup {
-            world.currentOperation = "end of steps"
-            world.checkInvariants()
-            if !world.violations.isEmpty { return false }
-        }
+    /// Starts the threads and runs each up to its first scheduling point (what comes before
+    /// it touches only the thread's own state).
+    func start() {
         world.hooks = self
         world.log = log
         if tracing { world.tracer = Tracer() }
@@ -103,7 +95,6 @@ final class Execution: SchedulingHooks {
             log.reset()
         }
         current = -1
-        return true
     }
 
     private func threadBody(_ i: Int) async {

@@ -56,16 +56,17 @@ public enum Explorer {
     typealias Observer = (Int, Int, AccessLog) -> Void
 
     /// Runs one schedule.
-    static func runOnce(_ scenario: Scenario, tracing: Bool, maxSteps: Int, checkSetup: Bool = true,
+    static func runOnce(_ snapshot: Snapshot, tracing: Bool, maxSteps: Int,
                         choose: Chooser, observe: Observer? = nil) async -> RunOutcome {
         var out = RunOutcome()
-        let ex = Execution(scenario, tracing: tracing)
-        guard await ex.start(checkSetup: checkSetup) else {
+        if let v = snapshot.setupViolation {
             out.ending = .violation
-            out.violation = ex.world.violations.first
-            out.trace = ["(the config's steps already break \(ex.world.violations.first!.invariant))"]
+            out.violation = v
+            out.trace = ["(the config's steps already break \(v.invariant))"]
             return out
         }
+        let ex = Execution(snapshot, tracing: tracing)
+        ex.start()
         var last = -1
         var depth = 0
         while true {
@@ -120,6 +121,7 @@ public enum Explorer {
     public static func explore(_ scenario: Scenario, options: ExploreOptions? = nil,
                                progress: ((Int, Int) -> Void)? = nil) async -> ExploreResult {
         let opts = options ?? scenario.explore ?? ExploreOptions()
+        let snapshot = await Snapshot.make(scenario)
         var result = ExploreResult()
         var found: RunOutcome?
         var ends = Set<UInt64>()
@@ -138,29 +140,29 @@ public enum Explorer {
         case .scripted(let text):
             let names = scenario.threads.map(\.name)
             let sched = (try? Schedule.parse(text, threads: names)) ?? Schedule(steps: [])
-            _ = account(await runScripted(scenario, sched, tracing: false, maxSteps: opts.maxSteps).outcome)
+            _ = account(await runScripted(snapshot, sched, tracing: false, maxSteps: opts.maxSteps).outcome)
         case .dfs(let bound, let reduction):
             let dfs = DFS(bound: bound, reduction: reduction, threads: scenario.threads.count)
             while true {
-                let o = await dfs.run(scenario, maxSteps: opts.maxSteps, checkSetup: result.runs == 0)
+                let o = await dfs.run(snapshot, maxSteps: opts.maxSteps)
                 if !account(o) { break }
                 if !dfs.backtrack() { break }
             }
         case .random(let seed, let count):
             var rng = SplitMix64(seed: seed)
             for _ in 0..<count {
-                let o = await runOnce(scenario, tracing: false, maxSteps: opts.maxSteps, checkSetup: result.runs == 0) { _, en, _ in
+                let o = await runOnce(snapshot, tracing: false, maxSteps: opts.maxSteps) { _, en, _ in
                     en.member(at: Int(rng.next() % UInt64(en.count)))
                 }
                 if !account(o) { break }
             }
         case .pct(let seed, let depth, let count):
             var rng = SplitMix64(seed: seed)
-            let probe = await runOnce(scenario, tracing: false, maxSteps: opts.maxSteps) { ex, en, _ in defaultChoice(ex, en) }
+            let probe = await runOnce(snapshot, tracing: false, maxSteps: opts.maxSteps) { ex, en, _ in defaultChoice(ex, en) }
             let k = max(1, probe.steps)
             for _ in 0..<count {
                 var pct = PCT(threads: scenario.threads.count, depth: depth, steps: k, rng: &rng)
-                let o = await runOnce(scenario, tracing: false, maxSteps: opts.maxSteps, checkSetup: result.runs == 0) { ex, en, step in
+                let o = await runOnce(snapshot, tracing: false, maxSteps: opts.maxSteps) { ex, en, step in
                     pct.choose(en, step: step, last: ex.current)
                 }
                 if !account(o) { break }
@@ -168,7 +170,7 @@ public enum Explorer {
         }
         result.endStates = ends.count
         if let f = found {
-            let (cx, spent) = await shrink(scenario, f, maxSteps: opts.maxSteps)
+            let (cx, spent) = await shrink(snapshot, f, maxSteps: opts.maxSteps)
             result.counterexample = cx
             result.shrinkSchedules = spent
         }
@@ -179,7 +181,8 @@ public enum Explorer {
     /// with the same invariant and the fewest preemptions; among the runs the DFS finds at
     /// that bound (up to a budget) the one with the fewest steps is kept. Then the kept run
     /// is replayed with tracing to produce the counterexample.
-    static func shrink(_ scenario: Scenario, _ found: RunOutcome, maxSteps: Int) async -> (Counterexample, Int) {
+    static func shrink(_ snapshot: Snapshot, _ found: RunOutcome, maxSteps: Int) async -> (Counterexample, Int) {
+        let scenario = snapshot.scenario
         let inv = found.violation?.invariant ?? ""
         var best = found
         var spent = 0
@@ -189,7 +192,7 @@ public enum Explorer {
                 var budget = bound == best.preemptions ? 2_000 : 20_000
                 var hit: RunOutcome?
                 while budget > 0 {
-                    let o = await dfs.run(scenario, maxSteps: maxSteps, checkSetup: false)
+                    let o = await dfs.run(snapshot, maxSteps: maxSteps)
                     spent += 1
                     budget -= 1
                     if o.ending == .violation, o.violation?.invariant == inv {
@@ -206,7 +209,7 @@ public enum Explorer {
         }
         let names = scenario.threads.map(\.name)
         let sched = Schedule(steps: best.choices.prefix(best.lastNonDefault + 1).map { names[$0] }).description
-        let traced = await runScripted(scenario, try! Schedule.parse(sched, threads: names), tracing: true, maxSteps: maxSteps).outcome
+        let traced = await runScripted(snapshot, try! Schedule.parse(sched, threads: names), tracing: true, maxSteps: maxSteps).outcome
         let v = traced.violation
         return (Counterexample(invariant: v?.invariant ?? inv, detail: v?.description ?? "", schedule: sched,
                                preemptions: traced.preemptions, steps: traced.steps, trace: traced.trace), spent)
@@ -218,11 +221,11 @@ public enum Explorer {
     }
 
     /// Runs one scripted schedule; an error when a step names a thread that cannot run.
-    static func runScripted(_ scenario: Scenario, _ schedule: Schedule, tracing: Bool, maxSteps: Int) async
+    static func runScripted(_ snapshot: Snapshot, _ schedule: Schedule, tracing: Bool, maxSteps: Int) async
         -> (outcome: RunOutcome, error: String?) {
-        let names = scenario.threads.map(\.name)
+        let names = snapshot.scenario.threads.map(\.name)
         var error: String?
-        let o = await runOnce(scenario, tracing: tracing, maxSteps: maxSteps) { ex, en, step in
+        let o = await runOnce(snapshot, tracing: tracing, maxSteps: maxSteps) { ex, en, step in
             guard step < schedule.steps.count else { return defaultChoice(ex, en) }
             let want = names.firstIndex(of: schedule.steps[step])!
             guard en.contains(want) else {
@@ -238,7 +241,7 @@ public enum Explorer {
     public static func replay(_ scenario: Scenario, schedule text: String) async throws(ScheduleError) -> ReplayResult {
         let sched = try Schedule.parse(text, threads: scenario.threads.map(\.name))
         let maxSteps = scenario.explore?.maxSteps ?? ExploreOptions().maxSteps
-        let (o, err) = await runScripted(scenario, sched, tracing: true, maxSteps: maxSteps)
+        let (o, err) = await runScripted(await Snapshot.make(scenario), sched, tracing: true, maxSteps: maxSteps)
         if let err { throw ScheduleError(message: err) }
         return ReplayResult(schedule: sched.description, violation: o.violation, trace: o.trace, steps: o.steps,
                             preemptions: o.preemptions, tooLong: o.ending == .tooLong)
@@ -294,9 +297,9 @@ final class DFS {
     }
 
     /// Runs the schedule the stack describes, extending it with first choices.
-    func run(_ scenario: Scenario, maxSteps: Int, checkSetup: Bool) async -> RunOutcome {
+    func run(_ snapshot: Snapshot, maxSteps: Int) async -> RunOutcome {
         carried = ThreadSet()
-        return await Explorer.runOnce(scenario, tracing: false, maxSteps: maxSteps, checkSetup: checkSetup,
+        return await Explorer.runOnce(snapshot, tracing: false, maxSteps: maxSteps,
                                       choose: { _, en, d in self.choose(en, depth: d) },
                                       observe: { d, c, log in self.observe(depth: d, thread: c, log: log) })
     }

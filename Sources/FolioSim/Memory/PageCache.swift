@@ -15,6 +15,7 @@ public final class SimFile {
     /// Pagecache: page index → folio PFN (0 = not cached; PFN 0 is the zero page, never a file page).
     public internal(set) var pages: [UInt32] = []
     init(name: String, kind: FileKind) { self.name = name; self.kind = kind }
+    init(copying o: SimFile) { name = o.name; kind = o.kind; pages = o.pages }
 }
 
 extension World {

@@ -53,6 +53,24 @@ public final class PhysicalMemory {
         for (start, order) in blocks.reversed() { freeListPush(start, order: order) }
     }
 
+    /// A deep copy: the explorer's snapshot of the world after a config's `steps`.
+    init(copying o: PhysicalMemory) {
+        frameCount = o.frameCount
+        frames = .allocate(capacity: o.frameCount)
+        frames.initialize(from: o.frames, count: o.frameCount)
+        freeHead = .allocate(capacity: Geometry.maxOrder + 1)
+        freeHead.initialize(from: o.freeHead, count: Geometry.maxOrder + 1)
+        freeBlocks = .allocate(capacity: Geometry.maxOrder + 1)
+        freeBlocks.initialize(from: o.freeBlocks, count: Geometry.maxOrder + 1)
+        folioCounts = .allocate(capacity: Geometry.maxOrder + 1)
+        folioCounts.initialize(from: o.folioCounts, count: Geometry.maxOrder + 1)
+        freePages = o.freePages
+        large = o.large
+        largeFree = o.largeFree
+        zeroPFN = o.zeroPFN
+        hugeZeroPFN = o.hugeZeroPFN
+    }
+
     deinit {
         frames.deallocate()
         freeHead.deallocate()

@@ -26,6 +26,17 @@ public final class SwapDevice {
         swapCache = Array(repeating: 0, count: slotCount)
     }
 
+    /// A copy (the explorer's snapshot); no log attached.
+    init(copying o: SwapDevice) {
+        slotCount = o.slotCount
+        slotData = o.slotData
+        swapCount = o.swapCount
+        swapCache = o.swapCache
+        folioSlot = o.folioSlot
+        nextSearch = o.nextSearch
+        usedSlots = o.usedSlots
+    }
+
     @inline(__always) private func note(write: Bool) {
         if _slowPath(accessLogging), let l = log { l.note(.swap, write: write) }
     }
