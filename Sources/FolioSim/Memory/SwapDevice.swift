@@ -17,7 +17,7 @@ public final class SwapDevice {
     var nextSearch = 1
     public internal(set) var usedSlots = 0
     /// Set through `World.log` while an explorer runs.
-    internal(set) var log: AccessLog?
+    var log: AccessLog?
 
     init(slots: Int) {
         slotCount = max(slots, 0)
