@@ -5,6 +5,7 @@
 /// flight.
 extension World {
     func checkStep(_ log: AccessLog) {
+        if log.ptesWritten.isEmpty && log.foliosWritten.isEmpty && log.useAfterFree.isEmpty { return }
         log.enabled = false
         defer { log.enabled = true }
         for (page, what) in log.useAfterFree {
