@@ -187,6 +187,17 @@ public final class World {
         if let tr = tracer { tr.record(thread: t.name, function: "\(function)", what: what()) }
     }
 
+    /// `folio_put` from a kernel path, with a trace line of what it did to the reference count
+    /// (`pfn 5 ref 2→1`, or that it freed the folio). The count is read raw, so tracing adds
+    /// nothing to a step's footprint.
+    @discardableResult
+    func folioPut(_ t: SimThread, _ function: StaticString, _ folio: PFN, _ n: Int32 = 1) -> Bool {
+        let before = memory.frames[folio.index].ref
+        let freed = memory.folioPut(folio, n)
+        trace(t, function, freed ? "\(folio) ref \(before)→0: freed" : "\(folio) ref \(before)→\(before - n)")
+        return freed
+    }
+
     /// Records a violation once per (invariant, process, address, folio): a broken state that
     /// persists is reported where it was first seen.
     func report(_ invariant: Invariant, _ mm: MM?, addr: UInt64? = nil, folio: PFN? = nil, _ detail: String) {

@@ -110,12 +110,12 @@ extension World {
 
         for (of, _, run) in oldFolios {
             await schedule(t, "wp_page_copy", "folio_put old mapping", .folio(of), .write)
-            memory.folioPut(of, Int32(run))
+            folioPut(t, "wp_page_copy", of, Int32(run))
         }
         if let f = tempRefFolio {
             await schedule(t, "wp_page_copy", "folio_put the temporary reference", .folio(f), .write)
             freeSwapCache(f)
-            memory.folioPut(f)
+            folioPut(t, "wp_page_copy", f)
         }
         return []
     }

@@ -324,7 +324,7 @@ extension World {
             await ptlUnlock(t, s.table)
             await folioUnlock(t, folio)
             await schedule(t, "do_swap_page", "folio_put", .folio(folio), .write)
-            memory.folioPut(folio)
+            folioPut(t, "do_swap_page", folio)
             vmf.kind = .retry
             return []
         }

@@ -59,7 +59,7 @@ extension World {
         if let f = put {
             await schedule(t, "zap_huge_pmd", "tlb_remove_page: folio_put", .folio(f), .write)
             freeSwapCache(f)
-            memory.folioPut(f)
+            folioPut(t, "zap_huge_pmd", f)
         }
     }
 
@@ -118,7 +118,7 @@ extension World {
         for (folio, n) in gather {
             await schedule(t, "tlb_finish_mmu", "free_pages_and_swap_cache: folio_put", .folio(folio), .write)
             freeSwapCache(folio)
-            memory.folioPut(folio, n)
+            folioPut(t, "tlb_finish_mmu", folio, n)
         }
     }
 
