@@ -45,6 +45,16 @@ extension World {
         memory.set(page, PageFlag.reserved)
         return page
     }
+
+    /// `pte_alloc_one` for `__pte_alloc`: the page is allocated before the PMD lock is taken,
+    /// so when the buddy allocator is empty, direct reclaim is a scheduling step of its own
+    /// (`allocFolio(t, order:)`).
+    @inline(__always) func pteAllocOne(_ t: SimThread) async -> PFN? {
+        let fast = memory.allocFolio(order: 0)
+        guard let page = fast != nil ? fast : await allocFolioSlowPath(t, order: 0) else { return nil }
+        memory.set(page, PageFlag.reserved)
+        return page
+    }
     func freePageTablePage(_ page: PFN) {
         memory.clear(page, PageFlag.reserved)
         memory.folioPut(page)
@@ -104,7 +114,7 @@ extension World {
     @inline(__always) func vmfPTEAlloc(_ t: SimThread, _ vmf: VMFault) async -> Int32? {
         var e = vmfPMD(vmf)
         if e.isNone {
-            guard let page = allocPageTablePage() else { return nil }
+            guard let page = await pteAllocOne(t) else { return nil }
             let id = tables.newPTETable(backing: page)
             await pmdLock(t, vmf.pmdTable)
             if vmfPMD(vmf).isNone {
@@ -124,7 +134,7 @@ extension World {
     @inline(__always) func pteAlloc(_ t: SimThread, _ mm: MM, _ addr: UInt64) async -> Bool {
         guard let pmdT = pmdTableAlloc(mm, addr) else { return false }
         if !pmdEntry(mm, addr).isNone { return true }
-        guard let page = allocPageTablePage() else { return false }
+        guard let page = await pteAllocOne(t) else { return false }
         let id = tables.newPTETable(backing: page)
         await pmdLock(t, pmdT)
         if pmdEntry(mm, addr).isNone {

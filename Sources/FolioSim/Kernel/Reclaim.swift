@@ -1,10 +1,11 @@
 /// Allocation with direct reclaim (mm/page_alloc.c `__alloc_pages_slowpath` →
 /// `__alloc_pages_direct_reclaim`, mm/vmscan.c, `deferred_split_scan`): an order-0 allocation
 /// that finds the buddy allocator empty reclaims, then tries once more. Kernel paths call
-/// `allocFolio(t, order:)`, where the reclaim is a scheduling step of its own; page-table and
-/// pagecache allocations (`allocFolioReclaiming`) reclaim without a point. Left out: kswapd,
-/// watermarks, compaction, the LRU scan (only what `reclaimMemory` lists is reclaimable), and
-/// reclaim for large orders (they fall back to smaller orders instead).
+/// `allocFolio(t, order:)`, where the reclaim is a scheduling step of its own, and so does
+/// `__pte_alloc` (`pteAllocOne`); the upper page-table levels (`pmd_alloc`, synchronous in the
+/// model) and pagecache allocations (`allocFolioReclaiming`) reclaim without a point. Left
+/// out: kswapd, watermarks, compaction, the LRU scan (only what `reclaimMemory` lists is
+/// reclaimable), and reclaim for large orders (they fall back to smaller orders instead).
 extension World {
     /// `folio_alloc` from a kernel path: order 0 falls back to direct reclaim.
     @inline(__always) func allocFolio(_ t: SimThread, order: Int) async -> PFN? {
