@@ -161,8 +161,10 @@ extension World {
     /// The PTL-held part of `wp_page_copy` after `pte_same`: `ptep_clear_flush` of the range,
     /// `folio_add_new_anon_rmap` of the copy (exclusive), `set_pte_at_notify` of the new PTEs
     /// (`writable` for a write fault in a VM_WRITE VMA; an `unshare` keeps soft-dirty and
-    /// uffd-wp and stays read-only), then `folio_remove_rmap_ptes` of the old pages. Returns the old
-    /// folios with the runs of pages whose references the caller puts after dropping the PTL.
+    /// uffd-wp and stays read-only), then `folio_remove_rmap_ptes` of the old pages. Returns the
+    /// old folios with the runs of pages whose references the caller puts after dropping the
+    /// PTL. `@_transparent` because the compiler does not inline `@inline(__always)` into this
+    /// async caller; out of line it cost ~70 instructions per COW (callgrind, fork-snapshot).
     @_transparent func wpPageCopySwitchPTEs(_ mm: MM, _ slot: PTESlot, _ new: PFN, _ plan: COWPlan, writable: Bool, unshare: Bool)
         -> [(folio: PFN, page: PFN, run: Int)] {
         let table = slot.table

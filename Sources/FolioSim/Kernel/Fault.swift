@@ -208,7 +208,8 @@ extension World {
     }
 
     /// The orders `alloc_anon_folio` may try: `thp_vma_allowable_orders` below the PMD order,
-    /// then from the highest `thp_vma_suitable_order` down.
+    /// then from the highest `thp_vma_suitable_order` down. `@_transparent` because the
+    /// compiler does not inline `@inline(__always)` into the async `do_anonymous_page` here.
     @_transparent func anonFolioSuitableOrders(_ mm: MM, _ vma: VMA, _ address: UInt64) -> UInt32 {
         guard !vma.flags.contains(.uffdMissing) && !vma.flags.contains(.uffdWp) else { return 0 }
         let orders = thpVMAAllowableOrders(mm, vma, mask: (1 << UInt32(Geometry.pmdOrder)) - 1)
