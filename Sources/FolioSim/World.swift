@@ -191,7 +191,8 @@ public final class World {
     /// (`pfn 5 ref 2→1`, or that it freed the folio). The count is read raw, so tracing adds
     /// nothing to a step's footprint.
     @discardableResult
-    func folioPut(_ t: SimThread, _ function: StaticString, _ folio: PFN, _ n: Int32 = 1) -> Bool {
+    @inline(__always) func folioPut(_ t: SimThread, _ function: StaticString, _ folio: PFN, _ n: Int32 = 1) -> Bool {
+        guard _slowPath(tracer != nil) else { return memory.folioPut(folio, n) }
         let before = memory.frames[folio.index].ref
         let freed = memory.folioPut(folio, n)
         trace(t, function, freed ? "\(folio) ref \(before)→0: freed" : "\(folio) ref \(before)→\(before - n)")

@@ -7,7 +7,7 @@ usage: foliosim explore FILE [--json] [--strategy S] [--bound N|none] [--seed N]
 
 Explores the interleavings of the config's `threads` (after its `steps`, before its
 `after`), checks the per-step invariants after every scheduling step and the at-rest ones
-when the threads are done, and prints the first violation as a shrunk, replayable schedule
+whenever no operation is in flight and when the threads are done, and prints the first violation as a shrunk, replayable schedule
 with a trace. Options override the config's `explore` section:
   --strategy S      dfs (default), random, pct or scripted
   --bound N|none    preemption bound of dfs (default 2; none = unbounded)
@@ -50,7 +50,7 @@ extension FolioSimCLI {
         }
         func number(_ name: String, _ lo: Int, _ hi: Int) -> Int {
             let v = value(name)
-            guard let n = Int(v), n >= lo, n <= hi else { fail("explore: \(name) expects an integer from \(lo) to \(hi), found \(quoted(v))") }
+            guard let n = Int(v), n >= lo, n <= hi else { fail("explore: \(name) expects an integer from \(lo) to \(hi), found \(JSONWriter.quote(v))") }
             return n
         }
         while i < args.count {
@@ -63,15 +63,15 @@ extension FolioSimCLI {
             case "--bound":
                 let b = value(a)
                 if b == "none" { o.bound = .some(nil) } else if let n = Int(b), n >= 0, n <= 1000 { o.bound = .some(n) } else {
-                    fail("explore: --bound expects an integer from 0 to 1000 or \"none\", found \(quoted(b))")
+                    fail("explore: --bound expects an integer from 0 to 1000 or \"none\", found \(JSONWriter.quote(b))")
                 }
             case "--seed": o.seed = UInt64(number(a, 0, Int.max))
             case "--count": o.count = number(a, 1, 100_000_000)
             case "--depth": o.depth = number(a, 1, 64)
             case "--schedule": o.schedule = value(a)
             default:
-                if a.hasPrefix("-") { fail("explore: unknown option \(quoted(a)) (see foliosim explore --help)") }
-                if file != nil { fail("explore: expected one config file, got \(quoted(file!)) and \(quoted(a))") }
+                if a.hasPrefix("-") { fail("explore: unknown option \(JSONWriter.quote(a)) (see foliosim explore --help)") }
+                if file != nil { fail("explore: expected one config file, got \(JSONWriter.quote(file!)) and \(JSONWriter.quote(a))") }
                 file = a
             }
             i += 1
@@ -90,12 +90,10 @@ extension FolioSimCLI {
         let start = clock.now
         let result = await Explorer.explore(scenario, options: opts) { schedules, points in
             guard interactive, clock.now - start > .seconds(1) else { return }
-            let t = clock.now - start
-            let secs = Double(t.components.seconds) + Double(t.components.attoseconds) / 1e18
+            let secs = Bench.seconds(clock.now - start)
             FileHandle.standardError.write(Data("\rexplore: \(schedules) schedules, \(points) points, \(Int(Double(points) / secs)) points/s\u{1B}[K".utf8))
         }
-        let t = clock.now - start
-        let secs = Double(t.components.seconds) + Double(t.components.attoseconds) / 1e18
+        let secs = Bench.seconds(clock.now - start)
         if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         if json {
             print(JSONWriter.write(ExploreReport.json(result, scenario)))
@@ -113,7 +111,7 @@ extension FolioSimCLI {
             case "--help", "-h": print(replayUsage); exit(0)
             case "--json": json = true
             default:
-                if a.hasPrefix("-") && positional.count != 1 { fail("replay: unknown option \(quoted(a)) (see foliosim replay --help)") }
+                if a.hasPrefix("-") && positional.count != 1 { fail("replay: unknown option \(JSONWriter.quote(a)) (see foliosim replay --help)") }
                 positional.append(a)
             }
         }

@@ -37,7 +37,8 @@ public enum Bench {
         return seconds(clock.now - start)
     }
 
-    static func seconds(_ d: Duration) -> Double {
+    /// A duration in seconds.
+    public static func seconds(_ d: Duration) -> Double {
         Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     }
 

@@ -55,7 +55,7 @@ extension Scenario {
                 let tpath = tf.sub(m.key)
                 guard !m.key.isEmpty, m.key.count <= 32,
                       m.key.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-" || $0 == "." }) else {
-                    throw ConfigError(file: file, path: tpath, message: "a thread name is 1 to 32 letters, digits, '_', '-' or '.', found \(quoted(m.key))")
+                    throw ConfigError(file: file, path: tpath, message: "a thread name is 1 to 32 letters, digits, '_', '-' or '.', found \(JSONWriter.quote(m.key))")
                 }
                 guard case .array(let titems) = m.value else { throw ConfigError(file: file, path: tpath, message: "expected an array of steps, found \(m.value.kindName)") }
                 guard !titems.isEmpty else { throw ConfigError(file: file, path: tpath, message: "a thread needs at least one step") }
@@ -88,7 +88,7 @@ extension Scenario {
             } else if Invariant(rawValue: v) != nil {
                 expect = .violation(v)
             } else {
-                throw o.fail("violation", "expected \"none\" or an invariant name (\(Invariant.allCases.map(\.rawValue).joined(separator: ", "))), found \(quoted(v))")
+                throw o.fail("violation", "expected \"none\" or an invariant name (\(Invariant.allCases.map(\.rawValue).joined(separator: ", "))), found \(JSONWriter.quote(v))")
             }
             try o.finish()
         }
@@ -125,7 +125,7 @@ extension Scenario {
             guard depth <= 64 else { throw o.fail("depth", "expected a depth from 1 to 64") }
             opts.strategy = .pct(seed: try seed(), depth: depth, count: try count())
         default:
-            throw o.fail("strategy", "expected one of \"scripted\", \"dfs\", \"random\", \"pct\", found \(quoted(strategy))")
+            throw o.fail("strategy", "expected one of \"scripted\", \"dfs\", \"random\", \"pct\", found \(JSONWriter.quote(strategy))")
         }
         if strategy != "scripted" && o.has("schedule") { throw o.fail("schedule", "only the \"scripted\" strategy takes a schedule") }
         if let m = try o.int("maxSteps", min: 1) {

@@ -156,23 +156,3 @@ public func parseSize(_ text: String) -> UInt64? {
     let (r, o) = n.multipliedReportingOverflow(by: mult)
     return o ? nil : r
 }
-
-/// A user string in an error message: quoted, with control characters escaped.
-public func quoted(_ s: String) -> String {
-    var out = "'"
-    for u in s.unicodeScalars {
-        switch u {
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        case "\r": out += "\\r"
-        case "'": out += "\\'"
-        default:
-            if u.value < 0x20 || u.value == 0x7F || (u.value >= 0x80 && u.value < 0xA0) {
-                out += "\\u{" + String(u.value, radix: 16) + "}"
-            } else {
-                out.unicodeScalars.append(u)
-            }
-        }
-    }
-    return out + "'"
-}

@@ -279,7 +279,9 @@ public enum JSONWriter {
         }
     }
 
-    static func quote(_ s: String) -> String {
+    /// A JSON string literal. Also used for user strings in error messages, so C0 and C1
+    /// control characters and DEL are escaped (`\u001b`): nothing reaches the terminal raw.
+    public static func quote(_ s: String) -> String {
         var r = "\""
         for u in s.unicodeScalars {
             switch u {
@@ -289,7 +291,7 @@ public enum JSONWriter {
             case "\r": r += "\\r"
             case "\t": r += "\\t"
             default:
-                if u.value < 0x20 {
+                if u.value < 0x20 || (u.value >= 0x7F && u.value < 0xA0) {
                     let hex = String(u.value, radix: 16)
                     r += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
                 } else {

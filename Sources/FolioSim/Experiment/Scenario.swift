@@ -242,7 +242,7 @@ extension ExploreOptions {
             _ = try Schedule.parse(text, threads: threads)
             out.strategy = .scripted(text)
         case let other:
-            throw ScheduleError(message: "--strategy expects dfs, random, pct or scripted, found \(quoted(other))")
+            throw ScheduleError(message: "--strategy expects dfs, random, pct or scripted, found \(JSONWriter.quote(other))")
         }
         return out
     }

@@ -130,7 +130,7 @@ public enum Explorer {
             result.points += o.steps
             if o.ending == .pruned { result.pruned += 1 }
             if let e = o.endState { ends.insert(e) }
-            if o.ending == .tooLong && result.tooLong == nil { result.tooLong = describe(o.choices, scenario) }
+            if o.ending == .tooLong && result.tooLong == nil { result.tooLong = schedule(o.choices, scenario).description }
             if result.runs & 1023 == 0 { progress?(result.runs, result.points) }
             if o.ending == .violation { found = o; return false }
             if result.runs >= opts.maxSchedules { result.complete = false; return false }
@@ -207,17 +207,17 @@ public enum Explorer {
                 if hit != nil { break outer }
             }
         }
-        let names = scenario.threads.map(\.name)
-        let sched = Schedule(steps: best.choices.prefix(best.lastNonDefault + 1).map { names[$0] }).description
-        let traced = await runScripted(snapshot, try! Schedule.parse(sched, threads: names), tracing: true, maxSteps: maxSteps).outcome
+        let sched = schedule(best.choices.prefix(best.lastNonDefault + 1), scenario)
+        let traced = await runScripted(snapshot, sched, tracing: true, maxSteps: maxSteps).outcome
         let v = traced.violation
-        return (Counterexample(invariant: v?.invariant ?? inv, detail: v?.description ?? "", schedule: sched,
+        return (Counterexample(invariant: v?.invariant ?? inv, detail: v?.description ?? "", schedule: sched.description,
                                preemptions: traced.preemptions, steps: traced.steps, trace: traced.trace), spent)
     }
 
-    static func describe(_ choices: [Int], _ scenario: Scenario) -> String {
+    /// The schedule of a run's thread choices.
+    static func schedule<C: Collection<Int>>(_ choices: C, _ scenario: Scenario) -> Schedule {
         let names = scenario.threads.map(\.name)
-        return Schedule(steps: choices.map { names[$0] }).description
+        return Schedule(steps: choices.map { names[$0] })
     }
 
     /// Runs one scripted schedule; an error when a step names a thread that cannot run.

@@ -19,16 +19,16 @@ public struct Schedule: Equatable, Sendable, CustomStringConvertible {
             let parts = token.split(separator: "*", omittingEmptySubsequences: false)
             let name = String(parts[0])
             guard threads.contains(name) else {
-                throw ScheduleError(message: "unknown thread \(quoted(name)) (threads: \(threads.joined(separator: ", ")))")
+                throw ScheduleError(message: "unknown thread \(JSONWriter.quote(name)) (threads: \(threads.joined(separator: ", ")))")
             }
             var count = 1
             if parts.count == 2 {
                 guard let n = Int(parts[1]), n >= 1, n <= 10_000_000 else {
-                    throw ScheduleError(message: "bad repeat count in \(quoted(String(token))) (expected NAME*N with N from 1 to 10000000)")
+                    throw ScheduleError(message: "bad repeat count in \(JSONWriter.quote(String(token))) (expected NAME*N with N from 1 to 10000000)")
                 }
                 count = n
             } else if parts.count > 2 {
-                throw ScheduleError(message: "bad token \(quoted(String(token))) (expected NAME or NAME*N)")
+                throw ScheduleError(message: "bad token \(JSONWriter.quote(String(token))) (expected NAME or NAME*N)")
             }
             guard steps.count + count <= 10_000_000 else {
                 throw ScheduleError(message: "schedule longer than 10000000 steps")

@@ -33,11 +33,12 @@ extension World {
                 return []
             }
         }
-        if let folio, !semantics.wpCopyWithoutFolioGet { memory.folioGet(folio) }
+        let tempRef = semantics.wpCopyWithoutFolioGet ? nil : folio
+        if let tempRef { memory.folioGet(tempRef) }
         let plan = cowPlan(vmf, page: page)
         trace(t, "do_wp_page", "\(vmf.isUnshare ? "unshare" : "write") \(VirtualAddress(vmf.address)): \(describeCOWSource(page)) cannot be reused: copy\(plan.nr > 1 ? " \(plan.nr) pages" : ""), drop PTL")
         await ptlUnlock(t, slot.table)
-        return await wpPageCopy(t, &vmf, plan)
+        return await wpPageCopy(t, &vmf, plan, tempRef: tempRef)
     }
 
     func describeCOWSource(_ page: PFN?) -> String {
