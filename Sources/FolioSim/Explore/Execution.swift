@@ -1,9 +1,15 @@
 /// One explored run of a config: copy the world as the config's `steps` left it (`Snapshot`),
 /// start the `threads` as simulated threads that park at every scheduling point, let a
-/// chooser pick which parked thread runs each next step, check the per-step invariants after
+/// chooser pick which thread runs each next step, check the per-step invariants after
 /// every step and the at-rest ones whenever no operation is in flight, then run `after` and
 /// the at-rest invariants again. Every schedule runs on its own copy (stateless model
 /// checking), so nothing leaks from one schedule to the next.
+///
+/// The choice of the next step is made where a step ends: at the point the running thread
+/// reaches (or when it blocks or finishes). When the chooser picks that thread again it goes
+/// on without suspending; only a switch parks it on its continuation and resumes the chosen
+/// one. Most steps of a preemption-bounded search continue the same thread, so most steps
+/// cost no task switch.
 final class Execution: SchedulingHooks {
     enum Status { case parked, blocked(LockResource), running, done }
 
@@ -36,26 +42,48 @@ final class Execution: SchedulingHooks {
         case tooLong
     }
 
+    /// Given the execution, the runnable threads and the step index, returns the thread to
+    /// run (nil stops the run as pruned).
+    typealias Chooser = (Execution, ThreadSet, Int) -> Int?
+    /// Called after each step with its index, the thread and the log of what it touched.
+    typealias Observer = (Int, Int, AccessLog) -> Void
+
     let scenario: Scenario
     let world: World
     let state: RunState
     let executor = SimExecutor()
     let log = AccessLog()
     var threads: [ThreadState] = []
-    /// Index of the thread that ran the last step (-1 before the first).
+    /// Index of the thread that runs (or ran) the current step (-1 before the first).
     var current = -1
     /// The thread chosen for every step so far.
     var choices: [Int] = []
     /// One line per step when tracing.
     var trace: [String] = []
     let tracing: Bool
+    /// Set once the run stops; nil while it goes on.
+    private(set) var ending: Ending?
+    /// Preemptions so far: steps that switched away from a thread that could have gone on.
+    private(set) var preemptions = 0
+    /// The last step whose thread differs from what a non-preemptive run would pick (-1: none).
+    private(set) var lastNonDefault = -1
+    private let chooser: Chooser
+    private let observer: Observer?
+    private let maxSteps: Int
+    /// True from the first choice until the run stops: points end steps and choose the next.
+    private var stepping = false
     private var abandoning = false
+    /// The point whose step is running.
+    private var stepPoint = SchedPoint("thread", "start", .unknown, .write)
     private var traceMark = 0
 
     /// A run that starts from a copy of `snapshot`'s world.
-    init(_ snapshot: Snapshot, tracing: Bool) {
+    init(_ snapshot: Snapshot, tracing: Bool, maxSteps: Int, choose: @escaping Chooser, observe: Observer?) {
         scenario = snapshot.scenario
         self.tracing = tracing
+        self.maxSteps = maxSteps
+        chooser = choose
+        observer = observe
         world = World(copying: snapshot.world)
         state = RunState(copying: snapshot.state, world: world)
         threads = scenario.threads.map { ThreadState(name: $0.name, steps: $0.steps) }
@@ -68,20 +96,57 @@ final class Execution: SchedulingHooks {
         let th = threads[current]
         th.pending = point
         th.status = .parked
-        await withUnsafeContinuation { th.continuation = $0 }
+        await endStep(th)
     }
 
     func block(_ thread: SimThread, on resource: LockResource) async {
         let th = threads[current]
         th.status = .blocked(resource)
-        await withUnsafeContinuation { th.continuation = $0 }
+        await endStep(th)
+    }
+
+    /// The step of `th` (the current thread) has ended at a point or a lock it waits for:
+    /// check, choose the next step, and go on in place or switch.
+    private func endStep(_ th: ThreadState) async {
+        guard stepping else {
+            await withUnsafeContinuation { th.continuation = $0 }
+            return
+        }
+        let me = current
+        guard let c = finishStepAndChoose() else {
+            await withUnsafeContinuation { th.continuation = $0 }
+            return
+        }
+        if c == me { return }
+        await withUnsafeContinuation {
+            th.continuation = $0
+            self.resume(c)
+        }
     }
 
     // MARK: running
 
+    /// Runs one schedule: starts the threads, makes the first choice and drains the executor
+    /// until the run stops; a completed run then gets its `after` steps and final checks.
+    func run() async -> Ending {
+        start()
+        stepping = true
+        if let c = choose() { resume(c) }
+        executor.drain()
+        stepping = false
+        let e = ending ?? .completed
+        if e == .completed {
+            await finish()
+            if !world.violations.isEmpty { ending = .violation }
+        } else if !(e == .violation && world.violations.first?.invariant == Invariant.deadlock.rawValue) {
+            abandon()
+        }
+        return ending ?? .completed
+    }
+
     /// Starts the threads and runs each up to its first scheduling point (what comes before
     /// it touches only the thread's own state).
-    func start() {
+    private func start() {
         world.hooks = self
         world.log = log
         if tracing { world.tracer = Tracer() }
@@ -111,6 +176,59 @@ final class Execution: SchedulingHooks {
         }
         th.stepsInOp = 0
         th.status = .done
+        if stepping, let c = finishStepAndChoose() { resume(c) }
+    }
+
+    /// The bookkeeping after a step of the current thread (checks, trace, observer, limits)
+    /// and the choice of the next step; nil when the run stops here.
+    private func finishStepAndChoose() -> Int? {
+        let th = threads[current]
+        world.checkStep(log)
+        if tracing { traceStep(th.name, stepPoint) }
+        if th.stepsInOp == 0 && world.violations.isEmpty && isBetweenOperations && !allDone { checkBetweenOperations() }
+        observer?(choices.count - 1, current, log)
+        if !world.violations.isEmpty { ending = .violation; return nil }
+        if choices.count >= maxSteps { ending = .tooLong; return nil }
+        return choose()
+    }
+
+    /// Asks the chooser for the next step and begins it; nil (with `ending` set) when nobody
+    /// can run or the chooser declines.
+    private func choose() -> Int? {
+        let en = enabled
+        if en.isEmpty {
+            if allDone { ending = .completed } else { reportDeadlock(); ending = .violation }
+            return nil
+        }
+        let depth = choices.count
+        guard let c = chooser(self, en, depth) else { ending = .pruned; return nil }
+        let last = current
+        if last >= 0 && c != last && en.contains(last) { preemptions += 1 }
+        if c != Explorer.defaultChoice(self, en) { lastNonDefault = depth }
+        beginStep(c)
+        return c
+    }
+
+    /// Makes thread `i` the running one; what its step touches is logged from here on.
+    private func beginStep(_ i: Int) {
+        let th = threads[i]
+        stepPoint = th.pending
+        log.reset()
+        if case .blocked(let r) = th.status { log.note(r.pointObject, write: r.isExclusive) }
+        log.note(stepPoint.object, write: stepPoint.access == .write)
+        if current != i { world.operation = th.operation }
+        current = i
+        choices.append(i)
+        th.stepsInOp += 1
+        th.status = .running
+    }
+
+    /// Resumes the parked thread `i` (its job runs when the executor is drained).
+    private func resume(_ i: Int) {
+        let th = threads[i]
+        let k = th.continuation!
+        th.continuation = nil
+        k.resume()
     }
 
     /// Whether thread `i` can take its next step now: parked, and the lock its next step
@@ -132,28 +250,6 @@ final class Execution: SchedulingHooks {
         return out
     }
     var allDone: Bool { threads.allSatisfy { if case .done = $0.status { true } else { false } } }
-
-    /// Runs one step of thread `i` and checks the per-step invariants. What the step touched
-    /// stays in `log` until the next step.
-    func step(_ i: Int) {
-        let th = threads[i]
-        let point = th.pending
-        log.reset()
-        if case .blocked(let r) = th.status { log.note(r.pointObject, write: r.isExclusive) }
-        log.note(point.object, write: point.access == .write)
-        if current != i { world.operation = th.operation }
-        current = i
-        choices.append(i)
-        th.stepsInOp += 1
-        th.status = .running
-        let c = th.continuation!
-        th.continuation = nil
-        c.resume()
-        executor.drain()
-        world.checkStep(log)
-        if tracing { traceStep(th.name, point) }
-        if th.stepsInOp == 0 && world.violations.isEmpty && isBetweenOperations && !allDone { checkBetweenOperations() }
-    }
 
     /// No operation is in flight: every thread is done or parked before the first step of
     /// its next op.
@@ -189,7 +285,7 @@ final class Execution: SchedulingHooks {
 
     /// Finishes a run whose threads are all done: the at-rest invariants, the `after` steps
     /// and the at-rest invariants again.
-    func finish() async {
+    private func finish() async {
         world.hooks = nil
         world.log = nil
         world.currentOperation = "threads done"
@@ -205,7 +301,7 @@ final class Execution: SchedulingHooks {
 
     /// Stops a run early: the parked threads run to completion without scheduling or
     /// checks, so that their tasks end and the world can be freed.
-    func abandon() {
+    private func abandon() {
         abandoning = true
         world.log = nil
         world.tracer = nil
@@ -223,7 +319,7 @@ final class Execution: SchedulingHooks {
     }
 
     /// The violation that ended the run, with a deadlock described when nobody can run.
-    func reportDeadlock() {
+    private func reportDeadlock() {
         var parts: [String] = []
         for th in threads {
             let r: LockResource?

@@ -49,15 +49,12 @@ struct RunOutcome {
 /// preemption bound and sleep-set reduction, random, PCT), checks invariants at every step,
 /// and shrinks the first violation to the fewest preemptions, then the fewest steps.
 public enum Explorer {
-    /// The chooser of one run: given the execution, the runnable threads and the step index,
-    /// returns the thread to run (nil stops the run as pruned).
-    typealias Chooser = (Execution, ThreadSet, Int) -> Int?
-    /// Called after each step with its index, the thread and the log of what it touched.
-    typealias Observer = (Int, Int, AccessLog) -> Void
+    typealias Chooser = Execution.Chooser
+    typealias Observer = Execution.Observer
 
     /// Runs one schedule.
     static func runOnce(_ snapshot: Snapshot, tracing: Bool, maxSteps: Int,
-                        choose: Chooser, observe: Observer? = nil) async -> RunOutcome {
+                        choose: @escaping Chooser, observe: Observer? = nil) async -> RunOutcome {
         var out = RunOutcome()
         if let v = snapshot.setupViolation {
             out.ending = .violation
@@ -65,43 +62,11 @@ public enum Explorer {
             out.trace = ["(the config's steps already break \(v.invariant))"]
             return out
         }
-        let ex = Execution(snapshot, tracing: tracing)
-        ex.start()
-        var last = -1
-        var depth = 0
-        while true {
-            let en = ex.enabled
-            if en.isEmpty {
-                if ex.allDone { break }
-                ex.reportDeadlock()
-                out.ending = .violation
-                break
-            }
-            guard let c = choose(ex, en, depth) else {
-                out.ending = .pruned
-                break
-            }
-            if last >= 0 && c != last && en.contains(last) { out.preemptions += 1 }
-            if c != defaultChoice(ex, en) { out.lastNonDefault = depth }
-            ex.step(c)
-            observe?(depth, c, ex.log)
-            last = c
-            depth += 1
-            if !ex.world.violations.isEmpty {
-                out.ending = .violation
-                break
-            }
-            if depth >= maxSteps {
-                out.ending = .tooLong
-                break
-            }
-        }
-        if out.ending == .completed {
-            await ex.finish()
-            if !ex.world.violations.isEmpty { out.ending = .violation } else { out.endState = ex.world.endStateDigest() }
-        } else if !(out.ending == .violation && ex.world.violations.first?.invariant == Invariant.deadlock.rawValue) {
-            ex.abandon()
-        }
+        let ex = Execution(snapshot, tracing: tracing, maxSteps: maxSteps, choose: choose, observe: observe)
+        out.ending = await ex.run()
+        if out.ending == .completed { out.endState = ex.world.endStateDigest() }
+        out.preemptions = ex.preemptions
+        out.lastNonDefault = ex.lastNonDefault
         out.choices = ex.choices
         out.violation = ex.world.violations.first
         out.trace = ex.trace
