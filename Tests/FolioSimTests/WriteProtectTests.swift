@@ -157,11 +157,12 @@ final class ActAtPoint: SchedulingHooks {
     let at: Int
     let action: () async -> Void
     init(at: Int, _ action: @escaping () async -> Void) { self.at = at; self.action = action }
-    func point(_ thread: SimThread, _ point: SchedPoint) async {
+    func reach(_ thread: SimThread, _ point: SchedPoint) -> Bool {
         count += 1
-        if count == at { await action() }
+        return count == at
     }
-    func block(_ thread: SimThread, on resource: LockResource) async {}
+    func reachBlocked(_ thread: SimThread, on resource: LockResource) -> Bool { false }
+    func wait(_ thread: SimThread) async { await action() }
 }
 
 /// Records the number of the first scheduling point after `wp_page_copy` copied the page.
@@ -169,11 +170,13 @@ final class FindCopyPoint: SchedulingHooks {
     var count = 0, found = 0
     let tracer: Tracer
     init(_ tracer: Tracer) { self.tracer = tracer }
-    func point(_ thread: SimThread, _ point: SchedPoint) async {
+    func reach(_ thread: SimThread, _ point: SchedPoint) -> Bool {
         count += 1
         if found == 0, tracer.events.last?.function == "wp_page_copy" { found = count }
+        return false
     }
-    func block(_ thread: SimThread, on resource: LockResource) async {}
+    func reachBlocked(_ thread: SimThread, on resource: LockResource) -> Bool { false }
+    func wait(_ thread: SimThread) async {}
 }
 
 /// Ryan Roberts' April 2023 race, interleaved by hand: P and C share a page; P's thread 1

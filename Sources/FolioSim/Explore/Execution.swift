@@ -72,6 +72,9 @@ final class Execution: SchedulingHooks {
     private let maxSteps: Int
     /// True from the first choice until the run stops: points end steps and choose the next.
     private var stepping = false
+    /// The thread whose `reach` asked it to wait, and the thread to resume once it has parked.
+    private var parking = -1
+    private var switchTo: Int?
     private var abandoning = false
     /// The point whose step is running.
     private var stepPoint = SchedPoint("thread", "start", .unknown, .write)
@@ -91,37 +94,40 @@ final class Execution: SchedulingHooks {
 
     // MARK: SchedulingHooks
 
-    func point(_ thread: SimThread, _ point: SchedPoint) async {
-        if abandoning { return }
+    func reach(_ thread: SimThread, _ point: SchedPoint) -> Bool {
+        if abandoning { return false }
         let th = threads[current]
         th.pending = point
         th.status = .parked
-        await endStep(th)
+        return endStep()
     }
 
-    func block(_ thread: SimThread, on resource: LockResource) async {
-        let th = threads[current]
-        th.status = .blocked(resource)
-        await endStep(th)
+    func reachBlocked(_ thread: SimThread, on resource: LockResource) -> Bool {
+        threads[current].status = .blocked(resource)
+        return endStep()
     }
 
-    /// The step of `th` (the current thread) has ended at a point or a lock it waits for:
-    /// check, choose the next step, and go on in place or switch.
-    private func endStep(_ th: ThreadState) async {
-        guard stepping else {
-            await withUnsafeContinuation { th.continuation = $0 }
-            return
-        }
-        let me = current
-        guard let c = finishStepAndChoose() else {
-            await withUnsafeContinuation { th.continuation = $0 }
-            return
-        }
-        if c == me { return }
+    func wait(_ thread: SimThread) async {
+        let th = threads[parking]
+        let next = switchTo
+        switchTo = nil
         await withUnsafeContinuation {
             th.continuation = $0
-            self.resume(c)
+            if let c = next { self.resume(c) }
         }
+    }
+
+    /// The step of the current thread has ended at a point or at a lock it waits for: check,
+    /// choose the next step. True when the thread must wait (another one runs next, recorded
+    /// in `switchTo`, or the run stops).
+    private func endStep() -> Bool {
+        let me = current
+        parking = me
+        guard stepping else { return true }
+        guard let c = finishStepAndChoose() else { return true }
+        if c == me { return false }
+        switchTo = c
+        return true
     }
 
     // MARK: running

@@ -21,7 +21,7 @@ public enum LockResource: Hashable, Sendable, CustomStringConvertible {
 
 /// Simulated locks. Every lock and unlock is a scheduling point; an acquisition's point names
 /// the lock (`SchedPoint.acquires`), so the explorer runs it only when the lock is free. A
-/// thread that still finds a lock taken waits through `SchedulingHooks.block`; without a
+/// thread that still finds a lock taken waits through `SchedulingHooks.reachBlocked`; without a
 /// scheduler (run-to-completion) a taken lock can only mean a FolioSim bug, which is reported
 /// as the `lock-order` violation.
 extension World {
@@ -62,8 +62,10 @@ extension World {
             if !isAvailable(r) { report(.lockOrder, t.mm, "\(t.name) would block forever on \(r) in a single-threaded run") }
             return
         }
-        await h.point(t, SchedPoint(fn, step, r.pointObject, r.isExclusive ? .write : .read, acquires: r))
-        while !isAvailable(r) { await h.block(t, on: r) }
+        if h.reach(t, SchedPoint(fn, step, r.pointObject, r.isExclusive ? .write : .read, acquires: r)) { await h.wait(t) }
+        while !isAvailable(r) {
+            if h.reachBlocked(t, on: r) { await h.wait(t) }
+        }
     }
 
     /// `mmap_read_lock`.
