@@ -109,7 +109,7 @@ public enum Bench {
         let csecs = seconds(clock.now - cstart)
         figures.append(BenchFigure(name: "full invariant check", value: csecs * 1e9 / Double(2 * cowPages), unit: "ns per mapped page",
                                    detail: "one checkInvariants() over two address spaces of \(cowPages) pages each"))
-        if explore { figures += await exploreFigures(progress: progress) }
+        if explore { figures += await exploreFigures(repeats: repeats, progress: progress) }
         return figures
     }
 }

@@ -90,6 +90,7 @@ final class Execution: SchedulingHooks {
         world = World(copying: snapshot.world)
         state = RunState(copying: snapshot.state, world: world)
         threads = scenario.threads.map { ThreadState(name: $0.name, steps: $0.steps) }
+        choices.reserveCapacity(min(maxSteps, 128))
     }
 
     // MARK: SchedulingHooks
