@@ -1,10 +1,9 @@
 /// A single-threaded task executor whose jobs run only when the explorer drains it
 /// (SE-0417 executor preference). Every simulated thread is a `Task` that prefers this
 /// executor, so the threads of one explored run take turns on the explorer's own OS thread:
-/// a thread parks at a scheduling point on an unsafe continuation, the explorer resumes the
-/// one it picks and drains the queue until that thread parks again or ends. No job ever
-/// reaches the global pool, so a step costs a few hundred nanoseconds and the order of
-/// everything is the explorer's choice.
+/// when another thread is chosen at a scheduling point, the running one parks on an unsafe
+/// continuation and resumes the chosen one, whose job runs next when the queue is drained.
+/// No job ever reaches the global pool, so the order of everything is the explorer's choice.
 final class SimExecutor: TaskExecutor, @unchecked Sendable {
     private var queue: [UnownedJob] = []
     private var head = 0
