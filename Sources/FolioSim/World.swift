@@ -210,6 +210,7 @@ public final class World {
     /// Records a violation once per (invariant, process, address, folio): a broken state that
     /// persists is reported where it was first seen.
     func report(_ invariant: Invariant, _ mm: MM?, addr: UInt64? = nil, folio: PFN? = nil, _ detail: String) {
+        guard invariant.applies(under: semantics) else { return }
         let key = "\(invariant.rawValue)|\(mm?.index ?? -1)|\(addr ?? UInt64.max)|\(folio?.raw ?? UInt32.max)"
         guard reportedKeys.insert(key).inserted else { return }
         violations.append(Violation(invariant: invariant.rawValue, process: mm?.name ?? "-", address: addr,

@@ -3,12 +3,13 @@ import Foundation
 
 let exploreUsage = """
 usage: foliosim explore FILE [--json] [--strategy S] [--bound N|none] [--seed N] [--count N]
-                             [--depth N] [--no-reduction] [--schedule STRING]
+                             [--depth N] [--no-reduction] [--schedule STRING] [--semantics NAME]
 
 Explores the interleavings of the config's `threads` (after its `steps`, before its
 `after`), checks the per-step invariants after every scheduling step and the at-rest ones
-whenever no operation is in flight and when the threads are done, and prints the first violation as a shrunk, replayable schedule
-with a trace. Options override the config's `explore` section:
+whenever no operation is in flight and when the threads are done, and prints the first
+violation as a shrunk, replayable schedule with a trace. Options override the config's
+`explore` section:
   --strategy S      dfs (default), random, pct or scripted
   --bound N|none    preemption bound of dfs (default 2; none = unbounded)
   --no-reduction    dfs without sleep-set partial-order reduction
@@ -16,31 +17,34 @@ with a trace. Options override the config's `explore` section:
   --count N         schedules of random and pct (default 1000)
   --depth N         pct depth (default 3)
   --schedule S      the schedule of scripted
+  --semantics NAME  \(semanticsHelp)
   --json            print one JSON object
 Exit status: 0 the outcome matches `expect` (no `expect`: no violation), 1 it does not,
 2 bad config or arguments.
 """
 
 let replayUsage = """
-usage: foliosim replay FILE SCHEDULE [--json]
+usage: foliosim replay FILE SCHEDULE [--json] [--semantics NAME]
 
 Runs the config's threads under SCHEDULE (e.g. "A1*9 B*14 A2*31": nine steps of A1, then
 fourteen of B, ...; when the schedule ends the running thread continues, then the first
 runnable one) and prints the trace, one line per scheduling step.
+  --semantics NAME  \(semanticsHelp)
+  --json            print one JSON object
 Exit status: 0 no violation, 1 a violation, 2 bad config, schedule or arguments.
 """
 
 extension FolioSimCLI {
-    static func loadScenario(_ file: String) -> Scenario {
+    static func loadScenario(_ file: String, semantics: String? = nil) -> Scenario {
         do {
-            return try Scenario.load(path: file)
+            return try Scenario.load(path: file, semantics: semantics)
         } catch {
             fail(error.description)
         }
     }
 
     static func exploreCommand(_ args: [String]) async {
-        var json = false, file: String?
+        var json = false, file: String?, semantics: String?
         var o = ExploreOverrides()
         var i = 0
         func value(_ name: String) -> String {
@@ -69,6 +73,7 @@ extension FolioSimCLI {
             case "--count": o.count = number(a, 1, 100_000_000)
             case "--depth": o.depth = number(a, 1, 64)
             case "--schedule": o.schedule = value(a)
+            case "--semantics": semantics = value(a)
             default:
                 if a.hasPrefix("-") { fail("explore: unknown option \(JSONWriter.quote(a)) (see foliosim explore --help)") }
                 if file != nil { fail("explore: expected one config file, got \(JSONWriter.quote(file!)) and \(JSONWriter.quote(a))") }
@@ -77,7 +82,7 @@ extension FolioSimCLI {
             i += 1
         }
         guard let file else { fail("explore: missing config file (usage: foliosim explore FILE [options])") }
-        let scenario = loadScenario(file)
+        let scenario = loadScenario(file, semantics: semantics)
         guard !scenario.threads.isEmpty else { fail("\(file): threads: missing required field (explore needs concurrent threads)") }
         let opts: ExploreOptions
         do {
@@ -104,19 +109,26 @@ extension FolioSimCLI {
     }
 
     static func replayCommand(_ args: [String]) async {
-        var json = false
+        var json = false, semantics: String?
         var positional: [String] = []
-        for a in args {
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            i += 1
             switch a {
             case "--help", "-h": print(replayUsage); exit(0)
             case "--json": json = true
+            case "--semantics":
+                guard i < args.count else { fail("replay: --semantics expects a value") }
+                semantics = args[i]
+                i += 1
             default:
                 if a.hasPrefix("-") && positional.count != 1 { fail("replay: unknown option \(JSONWriter.quote(a)) (see foliosim replay --help)") }
                 positional.append(a)
             }
         }
         guard positional.count == 2 else { fail("replay: expected FILE and SCHEDULE (usage: foliosim replay FILE SCHEDULE [--json])") }
-        let scenario = loadScenario(positional[0])
+        let scenario = loadScenario(positional[0], semantics: semantics)
         guard !scenario.threads.isEmpty else { fail("\(positional[0]): threads: missing required field (replay needs concurrent threads)") }
         let result: ReplayResult
         do {

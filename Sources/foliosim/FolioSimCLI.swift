@@ -5,11 +5,14 @@ let usage = """
 usage: foliosim <command> [options]
 
 commands:
-  run FILE [--json] [--trace]   run an experiment config (JSON5) and print a summary;
+  run FILE [--json] [--trace] [--semantics NAME]
+                                run an experiment config (JSON5) and print a summary;
                                 --json prints one JSON object, --trace adds the kernel trace
   explore FILE [--json] [--strategy S] [--bound N] [--seed N] [--count N] [--depth N] [--no-reduction]
+               [--semantics NAME]
                                 explore the interleavings of the config's threads
-  replay FILE SCHEDULE [--json] run one schedule of the config's threads with a trace
+  replay FILE SCHEDULE [--json] [--semantics NAME]
+                                run one schedule of the config's threads with a trace
   bench [--pages N] [--repeats N]
                                 measure simulated fault throughput and memory per page
   help                          show this help
@@ -18,12 +21,13 @@ exit status: 0 ok, 1 an invariant was violated, 2 bad input (config or arguments
 """
 
 let runUsage = """
-usage: foliosim run FILE [--json] [--trace]
+usage: foliosim run FILE [--json] [--trace] [--semantics NAME]
 
 Runs the experiment in FILE (JSON5, see Experiments/README.md) with every kernel path
 run to completion, checks the invariants after every step, and prints a summary.
-  --json    print one JSON object (total, processes, memory, errors, violations)
-  --trace   also print the kernel trace (`thread function: what`), to stderr with --json
+  --json            print one JSON object (total, processes, memory, errors, violations)
+  --trace           also print the kernel trace (`thread function: what`), to stderr with --json
+  --semantics NAME  \(semanticsHelp)
 Exit status: 0 ok, 1 an invariant was violated, 2 bad config or arguments.
 """
 
@@ -37,6 +41,10 @@ scheduling points per second and the scaling set (--no-explore skips these).
   --pages N     pages touched per run (default 1048576 = 4 GiB simulated)
   --repeats N   runs per figure, the best is kept (default 3)
 """
+
+/// The `--semantics` line of every command's help.
+let semanticsHelp = "the rules of a kernel: " + Semantics.presets.map(\.name).joined(separator: ", ")
+    + "\n                    (replaces the config's preset; its own switches still apply)"
 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data(("foliosim: " + message + "\n").utf8))
@@ -72,22 +80,29 @@ struct FolioSimCLI {
 
     static func runCommand(_ args: [String]) async {
         var json = false, trace = false
-        var file: String?
-        for a in args {
+        var file: String?, semantics: String?
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            i += 1
             switch a {
             case "--help", "-h": print(runUsage); exit(0)
             case "--json": json = true
             case "--trace": trace = true
+            case "--semantics":
+                guard i < args.count else { fail("run: --semantics expects a value") }
+                semantics = args[i]
+                i += 1
             default:
-                if a.hasPrefix("-") { fail("run: unknown option '\(a)' (expected --json or --trace)") }
-                if file != nil { fail("run: expected one config file, got '\(file!)' and '\(a)'") }
+                if a.hasPrefix("-") { fail("run: unknown option \(JSONWriter.quote(a)) (expected --json, --trace or --semantics NAME)") }
+                if file != nil { fail("run: expected one config file, got \(JSONWriter.quote(file!)) and \(JSONWriter.quote(a))") }
                 file = a
             }
         }
         guard let file else { fail("run: missing config file (usage: foliosim run FILE [--json] [--trace])") }
         let scenario: Scenario
         do {
-            scenario = try Scenario.load(path: file)
+            scenario = try Scenario.load(path: file, semantics: semantics)
         } catch {
             fail(error.description)
         }

@@ -68,6 +68,22 @@ public enum Invariant: String, CaseIterable, Sendable {
         }
     }
 
+    /// Whether the invariant is part of the rules `semantics` describes. Those stated in
+    /// terms of PageAnonExclusive and FAULT_FLAG_UNSHARE exist from 5.19 on; MM-ID ownership
+    /// from 6.15. Under older rules the checker does not look for them: what they guard was
+    /// not promised then, and the selftest reports its absence as an outcome.
+    public func applies(under semantics: Semantics) -> Bool {
+        switch self {
+        case .writablePTEImpliesExclusive, .exclusivePageMappedOnce, .swapPageNotExclusive, .pinnedPageExclusive,
+             .pinStaysMapped, .unshareNeverWritable, .faultFlagsExclusive:
+            semantics.hasAnonExclusive
+        case .mmIDOwner:
+            semantics.anonReuse == .aeMMID
+        default:
+            true
+        }
+    }
+
     public var summary: String {
         switch self {
         case .writablePTEImpliesExclusive: "a writable PTE/PMD mapping an anon page implies PageAnonExclusive (I1)"

@@ -4,17 +4,19 @@ import Foundation
 /// field path and what was expected. Unknown fields and ops are errors; so is a step that
 /// uses a process that does not exist (yet, or any more).
 extension Scenario {
-    public static func load(path: String) throws(ConfigError) -> Scenario {
+    /// `semantics`: a preset name (`--semantics`) that replaces the config's preset; the
+    /// config's own switches and injections still apply on top of it.
+    public static func load(path: String, semantics: String? = nil) throws(ConfigError) -> Scenario {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw ConfigError(file: path, path: "", message: "cannot read the file (\(FileManager.default.fileExists(atPath: path) ? "not UTF-8 text or unreadable" : "no such file"))")
         }
-        return try decode(text: text, file: path)
+        return try decode(text: text, file: path, semantics: semantics)
     }
 
-    public static func decode(text: String, file: String) throws(ConfigError) -> Scenario {
+    public static func decode(text: String, file: String, semantics override: String? = nil) throws(ConfigError) -> Scenario {
         let root: JSONValue
         do {
             root = try JSON5Parser.parse(text)
@@ -23,7 +25,7 @@ extension Scenario {
         }
         var f = try Fields(root, file: file, path: "")
         let name = try f.string("name") ?? (file as NSString).lastPathComponent
-        let (semName, semantics) = try decodeSemantics(&f)
+        let (semName, semantics) = try decodeSemantics(&f, override: override)
         let memory = try f.size("memory") ?? (1 << 30)
         guard memory >= 16 * Geometry.pageSize, memory % Geometry.pageSize == 0, memory <= 64 << 30 else {
             throw f.fail("memory", "expected a multiple of 4K between 64K and 64G, found \(memory) bytes")
@@ -140,16 +142,25 @@ extension Scenario {
         return opts
     }
 
-    private static func decodeSemantics(_ f: inout Fields) throws(ConfigError) -> (String, Semantics) {
-        guard let v = f.raw("semantics") else { return ("v6.18", .v6_18) }
+    private static func decodeSemantics(_ f: inout Fields, override: String?) throws(ConfigError) -> (String, Semantics) {
         let presetNames = Semantics.presets.map { "\"\($0.name)\"" }.joined(separator: ", ")
+        if let name = override, Semantics.preset(named: name) == nil {
+            throw ConfigError(file: f.file, path: "--semantics", message: "expected one of \(presetNames), found \(JSONWriter.quote(name))")
+        }
+        guard let v = f.raw("semantics") else {
+            let name = override ?? "v6.18"
+            return (name, Semantics.preset(named: name)!)
+        }
         if case .string(let s) = v {
-            guard let sem = Semantics.preset(named: s) else { throw f.fail("semantics", "expected one of \(presetNames), found \"\(s)\"") }
+            guard let sem = Semantics.preset(named: s) else { throw f.fail("semantics", "expected one of \(presetNames), found \(JSONWriter.quote(s))") }
+            if let name = override { return (name, Semantics.preset(named: name)!) }
             return (s, sem)
         }
         var o = try Fields(v, file: f.file, path: f.sub("semantics"))
-        let base = try o.string("preset") ?? "v6.18"
-        guard var sem = Semantics.preset(named: base) else { throw o.fail("preset", "expected one of \(presetNames), found \"\(base)\"") }
+        let configBase = try o.string("preset") ?? "v6.18"
+        guard Semantics.preset(named: configBase) != nil else { throw o.fail("preset", "expected one of \(presetNames), found \(JSONWriter.quote(configBase))") }
+        let base = override ?? configBase
+        var sem = Semantics.preset(named: base)!
         var changed: [String] = []
         func note(_ k: String, _ v: String) { changed.append("\(k)=\(v)") }
         if let x = try o.choice("anonReuse", Semantics.AnonReuse.self) { sem.anonReuse = x; note("anonReuse", x.rawValue) }

@@ -216,7 +216,7 @@ final class RunState {
         guard let pin = world.pins.last(where: { $0.id == id && !$0.released }) else { return }
         let mm = world.mms[pin.mm]
         var coherent = 0
-        let promised = pin.flags.contains(.pin) && (pin.flags.contains(.longterm) || pin.flags.contains(.write))
+        let promised = pin.pages.first.map { world.pinPromisesCoherency(pin.flags, $0) } ?? false
         for (j, page) in pin.pages.enumerated() {
             let addr = pin.addr + UInt64(j) * Geometry.pageSize
             let mapped = mm.alive ? world.mappedPage(mm, addr) : nil
@@ -232,6 +232,16 @@ final class RunState {
 }
 
 extension World {
+    /// Whether the rules in force promise that a pin keeps seeing the page the process maps
+    /// (KERNEL.md §8.3, §8.4): FOLL_PIN with FOLL_LONGTERM or FOLL_WRITE, of an anon page
+    /// from 5.19 on (PageAnonExclusive and unsharing), of the zero page or a pagecache page
+    /// in a COW mapping from 6.2 on. Before that a stale pin is the kernel's known
+    /// behaviour, reported as the `checkPin` outcome, not as a violation.
+    func pinPromisesCoherency(_ flags: GUPFlags, _ page: PFN) -> Bool {
+        guard flags.contains(.pin), flags.contains(.longterm) || flags.contains(.write), semantics.hasAnonExclusive else { return false }
+        return memory.isAnon(memory.folio(of: page)) || semantics.roPin == .unshareCOWLongterm
+    }
+
     /// Records a violation found outside the kernel paths (a config expectation).
     public func recordViolation(_ invariant: Invariant, _ mm: MM?, addr: UInt64? = nil, folio: PFN? = nil, _ detail: String) {
         report(invariant, mm, addr: addr, folio: folio, detail)

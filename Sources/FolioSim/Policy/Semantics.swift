@@ -112,6 +112,48 @@ public struct Semantics: Hashable, Sendable {
         self.hugeZeroWPAllocatesTHP = hugeZeroWPAllocatesTHP
     }
 
+    /// Linux 5.7 and earlier: mapcount-based reuse (`reuse_swap_page`), read-only GUP
+    /// references whatever is mapped, fork shares pinned pages, no exclusivity marker.
+    public static let v5_7 = Semantics(
+        anonReuse: .mapcount, roPin: .none, forkPinned: .share, gupFastFork: .noSeq,
+        exclusiveCarry: .none, mprotectUpgrade: .never, forceWrite: .follCOW, faultOrder: .order0PMD,
+        cowCopy: .onePage, hugeZeroWPAllocatesTHP: false)
+
+    /// 5.8 (and 5.7.3 stable): CVE-2020-29374's first fix, 17839856fd58: a FOLL_GET read in
+    /// a COW mapping breaks COW like a write.
+    public static let v5_8: Semantics = { var s = v5_7; s.roPin = .forceCOW; return s }()
+
+    /// 5.9: refcount-based reuse (09854ba94c6a), the forced COW removed again (a308c71bf1e6),
+    /// early COW of maybe-pinned pages at fork (70e806e4e645).
+    public static let v5_9 = Semantics(
+        anonReuse: .refcount, roPin: .none, forkPinned: .earlyCOW, gupFastFork: .noSeq,
+        exclusiveCarry: .none, mprotectUpgrade: .never, forceWrite: .follCOW, faultOrder: .order0PMD,
+        cowCopy: .onePage, hugeZeroWPAllocatesTHP: false)
+
+    /// 5.11: GUP-fast checks `write_protect_seq` against fork (57efa1fe5957).
+    public static let v5_11: Semantics = { var s = v5_9; s.gupFastFork = .wpSeq; return s }()
+
+    /// 5.19: PageAnonExclusive and FAULT_FLAG_UNSHARE ("COW fixes part 2"), exclusivity carried
+    /// across swap, mprotect upgrades dirty exclusive anon PTEs.
+    public static let v5_19 = Semantics(
+        anonReuse: .ae, roPin: .unshareAnon, forkPinned: .earlyCOWAE, gupFastFork: .wpSeq,
+        exclusiveCarry: .carry, mprotectUpgrade: .dirtyAE, forceWrite: .follCOW, faultOrder: .order0PMD,
+        cowCopy: .onePage, hugeZeroWPAllocatesTHP: false)
+
+    /// 6.0/6.1: FOLL_FORCE writes need an exclusive anon page; FOLL_COW is gone (CVE-2022-2590).
+    public static let v6_1: Semantics = { var s = v5_19; s.forceWrite = .ae; return s }()
+
+    /// 6.2: reliable R/O long-term pins in any COW mapping (84209e87c696, 8d6a0ac09a16); clean
+    /// exclusive anon PTEs are upgraded by mprotect too.
+    public static let v6_2: Semantics = { var s = v6_1; s.roPin = .unshareCOWLongterm; s.mprotectUpgrade = .ae; return s }()
+
+    /// 6.8: multi-size THP for anonymous faults; a COW fault copies one page.
+    public static let v6_8: Semantics = { var s = v6_2; s.faultOrder = .mthp; s.cowCopy = .onePage; return s }()
+
+    /// 6.15: large-folio reuse from MM-ID ownership (1da190f4d0a6), and the 6.13 huge zero
+    /// page write fault that allocates a PMD THP.
+    public static let v6_15: Semantics = { var s = v6_8; s.anonReuse = .aeMMID; s.hugeZeroWPAllocatesTHP = true; return s }()
+
     /// What runs on our machines: Linux 6.18 (6.15 large-folio reuse, 6.13 huge-zero THP
     /// allocation on write).
     public static let v6_18 = Semantics(
@@ -119,10 +161,29 @@ public struct Semantics: Hashable, Sendable {
         exclusiveCarry: .carry, mprotectUpgrade: .ae, forceWrite: .ae, faultOrder: .mthp,
         cowCopy: .onePage, hugeZeroWPAllocatesTHP: true)
 
-    /// Named presets accepted by configs. Only v6.18 exists so far; older kernels follow.
-    public static let presets: [(name: String, semantics: Semantics)] = [("v6.18", .v6_18)]
+    /// Ryan Roberts' 2023 RFC v2 of large anonymous folios on top of 6.2: mTHP faults, a COW
+    /// fault copies the naturally aligned range around the address, and reuse makes every PTE
+    /// of an exclusive large folio writable.
+    public static let rfc2023: Semantics = {
+        var s = v6_2
+        s.faultOrder = .mthp
+        s.cowCopy = .alignedRange
+        s.rangeReuse = true
+        return s
+    }()
+
+    /// Named presets accepted by configs and `--semantics`, oldest first.
+    public static let presets: [(name: String, semantics: Semantics)] = [
+        ("v5.7", .v5_7), ("v5.8", .v5_8), ("v5.9", .v5_9), ("v5.11", .v5_11), ("v5.19", .v5_19),
+        ("v6.1", .v6_1), ("v6.2", .v6_2), ("v6.8", .v6_8), ("v6.15", .v6_15), ("v6.18", .v6_18),
+        ("rfc2023", .rfc2023),
+    ]
 
     public static func preset(named name: String) -> Semantics? {
         presets.first { $0.name == name }?.semantics
     }
+
+    /// Whether the rules know PageAnonExclusive (5.19+): only then do the invariants that
+    /// are stated in terms of it apply.
+    public var hasAnonExclusive: Bool { anonReuse == .ae || anonReuse == .aeMMID }
 }
