@@ -70,7 +70,7 @@ import Testing
     /// The JSON report (every counter, gauge, folio census, error and violation), one line
     /// per value.
     private func report(_ state: RunState, _ scenario: Scenario) -> [String] {
-        let r = RunResult(scenario: scenario, world: state.world, errors: state.errors, pinChecks: state.pinChecks,
+        let r = RunResult(scenario: scenario, world: state.world, errors: state.errors, pinChecks: state.pinChecks, reads: state.reads,
                           peakUsedPages: state.peak, trace: [])
         return JSONWriter.write(Report.json(r)).split(separator: "\n").map(String.init)
     }

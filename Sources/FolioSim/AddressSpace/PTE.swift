@@ -34,7 +34,7 @@ public struct PTE: Hashable, Sendable, CustomStringConvertible {
                             special: Bool = false) -> PTE {
         var r = present | (UInt64(pfn.raw) << pfnShift)
         if write { r |= Self.write }
-        if dirty { r |= Self.dirty }
+        if dirty { r |= Self.dirty | Self.softDirty }
         if young { r |= Self.young }
         if special { r |= Self.special }
         return PTE(raw: r)
@@ -70,7 +70,8 @@ public struct PTE: Hashable, Sendable, CustomStringConvertible {
     /// `pte_mkwrite` / `pte_wrprotect`.
     @inline(__always) public func withWrite(_ on: Bool) -> PTE { with(Self.write, on) }
     /// `pte_mkdirty` / `pte_mkclean`.
-    @inline(__always) public func withDirty(_ on: Bool) -> PTE { with(Self.dirty, on) }
+    /// `pte_mkdirty` (which on x86 also sets soft-dirty) / `pte_mkclean`.
+    @inline(__always) public func withDirty(_ on: Bool) -> PTE { on ? PTE(raw: raw | Self.dirty | Self.softDirty) : with(Self.dirty, false) }
     /// `pte_mkyoung` / `pte_mkold`.
     @inline(__always) public func withYoung(_ on: Bool) -> PTE { with(Self.young, on) }
     @inline(__always) public func withSoftDirty(_ on: Bool) -> PTE { with(Self.softDirty, on) }
@@ -119,6 +120,7 @@ public struct PMDEntry: Hashable, Sendable, CustomStringConvertible {
     static let young: UInt64 = 1 << 3
     static let huge: UInt64 = 1 << 7
     static let protNone: UInt64 = 1 << 8
+    static let softDirty: UInt64 = 1 << 9
     static let shift: UInt64 = 12
 
     @inline(__always) public static func table(_ id: Int32) -> PMDEntry {
@@ -127,7 +129,7 @@ public struct PMDEntry: Hashable, Sendable, CustomStringConvertible {
     @inline(__always) public static func huge(_ pfn: PFN, write: Bool, dirty: Bool, young: Bool = true) -> PMDEntry {
         var r = present | huge | (UInt64(pfn.raw) << shift)
         if write { r |= Self.write }
-        if dirty { r |= Self.dirty }
+        if dirty { r |= Self.dirty | Self.softDirty }
         if young { r |= Self.young }
         return PMDEntry(raw: r)
     }
@@ -143,7 +145,10 @@ public struct PMDEntry: Hashable, Sendable, CustomStringConvertible {
     @inline(__always) public var isProtNone: Bool { raw & Self.protNone != 0 }
     @inline(__always) public func withProtNone(_ on: Bool) -> PMDEntry { PMDEntry(raw: on ? raw | Self.protNone : raw & ~Self.protNone) }
     @inline(__always) public func withWrite(_ on: Bool) -> PMDEntry { PMDEntry(raw: on ? raw | Self.write : raw & ~Self.write) }
-    @inline(__always) public func withDirty(_ on: Bool) -> PMDEntry { PMDEntry(raw: on ? raw | Self.dirty : raw & ~Self.dirty) }
+    /// `pmd_mkdirty` (which on x86 also sets soft-dirty) / `pmd_mkclean`.
+    @inline(__always) public func withDirty(_ on: Bool) -> PMDEntry { PMDEntry(raw: on ? raw | Self.dirty | Self.softDirty : raw & ~Self.dirty) }
+    @inline(__always) public var isSoftDirty: Bool { raw & Self.softDirty != 0 }
+    @inline(__always) public func withSoftDirty(_ on: Bool) -> PMDEntry { PMDEntry(raw: on ? raw | Self.softDirty : raw & ~Self.softDirty) }
     @inline(__always) public func withYoung(_ on: Bool) -> PMDEntry { PMDEntry(raw: on ? raw | Self.young : raw & ~Self.young) }
 
     public var description: String {

@@ -211,7 +211,8 @@ extension Scenario {
     }
 
     private static let ops = ["mmap", "munmap", "mprotect", "madvise", "mremap", "write", "read", "touch", "fork",
-                              "exit", "pin", "unpin", "checkPin"]
+                              "exit", "pin", "unpin", "checkPin", "vmsplice", "readPipe", "iouringRegister", "gupTestPin",
+                              "readPin", "clearRefs"]
 
     private static func decodeStep(_ v: JSONValue, file: String, path: String, procs: inout ProcessTracker) throws(ConfigError) -> Step {
         var f = try Fields(v, file: file, path: path)
@@ -340,8 +341,37 @@ extension Scenario {
             guard procs.pins.contains(id) else { throw f.fail("id", "no pin \"\(id)\" is held at this step") }
             if op == "unpin" { procs.pins.remove(id) }
             result = op == "unpin" ? .unpin(id: id) : .checkPin(id: id)
+        case "vmsplice":
+            let p = try proc()
+            let addr = try f.requireAddress("addr"), size = try f.pageSize("size", default: Geometry.pageSize)
+            let pipe = try f.requireString("pipe")
+            procs.pipes.insert(pipe)
+            result = .vmsplice(proc: p, addr: addr, size: size, pipe: pipe)
+        case "readPipe":
+            let p = try proc()
+            let pipe = try f.requireString("pipe")
+            guard procs.pipes.contains(pipe) else { throw f.fail("pipe", "nothing was vmspliced into pipe \(JSONWriter.quote(pipe)) before this step") }
+            procs.pipes.remove(pipe)
+            result = .readPipe(proc: p, pipe: pipe, expect: try value("expect"))
+        case "iouringRegister", "gupTestPin":
+            let p = try proc()
+            let addr = try f.requireAddress("addr"), size = try f.pageSize("size", default: Geometry.pageSize)
+            let id = try f.requireString("id")
+            if procs.pins.contains(id) { throw f.fail("id", "pin \(JSONWriter.quote(id)) is already held") }
+            procs.pins.insert(id)
+            if op == "iouringRegister" {
+                result = .iouringRegister(proc: p, addr: addr, size: size, id: id)
+            } else {
+                result = .gupTestPin(proc: p, addr: addr, size: size, fast: try f.bool("fast") ?? false, id: id)
+            }
+        case "readPin":
+            let id = try f.requireString("id")
+            guard procs.pins.contains(id) else { throw f.fail("id", "no pin \(JSONWriter.quote(id)) is held at this step") }
+            result = .readPin(id: id, expect: try value("expect"))
+        case "clearRefs":
+            result = .clearRefs(proc: try proc())
         default:
-            throw f.fail("op", "unknown op \"\(op)\" (expected one of \(ops.joined(separator: ", ")))")
+            throw f.fail("op", "unknown op \(JSONWriter.quote(op)) (expected one of \(ops.joined(separator: ", ")))")
         }
         try f.finish()
         let step = Step(result, repeatCount: repeatCount, stride: op == "touch" ? 0 : stride)
@@ -372,6 +402,7 @@ struct ProcessTracker {
     var live: Set<String> = []
     var dead: Set<String> = []
     var pins: Set<String> = []
+    var pipes: Set<String> = []
 
     mutating func use(_ p: String, _ err: ConfigError) throws(ConfigError) {
         if dead.contains(p) { throw ConfigError(file: err.file, path: err.path, message: "process \"\(p)\" has exited") }

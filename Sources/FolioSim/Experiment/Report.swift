@@ -87,16 +87,21 @@ public enum Report {
             ("deferredSplitQueue", .int(w.deferredSplitQueue.count)),
             ("swapSlotsUsed", .int(w.swap.usedSlots)),
         ])
-        return .object([
+        var top: [(String, JSONValue)] = [
             ("name", .string(r.scenario.name)),
             ("semantics", .string(r.scenario.semanticsName)),
             ("total", statsJSON(w.totalStats, rss: liveRSS, gauges: gauges(w))),
             ("processes", .object(procs)),
             ("memory", memory),
             ("pinChecks", .array(pinChecks)),
-            ("errors", .array(errors)),
-            ("violations", .array(violations)),
-        ])
+        ]
+        if !r.reads.isEmpty {
+            top.append(("reads", .array(r.reads.map {
+                .object([("step", .int($0.step)), ("source", .string($0.source)), ("data", .array($0.data.map { .int(Int($0)) }))])
+            })))
+        }
+        top += [("errors", .array(errors)), ("violations", .array(violations))]
+        return .object(top)
     }
 
     /// The readable summary.
@@ -141,6 +146,7 @@ public enum Report {
         for c in r.pinChecks {
             out.append("checkPin \(c.id) (step \(c.step)): \(c.coherentPages)/\(c.pages) pages still mapped at the pinned address\(c.promised ? "" : " (coherency not promised for this pin)")")
         }
+        for d in r.reads { out.append("read \(d.source) (step \(d.step)): \(describeData(d.data))") }
         for e in r.errors { out.append("error at step \(e.step) (\(e.operation)): \(e.message)") }
         if w.violations.isEmpty {
             out.append(r.scenario.check == .off ? "invariants: not checked" : "invariants: all held")
@@ -167,4 +173,18 @@ public enum Report {
         if b == 0 { return "0" }
         return formatSize(b).hasSuffix("K") || formatSize(b).hasSuffix("M") || formatSize(b).hasSuffix("G") ? formatSize(b) : "\(b)B"
     }
+}
+
+/// Page data as runs of equal values: `1 ×15, 255`, or `nothing` for no pages.
+func describeData(_ data: [UInt32]) -> String {
+    guard !data.isEmpty else { return "nothing" }
+    var parts: [String] = []
+    var i = 0
+    while i < data.count {
+        var j = i
+        while j + 1 < data.count && data[j + 1] == data[i] { j += 1 }
+        parts.append(j > i ? "\(data[i]) ×\(j - i + 1)" : "\(data[i])")
+        i = j + 1
+    }
+    return parts.joined(separator: ", ")
 }

@@ -16,12 +16,21 @@ public struct PinCheck: Equatable, Sendable {
     public var promised: Bool
 }
 
+/// What one `readPipe` or `readPin` step returned: the data word of each page, in order.
+public struct DeviceRead: Equatable, Sendable {
+    public var step: Int
+    /// `pipe NAME` or `pin ID`.
+    public var source: String
+    public var data: [UInt32]
+}
+
 /// Everything a run produced; reports read only this.
 public struct RunResult {
     public var scenario: Scenario
     public var world: World
     public var errors: [StepError]
     public var pinChecks: [PinCheck]
+    public var reads: [DeviceRead]
     public var peakUsedPages: Int
     /// Trace lines, when tracing was on.
     public var trace: [TraceEvent]
@@ -42,7 +51,7 @@ public enum ExperimentRunner {
             world.currentOperation = "end of run"
             world.checkInvariants()
         }
-        return RunResult(scenario: scenario, world: world, errors: state.errors, pinChecks: state.pinChecks,
+        return RunResult(scenario: scenario, world: world, errors: state.errors, pinChecks: state.pinChecks, reads: state.reads,
                          peakUsedPages: state.peak, trace: world.tracer?.events ?? [])
     }
 }
@@ -60,6 +69,7 @@ final class RunState {
     }
     var errors: [StepError] = []
     var pinChecks: [PinCheck] = []
+    var reads: [DeviceRead] = []
     var peak = 0
 
     init(world: World) { self.world = world }
@@ -71,6 +81,7 @@ final class RunState {
         extraThreads = o.extraThreads.mapValues { world.threads[Int($0.id) - 1] }
         errors = o.errors
         pinChecks = o.pinChecks
+        reads = o.reads
         peak = o.peak
     }
 
@@ -118,9 +129,10 @@ final class RunState {
         switch op {
         case .mmap(let p, _, _, _, _), .munmap(let p, _, _), .mprotect(let p, _, _, _), .madvise(let p, _, _, _),
              .mremap(let p, _, _, _), .write(let p, _, _, _), .read(let p, _, _, _), .touch(let p, _, _, _, _, _, _),
-             .fork(let p, _), .exit(let p), .pin(let p, _, _, _, _, _):
+             .fork(let p, _), .exit(let p), .pin(let p, _, _, _, _, _), .vmsplice(let p, _, _, _), .readPipe(let p, _, _),
+             .iouringRegister(let p, _, _, _), .gupTestPin(let p, _, _, _, _), .clearRefs(let p):
             procName = p
-        case .unpin, .checkPin:
+        case .unpin, .checkPin, .readPin:
             procName = nil
         }
         var t: SimThread?
@@ -163,6 +175,21 @@ final class RunState {
                 await world.releasePin(id: id, by: threadName.flatMap { n in world.threads.last { $0.name == n } })
             case .checkPin(let id):
                 await checkPin(step, id)
+            case .vmsplice(_, let addr, let size, let pipe):
+                try await world.vmsplice(t!, pipe: pipe, addr: addr, nrPages: Int(size >> Geometry.pageShift))
+            case .readPipe(_, let pipe, let expect):
+                let data = await world.readPipe(t, pipe: pipe) ?? []
+                recordRead(step, "pipe \(pipe)", data, expect: expect, mm: t!.mm)
+            case .iouringRegister(_, let addr, let size, let id):
+                try await world.iouringRegister(t!, id: id, addr: addr, nrPages: Int(size >> Geometry.pageShift))
+            case .gupTestPin(_, let addr, let size, let fast, let id):
+                try await world.gupTestPin(t!, id: id, addr: addr, nrPages: Int(size >> Geometry.pageShift), fast: fast)
+            case .readPin(let id, let expect):
+                let data = world.readPinned(id: id) ?? []
+                let mm = world.pins.last { $0.id == id && !$0.released }.map { world.mms[$0.mm] }
+                recordRead(step, "pin \(id)", data, expect: expect, mm: mm)
+            case .clearRefs:
+                await world.clearRefsSoftDirty(t!)
             }
         } catch {
             fail(step, op, "\(error)")
@@ -209,6 +236,14 @@ final class RunState {
                 fail(step, op, "out of memory at 0x\(String(a, radix: 16))")
                 return
             }
+        }
+    }
+
+    /// Records what a read through a pipe or a pin returned, and checks `expect`.
+    func recordRead(_ step: Int, _ source: String, _ data: [UInt32], expect: UInt32?, mm: MM?) {
+        reads.append(DeviceRead(step: step, source: source, data: data))
+        if let e = expect, let bad = data.firstIndex(where: { $0 != e }) {
+            world.recordViolation(.readValue, mm, "\(source) page \(bad) read \(data[bad]), expected \(e)")
         }
     }
 

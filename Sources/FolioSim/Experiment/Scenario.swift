@@ -34,6 +34,18 @@ public enum Op: Equatable, Sendable {
     case pin(proc: String, addr: UInt64, size: UInt64, flags: GUPFlags, fast: Bool, id: String)
     case unpin(id: String)
     case checkPin(id: String)
+    /// `vmsplice` of the range into a pipe: FOLL_GET references, at most 16 pages.
+    case vmsplice(proc: String, addr: UInt64, size: UInt64, pipe: String)
+    /// Reads the pipe: the referenced pages' data now; drops the references.
+    case readPipe(proc: String, pipe: String, expect: UInt32?)
+    /// io_uring fixed-buffer registration: FOLL_WRITE | FOLL_PIN | FOLL_LONGTERM, held as `id`.
+    case iouringRegister(proc: String, addr: UInt64, size: UInt64, id: String)
+    /// gup_test PIN_LONGTERM_TEST_START: an R/O long-term pin (`pin_user_pages[_fast]`).
+    case gupTestPin(proc: String, addr: UInt64, size: UInt64, fast: Bool, id: String)
+    /// Reads through a held pin (IORING_OP_WRITE_FIXED, gup_test PIN_LONGTERM_TEST_READ).
+    case readPin(id: String, expect: UInt32?)
+    /// `echo 4 > /proc/PID/clear_refs`: clear soft-dirty.
+    case clearRefs(proc: String)
 
     public var name: String {
         switch self {
@@ -50,6 +62,12 @@ public enum Op: Equatable, Sendable {
         case .pin: "pin"
         case .unpin: "unpin"
         case .checkPin: "checkPin"
+        case .vmsplice: "vmsplice"
+        case .readPipe: "readPipe"
+        case .iouringRegister: "iouringRegister"
+        case .gupTestPin: "gupTestPin"
+        case .readPin: "readPin"
+        case .clearRefs: "clearRefs"
         }
     }
 
@@ -70,6 +88,12 @@ public enum Op: Equatable, Sendable {
         case .pin(let p, let addr, let size, _, let fast, let id): return "pin\(fast ? " fast" : "") \(p) \(a(addr)) \(formatSize(size)) as \(id)"
         case .unpin(let id): return "unpin \(id)"
         case .checkPin(let id): return "checkPin \(id)"
+        case .vmsplice(let p, let addr, let size, let pipe): return "vmsplice \(p) \(a(addr)) \(formatSize(size)) into \(pipe)"
+        case .readPipe(let p, let pipe, _): return "readPipe \(p) \(pipe)"
+        case .iouringRegister(let p, let addr, let size, let id): return "iouringRegister \(p) \(a(addr)) \(formatSize(size)) as \(id)"
+        case .gupTestPin(let p, let addr, let size, let fast, let id): return "gupTestPin\(fast ? " fast" : "") \(p) \(a(addr)) \(formatSize(size)) as \(id)"
+        case .readPin(let id, _): return "readPin \(id)"
+        case .clearRefs(let p): return "clearRefs \(p)"
         }
     }
 }
@@ -97,7 +121,8 @@ public struct Step: Equatable, Sendable {
         switch op {
         case .mmap(_, let a, let s, _, _), .munmap(_, let a, let s), .mprotect(_, let a, let s, _),
              .madvise(_, let a, let s, _), .write(_, let a, let s, _), .read(_, let a, let s, _),
-             .touch(_, let a, let s, _, _, _, _), .pin(_, let a, let s, _, _, _):
+             .touch(_, let a, let s, _, _, _, _), .pin(_, let a, let s, _, _, _), .vmsplice(_, let a, let s, _),
+             .iouringRegister(_, let a, let s, _), .gupTestPin(_, let a, let s, _, _):
             (base, size, to) = (a, s, nil)
         case .mremap(_, let a, let s, let t):
             (base, size, to) = (a, s, t)

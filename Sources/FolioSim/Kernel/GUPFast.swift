@@ -15,7 +15,10 @@ extension World {
             mm.hasPinned = true
             trace(t, "gup_fast_fallback", "set MMF_HAS_PINNED on \(mm.name)")
         }
-        var got = await gupFast(t, mm, addr, nrPages, flags)
+        // 5.8 (S2 = force-cow): the fast walk requires writable PTEs even for reads, so that
+        // the slow path can break COW first (`internal_get_user_pages_fast`).
+        let fastFlags = semantics.roPin == .forceCOW ? flags.union(.write) : flags
+        var got = await gupFast(t, mm, addr, nrPages, fastFlags)
         if got.count == nrPages { return got }
         trace(t, "gup_fast_fallback", "fast path got \(got.count)/\(nrPages): slow path for the rest")
         do {

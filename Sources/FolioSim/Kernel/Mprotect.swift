@@ -112,7 +112,9 @@ extension World {
         await pmdLock(t, pmdT)
         let old = pmdEntry(mm, haddr)
         var new = old.withWrite(false).withProtNone(!accessible)
-        if tryUpgrade && accessible && !memory.isZeroPage(old.pfn) && memory.isAnon(old.pfn) && !vma.flags.contains(.shared) {
+        // can_change_pmd_writable: soft-dirty tracking needs the write fault.
+        let softDirtyWP = !vma.flags.contains(.softDirty) && !old.isSoftDirty
+        if tryUpgrade && accessible && !softDirtyWP && !memory.isZeroPage(old.pfn) && memory.isAnon(old.pfn) && !vma.flags.contains(.shared) {
             let upgrade: Bool
             switch semantics.mprotectUpgrade {
             case .never: upgrade = false

@@ -1,0 +1,66 @@
+/// The pin sources that the kernel's COW selftest (tools/testing/selftests/mm/cow.c) uses,
+/// built on GUP:
+/// - `vmsplice` (fs/splice.c `vmsplice_to_pipe` → `iov_iter_get_pages2` →
+///   `get_user_pages_fast`): FOLL_GET references, no FOLL_PIN, held by a pipe of 16 slots;
+///   reading the pipe (`pipe_read`) copies the pages' data as it is then and drops the
+///   references.
+/// - io_uring fixed buffers (io_uring/rsrc.c `io_sqe_buffers_register` → `io_pin_pages`):
+///   `pin_user_pages_fast(FOLL_WRITE | FOLL_LONGTERM)`; IORING_OP_WRITE_FIXED reads the
+///   pinned pages.
+/// - gup_test (mm/gup_test.c `pin_longterm_test_start` / `_read`): an R/O FOLL_LONGTERM pin
+///   with `pin_user_pages` or `pin_user_pages_fast`, and a copy of the pinned pages' data.
+/// Left out: a page is one data word, so a pipe or a pin reads whole pages; partial pages,
+/// pipe buffer merging and the io_uring ring itself are not modelled.
+extension World {
+    /// Pages one pipe holds (`PIPE_DEF_BUFFERS`).
+    public static let pipeCapacityPages = 16
+
+    /// `vmsplice(fd, {addr, nrPages pages}, 1, 0)` into the pipe `pipe`: references at most
+    /// as many pages as the pipe has free slots. Returns how many pages it took.
+    @discardableResult
+    public func vmsplice(_ t: SimThread, pipe: String, addr: UInt64, nrPages: Int) async throws(MMError) -> Int {
+        let held = pins.filter { $0.id == pipe && !$0.released }.reduce(0) { $0 + $1.pages.count }
+        let n = min(nrPages, Self.pipeCapacityPages - held)
+        guard n > 0 else { throw .einval("pipe \(pipe) is full") }
+        try await pin(t, id: pipe, addr: addr, nrPages: n, flags: [.get], fast: true)
+        trace(t, "vmsplice_to_pipe", "\(n) page\(n == 1 ? "" : "s") at \(VirtualAddress(addr)) into pipe \(pipe)")
+        return n
+    }
+
+    /// `read(pipe)`: the data of every page the pipe references, oldest first; the pipe's
+    /// references are dropped (`anon_pipe_buf_release` → `put_page`). Nil when the pipe is
+    /// empty.
+    public func readPipe(_ t: SimThread?, pipe: String) async -> [UInt32]? {
+        var data: [UInt32] = []
+        var any = false
+        while let i = pins.firstIndex(where: { $0.id == pipe && !$0.released }) {
+            any = true
+            data += pins[i].pages.map { memory.data($0) }
+            let mm = mms[pins[i].mm]
+            let pages = pins[i].pages
+            pins[i].released = true
+            await unpinUserPages(t ?? threads.first { $0.mm === mm }, pages, flags: [.get], mm: mm)
+        }
+        return any ? data : nil
+    }
+
+    /// `io_uring_register_buffers` of `nrPages` pages at `addr` as the fixed buffer `id`.
+    @discardableResult
+    public func iouringRegister(_ t: SimThread, id: String, addr: UInt64, nrPages: Int) async throws(MMError) -> [PFN] {
+        try await pin(t, id: id, addr: addr, nrPages: nrPages, flags: [.pin, .write, .longterm], fast: true)
+    }
+
+    /// gup_test `PIN_LONGTERM_TEST_START` without PIN_LONGTERM_TEST_FLAG_USE_WRITE: an R/O
+    /// long-term pin (GUP-fast first with `fast`).
+    @discardableResult
+    public func gupTestPin(_ t: SimThread, id: String, addr: UInt64, nrPages: Int, fast: Bool) async throws(MMError) -> [PFN] {
+        try await pin(t, id: id, addr: addr, nrPages: nrPages, flags: [.pin, .longterm], fast: fast)
+    }
+
+    /// What a device sees through the held pin `id` (IORING_OP_WRITE_FIXED from the fixed
+    /// buffer, gup_test `PIN_LONGTERM_TEST_READ`): the data of the pinned pages now.
+    public func readPinned(id: String) -> [UInt32]? {
+        guard let pin = pins.last(where: { $0.id == id && !$0.released }) else { return nil }
+        return pin.pages.map { memory.data($0) }
+    }
+}
