@@ -13,6 +13,8 @@ commands:
                                 explore the interleavings of the config's threads
   replay FILE SCHEDULE [--json] [--semantics NAME]
                                 run one schedule of the config's threads with a trace
+  cow-selftest [--semantics NAME] [--sizes 16K,64K,2M] [--history] [--json]
+                                replay the kernel's COW selftest (cow.c) under a rule set
   bench [--pages N] [--repeats N]
                                 measure simulated fault throughput and memory per page
   help                          show this help
@@ -73,8 +75,10 @@ struct FolioSimCLI {
             await exploreCommand(args)
         case "replay":
             await replayCommand(args)
+        case "cow-selftest":
+            await cowSelftestCommand(args)
         default:
-            fail("unknown command '\(command)' (expected run, explore, replay, bench or help)")
+            fail("unknown command '\(command)' (expected run, explore, replay, cow-selftest, bench or help)")
         }
     }
 

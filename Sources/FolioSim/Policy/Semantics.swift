@@ -134,17 +134,19 @@ public struct Semantics: Hashable, Sendable {
     public static let v5_11: Semantics = { var s = v5_9; s.gupFastFork = .wpSeq; return s }()
 
     /// 5.19: PageAnonExclusive and FAULT_FLAG_UNSHARE ("COW fixes part 2"), exclusivity carried
-    /// across swap, mprotect upgrades dirty exclusive anon PTEs.
+    /// across swap. mprotect() does not upgrade private anon PTEs yet (that came in 6.0,
+    /// KERNEL-NOTES.md).
     public static let v5_19 = Semantics(
         anonReuse: .ae, roPin: .unshareAnon, forkPinned: .earlyCOWAE, gupFastFork: .wpSeq,
-        exclusiveCarry: .carry, mprotectUpgrade: .dirtyAE, forceWrite: .follCOW, faultOrder: .order0PMD,
+        exclusiveCarry: .carry, mprotectUpgrade: .never, forceWrite: .follCOW, faultOrder: .order0PMD,
         cowCopy: .onePage, hugeZeroWPAllocatesTHP: false)
 
-    /// 6.0/6.1: FOLL_FORCE writes need an exclusive anon page; FOLL_COW is gone (CVE-2022-2590).
-    public static let v6_1: Semantics = { var s = v5_19; s.forceWrite = .ae; return s }()
+    /// 6.0/6.1: FOLL_FORCE writes need an exclusive anon page; FOLL_COW is gone (5535be309971,
+    /// CVE-2022-2590); mprotect() upgrades dirty exclusive anon PTEs (64fe24a3e05e).
+    public static let v6_1: Semantics = { var s = v5_19; s.forceWrite = .ae; s.mprotectUpgrade = .dirtyAE; return s }()
 
     /// 6.2: reliable R/O long-term pins in any COW mapping (84209e87c696, 8d6a0ac09a16); clean
-    /// exclusive anon PTEs are upgraded by mprotect too.
+    /// exclusive anon PTEs are upgraded by mprotect too (d84887739d5c).
     public static let v6_2: Semantics = { var s = v6_1; s.roPin = .unshareCOWLongterm; s.mprotectUpgrade = .ae; return s }()
 
     /// 6.8: multi-size THP for anonymous faults; a COW fault copies one page.
@@ -162,13 +164,16 @@ public struct Semantics: Hashable, Sendable {
         cowCopy: .onePage, hugeZeroWPAllocatesTHP: true)
 
     /// Ryan Roberts' 2023 RFC v2 of large anonymous folios on top of 6.2: mTHP faults, a COW
-    /// fault copies the naturally aligned range around the address, and reuse makes every PTE
-    /// of an exclusive large folio writable.
+    /// fault copies the naturally aligned range around the address, and a large folio that
+    /// only this mm maps, with no other references, is reused, every PTE made writable. The
+    /// RFC's own exclusivity test is not in the thread; FolioSim uses the 6.15 whole-folio
+    /// ownership test for it (KERNEL.md §2.7, KERNEL-NOTES.md).
     public static let rfc2023: Semantics = {
         var s = v6_2
         s.faultOrder = .mthp
         s.cowCopy = .alignedRange
         s.rangeReuse = true
+        s.anonReuse = .aeMMID
         return s
     }()
 
