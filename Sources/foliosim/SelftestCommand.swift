@@ -3,7 +3,7 @@ import Foundation
 
 let cowSelftestUsage = """
 usage: foliosim cow-selftest [--semantics NAME] [--sizes 16K,64K,2M] [--json]
-       foliosim cow-selftest --history [--sizes …] [--json]
+       foliosim cow-selftest --history [--sizes …] [--json | --markdown]
 
 Replays the kernel's COW selftest (tools/testing/selftests/mm/cow.c of 6.18) under a rule
 set and prints its TAP output: the kernel's test cases in its order and numbering, every
@@ -12,8 +12,9 @@ modelled; their rows skip with that reason.
   --semantics NAME  \(semanticsHelp)
                     (default v6.18)
   --sizes LIST      THP sizes to test, e.g. 16K,64K,2M (default: every size of the rule set;
-                    before v6.8 only 2M exists)
+                    before v6.8 only 2M exists; --history leaves out what a preset lacks)
   --history         run every preset and print test case × preset: passed/failed counts
+  --markdown        with --history: the table as Markdown (as in Experiments/history.md)
   --json            print one JSON object instead of TAP (with --history: the table)
 Exit status: 0 every test passed, skipped or failed as expected (with --history: always 0
 unless the arguments are bad), 1 a test failed, 2 bad arguments.
@@ -21,7 +22,7 @@ unless the arguments are bad), 1 a test failed, 2 bad arguments.
 
 extension FolioSimCLI {
     static func cowSelftestCommand(_ args: [String]) async {
-        var semantics = "v6.18", sizes: [UInt64]?, history = false, json = false
+        var semantics = "v6.18", sizes: [UInt64]?, history = false, json = false, markdown = false
         var i = 0
         func value(_ name: String) -> String {
             guard i + 1 < args.count else { fail("cow-selftest: \(name) expects a value") }
@@ -34,6 +35,7 @@ extension FolioSimCLI {
             case "--help", "-h": print(cowSelftestUsage); exit(0)
             case "--json": json = true
             case "--history": history = true
+            case "--markdown": markdown = true
             case "--semantics":
                 semantics = value(a)
                 guard Semantics.preset(named: semantics) != nil else {
@@ -54,10 +56,16 @@ extension FolioSimCLI {
             }
             i += 1
         }
+        if markdown && !history { fail("cow-selftest: --markdown needs --history") }
+        if markdown && json { fail("cow-selftest: --markdown and --json exclude each other") }
         if history {
             let h = await CowHistory.run(sizes: sizes)
-            if json { print(JSONWriter.write(h.json)) } else { print(h.text, terminator: "") }
+            if json { print(JSONWriter.write(h.json)) } else { print(markdown ? h.markdown : h.text, terminator: "") }
             exit(0)
+        }
+        let available = CowSelftest.availableSizes(Semantics.preset(named: semantics)!)
+        if let bad = sizes?.first(where: { !available.contains($0) }) {
+            fail("cow-selftest: --sizes: \(formatSize(bad)) THPs do not exist under \(semantics) (sizes there: \(available.map { formatSize($0) }.joined(separator: ", ")))")
         }
         let report = await CowSelftest.run(semanticsName: semantics, semantics: Semantics.preset(named: semantics)!, sizes: sizes)
         if json {

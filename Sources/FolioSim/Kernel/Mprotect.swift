@@ -116,11 +116,8 @@ extension World {
         let softDirtyWP = !vma.flags.contains(.softDirty) && !old.isSoftDirty
         if tryUpgrade && accessible && !softDirtyWP && !memory.isZeroPage(old.pfn) && memory.isAnon(old.pfn) && !vma.flags.contains(.shared) {
             let upgrade: Bool
-            switch semantics.mprotectUpgrade {
-            case .never: upgrade = false
-            case .dirtyAE: upgrade = old.isDirty && memory.anonExclusive(old.pfn)
-            case .ae: upgrade = memory.anonExclusive(old.pfn)
-            }
+            // PMD-mapped THPs were upgraded only from 6.2 (c27f479ef542, KERNEL-NOTES.md).
+            upgrade = semantics.mprotectUpgrade == .ae && memory.anonExclusive(old.pfn)
             if upgrade { new = new.withWrite(true) }
         }
         setPMD(pmdT, haddr, new)

@@ -332,6 +332,10 @@ extension World {
             report(.swapPageNotExclusive, vmf.mm, addr: vmf.address, folio: folio, "do_swap_page: page reached through a swap PTE is AE")
         }
         let exclusive = orig.isSwapExclusive && semantics.exclusiveCarry == .carry
+        // ≤5.18: only a write fault reuses, by `reuse_swap_page`: the page's mapcount plus
+        // its swap count (this PTE's entry included, it is freed later), references ignored.
+        let reuseSwapPage = !semantics.hasAnonExclusive && vmf.isWrite && vmf.vma.flags.contains(.write)
+            && memory.pageMapcount(page) + swapCount(of: page) <= 1
         swap.put(slot)
         let freeSwap = vmf.mm.vmas[vmf.vmaIndex].flags.contains(.locked) || swap.isHalfFull
             || (vmf.isWrite && memory.refcount(folio) == 2)
@@ -340,7 +344,13 @@ extension World {
         vmf.mm.rssSwap -= 1
         var e = PTE.page(page, write: false, dirty: false, young: true).withSoftDirty(orig.isSoftDirty).withUffdWp(orig.isUffdWp)
         var rmapExclusive = false
-        if exclusive || memory.refcount(folio) == 1 {
+        if !semantics.hasAnonExclusive {
+            if reuseSwapPage {
+                e = e.withWrite(true).withDirty(true)
+                vmf.flags.remove(.write)
+                rmapExclusive = true
+            }
+        } else if exclusive || memory.refcount(folio) == 1 {
             if vmf.vma.flags.contains(.write) && !e.isUffdWp && (vmf.vma.flags.contains(.softDirty) || e.isSoftDirty) {
                 e = e.withWrite(true)
                 if vmf.isWrite {

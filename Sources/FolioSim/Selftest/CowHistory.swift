@@ -56,6 +56,18 @@ public struct CowHistory: Sendable {
         return out
     }
 
+    /// The table as Markdown (Experiments/history.md holds it).
+    public var markdown: String {
+        var out = "| test case | " + reports.map(\.semantics).joined(separator: " | ") + " |\n"
+        out += "|---|" + String(repeating: "---|", count: reports.count) + "\n"
+        for c in testCases {
+            out += "| \(c) | " + reports.map { r in let (p, f) = Self.cell(r, c); return "\(p)/\(f)" }.joined(separator: " | ") + " |\n"
+        }
+        out += "| total | " + reports.map { "\($0.count(.pass) + $0.count(.xfail))/\($0.count(.fail) + $0.count(.xpass))" }.joined(separator: " | ") + " |\n"
+        out += "| skipped | " + reports.map { "\($0.count(.skip))" }.joined(separator: " | ") + " |\n"
+        return out
+    }
+
     public var json: JSONValue {
         .object([
             ("presets", .array(reports.map { .string($0.semantics) })),
