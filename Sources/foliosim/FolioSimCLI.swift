@@ -49,7 +49,7 @@ let semanticsHelp = "the rules of a kernel: " + Semantics.presets.map(\.name).jo
     + "\n                    (replaces the config's preset; its own switches still apply)"
 
 func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data(("foliosim: " + message + "\n").utf8))
+    FileHandle.standardError.write(Data(("foliosim: " + oneLine(message) + "\n").utf8))
     exit(2)
 }
 

@@ -178,7 +178,7 @@ extension Scenario {
             for (i, name) in inj.enumerated() {
                 guard let injection = Injection(rawValue: name) else {
                     throw ConfigError(file: o.file, path: "\(o.sub("inject"))[\(i)]",
-                                      message: "expected one of \(Injection.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), found \"\(name)\"")
+                                      message: "expected one of \(Injection.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), found \(JSONWriter.quote(name))")
                 }
                 injection.apply(to: &sem)
                 note("inject", name)
@@ -218,6 +218,7 @@ extension Scenario {
         var f = try Fields(v, file: file, path: path)
         let op = try f.requireString("op")
         let repeatCount = try f.int("repeat", min: 1) ?? 1
+        if repeatCount > ConfigLimits.maxRepeat { throw f.fail("repeat", "expected at most \(ConfigLimits.maxRepeat) repetitions, found \(repeatCount)") }
         let stride = try f.size("stride") ?? 0
         if op != "touch" && f.has("stride") {
             guard f.has("repeat") else { throw f.fail("stride", "a stride needs \"repeat\"") }
@@ -234,7 +235,7 @@ extension Scenario {
         }
         func prot() throws(ConfigError) -> Prot {
             let s = try f.requireString("prot")
-            guard let p = parseProt(s) else { throw f.fail("prot", "expected \"none\" or letters of \"rwx\" such as \"rw\", found \"\(s)\"") }
+            guard let p = parseProt(s) else { throw f.fail("prot", "expected \"none\" or letters of \"rwx\" such as \"rw\", found \(JSONWriter.quote(s))") }
             return p
         }
         func value(_ key: String) throws(ConfigError) -> UInt32? {
@@ -262,7 +263,7 @@ extension Scenario {
                     : .sharedFile(name: file, kind: kind, offset: offset >> Geometry.pageShift)
                 result = .mmap(proc: p, addr: addr, size: size, prot: pr, map: spec)
             default:
-                throw f.fail("map", "expected one of \"private-anon\", \"private-file\", \"shared-file\", found \"\(map)\"")
+                throw f.fail("map", "expected one of \"private-anon\", \"private-file\", \"shared-file\", found \(JSONWriter.quote(map))")
             }
         case "munmap":
             result = .munmap(proc: try proc(), addr: try f.requireAddress("addr"), size: try f.pageSize("size"))
@@ -288,7 +289,7 @@ extension Scenario {
             let p = try proc()
             let addr = try f.requireAddress("addr"), size = try f.pageSize("size")
             let count = try f.int("count", min: 1)
-            if let c = count, c > 1 << 26 { throw f.fail("count", "expected at most 67108864 accesses") }
+            if let c = count, c > ConfigLimits.maxAccessesPerStep { throw f.fail("count", "expected at most \(ConfigLimits.maxAccessesPerStep) accesses, found \(c)") }
             let pattern: TouchPattern
             switch try f.string("pattern") ?? "seq" {
             case "seq": pattern = .seq
@@ -301,7 +302,7 @@ extension Scenario {
                 guard stride > 0, stride % Geometry.pageSize == 0 else { throw f.fail("stride", "expected a positive multiple of 4K") }
                 pattern = .stride(stride >> Geometry.pageShift)
             case let other:
-                throw f.fail("pattern", "expected one of \"seq\", \"random\", \"stride\", found \"\(other)\"")
+                throw f.fail("pattern", "expected one of \"seq\", \"random\", \"stride\", found \(JSONWriter.quote(other))")
             }
             result = .touch(proc: p, addr: addr, size: size, pattern: pattern, count: count,
                             write: try f.bool("write") ?? false, value: try value("value") ?? 1)
@@ -318,7 +319,7 @@ extension Scenario {
             let p = try proc()
             let addr = try f.requireAddress("addr"), size = try f.pageSize("size", default: Geometry.pageSize)
             let id = try f.requireString("id")
-            if procs.pins.contains(id) { throw f.fail("id", "pin \"\(id)\" is already held") }
+            if procs.pins.contains(id) { throw f.fail("id", "pin \(JSONWriter.quote(id)) is already held") }
             var flags: GUPFlags = [.pin]
             var fast = false
             for (i, s) in (try f.strings("flags") ?? []).enumerated() {
@@ -330,7 +331,7 @@ extension Scenario {
                 case "get": flags.remove(.pin); flags.insert(.get)
                 default:
                     throw ConfigError(file: file, path: "\(f.sub("flags"))[\(i)]",
-                                      message: "expected one of \"longterm\", \"write\", \"force\", \"fast\", \"get\", found \"\(s)\"")
+                                      message: "expected one of \"longterm\", \"write\", \"force\", \"fast\", \"get\", found \(JSONWriter.quote(s))")
                 }
             }
             if flags.contains(.get) && flags.contains(.longterm) { throw f.fail("flags", "\"longterm\" needs FOLL_PIN; it cannot go with \"get\"") }
@@ -338,7 +339,7 @@ extension Scenario {
             result = .pin(proc: p, addr: addr, size: size, flags: flags, fast: fast, id: id)
         case "unpin", "checkPin":
             let id = try f.requireString("id")
-            guard procs.pins.contains(id) else { throw f.fail("id", "no pin \"\(id)\" is held at this step") }
+            guard procs.pins.contains(id) else { throw f.fail("id", "no pin \(JSONWriter.quote(id)) is held at this step") }
             if op == "unpin" { procs.pins.remove(id) }
             result = op == "unpin" ? .unpin(id: id) : .checkPin(id: id)
         case "vmsplice":
@@ -375,6 +376,7 @@ extension Scenario {
         }
         try f.finish()
         let step = Step(result, repeatCount: repeatCount, stride: op == "touch" ? 0 : stride)
+        try ConfigLimits.check(step, &f)
         if let end = step.highestAddress, end > Geometry.taskSize {
             throw f.fail(f.has("repeat") ? "repeat" : "size", "the range ends beyond the 47-bit user address space (0x\(String(Geometry.taskSize, radix: 16)))")
         }
@@ -405,12 +407,12 @@ struct ProcessTracker {
     var pipes: Set<String> = []
 
     mutating func use(_ p: String, _ err: ConfigError) throws(ConfigError) {
-        if dead.contains(p) { throw ConfigError(file: err.file, path: err.path, message: "process \"\(p)\" has exited") }
+        if dead.contains(p) { throw ConfigError(file: err.file, path: err.path, message: "process \(JSONWriter.quote(p)) has exited") }
         live.insert(p)
     }
     mutating func create(_ p: String, _ err: ConfigError) throws(ConfigError) {
         if live.contains(p) || dead.contains(p) {
-            throw ConfigError(file: err.file, path: err.path, message: "process \"\(p)\" already exists; a fork child needs a new name")
+            throw ConfigError(file: err.file, path: err.path, message: "process \(JSONWriter.quote(p)) already exists; a fork child needs a new name")
         }
         live.insert(p)
     }
@@ -446,6 +448,57 @@ public enum Injection: String, CaseIterable, Sendable {
         case .skipPTERangeNoneRecheck: s.skipPTERangeNoneRecheck = true
         case .tryShareIgnoresPins: s.tryShareIgnoresPins = true
         case .wpCopyWithoutFolioGet: s.wpCopyWithoutFolioGet = true
+        }
+    }
+}
+
+/// The work one step may ask for, checked before anything runs, so that a config cannot make
+/// FolioSim run for hours or allocate without bound.
+public enum ConfigLimits {
+    /// Repetitions of one step.
+    public static let maxRepeat = 1 << 20
+    /// Page accesses of one `write`, `read` or `touch` step, repetitions included: 2^26
+    /// pages, a 256 GiB write.
+    public static let maxAccessesPerStep = 1 << 26
+    /// Pages one pin, vmsplice or io_uring registration holds: 2^20 pages, 4 GiB.
+    public static let maxPinPages = 1 << 20
+    /// Pages of address space the range ops (mmap, munmap, mprotect, madvise, mremap) may walk
+    /// in one step, repetitions included: 2^35 pages, the whole 47-bit user address space.
+    public static let maxRangePagesPerStep: UInt64 = 1 << 35
+
+    static func check(_ step: Step, _ f: inout Fields) throws(ConfigError) {
+        let reps = UInt64(step.repeatCount)
+        func pages(_ size: UInt64) -> UInt64 { size >> Geometry.pageShift }
+        func total(_ perRep: UInt64) -> UInt64 {
+            let (t, o) = perRep.multipliedReportingOverflow(by: reps)
+            return o ? .max : t
+        }
+        switch step.op {
+        case .write(_, _, let size, _), .read(_, _, let size, _):
+            if total(pages(size)) > UInt64(maxAccessesPerStep) {
+                throw f.fail(f.has("repeat") ? "repeat" : "size", "the step would access \(total(pages(size))) pages; at most \(maxAccessesPerStep) (256 GiB) per step")
+            }
+        case .touch(_, _, let size, let pattern, let count, _, _):
+            let n: UInt64
+            switch pattern {
+            case .seq:
+                let (t, o) = pages(size).multipliedReportingOverflow(by: UInt64(count ?? 1))
+                n = o ? .max : t
+            case .random: n = UInt64(count ?? 1)
+            case .stride(let s): n = count.map(UInt64.init) ?? (pages(size) + s - 1) / s
+            }
+            if n > UInt64(maxAccessesPerStep) {
+                throw f.fail("count", "the step would access \(n == .max ? "more than 2^64" : "\(n)") pages; at most \(maxAccessesPerStep) (256 GiB) per step")
+            }
+        case .pin(_, _, let size, _, _, _), .vmsplice(_, _, let size, _), .iouringRegister(_, _, let size, _), .gupTestPin(_, _, let size, _, _):
+            if pages(size) > UInt64(maxPinPages) { throw f.fail("size", "expected at most \(maxPinPages) pages (4G) in one pin, found \(pages(size))") }
+        case .mmap(_, _, let size, _, _), .munmap(_, _, let size), .mprotect(_, _, let size, _), .madvise(_, _, let size, _),
+             .mremap(_, _, let size, _):
+            if total(pages(size)) > maxRangePagesPerStep {
+                throw f.fail("repeat", "the step would walk \(total(pages(size))) pages of address space; at most \(maxRangePagesPerStep) per step")
+            }
+        default:
+            break
         }
     }
 }

@@ -6,8 +6,11 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
     public init(file: String, path: String, message: String) {
         self.file = file; self.path = path; self.message = message
     }
-    /// One line: `FILE: PATH: MESSAGE`.
-    public var description: String { path.isEmpty ? "\(file): \(message)" : "\(file): \(path): \(message)" }
+    /// One line: `FILE: PATH: MESSAGE`, with any control character that a file name or a
+    /// key brought in escaped.
+    public var description: String {
+        oneLine(path.isEmpty ? "\(file): \(message)" : "\(file): \(path): \(message)")
+    }
 }
 
 /// Typed, path-aware access to the members of one config object. Every key must be read
@@ -66,7 +69,7 @@ struct Fields {
         switch v {
         case .string(let s):
             guard let n = parseSize(s) else {
-                throw fail(key, "expected a size such as \"4K\", \"64K\", \"2M\" or \"1G\", found \"\(s)\"")
+                throw fail(key, "expected a size such as \"4K\", \"64K\", \"2M\" or \"1G\", found \(JSONWriter.quote(s))")
             }
             return n
         case .number(let d, _):
@@ -95,7 +98,7 @@ struct Fields {
         case .string(let s):
             let t = s.lowercased()
             a = t.hasPrefix("0x") ? UInt64(t.dropFirst(2), radix: 16) : UInt64(t)
-            if a == nil { throw fail(key, "expected an address such as \"0x40000000\", found \"\(s)\"") }
+            if a == nil { throw fail(key, "expected an address such as \"0x40000000\", found \(JSONWriter.quote(s))") }
         case .number(let d, _):
             guard d >= 0, d == d.rounded(), d < 1.8e19 else { throw fail(key, "expected a non-negative address") }
             a = UInt64(d)
@@ -116,7 +119,7 @@ struct Fields {
     mutating func choice<E: RawRepresentable & CaseIterable>(_ key: String, _ type: E.Type) throws(ConfigError) -> E? where E.RawValue == String {
         guard let s = try string(key) else { return nil }
         guard let e = E(rawValue: s) else {
-            throw fail(key, "expected one of \(E.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), found \"\(s)\"")
+            throw fail(key, "expected one of \(E.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), found \(JSONWriter.quote(s))")
         }
         return e
     }
@@ -155,4 +158,21 @@ public func parseSize(_ text: String) -> UInt64? {
     guard !s.isEmpty, let n = UInt64(s) else { return nil }
     let (r, o) = n.multipliedReportingOverflow(by: mult)
     return o ? nil : r
+}
+
+/// `s` with control characters (C0, DEL, C1) escaped as `\n`, `\t` or `\u{…}`, so that it
+/// prints as one line and sends nothing to the terminal.
+public func oneLine(_ s: String) -> String {
+    guard s.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) else { return s }
+    var out = ""
+    for u in s.unicodeScalars {
+        switch u.value {
+        case 0x0A: out += "\\n"
+        case 0x09: out += "\\t"
+        case 0x0D: out += "\\r"
+        case 0..<0x20, 0x7F...0x9F: out += "\\u{\(String(u.value, radix: 16))}"
+        default: out.unicodeScalars.append(u)
+        }
+    }
+    return out
 }

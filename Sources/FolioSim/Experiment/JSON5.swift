@@ -48,6 +48,9 @@ public struct JSON5SyntaxError: Error, Equatable, Sendable {
 public struct JSON5Parser {
     private let bytes: [UInt8]
     private var pos = 0
+    private var depth = 0
+    /// Objects and arrays nest at most this deep; a config needs five levels.
+    public static let maxDepth = 64
 
     public init(_ text: String) { bytes = Array(text.utf8) }
 
@@ -104,7 +107,7 @@ public struct JSON5Parser {
                 || c == UInt8(ascii: "N") || (c >= 0x30 && c <= 0x39) {
                 return try number()
             }
-            throw error("unexpected character '\(String(decoding: [c], as: UTF8.self))', expected a value")
+            throw error("unexpected character \(JSONWriter.quote(String(decoding: [c], as: UTF8.self))), expected a value")
         }
     }
 
@@ -116,9 +119,17 @@ public struct JSON5Parser {
         pos += w.count
     }
 
+    private mutating func enter() throws(JSON5SyntaxError) {
+        depth += 1
+        if depth > Self.maxDepth { throw error("objects and arrays nest deeper than \(Self.maxDepth) levels") }
+    }
+
     private mutating func object() throws(JSON5SyntaxError) -> JSONValue {
+        try enter()
+        defer { depth -= 1 }
         pos += 1
         var members: [(key: String, value: JSONValue)] = []
+        var keys = Set<String>()
         while true {
             skipSpace()
             guard let c = peek else { throw error("unexpected end of input inside an object, expected '}'") }
@@ -129,9 +140,9 @@ public struct JSON5Parser {
             } else {
                 key = try identifier()
             }
-            if members.contains(where: { $0.key == key }) { throw error("duplicate key \"\(key)\"") }
+            guard keys.insert(key).inserted else { throw error("duplicate key \(JSONWriter.quote(key))") }
             skipSpace()
-            guard peek == UInt8(ascii: ":") else { throw error("expected ':' after key \"\(key)\"") }
+            guard peek == UInt8(ascii: ":") else { throw error("expected ':' after key \(JSONWriter.quote(key))") }
             pos += 1
             skipSpace()
             members.append((key, try value()))
@@ -153,6 +164,8 @@ public struct JSON5Parser {
     }
 
     private mutating func array() throws(JSON5SyntaxError) -> JSONValue {
+        try enter()
+        defer { depth -= 1 }
         pos += 1
         var items: [JSONValue] = []
         while true {

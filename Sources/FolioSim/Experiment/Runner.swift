@@ -196,29 +196,39 @@ final class RunState {
         }
     }
 
-    func pages(_ addr: UInt64, _ size: UInt64) -> [UInt64] {
-        stride(from: addr, to: addr + size, by: Int(Geometry.pageSize)).map { $0 }
+    /// The pages of `[addr, addr + size)`, generated one at a time.
+    func pages(_ addr: UInt64, _ size: UInt64) -> StrideTo<UInt64> {
+        stride(from: addr, to: addr + size, by: Int(Geometry.pageSize))
     }
 
-    func touchPages(_ addr: UInt64, _ size: UInt64, _ pattern: TouchPattern, _ count: Int?) -> [UInt64] {
+    /// The addresses a `touch` step accesses, generated one at a time (a 256 GiB range is
+    /// never materialised).
+    func touchPages(_ addr: UInt64, _ size: UInt64, _ pattern: TouchPattern, _ count: Int?) -> AnySequence<UInt64> {
         let npages = size >> Geometry.pageShift
         switch pattern {
         case .seq:
-            let all = pages(addr, size)
-            return Array((0..<(count ?? 1)).map { _ in all }.joined())
+            let passes = count ?? 1
+            return AnySequence((0..<passes).lazy.flatMap { _ in self.pages(addr, size) })
         case .random(let seed):
-            var x = seed
-            return (0..<(count ?? 1)).map { _ in
-                x = x &* 6364136223846793005 &+ 1442695040888963407
-                return addr + ((x >> 33) % npages) << Geometry.pageShift
-            }
+            let n = count ?? 1
+            return AnySequence(sequence(state: (x: seed, k: 0)) { st -> UInt64? in
+                guard st.k < n else { return nil }
+                st.k += 1
+                st.x = st.x &* 6364136223846793005 &+ 1442695040888963407
+                return addr + ((st.x >> 33) % npages) << Geometry.pageShift
+            })
         case .stride(let s):
             let n = count ?? Int((npages + s - 1) / s)
-            return (0..<n).map { addr + ((UInt64($0) * s) % npages) << Geometry.pageShift }
+            let step = s % npages
+            return AnySequence((0..<n).lazy.map { k -> UInt64 in
+                // (k * s) mod npages without overflow: both factors reduced first.
+                let r = npages.dividingFullWidth((UInt64(k) % npages).multipliedFullWidth(by: step)).remainder
+                return addr + r << Geometry.pageShift
+            })
         }
     }
 
-    func access(_ step: Int, _ op: Op, _ t: SimThread, _ addrs: [UInt64], write: Bool, value: UInt32, expect: UInt32?) async {
+    func access<S: Sequence<UInt64>>(_ step: Int, _ op: Op, _ t: SimThread, _ addrs: S, write: Bool, value: UInt32, expect: UInt32?) async {
         for a in addrs {
             let r = await world.access(t, a, write: write, value: value)
             switch r {
