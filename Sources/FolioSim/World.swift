@@ -168,7 +168,7 @@ public final class World {
     /// Bytes of simulator memory held by the model (memmap, page tables with the checker
     /// shadow, large-folio side table, swap slots).
     public var footprintBytes: Int {
-        memory.frameCount * MemoryLayout<Frame>.stride
+        memory.usedFrameCount * MemoryLayout<Frame>.stride
             + memory.large.capacity * MemoryLayout<LargeFolioMeta>.stride
             + tables.footprintBytes + swap.footprintBytes
     }

@@ -15,7 +15,7 @@ commands:
                                 run one schedule of the config's threads with a trace
   cow-selftest [--semantics NAME] [--sizes 16K,64K,2M] [--history] [--json]
                                 replay the kernel's COW selftest (cow.c) under a rule set
-  bench [--pages N] [--repeats N]
+  bench [--pages N] [--repeats N] [--no-explore] [--no-process]
                                 measure simulated fault throughput and memory per page
   help                          show this help
 
@@ -34,12 +34,15 @@ Exit status: 0 ok, 1 an invariant was violated, 2 bad config or arguments.
 """
 
 let benchUsage = """
-usage: foliosim bench [--pages N] [--repeats N] [--no-explore]
+usage: foliosim bench [--pages N] [--repeats N] [--no-explore] [--no-process]
 
 Measures order-0 and 64K mTHP anonymous fault throughput, fork + COW throughput,
 the cost of a full invariant check, simulator memory per touched 4 KiB page, and the
 explorer: Ryan Roberts' race to its bound, the first counterexample of an injected bug,
-scheduling points per second and the scaling set (--no-explore skips these).
+scheduling points per second and the scaling set (--no-explore skips these). Then the
+whole-process figures: `foliosim run` as a child process on a 16 GiB write and on fork of
+1 Mi pages with the child writing each, default checks on, timed from start to exit with
+its peak RSS (--no-process skips these).
   --pages N     pages touched per run (default 1048576 = 4 GiB simulated)
   --repeats N   runs per figure, the best is kept (default 3)
 """
@@ -127,13 +130,14 @@ struct FolioSimCLI {
     }
 
     static func benchCommand(_ args: [String]) async {
-        var pages = 1 << 20, repeats = 3, explore = true
+        var pages = 1 << 20, repeats = 3, explore = true, process = true
         var i = 0
         while i < args.count {
             let a = args[i]
             switch a {
             case "--help", "-h": print(benchUsage); exit(0)
             case "--no-explore": explore = false; i += 1
+            case "--no-process": process = false; i += 1
             case "--pages", "--repeats":
                 guard i + 1 < args.count, let n = Int(args[i + 1]), n > 0 else {
                     fail("bench: \(a) expects a positive integer")
@@ -146,10 +150,14 @@ struct FolioSimCLI {
                 }
                 i += 2
             default:
-                fail("bench: unknown option '\(a)' (expected --pages N, --repeats N or --no-explore)")
+                fail("bench: unknown option \(JSONWriter.quote(a)) (expected --pages N, --repeats N, --no-explore or --no-process)")
             }
         }
-        let figures = await Bench.run(pages: pages, repeats: repeats, explore: explore) { printErr("bench: " + $0) }
+        var figures = await Bench.run(pages: pages, repeats: repeats, explore: explore) { printErr("bench: " + $0) }
+        if process {
+            let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+            figures += Bench.processFigures(executable: exe, repeats: repeats) { printErr("bench: " + $0) }
+        }
         for f in figures {
             let v = f.value >= 100 ? String(format: "%.0f", f.value) : String(format: "%.2f", f.value)
             print("\(f.name): \(v) \(f.unit)  (\(f.detail))")

@@ -16,7 +16,7 @@ import Testing
     }
 
     @Test func syntaxErrorsCarryLineAndColumn() {
-        #expect(throws: JSON5SyntaxError(line: 2, column: 12, message: "unexpected character '}', expected a value")) {
+        #expect(throws: JSON5SyntaxError(line: 2, column: 12, message: #"unexpected character "}", expected a value"#)) {
             _ = try JSON5Parser.parse("{ a: 1,\n  b: 2, c: }")
         }
         #expect(throws: JSON5SyntaxError.self) { _ = try JSON5Parser.parse("{ a: 1 ") }

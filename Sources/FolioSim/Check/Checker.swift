@@ -7,8 +7,8 @@ extension World {
     @discardableResult
     public func checkInvariants() -> Int {
         let before = violations.count
-        var pteMaps: [UInt32: Int32] = [:]
-        var pmdMaps: [UInt32: Int32] = [:]
+        var pteMaps = FrameCounters(memory)
+        var pmdMaps = FrameCounters(memory)
         var mappers: [UInt32: [Int]] = [:]
         var swapRefs: [Int: Int32] = [:]
 
@@ -51,7 +51,7 @@ extension World {
     }
 
     private func checkHugePMD(_ mm: MM, _ vma: VMA, _ addr: UInt64, _ e: PMDEntry, _ pmdT: Int32,
-                              _ pmdMaps: inout [UInt32: Int32], _ mappers: inout [UInt32: [Int]], _ anon: inout Int) {
+                              _ pmdMaps: inout FrameCounters, _ mappers: inout [UInt32: [Int]], _ anon: inout Int) {
         let folio = e.pfn
         guard memory.isAllocated(folio) else {
             report(.noUseAfterFree, mm, addr: addr, folio: folio, "huge PMD maps a freed folio")
@@ -60,7 +60,7 @@ extension World {
         if memory.isZero(folio) {
             if e.isWritable { report(.zeroPageReadOnly, mm, addr: addr, folio: folio, "huge zero PMD is writable") }
         } else {
-            pmdMaps[folio.raw, default: 0] += 1
+            pmdMaps.add(folio)
             mappers[folio.raw, default: []].append(mm.index)
             if memory.isAnon(folio) {
                 anon += Geometry.ptrsPerTable
@@ -84,7 +84,7 @@ extension World {
     }
 
     private func checkPTE(_ mm: MM, _ vma: VMA, _ a: UInt64, _ tab: PTETable, _ i: Int,
-                          _ pteMaps: inout [UInt32: Int32], _ mappers: inout [UInt32: [Int]], _ swapRefs: inout [Int: Int32],
+                          _ pteMaps: inout FrameCounters, _ mappers: inout [UInt32: [Int]], _ swapRefs: inout [Int: Int32],
                           _ anon: inout Int, _ file: inout Int, _ swapEnts: inout Int) {
         let p = tab.ptes[i]
         let written = tab.isWritten(i)
@@ -127,7 +127,7 @@ extension World {
             report(.zeroPageReadOnly, mm, addr: a, folio: folio, "zero page mapped without the special bit")
             return
         }
-        pteMaps[page.raw, default: 0] += 1
+        pteMaps.add(page)
         if memory.isLarge(folio) {
             if mappers[folio.raw]?.last != mm.index { mappers[folio.raw, default: []].append(mm.index) }
         }
@@ -175,7 +175,7 @@ extension World {
         return p.isPresent ? p.pfn : nil
     }
 
-    private func checkFolios(_ pteMaps: [UInt32: Int32], _ pmdMaps: [UInt32: Int32], _ mappers: [UInt32: [Int]]) {
+    private func checkFolios(_ pteMaps: borrowing FrameCounters, _ pmdMaps: borrowing FrameCounters, _ mappers: [UInt32: [Int]]) {
         var pinRefs: [UInt32: Int32] = [:]
         var pinCounts: [UInt32: Int32] = [:]
         for pin in pins where !pin.released {
@@ -195,8 +195,9 @@ extension World {
         var pagecache: Set<UInt32> = []
         for f in files { for p in f.pages where p != 0 { pagecache.insert(p) } }
 
-        var pfn = 0
-        while pfn < memory.frameCount {
+        for range in memory.usedFrameRanges {
+        var pfn = range.lowerBound
+        while pfn < range.upperBound {
             let fr = memory.frames[pfn]
             guard fr.flags & PageFlag.allocated != 0, fr.flags & PageFlag.head != 0 else {
                 // A free buddy block is skipped whole.
@@ -212,18 +213,18 @@ extension World {
             var ptes: Int32 = 0, pagesMapped: Int32 = 0
             for k in 0..<nr {
                 let page = folio + k
-                let seen = pteMaps[page.raw] ?? 0
+                let seen = pteMaps[page]
                 ptes += seen
                 if seen > 0 { pagesMapped += 1 }
                 if memory.pageMapcount(page) != seen {
                     report(.mapcountMatchesMappings, nil, folio: folio, "\(page): mapcount \(memory.pageMapcount(page)), PTE mappings \(seen)")
                 }
-                let pmds = pmdMaps[folio.raw] ?? 0
+                let pmds = pmdMaps[folio]
                 if memory.anonExclusive(page) && memory.isAnon(folio) && seen + (k == 0 ? pmds : 0) > 1 {
                     report(.exclusivePageMappedOnce, nil, folio: folio, "AE \(page) is mapped \(seen + pmds) times")
                 }
             }
-            let pmds = pmdMaps[folio.raw] ?? 0
+            let pmds = pmdMaps[folio]
             var expected = ptes + pmds + (pinRefs[folio.raw] ?? 0)
             if memory.test(folio, PageFlag.swapCache) { expected += Int32(nr) }
             if pagecache.contains(folio.raw) { expected += 1 }
@@ -251,6 +252,7 @@ extension World {
                 report(.refcountBalanced, nil, folio: folio, "refcount \(ref) > \(expected) accounted (mappings \(ptes + pmds), pins/GUP \(pinRefs[folio.raw] ?? 0)): leaked reference")
             }
         }
+        }
     }
 
     /// 6.15 MM-ID tracking: with the shared bit clear and some mapping, one mm maps the folio
@@ -275,4 +277,38 @@ extension World {
             slot += 1
         }
     }
+}
+
+/// One counter per frame that may be in use (`PhysicalMemory.usedFrameRanges`), in a flat
+/// buffer: the checker's count of the PTE or PMD mappings of each page. Four bytes per used
+/// frame for the length of one check; a dictionary cost ten times that and most of the time.
+struct FrameCounters: ~Copyable {
+    private let counts: UnsafeMutablePointer<Int32>
+    private let lowEnd: Int
+    private let highStart: Int
+    private let size: Int
+
+    init(_ memory: PhysicalMemory) {
+        let ranges = memory.usedFrameRanges
+        lowEnd = ranges[0].upperBound
+        highStart = ranges.count > 1 ? ranges[1].lowerBound : lowEnd
+        size = memory.usedFrameCount
+        counts = .allocate(capacity: max(1, size))
+        counts.initialize(repeating: 0, count: max(1, size))
+    }
+
+    deinit { counts.deallocate() }
+
+    @inline(__always) private func index(_ page: PFN) -> Int? {
+        let i = page.index
+        if i < lowEnd { return i }
+        if i >= highStart, i - highStart + lowEnd < size { return i - highStart + lowEnd }
+        return nil
+    }
+
+    @inline(__always) mutating func add(_ page: PFN) {
+        if let i = index(page) { counts[i] += 1 }
+    }
+
+    @inline(__always) subscript(_ page: PFN) -> Int32 { index(page).map { counts[$0] } ?? 0 }
 }

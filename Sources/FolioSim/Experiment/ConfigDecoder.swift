@@ -27,8 +27,8 @@ extension Scenario {
         let name = try f.string("name") ?? (file as NSString).lastPathComponent
         let (semName, semantics) = try decodeSemantics(&f, override: override)
         let memory = try f.size("memory") ?? (1 << 30)
-        guard memory >= 16 * Geometry.pageSize, memory % Geometry.pageSize == 0, memory <= 64 << 30 else {
-            throw f.fail("memory", "expected a multiple of 4K between 64K and 64G, found \(memory) bytes")
+        guard memory >= 16 * Geometry.pageSize, memory % Geometry.pageSize == 0, memory <= 1 << 40 else {
+            throw f.fail("memory", "expected a multiple of 4K between 64K and 1T, found \(memory) bytes")
         }
         let swapBytes = try f.size("swap") ?? 0
         guard swapBytes % Geometry.pageSize == 0, swapBytes <= 64 << 30 else {

@@ -31,18 +31,20 @@ public enum Report {
     static func gauges(_ w: World) -> [Int: (Int, Int)] {
         var g: [Int: (Int, Int)] = [:]
         for o in mthpOrders { g[o] = (0, 0) }
-        var pfn = 0
         let mem = w.memory
-        while pfn < mem.frameCount {
-            let f = mem.frames[pfn]
-            guard f.flags & PageFlag.allocated != 0, f.flags & PageFlag.head != 0 else { pfn += 1; continue }
-            let folio = PFN(pfn)
-            let o = mem.order(of: folio)
-            if o >= 2 && mem.isAnon(folio) && !mem.isZero(folio) {
-                g[o]!.0 += 1
-                if mem.test(folio, PageFlag.partiallyMapped) { g[o]!.1 += 1 }
+        for range in mem.usedFrameRanges {
+            var pfn = range.lowerBound
+            while pfn < range.upperBound {
+                let f = mem.frames[pfn]
+                guard f.flags & PageFlag.allocated != 0, f.flags & PageFlag.head != 0 else { pfn += 1; continue }
+                let folio = PFN(pfn)
+                let o = mem.order(of: folio)
+                if o >= 2 && mem.isAnon(folio) && !mem.isZero(folio) {
+                    g[o]!.0 += 1
+                    if mem.test(folio, PageFlag.partiallyMapped) { g[o]!.1 += 1 }
+                }
+                pfn += 1 << o
             }
-            pfn += 1 << o
         }
         return g
     }

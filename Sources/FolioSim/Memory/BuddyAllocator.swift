@@ -4,7 +4,8 @@
 /// requested order, hand back the upper halves) and `__free_one_page` (merge with the buddy
 /// while it is free and of the same order). Left out: zones, migratetypes, per-CPU lists,
 /// watermarks and reclaim; an allocation simply fails when no block is large enough, so
-/// fragmentation is real.
+/// fragmentation is real. Max-order blocks never used yet are not on the list but above
+/// `virginNext` (PhysicalMemory.swift).
 extension PhysicalMemory {
     @inline(__always) func freeListPush(_ pfn: Int, order: Int) {
         let old = freeHead[order]
@@ -29,9 +30,19 @@ extension PhysicalMemory {
         guard order >= 0, order <= Geometry.maxOrder else { return nil }
         var current = order
         while current <= Geometry.maxOrder && freeHead[current] < 0 { current += 1 }
-        guard current <= Geometry.maxOrder else { return nil }
-        let pfn = Int(freeHead[current])
-        freeListRemove(pfn, order: current)
+        let pfn: Int
+        if current <= Geometry.maxOrder {
+            pfn = Int(freeHead[current])
+            freeListRemove(pfn, order: current)
+        } else {
+            // The next never-used max-order block: where a boot-time free list would continue.
+            guard virginNext < virginEnd else { return nil }
+            current = Geometry.maxOrder
+            pfn = virginNext
+            virginNext += 1 << Geometry.maxOrder
+            freeBlocks[current] -= 1
+            freePages -= 1 << current
+        }
         while current > order {
             current -= 1
             freeListPush(pfn + (1 << current), order: current)
