@@ -8,7 +8,7 @@ extension World {
     public func checkInvariants() -> Int {
         let before = violations.count
         var pteMaps = FrameCounters(memory)
-        var pmdMaps = FrameCounters(memory)
+        var pmdMaps: [UInt32: Int32] = [:]
         var mappers: [UInt32: [Int]] = [:]
         var swapRefs: [Int: Int32] = [:]
 
@@ -51,7 +51,7 @@ extension World {
     }
 
     private func checkHugePMD(_ mm: MM, _ vma: VMA, _ addr: UInt64, _ e: PMDEntry, _ pmdT: Int32,
-                              _ pmdMaps: inout FrameCounters, _ mappers: inout [UInt32: [Int]], _ anon: inout Int) {
+                              _ pmdMaps: inout [UInt32: Int32], _ mappers: inout [UInt32: [Int]], _ anon: inout Int) {
         let folio = e.pfn
         guard memory.isAllocated(folio) else {
             report(.noUseAfterFree, mm, addr: addr, folio: folio, "huge PMD maps a freed folio")
@@ -60,7 +60,7 @@ extension World {
         if memory.isZero(folio) {
             if e.isWritable { report(.zeroPageReadOnly, mm, addr: addr, folio: folio, "huge zero PMD is writable") }
         } else {
-            pmdMaps.add(folio)
+            pmdMaps[folio.raw, default: 0] += 1
             mappers[folio.raw, default: []].append(mm.index)
             if memory.isAnon(folio) {
                 anon += Geometry.ptrsPerTable
@@ -175,7 +175,7 @@ extension World {
         return p.isPresent ? p.pfn : nil
     }
 
-    private func checkFolios(_ pteMaps: borrowing FrameCounters, _ pmdMaps: borrowing FrameCounters, _ mappers: [UInt32: [Int]]) {
+    private func checkFolios(_ pteMaps: borrowing FrameCounters, _ pmdMaps: [UInt32: Int32], _ mappers: [UInt32: [Int]]) {
         var pinRefs: [UInt32: Int32] = [:]
         var pinCounts: [UInt32: Int32] = [:]
         for pin in pins where !pin.released {
@@ -219,12 +219,12 @@ extension World {
                 if memory.pageMapcount(page) != seen {
                     report(.mapcountMatchesMappings, nil, folio: folio, "\(page): mapcount \(memory.pageMapcount(page)), PTE mappings \(seen)")
                 }
-                let pmds = pmdMaps[folio]
+                let pmds = pmdMaps[folio.raw] ?? 0
                 if memory.anonExclusive(page) && memory.isAnon(folio) && seen + (k == 0 ? pmds : 0) > 1 {
                     report(.exclusivePageMappedOnce, nil, folio: folio, "AE \(page) is mapped \(seen + pmds) times")
                 }
             }
-            let pmds = pmdMaps[folio]
+            let pmds = pmdMaps[folio.raw] ?? 0
             var expected = ptes + pmds + (pinRefs[folio.raw] ?? 0)
             if memory.test(folio, PageFlag.swapCache) { expected += Int32(nr) }
             if pagecache.contains(folio.raw) { expected += 1 }
@@ -279,11 +279,13 @@ extension World {
     }
 }
 
-/// One counter per frame that may be in use (`PhysicalMemory.usedFrameRanges`), in a flat
-/// buffer: the checker's count of the PTE or PMD mappings of each page. Four bytes per used
-/// frame for the length of one check; a dictionary cost ten times that and most of the time.
+/// One counter per frame that may be in use (`PhysicalMemory.usedFrameRanges`): the checker's
+/// count of the PTE mappings of each page. A byte per used frame for the length of one check,
+/// with the rare counts above 254 in a side table; a dictionary cost twenty times that and
+/// most of the check's time.
 struct FrameCounters: ~Copyable {
-    private let counts: UnsafeMutablePointer<Int32>
+    private let counts: UnsafeMutablePointer<UInt8>
+    private var overflow: [Int: Int32] = [:]
     private let lowEnd: Int
     private let highStart: Int
     private let size: Int
@@ -307,8 +309,13 @@ struct FrameCounters: ~Copyable {
     }
 
     @inline(__always) mutating func add(_ page: PFN) {
-        if let i = index(page) { counts[i] += 1 }
+        guard let i = index(page) else { return }
+        if counts[i] < 255 { counts[i] += 1 } else { overflow[i, default: 255] += 1 }
     }
 
-    @inline(__always) subscript(_ page: PFN) -> Int32 { index(page).map { counts[$0] } ?? 0 }
+    @inline(__always) subscript(_ page: PFN) -> Int32 {
+        guard let i = index(page) else { return 0 }
+        let c = counts[i]
+        return c < 255 ? Int32(c) : overflow[i] ?? 255
+    }
 }
