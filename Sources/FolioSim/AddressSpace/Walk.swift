@@ -147,4 +147,21 @@ extension World {
         await pmdUnlock(t, pmdT)
         return true
     }
+
+    /// Rewrites the PTEs of `[addr, end)`, inside one PTE table, under its PTL: `body` maps
+    /// each old entry to the new one. The lock and the unlock are scheduling points; the loop
+    /// between them is one step, as the kernel's loop under the PTL is (`change_pte_range`,
+    /// `clear_refs_pte_range`).
+    func updatePTEsLocked(_ t: SimThread, _ table: Int32, _ addr: UInt64, _ end: UInt64, _ body: (PTE) -> PTE) async {
+        let ptes = tables.pte[Int(table)].ptes
+        await ptlLock(t, table)
+        logPTEs(table, VirtualAddress(addr).pteIndex, Int((end - addr) >> Geometry.pageShift), write: true)
+        var a = addr
+        while a < end {
+            let i = VirtualAddress(a).pteIndex
+            ptes[i] = body(ptes[i])
+            a += Geometry.pageSize
+        }
+        await ptlUnlock(t, table)
+    }
 }

@@ -24,31 +24,32 @@ extension Bench {
         return try! Scenario.decode(text: text, file: "bench")
     }
 
+    /// Explores `scenario` `repeats` times; the result and the shortest time.
+    static func bestOf(_ repeats: Int, _ scenario: Scenario) async -> (ExploreResult, Double) {
+        let clock = ContinuousClock()
+        var r = ExploreResult()
+        var best = Double.infinity
+        for _ in 0..<max(1, repeats) {
+            let t0 = clock.now
+            r = await Explorer.explore(scenario)
+            best = min(best, seconds(clock.now - t0))
+        }
+        return (r, best)
+    }
+
     static func exploreFigures(repeats: Int, progress: (String) -> Void) async -> [BenchFigure] {
         var figures: [BenchFigure] = []
         let clock = ContinuousClock()
         progress("explore: Ryan's race, order 0, bound 3")
         let ryan = ryanScenario(writers: 2, gupFast: false, bound: 3)
-        var r = ExploreResult()
-        var ryanSecs = Double.infinity
-        for _ in 0..<max(1, repeats) {
-            let t0 = clock.now
-            r = await Explorer.explore(ryan)
-            ryanSecs = min(ryanSecs, seconds(clock.now - t0))
-        }
+        let (r, ryanSecs) = await bestOf(repeats, ryan)
         figures.append(BenchFigure(name: "explore Ryan's race to preemption bound 3", value: ryanSecs * 1000, unit: "ms",
                                    detail: "\(r.schedules) schedules (\(r.runs) runs), \(r.points) points, \(r.endStates) end states, verdict \(r.counterexample?.invariant ?? "none"); best of \(max(1, repeats))"))
         figures.append(BenchFigure(name: "explorer scheduling points", value: Double(r.points) / ryanSecs / 1e6, unit: "M points/s",
                                    detail: "the run above; each run starts from a copy of the world after the config's steps"))
         progress("explore: first counterexample, skip-pte-same-after-copy")
         let bad = ryanScenario(writers: 2, gupFast: false, bound: 3, inject: "skip-pte-same-after-copy")
-        var b = ExploreResult()
-        var badSecs = Double.infinity
-        for _ in 0..<max(1, repeats) {
-            let t0 = clock.now
-            b = await Explorer.explore(bad)
-            badSecs = min(badSecs, seconds(clock.now - t0))
-        }
+        let (b, badSecs) = await bestOf(repeats, bad)
         figures.append(BenchFigure(name: "first counterexample (skip-pte-same-after-copy)", value: badSecs * 1000, unit: "ms",
                                    detail: "\(b.counterexample?.invariant ?? "none") after \(b.runs) runs, shrunk with \(b.shrinkSchedules) more to \"\(b.counterexample?.schedule ?? "")\"; best of \(max(1, repeats))"))
         var setPoints = 0

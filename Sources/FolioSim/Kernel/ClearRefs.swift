@@ -24,22 +24,10 @@ extension World {
                         await pmdUnlock(t, pmdT)
                     }
                 } else if pmd.isTable {
-                    let table = pmd.tableID
-                    let ptes = tables.pte[Int(table)].ptes
-                    await ptlLock(t, table)
-                    logPTEs(table, VirtualAddress(addr).pteIndex, Int((next - addr) >> Geometry.pageShift), write: true)
-                    var a = addr
-                    while a < next {
-                        let i = VirtualAddress(a).pteIndex
-                        let old = ptes[i]
-                        if old.isPresent {
-                            if !pteIsPinned(mm, vma, old) { ptes[i] = old.withWrite(false).withSoftDirty(false) }
-                        } else if old.isSwap {
-                            ptes[i] = old.withSoftDirty(false)
-                        }
-                        a += Geometry.pageSize
+                    await updatePTEsLocked(t, pmd.tableID, addr, next) { old in
+                        if old.isPresent { return pteIsPinned(mm, vma, old) ? old : old.withWrite(false).withSoftDirty(false) }
+                        return old.isSwap ? old.withSoftDirty(false) : old
                     }
-                    await ptlUnlock(t, table)
                 }
                 addr = next
             }

@@ -83,24 +83,14 @@ extension World {
                 pmd = pmdEntry(mm, addr)
             }
             if pmd.isTable {
-                let table = pmd.tableID
-                let ptes = tables.pte[Int(table)].ptes
-                await ptlLock(t, table)
-                logPTEs(table, VirtualAddress(addr).pteIndex, Int((next - addr) >> Geometry.pageShift), write: true)
-                var a = addr
-                while a < next {
-                    let i = VirtualAddress(a).pteIndex
-                    let old = ptes[i]
-                    if old.isPresent {
-                        var new = old.withWrite(protWrite && !old.isSpecial).withProtNone(!accessible)
-                        if tryUpgrade && accessible && !new.isWritable && canChangePTEWritable(vma, new) {
-                            new = new.withWrite(true)
-                        }
-                        ptes[i] = new
+                await updatePTEsLocked(t, pmd.tableID, addr, next) { old in
+                    guard old.isPresent else { return old }
+                    var new = old.withWrite(protWrite && !old.isSpecial).withProtNone(!accessible)
+                    if tryUpgrade && accessible && !new.isWritable && canChangePTEWritable(vma, new) {
+                        new = new.withWrite(true)
                     }
-                    a += Geometry.pageSize
+                    return new
                 }
-                await ptlUnlock(t, table)
             }
             addr = next
         }

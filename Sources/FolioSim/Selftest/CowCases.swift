@@ -164,7 +164,6 @@ enum CowCases {
             await e.world.clearRefsSoftDirty(e.parent)
             try await e.mprotect(e.parent, mem, size, [.read, .write])
         }
-        defer { }
         do {
             try await e.world.gupTestPin(e.parent, id: "gup_test", addr: mem, nrPages: Int(size >> Geometry.pageShift), fast: fast)
         } catch {
