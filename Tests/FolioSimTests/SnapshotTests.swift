@@ -81,3 +81,26 @@ import Testing
         return a.count == b.count ? nil : "\(a.count) vs \(b.count) lines"
     }
 }
+
+/// The checker's shadow of written values: one value per table until a second one appears.
+@Suite struct ShadowTests {
+    @Test func uniformTableKeepsOneValueUntilASecondIsWritten() async throws {
+        let f = Fixture()
+        try await f.mmap(2 << 20)
+        _ = await f.write(f.p, Fixture.base, 2 << 20, 7)
+        let slot = try #require(f.world.pteSlot(f.p.mm, Fixture.base))
+        let tab = f.world.tables.pte[Int(slot.table)]
+        #expect(!tab.hasValueArray && tab.expected(5) == 7)
+        let copy = PTETable(copying: tab)
+        _ = await f.write(f.p, Fixture.base + 3 * Geometry.pageSize, Geometry.pageSize, 9)
+        #expect(tab.hasValueArray && tab.expected(3) == 9 && tab.expected(4) == 7)
+        #expect(!copy.hasValueArray && copy.expected(3) == 7)
+        copy.release()
+        f.world.checkInvariants()
+        #expect(f.violated().isEmpty)
+        // A lost write is still caught: the page's data no longer matches the shadow.
+        f.world.memory.setData(f.page(f.p, Fixture.base + 3 * Geometry.pageSize)!, 7)
+        f.world.checkInvariants()
+        #expect(f.violated().contains("no-lost-write"))
+    }
+}

@@ -1,11 +1,17 @@
 /// One PTE table: 512 PTEs, the split PTL, and the checker's shadow of what user space last
-/// wrote through each address (the expected data word, and a bitmap of which were written).
+/// wrote through each address (a bitmap of which were written, and the data word written).
 ///
 /// The shadow is not kernel state: it lets the checker prove that no completed write was lost.
+/// A table written with one value throughout (what a `write` step over a range does) keeps
+/// that value once, in its header; the 2 KiB array of per-address values is allocated only
+/// when a second value is written. The header lives in the table's own allocation, so every
+/// copy of this struct sees the same shadow.
 public struct PTETable {
     public let ptes: UnsafeMutablePointer<PTE>
-    public let expected: UnsafeMutablePointer<UInt32>
     public let written: UnsafeMutablePointer<UInt64>
+    /// [0] the common value, [1] 1 once a value was written, [2…3] the address of the
+    /// per-address array once allocated.
+    private let header: UnsafeMutablePointer<UInt32>
     /// The simulated page backing this table (page tables come from the buddy allocator).
     public var backing: PFN
     /// Thread holding the PTL, 0 if free.
@@ -13,14 +19,18 @@ public struct PTETable {
     /// False once the table is freed (its slot waits for reuse).
     public var inUse: Bool
 
-    static let bytes = 512 * 8 + 512 * 4 + 8 * 8
+    static let bytes = 512 * 8 + 8 * 8 + 16
+
+    private static func layout(_ raw: UnsafeMutableRawPointer)
+        -> (UnsafeMutablePointer<PTE>, UnsafeMutablePointer<UInt64>, UnsafeMutablePointer<UInt32>) {
+        (raw.bindMemory(to: PTE.self, capacity: 512), (raw + 512 * 8).bindMemory(to: UInt64.self, capacity: 8),
+         (raw + 512 * 8 + 64).bindMemory(to: UInt32.self, capacity: 4))
+    }
 
     init(backing: PFN) {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: Self.bytes, alignment: 16)
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: Self.bytes)
-        ptes = raw.bindMemory(to: PTE.self, capacity: 512)
-        expected = (raw + 512 * 8).bindMemory(to: UInt32.self, capacity: 512)
-        written = (raw + 512 * 12).bindMemory(to: UInt64.self, capacity: 8)
+        (ptes, written, header) = Self.layout(raw)
         self.backing = backing
         inUse = true
     }
@@ -29,24 +39,56 @@ public struct PTETable {
     init(copying o: PTETable) {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: Self.bytes, alignment: 16)
         raw.copyMemory(from: UnsafeRawPointer(o.ptes), byteCount: Self.bytes)
-        ptes = raw.bindMemory(to: PTE.self, capacity: 512)
-        expected = (raw + 512 * 8).bindMemory(to: UInt32.self, capacity: 512)
-        written = (raw + 512 * 12).bindMemory(to: UInt64.self, capacity: 8)
+        (ptes, written, header) = Self.layout(raw)
         backing = o.backing
         ptlOwner = o.ptlOwner
         inUse = o.inUse
+        if let values = o.values {
+            let copy = UnsafeMutablePointer<UInt32>.allocate(capacity: 512)
+            copy.initialize(from: values, count: 512)
+            values_ = copy
+        }
     }
 
-    func reset() { UnsafeMutableRawPointer(ptes).initializeMemory(as: UInt8.self, repeating: 0, count: Self.bytes) }
-    func release() { UnsafeMutableRawPointer(ptes).deallocate() }
+    /// The per-address values, once a second value was written.
+    private var values: UnsafeMutablePointer<UInt32>? {
+        UnsafeMutableRawPointer(header + 2).load(as: UnsafeMutablePointer<UInt32>?.self)
+    }
+    private var values_: UnsafeMutablePointer<UInt32>? {
+        get { values }
+        nonmutating set { UnsafeMutableRawPointer(header + 2).storeBytes(of: newValue, as: UnsafeMutablePointer<UInt32>?.self) }
+    }
+
+    /// Whether the shadow holds one value per address (2 KiB more than a uniform table).
+    var hasValueArray: Bool { values != nil }
+
+    func reset() {
+        values?.deallocate()
+        UnsafeMutableRawPointer(ptes).initializeMemory(as: UInt8.self, repeating: 0, count: Self.bytes)
+    }
+    func release() {
+        values?.deallocate()
+        UnsafeMutableRawPointer(ptes).deallocate()
+    }
 
     @inline(__always) public func isWritten(_ i: Int) -> Bool { written[i >> 6] & (1 << UInt64(i & 63)) != 0 }
+    /// The data word last written through entry `i` (meaningful when `isWritten(i)`).
+    @inline(__always) public func expected(_ i: Int) -> UInt32 { values?[i] ?? header[0] }
     @inline(__always) func setWritten(_ i: Int, _ value: UInt32) {
-        expected[i] = value
+        if let v = values {
+            v[i] = value
+        } else if header[1] == 0 {
+            header[0] = value
+            header[1] = 1
+        } else if header[0] != value {
+            let v = UnsafeMutablePointer<UInt32>.allocate(capacity: 512)
+            v.initialize(repeating: header[0], count: 512)
+            v[i] = value
+            values_ = v
+        }
         written[i >> 6] |= 1 << UInt64(i & 63)
     }
     @inline(__always) func clearWritten(_ i: Int) {
-        expected[i] = 0
         written[i >> 6] &= ~(1 << UInt64(i & 63))
     }
 }
@@ -176,7 +218,7 @@ public final class PageTableStore {
 
     /// Bytes of simulator memory held by page tables (PTE tables include the checker shadow).
     public var footprintBytes: Int {
-        pte.count * (PTETable.bytes + MemoryLayout<PTETable>.stride)
+        pte.count * (PTETable.bytes + MemoryLayout<PTETable>.stride) + pte.reduce(0) { $0 + ($1.hasValueArray ? 512 * 4 : 0) }
             + pmd.count * (512 * 12 + MemoryLayout<PMDTable>.stride)
             + upper.count * (512 * 4 + MemoryLayout<UpperTable>.stride)
     }

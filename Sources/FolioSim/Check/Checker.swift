@@ -73,7 +73,7 @@ extension World {
         guard shadow != 0, !vma.isShared else { return }
         let tab = tables.pte[Int(shadow)]
         for i in 0..<Geometry.ptrsPerTable {
-            let want: UInt32 = tab.isWritten(i) ? tab.expected[i] : 0
+            let want: UInt32 = tab.isWritten(i) ? tab.expected(i) : 0
             let have = memory.data(folio + i)
             if have != want {
                 report(.noLostWrite, mm, addr: addr + UInt64(i) * Geometry.pageSize, folio: folio,
@@ -88,7 +88,7 @@ extension World {
                           _ anon: inout Int, _ file: inout Int, _ swapEnts: inout Int) {
         let p = tab.ptes[i]
         let written = tab.isWritten(i)
-        let want: UInt32 = written ? tab.expected[i] : 0
+        let want: UInt32 = written ? tab.expected(i) : 0
         if p.isNone {
             if written { report(.noLostWrite, mm, addr: a, "address was written (\(want)) but maps nothing") }
             return

@@ -130,7 +130,7 @@ extension World {
         guard s != 0, d != 0 else { return }
         let st = tables.pte[Int(s)], dt = tables.pte[Int(d)]
         for k in 0..<count {
-            if st.isWritten(si + k) { dt.setWritten(di + k, st.expected[si + k]) } else { dt.clearWritten(di + k) }
+            if st.isWritten(si + k) { dt.setWritten(di + k, st.expected(si + k)) } else { dt.clearWritten(di + k) }
         }
     }
 

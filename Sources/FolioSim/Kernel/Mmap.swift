@@ -205,7 +205,7 @@ extension World {
         for k in 0..<n {
             d.ptes[di + k] = s.ptes[si + k]
             s.ptes[si + k] = .none
-            if s.isWritten(si + k) { d.setWritten(di + k, s.expected[si + k]) } else { d.clearWritten(di + k) }
+            if s.isWritten(si + k) { d.setWritten(di + k, s.expected(si + k)) } else { d.clearWritten(di + k) }
             s.clearWritten(si + k)
         }
         if dTab != sTab { await ptlUnlock(t, dTab) }
