@@ -124,8 +124,7 @@ public final class World {
         swap = SwapDevice(slots: Int(swapBytes / Geometry.pageSize))
         self.semantics = semantics
         self.thp = thp
-        systemCounters = .allocate(capacity: Counter.count)
-        systemCounters.initialize(repeating: 0, count: Counter.count)
+        systemCounters = Counter.allocate()
         updateTHPMasks()
     }
 
@@ -149,8 +148,7 @@ public final class World {
         inFlightPins = o.inFlightPins
         violations = o.violations
         reportedKeys = o.reportedKeys
-        systemCounters = .allocate(capacity: Counter.count)
-        systemCounters.initialize(from: o.systemCounters, count: Counter.count)
+        systemCounters = Counter.allocate(copying: o.systemCounters)
         operation = o.operation
         nextAnonVMA = o.nextAnonVMA
     }

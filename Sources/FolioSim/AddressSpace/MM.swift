@@ -35,8 +35,7 @@ public final class MM {
         self.index = index
         self.name = name
         self.pgd = pgd
-        counters = .allocate(capacity: Counter.count)
-        counters.initialize(repeating: 0, count: Counter.count)
+        counters = Counter.allocate()
     }
 
     /// A copy with its own counters (the explorer's snapshot).
@@ -54,8 +53,7 @@ public final class MM {
         rssSwap = o.rssSwap
         alive = o.alive
         lastVMA = o.lastVMA
-        counters = .allocate(capacity: Counter.count)
-        counters.initialize(from: o.counters, count: Counter.count)
+        counters = Counter.allocate(copying: o.counters)
     }
 
     deinit { counters.deallocate() }

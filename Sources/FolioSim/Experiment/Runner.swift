@@ -277,16 +277,6 @@ final class RunState {
 }
 
 extension World {
-    /// Whether the rules in force promise that a pin keeps seeing the page the process maps
-    /// (KERNEL.md §8.3, §8.4): FOLL_PIN with FOLL_LONGTERM or FOLL_WRITE, of an anon page
-    /// from 5.19 on (PageAnonExclusive and unsharing), of the zero page or a pagecache page
-    /// in a COW mapping from 6.2 on. Before that a stale pin is the kernel's known
-    /// behaviour, reported as the `checkPin` outcome, not as a violation.
-    func pinPromisesCoherency(_ flags: GUPFlags, _ page: PFN) -> Bool {
-        guard flags.contains(.pin), flags.contains(.longterm) || flags.contains(.write), semantics.hasAnonExclusive else { return false }
-        return memory.isAnon(memory.folio(of: page)) || semantics.roPin == .unshareCOWLongterm
-    }
-
     /// Records a violation found outside the kernel paths (a config expectation).
     public func recordViolation(_ invariant: Invariant, _ mm: MM?, addr: UInt64? = nil, folio: PFN? = nil, _ detail: String) {
         report(invariant, mm, addr: addr, folio: folio, detail)

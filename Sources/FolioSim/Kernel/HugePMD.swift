@@ -117,13 +117,9 @@ extension World {
         let folio = orig.pfn
         var reuse = semantics.hasAnonExclusive && memory.anonExclusive(folio)
         if !semantics.hasAnonExclusive {
-            // ≤5.17: `reuse_swap_page` on the THP: its mapcount plus swap count, references
-            // ignored (refcount-based THP reuse came only with 5.18's COW fixes part 1).
-            let m = memory.meta(folio)
-            var maps = m.entireMapcount
-            for i in 0..<memory.nrPages(folio) { maps += memory.pageMapcount(folio + i) }
-            reuse = maps + swapCount(of: folio) <= 1
-            if reuse && vmf.isUnshare { reuse = false }
+            // ≤5.17: `reuse_swap_page` on the THP (refcount-based THP reuse came only with
+            // 5.18's COW fixes part 1).
+            reuse = reuseSwapPage(folio)
         } else if !reuse {
             if !(await folioTrylock(t, folio)) {
                 memory.folioGet(folio)

@@ -101,6 +101,12 @@ public struct ProcessStats: Sendable, Equatable {
 /// Where each counter lives in an mm's flat counter buffer (`MM.counters`): the fault paths
 /// bump plain memory instead of nested arrays.
 enum Counter {
+    /// A buffer of every counter: zeroed, or a copy of `from` (the explorer's snapshot).
+    static func allocate(copying from: UnsafeMutablePointer<Int>? = nil) -> UnsafeMutablePointer<Int> {
+        let p = UnsafeMutablePointer<Int>.allocate(capacity: count)
+        if let from { p.initialize(from: from, count: count) } else { p.initialize(repeating: 0, count: count) }
+        return p
+    }
     static let faultsTotal = 11
     static let cowCopiedBytes = 12
     static let forkCopiedBytes = 13

@@ -224,6 +224,20 @@ extension World {
         return true
     }
 
+    /// `reuse_swap_page` (≤5.17, via `page_trans_huge_map_swapcount`): whether `page` may be
+    /// written in place because at most one mapping or swap entry refers to it; references
+    /// (pins, pipes) are ignored. For a large folio the most-referenced subpage counts, with
+    /// the entire (PMD) mapcount. Used by `do_wp_page` (≤5.8), `do_swap_page` and
+    /// `do_huge_pmd_wp_page` under the rules before PageAnonExclusive.
+    func reuseSwapPage(_ page: PFN) -> Bool {
+        let folio = memory.folio(of: page)
+        guard memory.isLarge(folio) else { return memory.pageMapcount(page) + swapCount(of: page) <= 1 }
+        let entire = memory.meta(folio).entireMapcount
+        var most: Int32 = 0
+        for i in 0..<memory.nrPages(folio) { most = max(most, memory.pageMapcount(folio + i) + swapCount(of: folio + i)) }
+        return entire + most <= 1
+    }
+
     /// Number of swap PTEs referring to `page`'s slot (0 if not in the swapcache).
     func swapCount(of page: PFN) -> Int32 {
         guard memory.test(page, PageFlag.swapCache), let s = swap.slotOfFolio[memory.folio(of: page).raw] else { return 0 }
@@ -332,10 +346,9 @@ extension World {
             report(.swapPageNotExclusive, vmf.mm, addr: vmf.address, folio: folio, "do_swap_page: page reached through a swap PTE is AE")
         }
         let exclusive = orig.isSwapExclusive && semantics.exclusiveCarry == .carry
-        // ≤5.18: only a write fault reuses, by `reuse_swap_page`: the page's mapcount plus
-        // its swap count (this PTE's entry included, it is freed later), references ignored.
-        let reuseSwapPage = !semantics.hasAnonExclusive && vmf.isWrite && vmf.vma.flags.contains(.write)
-            && memory.pageMapcount(page) + swapCount(of: page) <= 1
+        // ≤5.18: only a write fault reuses, by `reuse_swap_page`, asked while this PTE's swap
+        // entry still counts (it is freed below).
+        let reuseOld = !semantics.hasAnonExclusive && vmf.isWrite && vmf.vma.flags.contains(.write) && reuseSwapPage(page)
         swap.put(slot)
         let freeSwap = vmf.mm.vmas[vmf.vmaIndex].flags.contains(.locked) || swap.isHalfFull
             || (vmf.isWrite && memory.refcount(folio) == 2)
@@ -345,7 +358,7 @@ extension World {
         var e = PTE.page(page, write: false, dirty: false, young: true).withSoftDirty(orig.isSoftDirty).withUffdWp(orig.isUffdWp)
         var rmapExclusive = false
         if !semantics.hasAnonExclusive {
-            if reuseSwapPage {
+            if reuseOld {
                 e = e.withWrite(true).withDirty(true)
                 vmf.flags.remove(.write)
                 rmapExclusive = true

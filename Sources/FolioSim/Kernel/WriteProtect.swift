@@ -53,9 +53,7 @@ extension World {
     func wpCanReuseAnonFolio(_ t: SimThread, _ folio: PFN, _ page: PFN, _ vmf: VMFault) async -> Bool {
         switch semantics.anonReuse {
         case .mapcount:
-            let swapcount = swapCount(of: page)
-            let mapcount = memory.pageMapcount(page) + (memory.isLarge(folio) ? memory.meta(folio).entireMapcount : 0)
-            return mapcount + swapcount <= 1
+            return reuseSwapPage(page)
         case .refcount:
             return await wpCanReuseByRefcount(t, folio)
         case .ae:
