@@ -106,6 +106,23 @@ public final class World {
     public var tracer: Tracer?
     public internal(set) var violations: [Violation] = []
     var reportedKeys: Set<String> = []
+    /// How `checkInvariants` works; a copy of a world starts with full checks.
+    public var checkStrategy = CheckStrategy.full
+    /// What the last check derived, while checks are incremental.
+    var checkState: CheckState?
+    /// While an incremental check runs, `report` only notes that there is something to report.
+    var probing = false
+    var probeFound = false
+    /// Folios added to a pagecache since the last check, while checks are incremental.
+    var pagecacheAdded: [UInt32] = []
+    /// With `CheckStrategy.audit`: what the frames, tables and slots held at the last check,
+    /// and every disagreement found between the incremental and the full check.
+    var auditSnapshot: CheckAuditSnapshot?
+    public internal(set) var auditFailures: [String] = []
+    /// Checks done incrementally, full checks, and incremental checks that fell back to one.
+    public internal(set) var checkCounts = (incremental: 0, full: 0, fallback: 0)
+    /// The checks' work: 2 MiB units whose mappings were checked, folios checked.
+    public internal(set) var checkWork = (units: 0, folios: 0)
     /// Counters of work done on behalf of no process (reclaim's splits).
     let systemCounters: UnsafeMutablePointer<Int>
     /// Description of the operation in progress, for violation reports.
@@ -209,6 +226,10 @@ public final class World {
     /// persists is reported where it was first seen.
     func report(_ invariant: Invariant, _ mm: MM?, addr: UInt64? = nil, folio: PFN? = nil, _ detail: String) {
         guard invariant.applies(under: semantics) else { return }
+        if probing {
+            probeFound = true
+            return
+        }
         let key = "\(invariant.rawValue)|\(mm?.index ?? -1)|\(addr ?? UInt64.max)|\(folio?.raw ?? UInt32.max)"
         guard reportedKeys.insert(key).inserted else { return }
         violations.append(Violation(invariant: invariant.rawValue, process: mm?.name ?? "-", address: addr,

@@ -23,14 +23,17 @@ exit status: 0 ok, 1 an invariant was violated, 2 bad input (config or arguments
 """
 
 let runUsage = """
-usage: foliosim run FILE [--json] [--trace] [--semantics NAME]
+usage: foliosim run FILE [--json] [--trace] [--semantics NAME] [--checks MODE]
 
 Runs the experiment in FILE (JSON5, see Experiments/README.md) with every kernel path
 run to completion, checks the invariants after every step, and prints a summary.
   --json            print one JSON object (total, processes, memory, errors, violations)
   --trace           also print the kernel trace (`thread function: what`), to stderr with --json
   --semantics NAME  \(semanticsHelp)
-Exit status: 0 ok, 1 an invariant was violated, 2 bad config or arguments.
+  --checks MODE     incremental (default with `check: "step"`: revisit what each step
+                    changed), full (walk everything at every check) or audit (both, and
+                    report any disagreement between them on stderr)
+Exit status: 0 ok, 1 an invariant was violated (or the audit disagreed), 2 bad config or arguments.
 """
 
 let benchUsage = """
@@ -88,6 +91,7 @@ struct FolioSimCLI {
     static func runCommand(_ args: [String]) async {
         var json = false, trace = false
         var file: String?, semantics: String?
+        var checks: CheckStrategy?
         var i = 0
         while i < args.count {
             let a = args[i]
@@ -96,12 +100,18 @@ struct FolioSimCLI {
             case "--help", "-h": print(runUsage); exit(0)
             case "--json": json = true
             case "--trace": trace = true
+            case "--checks":
+                guard i < args.count, let c = CheckStrategy(rawValue: args[i]) else {
+                    fail("run: --checks expects full, incremental or audit")
+                }
+                checks = c
+                i += 1
             case "--semantics":
                 guard i < args.count else { fail("run: --semantics expects a value") }
                 semantics = args[i]
                 i += 1
             default:
-                if a.hasPrefix("-") { fail("run: unknown option \(JSONWriter.quote(a)) (expected --json, --trace or --semantics NAME)") }
+                if a.hasPrefix("-") { fail("run: unknown option \(JSONWriter.quote(a)) (expected --json, --trace, --semantics NAME or --checks MODE)") }
                 if file != nil { fail("run: expected one config file, got \(JSONWriter.quote(file!)) and \(JSONWriter.quote(a))") }
                 file = a
             }
@@ -114,7 +124,7 @@ struct FolioSimCLI {
             fail(error.description)
         }
         let interactive = isatty(STDERR_FILENO) != 0
-        let result = await ExperimentRunner.run(scenario, trace: trace) { i, n in
+        let result = await ExperimentRunner.run(scenario, trace: trace, checks: checks) { i, n in
             if interactive { FileHandle.standardError.write(Data("\rstep \(i + 1)/\(n)\u{1B}[K".utf8)) }
         }
         if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
@@ -126,7 +136,12 @@ struct FolioSimCLI {
             if trace && !traceText.isEmpty { print(traceText + "\n") }
             print(Report.text(result), terminator: "")
         }
-        exit(result.world.violations.isEmpty ? 0 : 1)
+        for line in result.world.auditFailures { printErr("checker audit: \(line)") }
+        if checks == .audit {
+            let c = result.world.checkCounts
+            printErr("checker audit: \(c.incremental) incremental checks passed, \(c.fallback) fell back to a full check, \(c.full) full checks, \(result.world.auditFailures.count) disagreements")
+        }
+        exit(result.world.violations.isEmpty && result.world.auditFailures.isEmpty ? 0 : 1)
     }
 
     static func benchCommand(_ args: [String]) async {

@@ -5,8 +5,11 @@ import Testing
 @Suite struct InvariantTests {
     /// A healthy world: P has order-0 pages at base (written 1) and a 64K folio at base+1M
     /// (written 2) and order-0 pages at base+2M (written 3); a fork child C shares them all.
+    /// Its checks are audited: the breakage each test makes after the first check must be
+    /// caught by the incremental check too, not only by the full one.
     func healthy() async throws -> (Fixture, SimThread) {
         let f = Fixture(swap: 4 << 20, sizes: [4: .always])
+        f.world.checkStrategy = .audit
         try await f.mmap(4 << 20)
         try await f.world.madvise(f.p, addr: Fixture.base, size: 1 << 20, advice: .nohugepage)
         await f.write(f.p, Fixture.base, 4 * Geometry.pageSize, 1)
@@ -20,6 +23,7 @@ import Testing
     func expectCaught(_ invariant: Invariant, _ f: Fixture) {
         let found = f.violated()
         #expect(found.contains(invariant.rawValue), "expected \(invariant.rawValue), got \(found)")
+        #expect(f.world.auditFailures.isEmpty, "\(f.world.auditFailures)")
     }
 
     @Test func writablePTEWithoutAE() async throws {
@@ -72,7 +76,7 @@ import Testing
 
     @Test func missingReference() async throws {
         let (f, _) = try await healthy()
-        f.world.memory.frames[f.folio(f.p, Fixture.base + (1 << 20))!.index].ref -= 1
+        f.world.memory.writeFrame(f.folio(f.p, Fixture.base + (1 << 20))!.index).pointee.ref -= 1
         expectCaught(.refcountCoversMappings, f)
     }
 
@@ -84,7 +88,7 @@ import Testing
 
     @Test func wrongMapcount() async throws {
         let (f, _) = try await healthy()
-        f.world.memory.frames[f.page(f.p, Fixture.base + (1 << 20) + 0x3000)!.index].map += 1
+        f.world.memory.writeFrame(f.page(f.p, Fixture.base + (1 << 20) + 0x3000)!.index).pointee.map += 1
         expectCaught(.mapcountMatchesMappings, f)
     }
 

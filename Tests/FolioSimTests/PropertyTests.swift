@@ -16,6 +16,7 @@ import Testing
     /// Runs one program; returns every value read, and the violations.
     func program(seed: UInt64, thp: THPSettings, semantics: Semantics) async -> ([UInt32], [String]) {
         let w = World(memoryBytes: 64 << 20, swapBytes: 16 << 20, semantics: semantics, thp: thp)
+        w.checkStrategy = .audit
         var procs = [w.createProcess(name: "P0")!]
         var rng = LCG(x: seed)
         let base: UInt64 = 0x4000_0000
@@ -95,9 +96,9 @@ import Testing
         let cached = w.files.reduce(0) { $0 + $1.pages.filter { $0 != 0 }.count }
         let reserved = (w.memory.hugeZeroPFN == nil ? 0 : 512) + cached
         if freeAfter + reserved + 1 != w.memory.totalPages {
-            return (reads, w.violations.map(\.description) + ["memory leaked: \(w.memory.totalPages - freeAfter - reserved - 1) pages"])
+            return (reads, w.violations.map(\.description) + w.auditFailures + ["memory leaked: \(w.memory.totalPages - freeAfter - reserved - 1) pages"])
         }
-        return (reads, w.violations.map(\.description))
+        return (reads, w.violations.map(\.description) + w.auditFailures)
     }
 
     static let seeds = Int(ProcessInfo.processInfo.environment["FOLIOSIM_PROPERTY_SEEDS"] ?? "") ?? 16

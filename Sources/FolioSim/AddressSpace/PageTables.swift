@@ -6,11 +6,17 @@
 /// that value once, in its header; the 2 KiB array of per-address values is allocated only
 /// when a second value is written. The header lives in the table's own allocation, so every
 /// copy of this struct sees the same shadow.
+///
+/// Every write goes through `set`, `mutablePTEs` or the shadow setters, which note that the
+/// table changed since the last invariant check; while the checker tracks changes, the first
+/// write also keeps a copy of the entries as they were at that check (`entriesAtLastCheck`).
 public struct PTETable {
-    public let ptes: UnsafeMutablePointer<PTE>
+    @inline(__always) public var ptes: UnsafePointer<PTE> { UnsafePointer(entries) }
+    private let entries: UnsafeMutablePointer<PTE>
     public let written: UnsafeMutablePointer<UInt64>
     /// [0] the common value, [1] 1 once a value was written, [2…3] the address of the
-    /// per-address array once allocated.
+    /// per-address array once allocated; [4] the change state (`Change`), [5] 1 while the
+    /// checker tracks changes, [6…7] the address of the entries at the last check.
     private let header: UnsafeMutablePointer<UInt32>
     /// The simulated page backing this table (page tables come from the buddy allocator).
     public var backing: PFN
@@ -19,62 +25,137 @@ public struct PTETable {
     /// False once the table is freed (its slot waits for reuse).
     public var inUse: Bool
 
-    static let bytes = 512 * 8 + 8 * 8 + 16
+    static let bytes = 512 * 8 + 8 * 8 + 32
+
+    /// What happened to a table since the last invariant check.
+    enum Change: UInt32 {
+        /// Not written.
+        case none = 0
+        /// Written; `entriesAtLastCheck` holds the entries as they were.
+        case written = 1
+        /// Written; it held no entry at the last check (a new table, or changes untracked).
+        case wasEmpty = 2
+    }
 
     private static func layout(_ raw: UnsafeMutableRawPointer)
         -> (UnsafeMutablePointer<PTE>, UnsafeMutablePointer<UInt64>, UnsafeMutablePointer<UInt32>) {
         (raw.bindMemory(to: PTE.self, capacity: 512), (raw + 512 * 8).bindMemory(to: UInt64.self, capacity: 8),
-         (raw + 512 * 8 + 64).bindMemory(to: UInt32.self, capacity: 4))
+         (raw + 512 * 8 + 64).bindMemory(to: UInt32.self, capacity: 8))
     }
 
-    init(backing: PFN) {
+    init(backing: PFN, tracked: Bool) {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: Self.bytes, alignment: 16)
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: Self.bytes)
-        (ptes, written, header) = Self.layout(raw)
+        (entries, written, header) = Self.layout(raw)
         self.backing = backing
         inUse = true
+        header[4] = Change.wasEmpty.rawValue
+        header[5] = tracked ? 1 : 0
     }
 
-    /// A copy with its own entries and shadow.
+    /// A copy with its own entries and shadow; the copy's changes are not tracked.
     init(copying o: PTETable) {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: Self.bytes, alignment: 16)
         raw.copyMemory(from: UnsafeRawPointer(o.ptes), byteCount: Self.bytes)
-        (ptes, written, header) = Self.layout(raw)
+        (entries, written, header) = Self.layout(raw)
         backing = o.backing
         ptlOwner = o.ptlOwner
         inUse = o.inUse
+        values_ = nil
         if let values = o.values {
             let copy = UnsafeMutablePointer<UInt32>.allocate(capacity: 512)
             copy.initialize(from: values, count: 512)
             values_ = copy
         }
+        header[4] = Change.wasEmpty.rawValue
+        header[5] = 0
+        oldEntries_ = nil
     }
 
-    /// The per-address values, once a second value was written.
-    private var values: UnsafeMutablePointer<UInt32>? {
-        UnsafeMutableRawPointer(header + 2).load(as: UnsafeMutablePointer<UInt32>?.self)
+    private func pointer<T>(at i: Int) -> UnsafeMutablePointer<T>? {
+        UnsafeMutableRawPointer(header + i).load(as: UnsafeMutablePointer<T>?.self)
     }
+    private func setPointer<T>(at i: Int, _ p: UnsafeMutablePointer<T>?) {
+        UnsafeMutableRawPointer(header + i).storeBytes(of: p, as: UnsafeMutablePointer<T>?.self)
+    }
+    /// The per-address values, once a second value was written.
+    private var values: UnsafeMutablePointer<UInt32>? { pointer(at: 2) }
     private var values_: UnsafeMutablePointer<UInt32>? {
         get { values }
-        nonmutating set { UnsafeMutableRawPointer(header + 2).storeBytes(of: newValue, as: UnsafeMutablePointer<UInt32>?.self) }
+        nonmutating set { setPointer(at: 2, newValue) }
+    }
+    private var oldEntries_: UnsafeMutablePointer<PTE>? {
+        get { pointer(at: 6) }
+        nonmutating set { setPointer(at: 6, newValue) }
     }
 
     /// Whether the shadow holds one value per address (2 KiB more than a uniform table).
     var hasValueArray: Bool { values != nil }
 
+    // MARK: change tracking for the incremental checker
+
+    var change: Change { Change(rawValue: header[4]) ?? .wasEmpty }
+
+    /// The entries as they were at the last invariant check: nil when the table held none
+    /// then; the current entries when it was not written since.
+    var entriesAtLastCheck: UnsafePointer<PTE>? {
+        switch change {
+        case .none: ptes
+        case .written: oldEntries_.map { UnsafePointer($0) }
+        case .wasEmpty: nil
+        }
+    }
+
+    /// Notes a write before it happens.
+    @inline(__always) func willWrite() {
+        if _slowPath(header[4] == Change.none.rawValue) { firstWriteSinceCheck() }
+    }
+    @inline(never) private func firstWriteSinceCheck() {
+        guard header[5] != 0 else {
+            header[4] = Change.wasEmpty.rawValue
+            return
+        }
+        let copy = UnsafeMutablePointer<PTE>.allocate(capacity: 512)
+        copy.initialize(from: ptes, count: 512)
+        oldEntries_ = copy
+        header[4] = Change.written.rawValue
+    }
+    /// After a check: the table counts as unchanged from now on, and is tracked or not.
+    func checked(tracking: Bool) {
+        oldEntries_?.deallocate()
+        oldEntries_ = nil
+        header[4] = Change.none.rawValue
+        header[5] = tracking ? 1 : 0
+    }
+
+    @inline(__always) func set(_ i: Int, _ v: PTE) {
+        willWrite()
+        entries[i] = v
+    }
+    /// The entries for a run of writes (the table is noted as written).
+    @inline(__always) func mutablePTEs() -> UnsafeMutablePointer<PTE> {
+        willWrite()
+        return entries
+    }
+
+    /// Empties a table for reuse; the entries it held stay known to the checker.
     func reset() {
+        willWrite()
         values?.deallocate()
-        UnsafeMutableRawPointer(ptes).initializeMemory(as: UInt8.self, repeating: 0, count: Self.bytes)
+        values_ = nil
+        UnsafeMutableRawPointer(entries).initializeMemory(as: UInt8.self, repeating: 0, count: 512 * 8 + 8 * 8 + 8)
     }
     func release() {
         values?.deallocate()
-        UnsafeMutableRawPointer(ptes).deallocate()
+        oldEntries_?.deallocate()
+        UnsafeMutableRawPointer(entries).deallocate()
     }
 
     @inline(__always) public func isWritten(_ i: Int) -> Bool { written[i >> 6] & (1 << UInt64(i & 63)) != 0 }
     /// The data word last written through entry `i` (meaningful when `isWritten(i)`).
     @inline(__always) public func expected(_ i: Int) -> UInt32 { values?[i] ?? header[0] }
     @inline(__always) func setWritten(_ i: Int, _ value: UInt32) {
+        willWrite()
         if let v = values {
             v[i] = value
         } else if header[1] == 0 {
@@ -89,6 +170,7 @@ public struct PTETable {
         written[i >> 6] |= 1 << UInt64(i & 63)
     }
     @inline(__always) func clearWritten(_ i: Int) {
+        willWrite()
         written[i >> 6] &= ~(1 << UInt64(i & 63))
     }
 }
@@ -150,10 +232,13 @@ public final class PageTableStore {
     var freePTE: [Int32] = []
     var freePMD: [Int32] = []
     var freeUpper: [Int32] = []
+    /// Whether PTE tables keep their entries as of the last check when first written since
+    /// (`PTETable.entriesAtLastCheck`), for the incremental checker.
+    private(set) var tracksChanges = false
 
     init() {
         // Slot 0 stands for "no table".
-        pte.append(PTETable(backing: PFN(0)))
+        pte.append(PTETable(backing: PFN(0), tracked: false))
         pte[0].inUse = false
         pmd.append(PMDTable(backing: PFN(0)))
         pmd[0].inUse = false
@@ -177,6 +262,7 @@ public final class PageTableStore {
         for t in upper { t.entries.deallocate() }
     }
 
+    @inline(never)
     func newPTETable(backing: PFN) -> Int32 {
         if let id = freePTE.popLast() {
             pte[Int(id)].reset()
@@ -185,9 +271,19 @@ public final class PageTableStore {
             pte[Int(id)].ptlOwner = 0
             return id
         }
-        pte.append(PTETable(backing: backing))
+        pte.append(PTETable(backing: backing, tracked: tracksChanges))
         return Int32(pte.count - 1)
     }
+    /// After an invariant check: every table counts as unchanged; with `tracking`, a table
+    /// keeps its entries as of now when it is next written.
+    func checked(tracking: Bool) {
+        tracksChanges = tracking
+        for t in pte { t.checked(tracking: tracking) }
+    }
+
+    /// Whether some PTL or PMD lock is held.
+    var anyLockHeld: Bool { pte.contains { $0.ptlOwner != 0 } || pmd.contains { $0.lockOwner != 0 } }
+
     func freePTETable(_ id: Int32) { pte[Int(id)].inUse = false; freePTE.append(id) }
 
     func newPMDTable(backing: PFN) -> Int32 {

@@ -90,7 +90,7 @@ extension World {
     }
     @inline(__always) func setPTE(_ s: PTESlot, _ v: PTE) {
         if _slowPath(accessLogging), let l = log { l.notePTE(s, write: true) }
-        tables.pte[Int(s.table)].ptes[s.index] = v
+        tables.pte[Int(s.table)].set(s.index, v)
     }
     /// Notes direct accesses to PTE slots `first..<first+nr` of `table` in the step's footprint.
     @inline(__always) func logPTEs(_ table: Int32, _ first: Int, _ nr: Int, write: Bool) {
@@ -153,8 +153,8 @@ extension World {
     /// between them is one step, as the kernel's loop under the PTL is (`change_pte_range`,
     /// `clear_refs_pte_range`).
     func updatePTEsLocked(_ t: SimThread, _ table: Int32, _ addr: UInt64, _ end: UInt64, _ body: (PTE) -> PTE) async {
-        let ptes = tables.pte[Int(table)].ptes
         await ptlLock(t, table)
+        let ptes = tables.pte[Int(table)].mutablePTEs()
         logPTEs(table, VirtualAddress(addr).pteIndex, Int((end - addr) >> Geometry.pageShift), write: true)
         var a = addr
         while a < end {

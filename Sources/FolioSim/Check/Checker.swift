@@ -1,321 +1,225 @@
-/// The invariant checker: one walk over every live address space, then a pass over the
-/// memmap, comparing what the page tables say with what the folios count. It runs between
-/// operations (a quiescent point: no kernel path is in flight), so it can also demand exact
-/// reference balance and released locks. Findings are sorted so that reports are deterministic.
+/// How `checkInvariants` works.
+public enum CheckStrategy: String, Sendable, CaseIterable {
+    /// Every check walks every address space and every used frame (the explorer's choice:
+    /// its worlds are small and copied per run).
+    case full
+    /// A check revisits what changed since the last one: the 2 MiB units whose PMD entry, PTE
+    /// table, shadow or VMAs changed, the folios whose frames or mappings changed, the swap
+    /// slots written or referred to anew. It falls back to a full check when it finds
+    /// anything to report, when a changed page is still mapped by an unchanged entry in a way
+    /// the checks read, or once any violation was reported. `run` uses it with `check: step`.
+    case incremental
+    /// Both, for tests: the full check reports; the incremental one must agree with it and
+    /// every change must have been noted (CheckAudit.swift).
+    case audit
+}
+
+/// The invariant checker: one walk over the live address spaces, then a pass over the folios,
+/// comparing what the page tables say with what the folios count. It runs between operations
+/// (a quiescent point: no kernel path is in flight), so it can also demand exact reference
+/// balance and released locks. Findings are sorted so that reports are deterministic.
 extension World {
     /// Runs every invariant and appends the violations found. Returns how many were new.
     @discardableResult
     public func checkInvariants() -> Int {
         let before = violations.count
-        var pteMaps = FrameCounters(memory)
-        var pmdMaps: [UInt32: Int32] = [:]
-        var mappers: [UInt32: [Int]] = [:]
-        var swapRefs: [Int: Int32] = [:]
-
-        for mm in mms where mm.alive {
-            if mm.writeProtectSeq & 1 != 0 {
-                report(.writeProtectSeq, mm, "write_protect_seq is odd (\(mm.writeProtectSeq)) outside fork")
-            }
-            if !mm.mmapLock.isFree { report(.locksReleased, mm, "mmap_lock still held") }
-            var anon = 0, file = 0, swapEnts = 0
-            for vma in mm.vmas {
-                var addr = vma.start
-                while addr < vma.end {
-                    let next = min((addr & ~(Geometry.pmdSize - 1)) + Geometry.pmdSize, vma.end)
-                    guard let pmdT = pmdTableID(mm, addr) else { addr = next; continue }
-                    if tables.pmd[Int(pmdT)].lockOwner != 0 { report(.locksReleased, mm, addr: addr, "PMD lock still held") }
-                    let e = pmdEntry(mm, addr)
-                    if e.isHuge {
-                        checkHugePMD(mm, vma, addr, e, pmdT, &pmdMaps, &mappers, &anon)
-                    } else if e.isTable {
-                        let tab = tables.pte[Int(e.tableID)]
-                        if tab.ptlOwner != 0 { report(.locksReleased, mm, addr: addr, "PTL still held") }
-                        var a = addr
-                        while a < next {
-                            let i = VirtualAddress(a).pteIndex
-                            checkPTE(mm, vma, a, tab, i, &pteMaps, &mappers, &swapRefs, &anon, &file, &swapEnts)
-                            a += Geometry.pageSize
-                        }
-                    }
-                    addr = next
+        if checkStrategy == .audit { auditChangeMarks() }
+        var incremental: CheckState?
+        if checkStrategy != .full, let st = checkState, violations.isEmpty, !tables.anyLockHeld {
+            if incrementalCheck(st) {
+                checkCounts.incremental += 1
+                if checkStrategy == .incremental {
+                    finishIncrementalCheck()
+                    return 0
                 }
-            }
-            if anon != mm.rssAnon || file != mm.rssFile || swapEnts != mm.rssSwap {
-                report(.rssCounters, mm, "MM_ANONPAGES \(mm.rssAnon) (mapped \(anon)), MM_FILEPAGES \(mm.rssFile) (mapped \(file)), MM_SWAPENTS \(mm.rssSwap) (entries \(swapEnts))")
+                incremental = st
+            } else {
+                checkCounts.fallback += 1
             }
         }
-        checkPins()
-        checkFolios(pteMaps, pmdMaps, mappers)
-        checkSwap(swapRefs)
+        checkCounts.full += 1
+        let fresh = fullCheck()
+        if checkStrategy == .audit { auditAgreement(incremental: incremental, fresh: fresh, found: violations.count - before) }
+        finishFullCheck(fresh)
         return violations.count - before
     }
 
-    private func checkHugePMD(_ mm: MM, _ vma: VMA, _ addr: UInt64, _ e: PMDEntry, _ pmdT: Int32,
-                              _ pmdMaps: inout [UInt32: Int32], _ mappers: inout [UInt32: [Int]], _ anon: inout Int) {
-        let folio = e.pfn
-        guard memory.isAllocated(folio) else {
-            report(.noUseAfterFree, mm, addr: addr, folio: folio, "huge PMD maps a freed folio")
-            return
-        }
-        if memory.isZero(folio) {
-            if e.isWritable { report(.zeroPageReadOnly, mm, addr: addr, folio: folio, "huge zero PMD is writable") }
-        } else {
-            pmdMaps[folio.raw, default: 0] += 1
-            mappers[folio.raw, default: []].append(mm.index)
-            if memory.isAnon(folio) {
-                anon += Geometry.ptrsPerTable
-                if e.isWritable && !memory.anonExclusive(folio) {
-                    report(.writablePTEImpliesExclusive, mm, addr: addr, folio: folio, "writable huge PMD maps a THP whose head is not AE")
-                }
+    /// Walks everything, builds the checker's record of it and reports what is wrong.
+    private func fullCheck() -> CheckState {
+        let st = CheckState(frameCount: memory.frameCount)
+        let keep = checkStrategy != .full
+        var watch = ChangeWatch(recordSlots: false)
+        for mm in mms where mm.alive {
+            checkMM(mm)
+            var records: [UnitRecord] = []
+            forEachUnit(mm) { u, spans in
+                let rec = addUnit(mm, u, spans, st, &watch)
+                if keep { records.append(rec) }
             }
+            while st.units.count <= mm.index { st.units.append([]) }
+            st.units[mm.index] = records
+            checkRSS(mm, st)
         }
-        let shadow = tables.pmd[Int(pmdT)].deposited[VirtualAddress(addr).pmdIndex]
-        guard shadow != 0, !vma.isShared else { return }
-        let tab = tables.pte[Int(shadow)]
-        for i in 0..<Geometry.ptrsPerTable {
-            let want: UInt32 = tab.isWritten(i) ? tab.expected(i) : 0
-            let have = memory.data(folio + i)
-            if have != want {
-                report(.noLostWrite, mm, addr: addr + UInt64(i) * Geometry.pageSize, folio: folio,
-                       "THP page reads \(have), last write stored \(want)")
-                return
-            }
-        }
-    }
-
-    private func checkPTE(_ mm: MM, _ vma: VMA, _ a: UInt64, _ tab: PTETable, _ i: Int,
-                          _ pteMaps: inout FrameCounters, _ mappers: inout [UInt32: [Int]], _ swapRefs: inout [Int: Int32],
-                          _ anon: inout Int, _ file: inout Int, _ swapEnts: inout Int) {
-        let p = tab.ptes[i]
-        let written = tab.isWritten(i)
-        let want: UInt32 = written ? tab.expected(i) : 0
-        if p.isNone {
-            if written { report(.noLostWrite, mm, addr: a, "address was written (\(want)) but maps nothing") }
-            return
-        }
-        if p.isSwap {
-            swapEnts += 1
-            let slot = p.swapSlot
-            swapRefs[slot, default: 0] += 1
-            if swap.cache[slot] != 0 {
-                let page = PFN(swap.cache[slot])
-                if memory.anonExclusive(page) {
-                    report(.swapPageNotExclusive, mm, addr: a, folio: memory.folio(of: page), "swapcache \(page) behind a swap PTE is AE")
-                }
-                if !vma.isShared && memory.data(page) != want && (written || vma.isAnonymous) {
-                    report(.noLostWrite, mm, addr: a, folio: page, "swapped page holds \(memory.data(page)), last write stored \(want)")
-                }
-            } else if !vma.isShared && swap.data[slot] != want && (written || vma.isAnonymous) {
-                report(.noLostWrite, mm, addr: a, "swap slot \(slot) holds \(swap.data[slot]), last write stored \(want)")
-            }
-            return
-        }
-        guard p.isPresent else { return }
-        let page = p.pfn
-        if p.isSpecial {
-            if page != memory.zeroPFN { return }
-            if p.isWritable { report(.zeroPageReadOnly, mm, addr: a, "zero page mapped writable") }
-            if written && want != 0 { report(.noLostWrite, mm, addr: a, "zero page mapped where \(want) was written") }
-            return
-        }
-        guard memory.isAllocated(page) else {
-            report(.noUseAfterFree, mm, addr: a, folio: page, "PTE maps a freed page")
-            return
-        }
-        let folio = memory.folio(of: page)
-        if memory.isZero(folio) {
-            report(.zeroPageReadOnly, mm, addr: a, folio: folio, "zero page mapped without the special bit")
-            return
-        }
-        pteMaps.add(page)
-        if memory.isLarge(folio) {
-            if mappers[folio.raw]?.last != mm.index { mappers[folio.raw, default: []].append(mm.index) }
-        }
-        if memory.isAnon(folio) {
-            anon += 1
-            if p.isWritable && !memory.anonExclusive(page) {
-                report(.writablePTEImpliesExclusive, mm, addr: a, folio: folio, "writable PTE maps \(page), which is not AE")
-            }
-        } else {
-            file += 1
-        }
-        if !vma.isShared && (written || vma.isAnonymous) && memory.data(page) != want {
-            report(.noLostWrite, mm, addr: a, folio: folio, "\(page) holds \(memory.data(page)), last write stored \(want)")
-        }
-    }
-
-    private func checkPins() {
-        for pin in pins where !pin.released {
-            let mm = mms[pin.mm]
-            if pin.flags.contains(.pin) && !mm.hasPinned {
-                report(.hasPinnedSet, mm, addr: pin.addr, "pin \(pin.id) exists but MMF_HAS_PINNED is clear")
-            }
-            guard pin.flags.contains(.pin) else { continue }
-            for (j, page) in pin.pages.enumerated() {
-                let folio = memory.folio(of: page)
-                guard memory.isAnon(folio), !memory.isZero(folio) else { continue }
-                let addr = pin.addr + UInt64(j) * Geometry.pageSize
-                let ae = memory.anonExclusive(page) || (memory.isLarge(folio) && memory.anonExclusive(folio))
-                if !ae { report(.pinnedPageExclusive, mm, addr: addr, folio: folio, "pin \(pin.id): pinned \(page) is not AE") }
-                guard !pin.detached[j], mm.alive else { continue }
-                let mapped = mappedPage(mm, addr)
-                if mapped != page {
-                    report(.pinStaysMapped, mm, addr: addr, folio: folio,
-                           "pin \(pin.id): pinned \(page) but the address now maps \(mapped.map { "\($0)" } ?? "nothing")")
-                }
-            }
-        }
-    }
-
-    /// The page mapped at `addr` (through a PTE or a huge PMD), nil if none.
-    public func mappedPage(_ mm: MM, _ addr: UInt64) -> PFN? {
-        let e = pmdEntry(mm, addr)
-        if e.isHuge { return e.pfn + VirtualAddress(addr).pteIndex }
-        let p = readPTE(mm, addr)
-        return p.isPresent ? p.pfn : nil
-    }
-
-    private func checkFolios(_ pteMaps: borrowing FrameCounters, _ pmdMaps: [UInt32: Int32], _ mappers: [UInt32: [Int]]) {
-        var pinRefs: [UInt32: Int32] = [:]
-        var pinCounts: [UInt32: Int32] = [:]
-        for pin in pins where !pin.released {
-            for page in pin.pages {
-                let folio = memory.folio(of: page)
-                if memory.isZero(folio) && pin.flags.contains(.pin) { continue }
-                if pin.flags.contains(.get) {
-                    pinRefs[folio.raw, default: 0] += 1
-                } else if memory.isLarge(folio) {
-                    pinRefs[folio.raw, default: 0] += 1
-                    pinCounts[folio.raw, default: 0] += 1
-                } else {
-                    pinRefs[folio.raw, default: 0] += gupPinCountingBias
-                }
-            }
-        }
-        var pagecache: Set<UInt32> = []
-        for f in files { for p in f.pages where p != 0 { pagecache.insert(p) } }
-
+        checkPins()
+        (st.pinRefs, st.pinCounts) = pinReferences()
+        for f in files { for p in f.pages where p != 0 { st.pagecache.insert(p) } }
         for range in memory.usedFrameRanges {
-        var pfn = range.lowerBound
-        while pfn < range.upperBound {
-            let fr = memory.frames[pfn]
-            guard fr.flags & PageFlag.allocated != 0, fr.flags & PageFlag.head != 0 else {
-                // A free buddy block is skipped whole.
-                pfn += fr.flags & PageFlag.buddy != 0 ? 1 << Int(fr.flags & PageFlag.orderMask) : 1
-                continue
-            }
-            let folio = PFN(pfn)
-            let nr = memory.nrPages(folio)
-            defer { pfn += nr }
-            if fr.flags & PageFlag.reserved != 0 && fr.flags & PageFlag.zero == 0 { continue }
-            if memory.isZero(folio) { continue }
-            if fr.flags & PageFlag.locked != 0 { report(.locksReleased, nil, folio: folio, "folio lock still held") }
-            var ptes: Int32 = 0, pagesMapped: Int32 = 0
-            for k in 0..<nr {
-                let page = folio + k
-                let seen = pteMaps[page]
-                ptes += seen
-                if seen > 0 { pagesMapped += 1 }
-                if memory.pageMapcount(page) != seen {
-                    report(.mapcountMatchesMappings, nil, folio: folio, "\(page): mapcount \(memory.pageMapcount(page)), PTE mappings \(seen)")
+            var pfn = range.lowerBound
+            while pfn < range.upperBound {
+                let fr = memory.frames[pfn]
+                guard fr.flags & PageFlag.allocated != 0, fr.flags & PageFlag.head != 0 else {
+                    // A free buddy block is skipped whole.
+                    pfn += fr.flags & PageFlag.buddy != 0 ? 1 << Int(fr.flags & PageFlag.orderMask) : 1
+                    continue
                 }
-                let pmds = pmdMaps[folio.raw] ?? 0
-                if memory.anonExclusive(page) && memory.isAnon(folio) && seen + (k == 0 ? pmds : 0) > 1 {
-                    report(.exclusivePageMappedOnce, nil, folio: folio, "AE \(page) is mapped \(seen + pmds) times")
-                }
-            }
-            let pmds = pmdMaps[folio.raw] ?? 0
-            var expected = ptes + pmds + (pinRefs[folio.raw] ?? 0)
-            if memory.test(folio, PageFlag.swapCache) { expected += Int32(nr) }
-            if pagecache.contains(folio.raw) { expected += 1 }
-            if memory.isLarge(folio) {
-                let m = memory.meta(folio)
-                if m.largeMapcount != ptes + pmds || m.entireMapcount != pmds || m.nrPagesMapped != pagesMapped {
-                    report(.mapcountMatchesMappings, nil, folio: folio,
-                           "large mapcount \(m.largeMapcount) (mappings \(ptes + pmds)), entire \(m.entireMapcount) (PMDs \(pmds)), nr_pages_mapped \(m.nrPagesMapped) (pages \(pagesMapped))")
-                }
-                if m.pincount != (pinCounts[folio.raw] ?? 0) {
-                    report(.refcountBalanced, nil, folio: folio, "_pincount \(m.pincount), pins held \(pinCounts[folio.raw] ?? 0)")
-                }
-                if memory.isAnon(folio) {
-                    checkMMIDs(folio, m, mappers[folio.raw] ?? [])
-                    if pmds == 0 && pagesMapped > 0 && Int(pagesMapped) < nr && !memory.test(folio, PageFlag.swapCache)
-                        && memory.order(of: folio) > 1 && !memory.test(folio, PageFlag.deferredQueued) {
-                        report(.deferredSplitQueued, nil, folio: folio, "partially mapped (\(pagesMapped)/\(nr) pages) but not queued")
-                    }
-                }
-            }
-            let ref = memory.refcount(folio)
-            if ref < expected {
-                report(.refcountCoversMappings, nil, folio: folio, "refcount \(ref) < \(expected) (mappings \(ptes + pmds), pins/GUP \(pinRefs[folio.raw] ?? 0))")
-            } else if ref > expected {
-                report(.refcountBalanced, nil, folio: folio, "refcount \(ref) > \(expected) accounted (mappings \(ptes + pmds), pins/GUP \(pinRefs[folio.raw] ?? 0)): leaked reference")
+                checkFolio(PFN(pfn), st)
+                pfn += memory.nrPages(PFN(pfn))
             }
         }
-        }
-    }
-
-    /// 6.15 MM-ID tracking: with the shared bit clear and some mapping, one mm maps the folio
-    /// and its slot counts every mapping.
-    private func checkMMIDs(_ folio: PFN, _ m: LargeFolioMeta, _ mappers: [Int]) {
-        guard m.largeMapcount >= 1, !m.maybeMappedShared else { return }
-        let distinct = Array(Set(mappers)).sorted()
-        let owner = m.mmIdCount0 == m.largeMapcount ? m.mmId0 : (m.mmIdCount1 == m.largeMapcount ? m.mmId1 : 0)
-        if distinct.count != 1 || owner != Int32(distinct[0] + 1) {
-            report(.mmIDOwner, nil, folio: folio,
-                   "shared bit clear, slots (\(m.mmId0):\(m.mmIdCount0), \(m.mmId1):\(m.mmIdCount1)), mapped by \(distinct.map { mms[$0].name })")
-        }
-    }
-
-    private func checkSwap(_ swapRefs: [Int: Int32]) {
         var slot = 1
         while slot < swap.slotCount {
-            let want = swapRefs[slot] ?? 0
-            if swap.count[slot] != want {
-                report(.swapCount, nil, "swap slot \(slot): count \(swap.count[slot]), swap PTEs \(want)")
-            }
+            checkSwapSlot(slot, st)
             slot += 1
         }
-    }
-}
-
-/// One counter per frame that may be in use (`PhysicalMemory.usedFrameRanges`): the checker's
-/// count of the PTE mappings of each page. A byte per used frame for the length of one check,
-/// with the rare counts above 254 in a side table; a dictionary cost twenty times that and
-/// most of the check's time.
-struct FrameCounters: ~Copyable {
-    private let counts: UnsafeMutablePointer<UInt8>
-    private var overflow: [Int: Int32] = [:]
-    private let lowEnd: Int
-    private let highStart: Int
-    private let size: Int
-
-    init(_ memory: PhysicalMemory) {
-        let ranges = memory.usedFrameRanges
-        lowEnd = ranges[0].upperBound
-        highStart = ranges.count > 1 ? ranges[1].lowerBound : lowEnd
-        size = memory.usedFrameCount
-        counts = .allocate(capacity: max(1, size))
-        counts.initialize(repeating: 0, count: max(1, size))
+        return st
     }
 
-    deinit { counts.deallocate() }
+    /// Revisits what changed since the last check. Returns false when a full check must
+    /// decide (something to report, or a change the record cannot account for); `st` is then
+    /// half updated and is discarded.
+    private func incrementalCheck(_ st: CheckState) -> Bool {
+        probing = true
+        probeFound = false
+        defer { probing = false }
+        var watch = pageSideChanges()
+        for mm in mms {
+            let old = mm.index < st.units.count ? st.units[mm.index] : []
+            guard mm.alive else {
+                for rec in old { subtractUnit(mm, rec, st, &watch) }
+                if mm.index < st.units.count { st.units[mm.index] = [] }
+                continue
+            }
+            checkMM(mm)
+            var updated: [UnitRecord] = []
+            updated.reserveCapacity(old.count)
+            var j = 0
+            forEachUnit(mm) { u, spans in
+                while j < old.count && old[j].addr < u {
+                    subtractUnit(mm, old[j], st, &watch)
+                    j += 1
+                }
+                if j < old.count && old[j].addr == u {
+                    if unitUnchanged(mm, old[j], spans) {
+                        updated.append(old[j])
+                        j += 1
+                        return
+                    }
+                    subtractUnit(mm, old[j], st, &watch)
+                    j += 1
+                }
+                updated.append(addUnit(mm, u, spans, st, &watch))
+            }
+            while j < old.count {
+                subtractUnit(mm, old[j], st, &watch)
+                j += 1
+            }
+            while st.units.count <= mm.index { st.units.append([]) }
+            st.units[mm.index] = updated
+            checkRSS(mm, st)
+            if probeFound { return false }
+        }
+        guard !st.pteMaps.inconsistent, watch.unchangedMappingsUnaffected(st) else { return false }
 
-    @inline(__always) private func index(_ page: PFN) -> Int? {
-        let i = page.index
-        if i < lowEnd { return i }
-        if i >= highStart, i - highStart + lowEnd < size { return i - highStart + lowEnd }
-        return nil
+        checkPins()
+        let (refs, counts) = pinReferences()
+        for (folio, n) in refs where st.pinRefs[folio] != n { memory.markChanged(Int(folio)) }
+        for (folio, n) in counts where st.pinCounts[folio] != n { memory.markChanged(Int(folio)) }
+        for folio in st.pinRefs.keys where refs[folio] == nil { memory.markChanged(Int(folio)) }
+        for folio in st.pinCounts.keys where counts[folio] == nil { memory.markChanged(Int(folio)) }
+        (st.pinRefs, st.pinCounts) = (refs, counts)
+        for folio in pagecacheAdded { st.pagecache.insert(folio) }
+
+        var last = -1
+        memory.takeChangedFrames { pfn in
+            guard memory.frames[pfn].flags & PageFlag.allocated != 0 else { return }
+            let folio = memory.folio(of: PFN(pfn))
+            guard folio.index != last, memory.frames[folio.index].flags & PageFlag.head != 0 else { return }
+            last = folio.index
+            checkFolio(folio, st)
+        }
+        var slots = Set(watch.changedSlots)
+        if let written = swap.slotsAtLastCheck { slots.formUnion(written.keys) }
+        for slot in slots.sorted() where slot > 0 && slot < swap.slotCount { checkSwapSlot(slot, st) }
+        return !probeFound
     }
 
-    @inline(__always) mutating func add(_ page: PFN) {
-        guard let i = index(page) else { return }
-        if counts[i] < 255 { counts[i] += 1 } else { overflow[i, default: 255] += 1 }
+    private func finishIncrementalCheck() {
+        memory.framesAtLastCheck = []
+        tables.checked(tracking: true)
+        swap.checked(tracking: true)
+        pagecacheAdded = []
     }
 
-    @inline(__always) subscript(_ page: PFN) -> Int32 {
-        guard let i = index(page) else { return 0 }
-        let c = counts[i]
-        return c < 255 ? Int32(c) : overflow[i] ?? 255
+    /// Keeps the record of a full check when checks are incremental, and starts noting changes.
+    private func finishFullCheck(_ st: CheckState) {
+        let tracking = checkStrategy != .full
+        guard tracking || checkState != nil else { return }
+        checkState = tracking ? st : nil
+        memory.checked(tracking: tracking)
+        tables.checked(tracking: tracking)
+        swap.checked(tracking: tracking)
+        pagecacheAdded = []
+    }
+
+    // MARK: address spaces
+
+    private func checkMM(_ mm: MM) {
+        if mm.writeProtectSeq & 1 != 0 {
+            report(.writeProtectSeq, mm, "write_protect_seq is odd (\(mm.writeProtectSeq)) outside fork")
+        }
+        if !mm.mmapLock.isFree { report(.locksReleased, mm, "mmap_lock still held") }
+    }
+
+    private func checkRSS(_ mm: MM, _ st: CheckState) {
+        let r = st.rss(mm.index)
+        if Int(r.anon) != mm.rssAnon || Int(r.file) != mm.rssFile || Int(r.swap) != mm.rssSwap {
+            report(.rssCounters, mm, "MM_ANONPAGES \(mm.rssAnon) (mapped \(r.anon)), MM_FILEPAGES \(mm.rssFile) (mapped \(r.file)), MM_SWAPENTS \(mm.rssSwap) (entries \(r.swap))")
+        }
+    }
+
+    /// Calls `body` for each 2 MiB unit of `mm` that a VMA overlaps, in address order, with
+    /// the parts of it each VMA covers.
+    func forEachUnit(_ mm: MM, _ body: (UInt64, [VMASpan]) -> Void) {
+        var spans: [VMASpan] = []
+        var unit: UInt64 = 0
+        for vma in mm.vmas {
+            var a = vma.start
+            while a < vma.end {
+                let u = a & ~(Geometry.pmdSize - 1)
+                let next = min(u + Geometry.pmdSize, vma.end)
+                if !spans.isEmpty && u != unit {
+                    body(unit, spans)
+                    spans.removeAll(keepingCapacity: true)
+                }
+                unit = u
+                spans.append(VMASpan(start: a, end: next, vma: vma))
+                a = next
+            }
+        }
+        if !spans.isEmpty { body(unit, spans) }
+    }
+
+    /// Whether a unit reads as it did at the last check: same PMD entry, same table, same
+    /// VMA parts, and the table (or the deposited shadow) not written since.
+    private func unitUnchanged(_ mm: MM, _ rec: UnitRecord, _ spans: [VMASpan]) -> Bool {
+        var pmd: UInt64 = 0, table: Int32 = 0
+        if let pmdT = pmdTableID(mm, rec.addr) {
+            let e = tables.pmd[Int(pmdT)].entries[VirtualAddress(rec.addr).pmdIndex]
+            pmd = e.raw
+            table = e.isTable ? e.tableID : (e.isHuge ? tables.pmd[Int(pmdT)].deposited[VirtualAddress(rec.addr).pmdIndex] : 0)
+        }
+        guard pmd == rec.pmd, table == rec.table, spans.count == rec.moreSpans.count + 1, spans[0].packed == rec.span0 else { return false }
+        for k in 1..<spans.count where spans[k].packed != rec.moreSpans[k - 1] { return false }
+        return table == 0 || tables.pte[Int(table)].change == .none
     }
 }

@@ -40,10 +40,12 @@ public struct RunResult {
 /// kernel paths never suspend), checking invariants as the config asks.
 public enum ExperimentRunner {
     /// `progress` is called before each step with its index and the number of steps.
-    public static func run(_ scenario: Scenario, trace: Bool = false,
+    /// `checks` defaults to incremental checks when the config checks after every step.
+    public static func run(_ scenario: Scenario, trace: Bool = false, checks: CheckStrategy? = nil,
                            progress: ((Int, Int) -> Void)? = nil) async -> RunResult {
         let world = World(memoryBytes: scenario.memoryBytes, swapBytes: scenario.swapBytes,
                           semantics: scenario.semantics, thp: scenario.thp)
+        world.checkStrategy = checks ?? (scenario.check == .step ? .incremental : .full)
         if trace { world.tracer = Tracer() }
         let state = RunState(world: world)
         await state.runSteps(scenario.steps, check: scenario.check, progress: progress)

@@ -60,12 +60,12 @@ extension World {
             let page = p.pfn
             if _slowPath(accessLogging), let l = log { memory.logUse(l, page, write: write, write ? "stored to" : "loaded from") }
             if write {
-                table.ptes[i] = PTE(raw: p.raw | PTE.young | PTE.dirty)
-                memory.frames[page.index].data = value
+                table.set(i, PTE(raw: p.raw | PTE.young | PTE.dirty))
+                memory.writeFrame(page.index).pointee.data = value
                 if memory.isAnon(memory.folio(of: page)) { table.setWritten(i, value) }
                 return value
             }
-            if !p.isYoung { table.ptes[i] = p.withYoung(true) }
+            if !p.isYoung { table.set(i, p.withYoung(true)) }
             return memory.frames[page.index].data
         }
         guard pmd.isHuge, !pmd.isProtNone, !write || pmd.isWritable else { return nil }
@@ -77,7 +77,7 @@ extension World {
         let shadow = tables.pte[Int(tables.pmd[Int(pmdT)].deposited[pmdIdx])]
         if write {
             tables.pmd[Int(pmdT)].entries[pmdIdx] = pmd.withYoung(true).withDirty(true)
-            memory.frames[page.index].data = value
+            memory.writeFrame(page.index).pointee.data = value
             if memory.isAnon(pmd.pfn) { shadow.setWritten(va.pteIndex, value) }
             return value
         }

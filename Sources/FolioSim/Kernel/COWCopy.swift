@@ -41,7 +41,7 @@ extension World {
     /// The aligned block of `order` around the fault if every PTE in it maps the corresponding
     /// page of the same source folio (or the zero page, for a zero-page source) and the block
     /// lies in the VMA.
-    private func cowRange(_ vmf: VMFault, page: PFN?, order: Int, ptes: UnsafeMutablePointer<PTE>) -> COWPlan? {
+    private func cowRange(_ vmf: VMFault, page: PFN?, order: Int, ptes: UnsafePointer<PTE>) -> COWPlan? {
         guard thpVMASuitableOrder(vmf.vma, vmf.address, order) else { return nil }
         let base = VirtualAddress(vmf.address).alignedDown(order: order)
         let nr = 1 << order

@@ -236,17 +236,17 @@ extension World {
     /// PTEs are read-only (COW), clean (shared VMA) and old.
     func copyPTEs(_ vma: VMA, _ sSlot: PTESlot, _ dSlot: PTESlot, _ first: PTE, _ nr: Int) {
         var p = first
-        let sp = tables.pte[Int(sSlot.table)].ptes, dp = tables.pte[Int(dSlot.table)].ptes
+        let sp = tables.pte[Int(sSlot.table)], dp = tables.pte[Int(dSlot.table)]
         logPTEs(sSlot.table, sSlot.index, nr, write: true)
         logPTEs(dSlot.table, dSlot.index, nr, write: true)
         if vma.isCOWMapping && p.isWritable {
-            for k in 0..<nr { sp[sSlot.index + k] = sp[sSlot.index + k].withWrite(false) }
+            for k in 0..<nr { sp.set(sSlot.index + k, sp.ptes[sSlot.index + k].withWrite(false)) }
             p = p.withWrite(false)
         }
         if vma.flags.contains(.shared) { p = p.withDirty(false) }
         p = p.withYoung(false)
         if !vma.flags.contains(.uffdWp) { p = p.withUffdWp(false) }
-        for k in 0..<nr { dp[dSlot.index + k] = p.isSpecial ? p : p.withPFN(first.pfn + k) }
+        for k in 0..<nr { dp.set(dSlot.index + k, p.isSpecial ? p : p.withPFN(first.pfn + k)) }
         // The checker's record of the last value written goes with the PTE, at the step that
         // copies it: a store by another thread through the parent's PTE before then reaches
         // the child too.

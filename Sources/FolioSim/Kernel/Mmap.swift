@@ -203,8 +203,8 @@ extension World {
         logPTEs(sTab, si, n, write: true)
         logPTEs(dTab, di, n, write: true)
         for k in 0..<n {
-            d.ptes[di + k] = s.ptes[si + k]
-            s.ptes[si + k] = .none
+            d.set(di + k, s.ptes[si + k])
+            s.set(si + k, .none)
             if s.isWritten(si + k) { d.setWritten(di + k, s.expected(si + k)) } else { d.clearWritten(di + k) }
             s.clearWritten(si + k)
         }

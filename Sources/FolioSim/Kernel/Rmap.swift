@@ -68,12 +68,16 @@ extension World {
     /// (PMD) becomes AE. Also `folio_add_lru`.
     @inline(__always) func folioAddNewAnonRmap(_ folio: PFN, _ mm: MM, pmd: Bool, exclusive: Bool = true) {
         memory.set(folio, PageFlag.anon | PageFlag.swapBacked | PageFlag.uptodate | PageFlag.lru)
-        let nr = memory.nrPages(folio)
-        if nr == 1 {
-            memory.frames[folio.index].map = 1
+        guard memory.isLarge(folio) else {
+            memory.writeFrame(folio.index).pointee.map = 1
             if exclusive { memory.set(folio, PageFlag.anonExclusive) }
             return
         }
+        folioAddNewLargeAnonRmap(folio, mm, pmd: pmd)
+    }
+
+    private func folioAddNewLargeAnonRmap(_ folio: PFN, _ mm: MM, pmd: Bool) {
+        let nr = memory.nrPages(folio)
         if pmd {
             setLargeMapcount(folio, 1, mm)
             memory.withMeta(folio) { $0.entireMapcount = 1; $0.nrPagesMapped = 0 }
@@ -82,8 +86,8 @@ extension World {
             setLargeMapcount(folio, Int32(nr), mm)
             memory.withMeta(folio) { $0.nrPagesMapped = Int32(nr) }
             for i in 0..<nr {
-                memory.frames[folio.index + i].map = 1
-                memory.frames[folio.index + i].flags |= PageFlag.anonExclusive
+                memory.writeFrame(folio.index + i).pointee.map = 1
+                memory.writeFrame(folio.index + i).pointee.flags |= PageFlag.anonExclusive
             }
         }
     }
@@ -106,12 +110,12 @@ extension World {
     /// The mapcount part of `__folio_add_rmap` at PTE level.
     private func addPTEMappings(_ folio: PFN, _ page: PFN, _ nr: Int, _ mm: MM) {
         if !memory.isLarge(folio) {
-            memory.frames[folio.index].map += 1
+            memory.writeFrame(folio.index).pointee.map += 1
             return
         }
         var first: Int32 = 0
         for i in 0..<nr {
-            memory.frames[page.index + i].map += 1
+            memory.writeFrame(page.index + i).pointee.map += 1
             if memory.frames[page.index + i].map == 1 { first += 1 }
         }
         memory.withMeta(folio) { $0.nrPagesMapped += first }
@@ -124,14 +128,14 @@ extension World {
     /// is left partially mapped goes on the deferred split queue (`deferred_split_folio`).
     func folioRemoveRmapPTEs(_ folio: PFN, _ page: PFN, _ nr: Int, _ mm: MM) {
         if !memory.isLarge(folio) {
-            memory.frames[folio.index].map -= 1
+            memory.writeFrame(folio.index).pointee.map -= 1
             if memory.frames[folio.index].map < 0 { reportBadMapcount(folio, mm) }
             return
         }
         subLargeMapcount(folio, Int32(nr), mm)
         var last: Int32 = 0
         for i in 0..<nr {
-            memory.frames[page.index + i].map -= 1
+            memory.writeFrame(page.index + i).pointee.map -= 1
             let m = memory.frames[page.index + i].map
             if m == 0 { last += 1 } else if m < 0 { reportBadMapcount(page + i, mm) }
         }

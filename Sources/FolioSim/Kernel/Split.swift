@@ -20,7 +20,7 @@ extension World {
         let pmdIdx = VirtualAddress(haddr).pmdIndex
         let dep = tables.pmd[Int(pmdT)].deposited[pmdIdx]
         tables.pmd[Int(pmdT)].deposited[pmdIdx] = 0
-        let ptes = tables.pte[Int(dep)].ptes
+        let ptes = tables.pte[Int(dep)].mutablePTEs()
         let folio = e.pfn
         if memory.isZeroPage(folio) {
             for i in 0..<Geometry.ptrsPerTable {
@@ -107,6 +107,7 @@ extension World {
         let headFlags = memory.frames[folio.index].flags
         let keep = headFlags & (PageFlag.anon | PageFlag.swapBacked | PageFlag.dirty | PageFlag.lru
             | PageFlag.uptodate | PageFlag.swapCache | PageFlag.file | PageFlag.locked)
+        memory.willWrite(folio.index)
         memory.large[memory.metaIndex(folio)].inUse = false
         memory.largeFree.append(Int32(memory.metaIndex(folio)))
         memory.folioCounts[order] -= 1
@@ -118,9 +119,9 @@ extension World {
             let map = memory.frames[p.index].map
             var ref = map + (inSwapCache ? 1 : 0)
             if i == 0 { ref += extraRefs }
-            memory.frames[p.index].flags = PageFlag.allocated | PageFlag.head | keep | ae
-            memory.frames[p.index].ref = ref
-            if i > 0 { memory.frames[p.index].flags &= ~PageFlag.locked }
+            memory.writeFrame(p.index).pointee.flags = PageFlag.allocated | PageFlag.head | keep | ae
+            memory.writeFrame(p.index).pointee.ref = ref
+            if i > 0 { memory.writeFrame(p.index).pointee.flags &= ~PageFlag.locked }
             if ref == 0 { freed.append(p) }
         }
         countMTHP(mm, order: order, .split)

@@ -121,7 +121,7 @@ extension World {
     /// writable and their pages AE.
     private func makeFolioRangeWritable(_ t: SimThread, _ vmf: VMFault, _ folio: PFN) {
         let slot = vmf.slot!
-        let ptes = tables.pte[Int(slot.table)].ptes
+        let tab = tables.pte[Int(slot.table)], ptes = tab.ptes
         logPTEs(slot.table, 0, Geometry.ptrsPerTable, write: true)
         let nr = memory.nrPages(folio)
         let pageIdx = vmf.page! - folio
@@ -131,7 +131,7 @@ extension World {
             let p = ptes[i]
             guard p.isPresent, !p.isSpecial, memory.folio(of: p.pfn) == folio, !p.isWritable else { continue }
             memory.set(p.pfn, PageFlag.anonExclusive)
-            ptes[i] = p.withWrite(true).withDirty(true).withYoung(true)
+            tab.set(i, p.withWrite(true).withDirty(true).withYoung(true))
             made += 1
         }
         if made > 0 { trace(t, "wp_page_reuse", "range reuse: \(made) more PTEs of \(folio) made writable") }

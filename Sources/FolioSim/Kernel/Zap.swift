@@ -78,7 +78,7 @@ extension World {
             if p.isNone { i += 1; continue }
             if p.isPresent {
                 guard let page = vmNormalPage(p) else {
-                    tab.ptes[i] = .none
+                    tab.set(i, .none)
                     i += 1
                     continue
                 }
@@ -88,7 +88,7 @@ extension World {
                     nr = folioPTEBatch(folio, PTESlot(table: table, index: i), p, maxNr: last - i,
                                        ignoreDirty: true, ignoreSoftDirty: true).nr
                 }
-                for j in i..<i + nr { tab.ptes[j] = .none; tab.clearWritten(j) }
+                for j in i..<i + nr { tab.set(j, .none); tab.clearWritten(j) }
                 if memory.isAnon(folio) {
                     mm.rssAnon -= nr
                 } else {
@@ -108,7 +108,7 @@ extension World {
                 freeSwapAndCache(p.swapSlot)
                 mm.rssSwap -= 1
             }
-            tab.ptes[i] = .none
+            tab.set(i, .none)
             i += 1
         }
         trace(t, "zap_pte_range", "clear \(VirtualAddress(start))–\(VirtualAddress(end))")

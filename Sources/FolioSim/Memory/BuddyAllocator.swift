@@ -1,4 +1,6 @@
 /// The buddy allocator over the memmap: free lists for orders 0…`Geometry.maxOrder`.
+/// It writes only free frames (the list links), which the checker never reads, so these
+/// writes are not noted for it; `allocFolio` and `freeFolio` note the folio's frames.
 ///
 /// Mirrors `__rmqueue_smallest` / `expand` (take the smallest free block of at least the
 /// requested order, hand back the upper halves) and `__free_one_page` (merge with the buddy
@@ -9,8 +11,8 @@
 extension PhysicalMemory {
     @inline(__always) func freeListPush(_ pfn: Int, order: Int) {
         let old = freeHead[order]
-        frames[pfn] = Frame(ref: old, map: -1, flags: PageFlag.buddy | UInt32(order), data: 0)
-        if old >= 0 { frames[Int(old)].map = Int32(pfn) }
+        mframes[pfn] = Frame(ref: old, map: -1, flags: PageFlag.buddy | UInt32(order), data: 0)
+        if old >= 0 { mframes[Int(old)].map = Int32(pfn) }
         freeHead[order] = Int32(pfn)
         freeBlocks[order] += 1
         freePages += 1 << order
@@ -18,9 +20,9 @@ extension PhysicalMemory {
 
     @inline(__always) func freeListRemove(_ pfn: Int, order: Int) {
         let next = frames[pfn].ref, prev = frames[pfn].map
-        if prev >= 0 { frames[Int(prev)].ref = next } else { freeHead[order] = next }
-        if next >= 0 { frames[Int(next)].map = prev }
-        frames[pfn] = Frame()
+        if prev >= 0 { mframes[Int(prev)].ref = next } else { freeHead[order] = next }
+        if next >= 0 { mframes[Int(next)].map = prev }
+        mframes[pfn] = Frame()
         freeBlocks[order] -= 1
         freePages -= 1 << order
     }

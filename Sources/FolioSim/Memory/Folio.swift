@@ -19,11 +19,11 @@ extension PhysicalMemory {
     }
     @inline(__always) public func set(_ page: PFN, _ flag: UInt32) {
         if _slowPath(accessLogging), let l = log { logUse(l, page, write: true, "set a flag of") }
-        frames[page.index].flags |= flag
+        writeFrame(page.index).pointee.flags |= flag
     }
     @inline(__always) public func clear(_ page: PFN, _ flag: UInt32) {
         if _slowPath(accessLogging), let l = log { logUse(l, page, write: true, "clear a flag of") }
-        frames[page.index].flags &= ~flag
+        writeFrame(page.index).pointee.flags &= ~flag
     }
 
     @inline(__always) public func isAnon(_ folio: PFN) -> Bool { test(folio, PageFlag.anon) }
@@ -47,7 +47,7 @@ extension PhysicalMemory {
     }
     @inline(__always) public func setData(_ page: PFN, _ value: UInt32) {
         if _slowPath(accessLogging), let l = log { logUse(l, page, write: true, "wrote the data of") }
-        frames[page.index].data = value
+        writeFrame(page.index).pointee.data = value
     }
 
     @inline(__always) func metaIndex(_ folio: PFN) -> Int { Int(frames[folio.index + 1].ref) }
@@ -58,6 +58,7 @@ extension PhysicalMemory {
     }
     @inline(__always) func withMeta<R>(_ folio: PFN, _ body: (inout LargeFolioMeta) -> R) -> R {
         if _slowPath(accessLogging), let l = log { logUse(l, folio, write: true, "changed the large-folio counts of") }
+        willWrite(folio.index)
         return body(&large[metaIndex(folio)])
     }
 
@@ -83,10 +84,11 @@ extension PhysicalMemory {
         if _slowPath(accessLogging), let l = log { l.note(.allocator, write: true) }
         guard let start = allocBlock(order: order) else { return nil }
         let flagsTail = PageFlag.allocated | UInt32(order)
-        frames[start] = Frame(ref: 1, map: 0, flags: flagsTail | PageFlag.head, data: 0)
         let nr = 1 << order
+        willWrite(start, count: nr)
+        mframes[start] = Frame(ref: 1, map: 0, flags: flagsTail | PageFlag.head, data: 0)
         if nr > 1 {
-            (frames + start + 1).update(repeating: Frame(ref: 0, map: 0, flags: flagsTail, data: 0), count: nr - 1)
+            (mframes + start + 1).update(repeating: Frame(ref: 0, map: 0, flags: flagsTail, data: 0), count: nr - 1)
             let idx: Int
             if let reused = largeFree.popLast() {
                 idx = Int(reused)
@@ -96,7 +98,7 @@ extension PhysicalMemory {
                 large.append(LargeFolioMeta())
             }
             large[idx].inUse = true
-            frames[start + 1].ref = Int32(idx)
+            mframes[start + 1].ref = Int32(idx)
         }
         folioCounts[order] += 1
         return PFN(start)
@@ -112,7 +114,8 @@ extension PhysicalMemory {
             large[idx].inUse = false
             largeFree.append(Int32(idx))
         }
-        (frames + folio.index).update(repeating: Frame(), count: 1 << o)
+        willWrite(folio.index, count: 1 << o)
+        (mframes + folio.index).update(repeating: Frame(), count: 1 << o)
         folioCounts[o] -= 1
         freeBlock(folio.index, order: o)
     }
@@ -120,7 +123,7 @@ extension PhysicalMemory {
     /// `folio_get` / `folio_ref_add`.
     @inline(__always) public func folioGet(_ folio: PFN, _ n: Int32 = 1) {
         if _slowPath(accessLogging), let l = log { logUse(l, folio, write: true, "folio_get on") }
-        frames[folio.index].ref &+= n
+        writeFrame(folio.index).pointee.ref &+= n
     }
 
     /// `folio_put` / `folio_put_refs`. Returns true when the folio was freed. Reserved pages
@@ -128,7 +131,7 @@ extension PhysicalMemory {
     @discardableResult
     public func folioPut(_ folio: PFN, _ n: Int32 = 1) -> Bool {
         if _slowPath(accessLogging), let l = log { logUse(l, folio, write: true, "folio_put on") }
-        frames[folio.index].ref &-= n
+        writeFrame(folio.index).pointee.ref &-= n
         guard frames[folio.index].ref == 0, !test(folio, PageFlag.reserved) else { return false }
         freeFolio(folio)
         return true

@@ -36,6 +36,7 @@ extension World {
         memory.set(folio, PageFlag.file | PageFlag.uptodate | PageFlag.lru)
         if i >= f.pages.count { f.pages += Array(repeating: 0, count: i + 1 - f.pages.count) }
         f.pages[i] = folio.raw
+        if checkState != nil { pagecacheAdded.append(folio.raw) }
         return folio
     }
 }

@@ -10,7 +10,18 @@ import Foundation
 /// the order in which a list holding them from boot would hand them out.
 public final class PhysicalMemory {
     public let frameCount: Int
-    public let frames: UnsafeMutablePointer<Frame>
+    /// The memmap, read-only: kernel paths write a frame through `writeFrame` (or the
+    /// accessors in Folio.swift), which notes the write for the incremental checker.
+    public let frames: UnsafePointer<Frame>
+    let mframes: UnsafeMutablePointer<Frame>
+    /// Whether writes are noted for the incremental checker.
+    private(set) var tracksChanges = false
+    /// One bit per frame written since the last check (zero-filled memory the host backs
+    /// only where written).
+    let changedBits: UnsafeMutablePointer<UInt64>
+    /// The frames that belonged to a folio when first written since the last check, with
+    /// their state at that check, in the order written.
+    var framesAtLastCheck: [(pfn: UInt32, frame: Frame)] = []
     /// Free-list heads and block counts per order.
     let freeHead: UnsafeMutablePointer<Int32>
     let freeBlocks: UnsafeMutablePointer<Int>
@@ -41,12 +52,19 @@ public final class PhysicalMemory {
         return p.bindMemory(to: Frame.self, capacity: count)
     }
 
+    private static func reserveBits(_ count: Int) -> UnsafeMutablePointer<UInt64> {
+        guard let p = calloc((count + 63) / 64, 8) else { fatalError("cannot reserve the change bitmap") }
+        return p.bindMemory(to: UInt64.self, capacity: (count + 63) / 64)
+    }
+
     /// Creates memory of `bytes` (a multiple of the page size); PFN 0 becomes the zero page.
     public init(bytes: UInt64) {
         let count = Int(bytes / Geometry.pageSize)
         precondition(count >= 2, "memory must hold at least two pages")
         frameCount = count
-        frames = Self.reserveFrames(count)
+        mframes = Self.reserveFrames(count)
+        frames = UnsafePointer(mframes)
+        changedBits = Self.reserveBits(count)
         freeHead = .allocate(capacity: Geometry.maxOrder + 1)
         freeHead.initialize(repeating: -1, count: Geometry.maxOrder + 1)
         freeBlocks = .allocate(capacity: Geometry.maxOrder + 1)
@@ -54,7 +72,7 @@ public final class PhysicalMemory {
         folioCounts = .allocate(capacity: Geometry.maxOrder + 1)
         folioCounts.initialize(repeating: 0, count: Geometry.maxOrder + 1)
         zeroPFN = PFN(0)
-        frames[0] = Frame(ref: 1, map: 0,
+        mframes[0] = Frame(ref: 1, map: 0,
                           flags: PageFlag.allocated | PageFlag.head | PageFlag.zero | PageFlag.reserved | PageFlag.uptodate)
         // Free the rest in naturally aligned blocks. The max-order blocks stay virgin; the
         // smaller ones below the first and above the last are pushed highest first, so that
@@ -84,8 +102,10 @@ public final class PhysicalMemory {
     /// that were ever used are copied.
     init(copying o: PhysicalMemory) {
         frameCount = o.frameCount
-        frames = Self.reserveFrames(o.frameCount)
-        for r in o.usedFrameRanges { (frames + r.lowerBound).update(from: o.frames + r.lowerBound, count: r.count) }
+        mframes = Self.reserveFrames(o.frameCount)
+        frames = UnsafePointer(mframes)
+        changedBits = Self.reserveBits(o.frameCount)
+        for r in o.usedFrameRanges { (mframes + r.lowerBound).update(from: o.frames + r.lowerBound, count: r.count) }
         freeHead = .allocate(capacity: Geometry.maxOrder + 1)
         freeHead.initialize(from: o.freeHead, count: Geometry.maxOrder + 1)
         freeBlocks = .allocate(capacity: Geometry.maxOrder + 1)
@@ -102,7 +122,8 @@ public final class PhysicalMemory {
     }
 
     deinit {
-        free(frames)
+        free(mframes)
+        free(changedBits)
         freeHead.deallocate()
         freeBlocks.deallocate()
         folioCounts.deallocate()
@@ -119,6 +140,80 @@ public final class PhysicalMemory {
 
     public var totalPages: Int { frameCount }
     public var usedPages: Int { frameCount - freePages }
+}
+
+/// Change tracking for the incremental checker (Check/Checker.swift): which frames were
+/// written since the last check, and what those that were in use held then.
+extension PhysicalMemory {
+    /// A frame for writing: the write is noted first.
+    @inline(__always) func writeFrame(_ pfn: Int) -> UnsafeMutablePointer<Frame> {
+        willWrite(pfn)
+        return mframes + pfn
+    }
+
+    /// Kept to a load and a branch where inlined: a larger check in every frame write made
+    /// the optimizer stop inlining the fault path's async helpers.
+    @inline(__always) func willWrite(_ pfn: Int) {
+        if _slowPath(tracksChanges) { noteWrite(pfn) }
+    }
+    @inline(never) private func noteWrite(_ pfn: Int) {
+        let bit = UInt64(1) << UInt64(pfn & 63)
+        guard changedBits[pfn >> 6] & bit == 0 else { return }
+        changedBits[pfn >> 6] |= bit
+        if frames[pfn].flags & PageFlag.allocated != 0 { framesAtLastCheck.append((UInt32(pfn), frames[pfn])) }
+    }
+    @inline(__always) func willWrite(_ start: Int, count: Int) {
+        if _slowPath(tracksChanges) { noteWrites(start, count) }
+    }
+    @inline(never) private func noteWrites(_ start: Int, _ count: Int) {
+        for pfn in start..<start + count { willWrite(pfn) }
+    }
+
+    /// Whether `pfn` was written since the last check (or marked by the checker).
+    @inline(__always) func isChanged(_ pfn: Int) -> Bool {
+        guard tracksChanges else { return true }
+        return changedBits[pfn >> 6] & (UInt64(1) << UInt64(pfn & 63)) != 0
+    }
+
+    /// Marks a frame for the checker's folio pass without recording its state.
+    @inline(__always) func markChanged(_ pfn: Int) {
+        guard tracksChanges, pfn < frameCount else { return }
+        changedBits[pfn >> 6] |= UInt64(1) << UInt64(pfn & 63)
+    }
+
+    /// The changed frames in ascending order, clearing their bits; nil when not tracking.
+    func takeChangedFrames(_ body: (Int) -> Void) {
+        guard tracksChanges else { return }
+        let bits = changedBits
+        for r in usedFrameRanges {
+            var w = r.lowerBound >> 6
+            let end = (r.upperBound + 63) >> 6
+            while w < end {
+                var word = bits[w]
+                if word != 0 {
+                    bits[w] = 0
+                    while word != 0 {
+                        let b = word.trailingZeroBitCount
+                        word &= word - 1
+                        body(w << 6 | b)
+                    }
+                }
+                w += 1
+            }
+        }
+    }
+
+    /// Starts (or stops) tracking, with every frame counted unchanged.
+    func checked(tracking: Bool) {
+        framesAtLastCheck = []
+        if tracksChanges {
+            for r in usedFrameRanges {
+                let w0 = r.lowerBound >> 6, w1 = (r.upperBound + 63) >> 6
+                (changedBits + w0).update(repeating: 0, count: w1 - w0)
+            }
+        }
+        tracksChanges = tracking
+    }
 }
 
 extension PhysicalMemory {

@@ -10,10 +10,18 @@
 /// swapcache lookup conflicts with the swap-out or free that changes the entry.
 public final class SwapDevice {
     public let slotCount: Int
-    private var slotData: [UInt32]
-    private var swapCount: [Int32]
-    private var swapCache: [UInt32]
+    private let slotData: UnsafeMutablePointer<UInt32>
+    private let swapCount: UnsafeMutablePointer<Int32>
+    private let swapCache: UnsafeMutablePointer<UInt32>
     private var folioSlot: [UInt32: Int] = [:]
+    /// While the checker tracks changes: the slots written since the last check, with their
+    /// (count, swapcache page, data) at that check.
+    private(set) var slotsAtLastCheck: [Int: SlotState]?
+    struct SlotState: Equatable {
+        var count: Int32
+        var cache: UInt32
+        var data: UInt32
+    }
     var nextSearch = 1
     public internal(set) var usedSlots = 0
     /// Set through `World.log` while an explorer runs.
@@ -21,17 +29,29 @@ public final class SwapDevice {
 
     init(slots: Int) {
         slotCount = max(slots, 0)
-        slotData = Array(repeating: 0, count: slotCount)
-        swapCount = Array(repeating: 0, count: slotCount)
-        swapCache = Array(repeating: 0, count: slotCount)
+        slotData = .allocate(capacity: max(slotCount, 1))
+        slotData.initialize(repeating: 0, count: max(slotCount, 1))
+        swapCount = .allocate(capacity: max(slotCount, 1))
+        swapCount.initialize(repeating: 0, count: max(slotCount, 1))
+        swapCache = .allocate(capacity: max(slotCount, 1))
+        swapCache.initialize(repeating: 0, count: max(slotCount, 1))
+    }
+
+    deinit {
+        slotData.deallocate()
+        swapCount.deallocate()
+        swapCache.deallocate()
     }
 
     /// A copy (the explorer's snapshot); no log attached.
     init(copying o: SwapDevice) {
         slotCount = o.slotCount
-        slotData = o.slotData
-        swapCount = o.swapCount
-        swapCache = o.swapCache
+        slotData = .allocate(capacity: max(slotCount, 1))
+        slotData.initialize(from: o.slotData, count: max(slotCount, 1))
+        swapCount = .allocate(capacity: max(slotCount, 1))
+        swapCount.initialize(from: o.swapCount, count: max(slotCount, 1))
+        swapCache = .allocate(capacity: max(slotCount, 1))
+        swapCache.initialize(from: o.swapCache, count: max(slotCount, 1))
         folioSlot = o.folioSlot
         nextSearch = o.nextSearch
         usedSlots = o.usedSlots
@@ -41,20 +61,40 @@ public final class SwapDevice {
         if _slowPath(accessLogging), let l = log { l.note(.swap, write: write) }
     }
 
+    /// One column of the slot table, indexed by slot; a write is noted for the checker.
+    public struct Column<T> {
+        fileprivate let base: UnsafeMutablePointer<T>
+        fileprivate unowned let device: SwapDevice
+        public internal(set) subscript(slot: Int) -> T {
+            get {
+                device.note(write: false)
+                return base[slot]
+            }
+            nonmutating set {
+                device.note(write: true)
+                device.willWrite(slot)
+                base[slot] = newValue
+            }
+        }
+    }
+
     /// Data word of each slot.
-    var data: [UInt32] {
-        _read { note(write: false); yield slotData }
-        _modify { note(write: true); yield &slotData }
-    }
+    var data: Column<UInt32> { Column(base: slotData, device: self) }
     /// Swap count: how many swap PTEs refer to the slot (plus 0 for the swapcache).
-    public internal(set) var count: [Int32] {
-        _read { note(write: false); yield swapCount }
-        _modify { note(write: true); yield &swapCount }
-    }
+    public var count: Column<Int32> { Column(base: swapCount, device: self) }
     /// The swapcache folio's page for the slot (0 = not cached).
-    var cache: [UInt32] {
-        _read { note(write: false); yield swapCache }
-        _modify { note(write: true); yield &swapCache }
+    var cache: Column<UInt32> { Column(base: swapCache, device: self) }
+
+    @inline(__always) private func willWrite(_ slot: Int) {
+        guard slotsAtLastCheck != nil, slotsAtLastCheck![slot] == nil else { return }
+        slotsAtLastCheck![slot] = state(slot)
+    }
+    func state(_ slot: Int) -> SlotState { SlotState(count: swapCount[slot], cache: swapCache[slot], data: slotData[slot]) }
+
+    /// After an invariant check: every slot counts as unchanged; with `tracking`, writes
+    /// from now on are noted.
+    func checked(tracking: Bool) {
+        slotsAtLastCheck = tracking ? [:] : nil
     }
     /// `folio->swap`: first slot of each swapcache folio, by head PFN.
     var slotOfFolio: [UInt32: Int] {

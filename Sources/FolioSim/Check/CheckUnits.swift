@@ -1,0 +1,250 @@
+/// The checker's per-mapping checks, one 2 MiB unit at a time: each PTE or huge PMD of the
+/// unit is checked against the page it maps, and counted into the aggregates the folio pass
+/// compares with the folios' own counts (CheckState.swift). `subtractUnit` takes a unit's
+/// contribution as of the last check back out.
+extension World {
+    /// Checks the unit at `u` and adds what it maps to the aggregates.
+    func addUnit(_ mm: MM, _ u: UInt64, _ spans: [VMASpan], _ st: CheckState, _ w: inout ChangeWatch) -> UnitRecord {
+        checkWork.units += 1
+        var rec = UnitRecord(addr: u)
+        rec.span0 = spans[0].packed
+        if spans.count > 1 { rec.moreSpans = spans.dropFirst().map(\.packed) }
+        guard let pmdT = pmdTableID(mm, u) else { return rec }
+        let e = tables.pmd[Int(pmdT)].entries[VirtualAddress(u).pmdIndex]
+        rec.pmd = e.raw
+        if e.isTable {
+            rec.table = e.tableID
+        } else if e.isHuge {
+            rec.table = tables.pmd[Int(pmdT)].deposited[VirtualAddress(u).pmdIndex]
+        }
+        for span in spans {
+            if tables.pmd[Int(pmdT)].lockOwner != 0 { report(.locksReleased, mm, addr: span.start, "PMD lock still held") }
+            if e.isHuge {
+                checkHugePMD(mm, span.vma, span.start, e, pmdT, st, &rec, &w)
+            } else if e.isTable {
+                let tab = tables.pte[Int(e.tableID)]
+                if tab.ptlOwner != 0 { report(.locksReleased, mm, addr: span.start, "PTL still held") }
+                var a = span.start
+                while a < span.end {
+                    checkPTE(mm, span.vma, a, tab, VirtualAddress(a).pteIndex, st, &rec, &w)
+                    a += Geometry.pageSize
+                }
+            }
+        }
+        if !rec.largeHeads.isEmpty {
+            rec.largeHeads = Array(Set(rec.largeHeads)).sorted()
+            for h in rec.largeHeads {
+                st.mappers[h, default: [:]][mm.index, default: 0] += 1
+                memory.markChanged(Int(h))
+            }
+        }
+        st.addRSS(mm.index, rec.rss, 1)
+        return rec
+    }
+
+    /// Takes back what `rec` added at the last check: its counts, and the pages and swap
+    /// slots its PTEs mapped then.
+    func subtractUnit(_ mm: MM, _ rec: UnitRecord, _ st: CheckState, _ w: inout ChangeWatch) {
+        st.addRSS(mm.index, rec.rss, -1)
+        if rec.pmdFolio != 0 {
+            let n = (st.pmdMaps[rec.pmdFolio] ?? 0) - rec.pmdCount
+            st.pmdMaps[rec.pmdFolio] = n == 0 ? nil : n
+            memory.markChanged(Int(rec.pmdFolio))
+        }
+        for h in rec.largeHeads {
+            let n = (st.mappers[h]?[mm.index] ?? 0) - 1
+            st.mappers[h]?[mm.index] = n == 0 ? nil : n
+            if st.mappers[h]?.isEmpty == true { st.mappers[h] = nil }
+            memory.markChanged(Int(h))
+        }
+        guard PMDEntry(raw: rec.pmd).isTable, let old = tables.pte[Int(rec.table)].entriesAtLastCheck else { return }
+        for packed in rec.spans {
+            for i in VMASpan.pages(packed) {
+                let q = old[i]
+                if q.isNone { continue }
+                if q.isSwap {
+                    let n = (st.swapRefs[q.swapSlot] ?? 0) - 1
+                    st.swapRefs[q.swapSlot] = n == 0 ? nil : n
+                    w.slotChanged(q.swapSlot)
+                } else if q.isPresent && !q.isSpecial {
+                    st.pteMaps.remove(q.pfn)
+                    memory.markChanged(q.pfn.index)
+                }
+            }
+        }
+    }
+
+    private func checkHugePMD(_ mm: MM, _ vma: VMA, _ addr: UInt64, _ e: PMDEntry, _ pmdT: Int32,
+                              _ st: CheckState, _ rec: inout UnitRecord, _ w: inout ChangeWatch) {
+        let folio = e.pfn
+        guard memory.isAllocated(folio) else {
+            report(.noUseAfterFree, mm, addr: addr, folio: folio, "huge PMD maps a freed folio")
+            return
+        }
+        if memory.isZero(folio) {
+            if e.isWritable { report(.zeroPageReadOnly, mm, addr: addr, folio: folio, "huge zero PMD is writable") }
+        } else {
+            st.pmdMaps[folio.raw, default: 0] += 1
+            rec.pmdFolio = folio.raw
+            rec.pmdCount += 1
+            w.pmdAdded(folio)
+            memory.markChanged(folio.index)
+            rec.largeHeads.append(folio.raw)
+            if memory.isAnon(folio) {
+                rec.rss.anon += Int32(Geometry.ptrsPerTable)
+                if e.isWritable && !memory.anonExclusive(folio) {
+                    report(.writablePTEImpliesExclusive, mm, addr: addr, folio: folio, "writable huge PMD maps a THP whose head is not AE")
+                }
+            }
+        }
+        let shadow = tables.pmd[Int(pmdT)].deposited[VirtualAddress(addr).pmdIndex]
+        guard shadow != 0, !vma.isShared else { return }
+        let tab = tables.pte[Int(shadow)]
+        for i in 0..<Geometry.ptrsPerTable {
+            let want: UInt32 = tab.isWritten(i) ? tab.expected(i) : 0
+            let have = memory.data(folio + i)
+            if have != want {
+                report(.noLostWrite, mm, addr: addr + UInt64(i) * Geometry.pageSize, folio: folio,
+                       "THP page reads \(have), last write stored \(want)")
+                return
+            }
+        }
+    }
+
+    /// One PTE. A present, non-special PTE counts as a mapping of its PFN whatever the
+    /// frame holds, so that the count can be taken back from the entry alone.
+    private func checkPTE(_ mm: MM, _ vma: VMA, _ a: UInt64, _ tab: PTETable, _ i: Int,
+                          _ st: CheckState, _ rec: inout UnitRecord, _ w: inout ChangeWatch) {
+        let p = tab.ptes[i]
+        let written = tab.isWritten(i)
+        let want: UInt32 = written ? tab.expected(i) : 0
+        if p.isNone {
+            if written { report(.noLostWrite, mm, addr: a, "address was written (\(want)) but maps nothing") }
+            return
+        }
+        if p.isSwap {
+            rec.rss.swap += 1
+            let slot = p.swapSlot
+            st.swapRefs[slot, default: 0] += 1
+            w.slotAdded(slot)
+            if swap.cache[slot] != 0 {
+                let page = PFN(swap.cache[slot])
+                if memory.anonExclusive(page) {
+                    report(.swapPageNotExclusive, mm, addr: a, folio: memory.folio(of: page), "swapcache \(page) behind a swap PTE is AE")
+                }
+                if !vma.isShared && memory.data(page) != want && (written || vma.isAnonymous) {
+                    report(.noLostWrite, mm, addr: a, folio: page, "swapped page holds \(memory.data(page)), last write stored \(want)")
+                }
+            } else if !vma.isShared && swap.data[slot] != want && (written || vma.isAnonymous) {
+                report(.noLostWrite, mm, addr: a, "swap slot \(slot) holds \(swap.data[slot]), last write stored \(want)")
+            }
+            return
+        }
+        guard p.isPresent else { return }
+        let page = p.pfn
+        if p.isSpecial {
+            if page != memory.zeroPFN { return }
+            if p.isWritable { report(.zeroPageReadOnly, mm, addr: a, "zero page mapped writable") }
+            if written && want != 0 { report(.noLostWrite, mm, addr: a, "zero page mapped where \(want) was written") }
+            return
+        }
+        st.pteMaps.add(page)
+        memory.markChanged(page.index)
+        w.pageAdded(page)
+        guard memory.isAllocated(page) else {
+            report(.noUseAfterFree, mm, addr: a, folio: page, "PTE maps a freed page")
+            return
+        }
+        let folio = memory.folio(of: page)
+        if memory.isZero(folio) {
+            report(.zeroPageReadOnly, mm, addr: a, folio: folio, "zero page mapped without the special bit")
+            return
+        }
+        if memory.isLarge(folio) && rec.largeHeads.last != folio.raw { rec.largeHeads.append(folio.raw) }
+        if memory.isAnon(folio) {
+            rec.rss.anon += 1
+            if p.isWritable && !memory.anonExclusive(page) {
+                report(.writablePTEImpliesExclusive, mm, addr: a, folio: folio, "writable PTE maps \(page), which is not AE")
+            }
+        } else {
+            rec.rss.file += 1
+        }
+        if !vma.isShared && (written || vma.isAnonymous) && memory.data(page) != want {
+            report(.noLostWrite, mm, addr: a, folio: folio, "\(page) holds \(memory.data(page)), last write stored \(want)")
+        }
+    }
+}
+
+/// Pages, folios and swap slots that changed in a way the per-mapping checks read (data,
+/// PageAnonExclusive, the folio's kind and shape; a slot's data or swapcache page), with the
+/// mappings of them the incremental check revisited. A mapping it did not revisit is one the
+/// last check saw, whose result may now differ: the full check must decide.
+struct ChangeWatch {
+    private var pages: Set<UInt32> = []
+    private var pageAdds: [UInt32: Int32] = [:]
+    private var folios: Set<UInt32> = []
+    private var pmdAdds: [UInt32: Int32] = [:]
+    private var slots: Set<Int> = []
+    private var slotAdds: [Int: Int32] = [:]
+    private let recordSlots: Bool
+    /// Slots whose swap PTEs changed: the swap pass rechecks their counts.
+    private(set) var changedSlots: [Int] = []
+
+    init(recordSlots: Bool) { self.recordSlots = recordSlots }
+
+    mutating func watch(page: Int) { pages.insert(UInt32(page)) }
+    mutating func watch(folio: Int) { folios.insert(UInt32(folio)) }
+    mutating func watch(slot: Int) { slots.insert(slot) }
+
+    @inline(__always) mutating func pageAdded(_ p: PFN) {
+        if !pages.isEmpty && pages.contains(p.raw) { pageAdds[p.raw, default: 0] += 1 }
+    }
+    @inline(__always) mutating func pmdAdded(_ f: PFN) {
+        if folios.contains(f.raw) { pmdAdds[f.raw, default: 0] += 1 }
+    }
+    @inline(__always) mutating func slotAdded(_ s: Int) {
+        if !slots.isEmpty && slots.contains(s) { slotAdds[s, default: 0] += 1 }
+        slotChanged(s)
+    }
+    @inline(__always) mutating func slotChanged(_ s: Int) {
+        if recordSlots { changedSlots.append(s) }
+    }
+
+    /// Whether every watched page, folio and slot is mapped only by what was revisited.
+    func unchangedMappingsUnaffected(_ st: CheckState) -> Bool {
+        for p in pages where st.pteMaps[PFN(p)] > pageAdds[p] ?? 0 { return false }
+        for f in folios where st.pmdMaps[f] ?? 0 > pmdAdds[f] ?? 0 { return false }
+        for s in slots where st.swapRefs[s] ?? 0 > slotAdds[s] ?? 0 { return false }
+        return true
+    }
+}
+
+extension World {
+    /// The pages, folios and slots to watch: frames in use at the last check whose data,
+    /// PageAnonExclusive or folio flags changed (with their whole folio, before and after),
+    /// and swap slots whose data or swapcache page changed.
+    func pageSideChanges() -> ChangeWatch {
+        var w = ChangeWatch(recordSlots: true)
+        let read = PageFlag.allocated | PageFlag.head | PageFlag.buddy | PageFlag.orderMask | PageFlag.anon
+            | PageFlag.anonExclusive | PageFlag.zero | PageFlag.file | PageFlag.reserved
+        for (pfn, old) in memory.framesAtLastCheck {
+            let now = memory.frames[Int(pfn)]
+            guard old.flags & read != now.flags & read || old.data != now.data else { continue }
+            let order = max(old.flags & PageFlag.orderMask, now.flags & PageFlag.allocated != 0 ? now.flags & PageFlag.orderMask : 0)
+            let first = Int(pfn) & ~((1 << Int(order)) - 1)
+            for p in first..<first + (1 << Int(order)) { w.watch(page: p) }
+            w.watch(folio: first)
+            let folio = memory.folio(of: PFN(pfn))
+            w.watch(folio: folio.index)
+            if now.flags & PageFlag.allocated != 0, memory.frames[folio.index].flags & PageFlag.swapCache != 0,
+               let s0 = swap.slotOfFolio[folio.raw] {
+                w.watch(slot: s0 + Int(pfn) - folio.index)
+            }
+        }
+        for (slot, old) in swap.slotsAtLastCheck ?? [:] {
+            let now = swap.state(slot)
+            if old.cache != now.cache || old.data != now.data { w.watch(slot: slot) }
+        }
+        return w
+    }
+}
