@@ -119,8 +119,9 @@ public final class World {
     /// and every disagreement found between the incremental and the full check.
     var auditSnapshot: CheckAuditSnapshot?
     public internal(set) var auditFailures: [String] = []
-    /// Checks done incrementally, full checks, and incremental checks that fell back to one.
-    public internal(set) var checkCounts = (incremental: 0, full: 0, fallback: 0)
+    /// Checks done incrementally, full checks, incremental checks that fell back to one, and
+    /// full checks because a step changed too much to note.
+    public internal(set) var checkCounts = (incremental: 0, full: 0, fallback: 0, overflow: 0)
     /// The checks' work: 2 MiB units whose mappings were checked, folios checked.
     public internal(set) var checkWork = (units: 0, folios: 0)
     /// Counters of work done on behalf of no process (reclaim's splits).

@@ -139,7 +139,7 @@ struct FolioSimCLI {
         for line in result.world.auditFailures { printErr("checker audit: \(line)") }
         if checks == .audit {
             let c = result.world.checkCounts
-            printErr("checker audit: \(c.incremental) incremental checks passed, \(c.fallback) fell back to a full check, \(c.full) full checks, \(result.world.auditFailures.count) disagreements")
+            printErr("checker audit: \(c.incremental) incremental checks passed, \(c.fallback) fell back to a full check, \(c.overflow) steps changed too much to note, \(c.full) full checks, \(result.world.auditFailures.count) disagreements")
         }
         exit(result.world.violations.isEmpty && result.world.auditFailures.isEmpty ? 0 : 1)
     }

@@ -129,7 +129,9 @@ import Testing
             }
             guard Self.isSmall(scenario) else { continue }
             ran += 1
-            _ = await ExperimentRunner.run(scenario)
+            // Audited: the incremental checks must agree with full ones on every mutant.
+            let r = await ExperimentRunner.run(scenario, checks: .audit)
+            #expect(r.world.auditFailures.isEmpty, "\(name) mutant \(k): \(r.world.auditFailures.prefix(3))")
             if !scenario.threads.isEmpty {
                 _ = await Explorer.explore(scenario, options: ExploreOptions(strategy: .random(seed: seed, count: 2), maxSteps: 2_000))
             }

@@ -28,7 +28,7 @@ extension World {
 
     /// Every change since the last check was noted, with the state it had then.
     func auditChangeMarks() {
-        guard let snap = auditSnapshot, checkState != nil else { return }
+        guard let snap = auditSnapshot, checkState != nil, !memory.changesOverflowed else { return }
         var logged: [Int: Frame] = [:]
         for (pfn, f) in memory.framesAtLastCheck where logged[Int(pfn)] == nil { logged[Int(pfn)] = f }
         for (range, frames) in snap.frames {

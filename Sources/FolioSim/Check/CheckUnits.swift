@@ -220,30 +220,46 @@ struct ChangeWatch {
 }
 
 extension World {
-    /// The pages, folios and slots to watch: frames in use at the last check whose data,
-    /// PageAnonExclusive or folio flags changed (with their whole folio, before and after),
-    /// and swap slots whose data or swapcache page changed.
+    /// The pages, folios and slots to watch. A page mapped by an entry the check does not
+    /// revisit matters if its data changed, its folio's kind or shape changed, or it lost
+    /// PageAnonExclusive (gaining it breaks no mapping's check); the whole folio, before and
+    /// after, is watched. A swap slot matters if the data its swap PTEs read changed, or its
+    /// swapcache page is AE.
     func pageSideChanges() -> ChangeWatch {
         var w = ChangeWatch(recordSlots: true)
-        let read = PageFlag.allocated | PageFlag.head | PageFlag.buddy | PageFlag.orderMask | PageFlag.anon
-            | PageFlag.anonExclusive | PageFlag.zero | PageFlag.file | PageFlag.reserved
+        let shape = PageFlag.allocated | PageFlag.head | PageFlag.buddy | PageFlag.orderMask | PageFlag.anon
+            | PageFlag.zero | PageFlag.file | PageFlag.reserved
         for (pfn, old) in memory.framesAtLastCheck {
             let now = memory.frames[Int(pfn)]
-            guard old.flags & read != now.flags & read || old.data != now.data else { continue }
+            let lostAE = old.flags & PageFlag.anonExclusive != 0 && now.flags & PageFlag.anonExclusive == 0
+            guard old.flags & shape != now.flags & shape || old.data != now.data || lostAE else { continue }
             let order = max(old.flags & PageFlag.orderMask, now.flags & PageFlag.allocated != 0 ? now.flags & PageFlag.orderMask : 0)
             let first = Int(pfn) & ~((1 << Int(order)) - 1)
             for p in first..<first + (1 << Int(order)) { w.watch(page: p) }
             w.watch(folio: first)
-            let folio = memory.folio(of: PFN(pfn))
-            w.watch(folio: folio.index)
-            if now.flags & PageFlag.allocated != 0, memory.frames[folio.index].flags & PageFlag.swapCache != 0,
-               let s0 = swap.slotOfFolio[folio.raw] {
-                w.watch(slot: s0 + Int(pfn) - folio.index)
-            }
+            w.watch(folio: memory.folio(of: PFN(pfn)).index)
         }
-        for (slot, old) in swap.slotsAtLastCheck ?? [:] {
+        guard let slots = swap.slotsAtLastCheck, !slots.isEmpty || !memory.framesAtLastCheck.isEmpty else { return w }
+        var dataAtLastCheck: [UInt32: UInt32] = [:]
+        for (pfn, old) in memory.framesAtLastCheck where dataAtLastCheck[pfn] == nil { dataAtLastCheck[pfn] = old.data }
+        func readsAtLastCheck(_ s: SwapDevice.SlotState) -> UInt32 {
+            s.cache == 0 ? s.data : dataAtLastCheck[s.cache] ?? memory.frames[Int(s.cache)].data
+        }
+        func reads(_ s: SwapDevice.SlotState) -> UInt32 { s.cache == 0 ? s.data : memory.frames[Int(s.cache)].data }
+        func cachedAE(_ s: SwapDevice.SlotState) -> Bool { s.cache != 0 && memory.frames[Int(s.cache)].flags & PageFlag.anonExclusive != 0 }
+        for (slot, old) in slots {
             let now = swap.state(slot)
-            if old.cache != now.cache || old.data != now.data { w.watch(slot: slot) }
+            if reads(now) != readsAtLastCheck(old) || cachedAE(now) { w.watch(slot: slot) }
+        }
+        // A swapcache page written (or made AE) while its slot's entry stayed.
+        for (pfn, _) in memory.framesAtLastCheck {
+            let folio = memory.folio(of: PFN(pfn))
+            guard memory.frames[folio.index].flags & (PageFlag.allocated | PageFlag.swapCache) == PageFlag.allocated | PageFlag.swapCache,
+                  let s0 = swap.slotOfFolio[folio.raw] else { continue }
+            let slot = s0 + Int(pfn) - folio.index
+            guard slots[slot] == nil, slot < swap.slotCount else { continue }
+            let now = swap.state(slot)
+            if reads(now) != readsAtLastCheck(now) || cachedAE(now) { w.watch(slot: slot) }
         }
         return w
     }

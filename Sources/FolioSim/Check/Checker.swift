@@ -25,7 +25,8 @@ extension World {
         let before = violations.count
         if checkStrategy == .audit { auditChangeMarks() }
         var incremental: CheckState?
-        if checkStrategy != .full, let st = checkState, violations.isEmpty, !tables.anyLockHeld {
+        if checkStrategy != .full && memory.changesOverflowed { checkCounts.overflow += 1 }
+        if checkStrategy != .full, let st = checkState, violations.isEmpty, !memory.changesOverflowed, !tables.anyLockHeld {
             if incrementalCheck(st) {
                 checkCounts.incremental += 1
                 if checkStrategy == .incremental {

@@ -109,6 +109,8 @@ public enum Bench {
         let csecs = seconds(clock.now - cstart)
         figures.append(BenchFigure(name: "full invariant check", value: csecs * 1e9 / Double(2 * cowPages), unit: "ns per mapped page",
                                    detail: "one checkInvariants() over two address spaces of \(cowPages) pages each"))
+        progress("incremental check")
+        figures.append(await incrementalCheckFigure(pages: pages / 4))
         if explore { figures += await exploreFigures(repeats: repeats, progress: progress) }
         return figures
     }

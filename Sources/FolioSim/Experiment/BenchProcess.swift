@@ -5,13 +5,19 @@ import Foundation
 /// include what the in-process figures leave out: starting up, reading the config, the
 /// default per-step invariant checks and the report.
 extension Bench {
-    /// The workloads: a 16 GiB order-0 write in a 32 GiB machine, and fork of 1 Mi pages with
-    /// the child writing each, both with the default checks.
+    /// The workloads: a 16 GiB order-0 write in a 32 GiB machine, the same 16 GiB written in
+    /// 1024 steps of 16 MiB (a check after each), and fork of 1 Mi pages with the child
+    /// writing each, all with the default checks.
     static let processWorkloads: [(name: String, faults: Int, pages: Int, config: String)] = [
         ("run: 16 GiB order-0 write, default checks", 1 << 22, 1 << 22, """
         { name: "write-16g", memory: "32G", thp: { enabled: "never" },
           steps: [ { op: "mmap", proc: "P", addr: "0x40000000", size: "16G", prot: "rw", map: "private-anon" },
                    { op: "write", proc: "P", addr: "0x40000000", size: "16G" } ] }
+        """),
+        ("run: 16 GiB written in 1024 steps of 16 MiB, default checks", 1 << 22, 1 << 22, """
+        { name: "write-16g-steps", memory: "32G", thp: { enabled: "never" },
+          steps: [ { op: "mmap", proc: "P", addr: "0x40000000", size: "16G", prot: "rw", map: "private-anon" },
+                   { op: "write", proc: "P", addr: "0x40000000", size: "16M", repeat: 1024, stride: "16M" } ] }
         """),
         ("run: fork of 1 Mi pages + child writes, default checks", 1 << 21, 1 << 21, """
         { name: "fork-1m", memory: "16G", thp: { enabled: "never" },

@@ -22,6 +22,10 @@ public final class PhysicalMemory {
     /// The frames that belonged to a folio when first written since the last check, with
     /// their state at that check, in the order written.
     var framesAtLastCheck: [(pfn: UInt32, frame: Frame)] = []
+    /// Set when a step changed more frames in use than `changeBudget` (an eighth of the used
+    /// frames, at least 65536): noting stops, and the next check is a full one.
+    private(set) var changesOverflowed = false
+    private var changeBudget = 0
     /// Free-list heads and block counts per order.
     let freeHead: UnsafeMutablePointer<Int32>
     let freeBlocks: UnsafeMutablePointer<Int>
@@ -160,7 +164,14 @@ extension PhysicalMemory {
         let bit = UInt64(1) << UInt64(pfn & 63)
         guard changedBits[pfn >> 6] & bit == 0 else { return }
         changedBits[pfn >> 6] |= bit
-        if frames[pfn].flags & PageFlag.allocated != 0 { framesAtLastCheck.append((UInt32(pfn), frames[pfn])) }
+        guard frames[pfn].flags & PageFlag.allocated != 0 else { return }
+        guard framesAtLastCheck.count < changeBudget else {
+            tracksChanges = false
+            changesOverflowed = true
+            framesAtLastCheck = []
+            return
+        }
+        framesAtLastCheck.append((UInt32(pfn), frames[pfn]))
     }
     @inline(__always) func willWrite(_ start: Int, count: Int) {
         if _slowPath(tracksChanges) { noteWrites(start, count) }
@@ -206,13 +217,15 @@ extension PhysicalMemory {
     /// Starts (or stops) tracking, with every frame counted unchanged.
     func checked(tracking: Bool) {
         framesAtLastCheck = []
-        if tracksChanges {
+        if tracksChanges || changesOverflowed {
             for r in usedFrameRanges {
                 let w0 = r.lowerBound >> 6, w1 = (r.upperBound + 63) >> 6
                 (changedBits + w0).update(repeating: 0, count: w1 - w0)
             }
         }
         tracksChanges = tracking
+        changesOverflowed = false
+        changeBudget = max(1 << 16, usedFrameCount / 8)
     }
 }
 

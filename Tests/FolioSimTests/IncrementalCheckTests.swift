@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+@testable import FolioSim
+
+/// The incremental checker: it agrees with the full check on every ready-made experiment
+/// under every preset (the audit compares both after every step, and every change must have
+/// been noted), and a step's check costs what the step changed.
+@Suite struct IncrementalCheckTests {
+    static let dir = packageRoot.appendingPathComponent("Experiments")
+
+    static func configs() -> [String] {
+        let fm = FileManager.default
+        let top = ((try? fm.contentsOfDirectory(atPath: dir.path)) ?? []).filter { $0.hasSuffix(".json5") }
+        let races = ((try? fm.contentsOfDirectory(atPath: dir.appendingPathComponent("races").path)) ?? [])
+            .filter { $0.hasSuffix(".json5") }.map { "races/" + $0 }
+        return (top + races).sorted()
+    }
+
+    @Test(arguments: configs())
+    func agreesWithTheFullCheck(_ name: String) async throws {
+        for preset in ["v5.7", "v6.1", "v6.18"] {
+            let s = try Scenario.load(path: Self.dir.appendingPathComponent(name).path, semantics: preset)
+            let audited = await ExperimentRunner.run(s, checks: .audit)
+            let full = await ExperimentRunner.run(s, checks: .full)
+            #expect(audited.world.auditFailures.isEmpty, "\(name) \(preset): \(audited.world.auditFailures.prefix(3))")
+            #expect(audited.world.violations.map(\.description) == full.world.violations.map(\.description), "\(name) \(preset)")
+            #expect(Report.text(audited) == Report.text(full), "\(name) \(preset)")
+            // Every check the audit compared was incremental: none needed the full walk.
+            #expect(audited.world.checkCounts.fallback == 0, "\(name) \(preset)")
+        }
+    }
+
+    /// A 1 GiB mapping written in 64 steps of 16 MiB: each check revisits the 8 units and
+    /// 4096 pages the step wrote (plus the step's page tables), not the whole mapping.
+    @Test func aWriteInSixtyFourStepsIsNotSixtyFourFullScans() async throws {
+        let s = try Scenario.decode(text: """
+            { name: "w64", memory: "2G", thp: { enabled: "never" },
+              steps: [ { op: "mmap", proc: "P", addr: "0x40000000", size: "1G", prot: "rw", map: "private-anon" },
+                       { op: "write", proc: "P", addr: "0x40000000", size: "16M", repeat: 64, stride: "16M" } ] }
+            """, file: "w64.json5")
+        let r = await ExperimentRunner.run(s)
+        let w = r.world
+        #expect(w.violations.isEmpty)
+        #expect(w.checkCounts.incremental == 64 && w.checkCounts.fallback == 0 && w.checkCounts.full == 1)
+        // The first check (after mmap) walks the 512 empty units; then 8 per step.
+        #expect(w.checkWork.units == 512 + 64 * 8)
+        // Each step: its 4096 new folios and the 8 pages of its new PTE tables; the first
+        // check also sees the zero page and the upper tables' pages, the first step the PMD
+        // table's page.
+        #expect(w.checkWork.folios == 64 * (4096 + 8) + 4, "\(w.checkWork.folios)")
+
+        let full = await ExperimentRunner.run(s, checks: .full)
+        #expect(full.world.checkWork.units == 65 * 512)
+        #expect(Report.text(full) == Report.text(r))
+    }
+
+    /// Fork of a written range, then the child writes a quarter per step: the parent's pages
+    /// lose a mapping each step without their own PTEs changing, which needs no full check.
+    @Test func forkThenChildWritesStaysIncremental() async throws {
+        let s = try Scenario.decode(text: """
+            { name: "fork", memory: "256M", thp: { enabled: "never" },
+              steps: [ { op: "mmap", proc: "P", addr: "0x40000000", size: "16M", prot: "rw", map: "private-anon" },
+                       { op: "write", proc: "P", addr: "0x40000000", size: "16M" },
+                       { op: "fork", proc: "P", child: "C" },
+                       { op: "write", proc: "C", addr: "0x40000000", size: "4M", value: 2, repeat: 4, stride: "4M" },
+                       { op: "write", proc: "P", addr: "0x40000000", size: "16M", value: 3 },
+                       { op: "exit", proc: "C" } ] }
+            """, file: "fork.json5")
+        let r = await ExperimentRunner.run(s, checks: .audit)
+        #expect(r.world.violations.isEmpty && r.world.auditFailures.isEmpty, "\(r.world.auditFailures.prefix(3))")
+        #expect(r.world.checkCounts.fallback == 0)
+    }
+
+    /// A step that changes more frames in use than an eighth of memory (at least 65536) stops
+    /// noting them and is checked in full: fork of 128 Ki pages, and the child's writes.
+    @Test func aStepThatChangesMuchIsCheckedInFull() async throws {
+        let s = try Scenario.decode(text: """
+            { name: "big", memory: "2G", thp: { enabled: "never" },
+              steps: [ { op: "mmap", proc: "P", addr: "0x40000000", size: "512M", prot: "rw", map: "private-anon" },
+                       { op: "write", proc: "P", addr: "0x40000000", size: "512M" },
+                       { op: "fork", proc: "P", child: "C" },
+                       { op: "write", proc: "C", addr: "0x40000000", size: "512M", value: 2 },
+                       { op: "write", proc: "C", addr: "0x40000000", size: "16M", value: 3 } ] }
+            """, file: "big.json5")
+        let r = await ExperimentRunner.run(s, checks: .audit)
+        #expect(r.world.violations.isEmpty && r.world.auditFailures.isEmpty, "\(r.world.auditFailures.prefix(3))")
+        let c = r.world.checkCounts
+        #expect(c.overflow == 2 && c.incremental == 2 && c.fallback == 0, "\(c)")
+    }
+
+    /// A bug found after an incremental check passed is reported exactly as the full check
+    /// reports it (the incremental check hands over to it).
+    @Test func aLostWriteInAnUntouchedMappingIsCaught() async throws {
+        let f = Fixture(memory: 64 << 20)
+        f.world.checkStrategy = .incremental
+        try await f.mmap(4 << 20)
+        await f.write(f.p, Fixture.base, 4 << 20, 1)
+        let c = try await f.world.fork(f.p, childName: "C")
+        #expect(f.violated().isEmpty)
+        await f.write(c, Fixture.base + (2 << 20), 4096, 2)
+        // Corrupt a page that only the parent's untouched units map.
+        f.world.memory.setData(f.page(f.p, Fixture.base + 0x5000)!, 9)
+        #expect(f.violated() == ["no-lost-write", "no-lost-write"])
+        #expect(f.world.checkCounts.fallback == 1)
+    }
+}
