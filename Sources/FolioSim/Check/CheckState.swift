@@ -27,7 +27,33 @@ final class CheckState {
     /// Folios in some file's pagecache.
     var pagecache: Set<UInt32> = []
 
-    init(frameCount: Int) { pteMaps = PageCounters(frameCount) }
+    /// Pages the incremental check watches (ChangeWatch): a mark each, and the PTE mappings
+    /// of them it revisited. Cleared after each check.
+    private let watchBits: UnsafeMutablePointer<UInt64>
+    var watchAdds: PageCounters
+
+    let frameCount: Int
+
+    init(frameCount: Int) {
+        self.frameCount = frameCount
+        pteMaps = PageCounters(frameCount)
+        watchAdds = PageCounters(frameCount)
+        watchBits = calloc((frameCount + 63) / 64, 8)!.bindMemory(to: UInt64.self, capacity: (frameCount + 63) / 64)
+    }
+
+    deinit { free(watchBits) }
+
+    @inline(__always) func isWatched(_ pfn: Int) -> Bool {
+        pfn < frameCount && watchBits[pfn >> 6] & (UInt64(1) << UInt64(pfn & 63)) != 0
+    }
+    func setWatched(_ pfn: Int, _ on: Bool) {
+        if on {
+            watchBits[pfn >> 6] |= UInt64(1) << UInt64(pfn & 63)
+        } else {
+            watchBits[pfn >> 6] &= ~(UInt64(1) << UInt64(pfn & 63))
+            watchAdds.reset(PFN(UInt32(pfn)))
+        }
+    }
 
     func rss(_ mm: Int) -> RSSCount {
         mm < rss.count ? rss[mm] : RSSCount()
@@ -120,6 +146,13 @@ struct PageCounters: ~Copyable {
             overflow[i] = nil
             counts[i] = 254
         }
+    }
+
+    mutating func reset(_ page: PFN) {
+        let i = page.index
+        guard i < size else { return }
+        counts[i] = 0
+        if !overflow.isEmpty { overflow[i] = nil }
     }
 
     @inline(__always) subscript(_ page: PFN) -> Int32 {

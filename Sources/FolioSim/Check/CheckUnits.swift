@@ -180,24 +180,29 @@ extension World {
 /// mappings of them the incremental check revisited. A mapping it did not revisit is one the
 /// last check saw, whose result may now differ: the full check must decide.
 struct ChangeWatch {
-    private var pages: Set<UInt32> = []
-    private var pageAdds: [UInt32: Int32] = [:]
+    /// The checker's record, which holds the watched pages' marks and counts (nil in a full
+    /// check, which watches nothing).
+    private let state: CheckState?
+    private var pages: [UInt32] = []
     private var folios: Set<UInt32> = []
     private var pmdAdds: [UInt32: Int32] = [:]
     private var slots: Set<Int> = []
     private var slotAdds: [Int: Int32] = [:]
-    private let recordSlots: Bool
     /// Slots whose swap PTEs changed: the swap pass rechecks their counts.
     private(set) var changedSlots: [Int] = []
 
-    init(recordSlots: Bool) { self.recordSlots = recordSlots }
+    init(_ state: CheckState?) { self.state = state }
 
-    mutating func watch(page: Int) { pages.insert(UInt32(page)) }
+    mutating func watch(page: Int) {
+        guard let st = state, !st.isWatched(page) else { return }
+        st.setWatched(page, true)
+        pages.append(UInt32(page))
+    }
     mutating func watch(folio: Int) { folios.insert(UInt32(folio)) }
     mutating func watch(slot: Int) { slots.insert(slot) }
 
-    @inline(__always) mutating func pageAdded(_ p: PFN) {
-        if !pages.isEmpty && pages.contains(p.raw) { pageAdds[p.raw, default: 0] += 1 }
+    @inline(__always) func pageAdded(_ p: PFN) {
+        if let st = state, !pages.isEmpty, st.isWatched(p.index) { st.watchAdds.add(p) }
     }
     @inline(__always) mutating func pmdAdded(_ f: PFN) {
         if folios.contains(f.raw) { pmdAdds[f.raw, default: 0] += 1 }
@@ -207,12 +212,18 @@ struct ChangeWatch {
         slotChanged(s)
     }
     @inline(__always) mutating func slotChanged(_ s: Int) {
-        if recordSlots { changedSlots.append(s) }
+        if state != nil { changedSlots.append(s) }
     }
 
-    /// Whether every watched page, folio and slot is mapped only by what was revisited.
+    /// Whether every watched page, folio and slot is mapped only by what was revisited. The
+    /// pages' marks and counts are cleared.
     func unchangedMappingsUnaffected(_ st: CheckState) -> Bool {
-        for p in pages where st.pteMaps[PFN(p)] > pageAdds[p] ?? 0 { return false }
+        var ok = true
+        for p in pages {
+            if st.pteMaps[PFN(p)] > st.watchAdds[PFN(p)] { ok = false }
+            st.setWatched(Int(p), false)
+        }
+        guard ok else { return false }
         for f in folios where st.pmdMaps[f] ?? 0 > pmdAdds[f] ?? 0 { return false }
         for s in slots where st.swapRefs[s] ?? 0 > slotAdds[s] ?? 0 { return false }
         return true
@@ -223,10 +234,10 @@ extension World {
     /// The pages, folios and slots to watch. A page mapped by an entry the check does not
     /// revisit matters if its data changed, its folio's kind or shape changed, or it lost
     /// PageAnonExclusive (gaining it breaks no mapping's check); the whole folio, before and
-    /// after, is watched. A swap slot matters if the data its swap PTEs read changed, or its
+    /// after, is watched, and a PMD-sized one also for its PMD mappings. A swap slot matters if the data its swap PTEs read changed, or its
     /// swapcache page is AE.
     func pageSideChanges() -> ChangeWatch {
-        var w = ChangeWatch(recordSlots: true)
+        var w = ChangeWatch(checkState)
         let shape = PageFlag.allocated | PageFlag.head | PageFlag.buddy | PageFlag.orderMask | PageFlag.anon
             | PageFlag.zero | PageFlag.file | PageFlag.reserved
         for (pfn, old) in memory.framesAtLastCheck {
@@ -236,10 +247,12 @@ extension World {
             let order = max(old.flags & PageFlag.orderMask, now.flags & PageFlag.allocated != 0 ? now.flags & PageFlag.orderMask : 0)
             let first = Int(pfn) & ~((1 << Int(order)) - 1)
             for p in first..<first + (1 << Int(order)) { w.watch(page: p) }
-            w.watch(folio: first)
-            w.watch(folio: memory.folio(of: PFN(pfn)).index)
+            if order == Geometry.pmdOrder {
+                w.watch(folio: first)
+                w.watch(folio: memory.folio(of: PFN(pfn)).index)
+            }
         }
-        guard let slots = swap.slotsAtLastCheck, !slots.isEmpty || !memory.framesAtLastCheck.isEmpty else { return w }
+        guard let slots = swap.slotsAtLastCheck, swap.usedSlots > 0 || !slots.isEmpty else { return w }
         var dataAtLastCheck: [UInt32: UInt32] = [:]
         for (pfn, old) in memory.framesAtLastCheck where dataAtLastCheck[pfn] == nil { dataAtLastCheck[pfn] = old.data }
         func readsAtLastCheck(_ s: SwapDevice.SlotState) -> UInt32 {

@@ -49,7 +49,7 @@ extension World {
     private func fullCheck() -> CheckState {
         let st = CheckState(frameCount: memory.frameCount)
         let keep = checkStrategy != .full
-        var watch = ChangeWatch(recordSlots: false)
+        var watch = ChangeWatch(nil)
         for mm in mms where mm.alive {
             checkMM(mm)
             var records: [UnitRecord] = []
