@@ -101,8 +101,9 @@ struct FolioSimCLI {
             case "--json": json = true
             case "--trace": trace = true
             case "--checks":
-                guard i < args.count, let c = CheckStrategy(rawValue: args[i]) else {
-                    fail("run: --checks expects full, incremental or audit")
+                guard i < args.count else { fail("run: --checks expects full, incremental or audit") }
+                guard let c = CheckStrategy(rawValue: args[i]) else {
+                    fail("run: --checks expects full, incremental or audit, got \(JSONWriter.quote(args[i]))")
                 }
                 checks = c
                 i += 1

@@ -199,6 +199,11 @@ import Testing
         #expect(try run(["run", "a", "b"]).status == 2)
         #expect(try run(["bench", "--pages", "zero"]).status == 2)
         #expect(try run(["run", "--help"]).status == 0)
+        let quickstart = packageRoot.appendingPathComponent("Experiments/quickstart.json5").path
+        let bad = try run(["run", quickstart, "--checks", "some"])
+        #expect(bad.status == 2 && bad.err == "foliosim: run: --checks expects full, incremental or audit, got \"some\"\n", "\(bad.err)")
+        let audited = try run(["run", quickstart, "--checks", "audit"])
+        #expect(audited.status == 0 && audited.err.contains("0 disagreements"), "\(audited.err)")
     }
 
     @Test func jsonOutputHasTheDocumentedKeys() throws {
