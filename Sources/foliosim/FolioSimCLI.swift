@@ -8,6 +8,9 @@ commands:
   run FILE [--json] [--trace] [--semantics NAME]
                                 run an experiment config (JSON5) and print a summary;
                                 --json prints one JSON object, --trace adds the kernel trace
+  sweep FILE [--out DIR] [--jobs N] [--shard I/N]
+  sweep --merge DIR… --out DIR
+                                run every point of the config's sweep grid; CSV, JSON, SVG
   explore FILE [--json] [--strategy S] [--bound N] [--seed N] [--count N] [--depth N] [--no-reduction]
                [--semantics NAME]
                                 explore the interleavings of the config's threads
@@ -83,8 +86,10 @@ struct FolioSimCLI {
             await replayCommand(args)
         case "cow-selftest":
             await cowSelftestCommand(args)
+        case "sweep":
+            await sweepCommand(args)
         default:
-            fail("unknown command '\(command)' (expected run, explore, replay, cow-selftest, bench or help)")
+            fail("unknown command '\(command)' (expected run, sweep, explore, replay, cow-selftest, bench or help)")
         }
     }
 

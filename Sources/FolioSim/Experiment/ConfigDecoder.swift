@@ -17,13 +17,23 @@ extension Scenario {
     }
 
     public static func decode(text: String, file: String, semantics override: String? = nil) throws(ConfigError) -> Scenario {
-        let root: JSONValue
+        try decode(root: parse(text: text, file: file), file: file, semantics: override)
+    }
+
+    /// The JSON5 value of a config's text.
+    static func parse(text: String, file: String) throws(ConfigError) -> JSONValue {
         do {
-            root = try JSON5Parser.parse(text)
+            return try JSON5Parser.parse(text)
         } catch {
             throw ConfigError(file: "\(file):\(error.line):\(error.column)", path: "", message: "JSON5 syntax error: \(error.message)")
         }
+    }
+
+    /// Decodes a parsed config. A `sweep` section is an error here: `Sweep` takes it out and
+    /// decodes each point of the grid.
+    static func decode(root: JSONValue, file: String, semantics override: String? = nil) throws(ConfigError) -> Scenario {
         var f = try Fields(root, file: file, path: "")
+        if f.raw("sweep") != nil { throw f.fail("sweep", "this config is a sweep: run it with `foliosim sweep FILE`") }
         let name = try f.string("name") ?? (file as NSString).lastPathComponent
         let (semName, semantics) = try decodeSemantics(&f, override: override)
         let memory = try f.size("memory") ?? (1 << 30)
