@@ -18,7 +18,7 @@ commands:
                                 run one schedule of the config's threads with a trace
   cow-selftest [--semantics NAME] [--sizes 16K,64K,2M] [--history] [--json]
                                 replay the kernel's COW selftest (cow.c) under a rule set
-  bench [--pages N] [--repeats N] [--no-explore] [--no-process]
+  bench [--pages N] [--repeats N] [--no-explore] [--no-sweep] [--no-process]
                                 measure simulated fault throughput and memory per page
   help                          show this help
 
@@ -40,12 +40,13 @@ Exit status: 0 ok, 1 an invariant was violated (or the audit disagreed), 2 bad c
 """
 
 let benchUsage = """
-usage: foliosim bench [--pages N] [--repeats N] [--no-explore] [--no-process]
+usage: foliosim bench [--pages N] [--repeats N] [--no-explore] [--no-sweep] [--no-process]
 
 Measures order-0 and 64K mTHP anonymous fault throughput, fork + COW throughput,
 the cost of a full invariant check, simulator memory per touched 4 KiB page, and the
 explorer: Ryan Roberts' race to its bound, the first counterexample of an injected bug,
-scheduling points per second and the scaling set (--no-explore skips these). Then the
+scheduling points per second and the scaling set (--no-explore skips these); sweep points
+per second over 100 points of a 1 GiB workload on every core (--no-sweep). Then the
 whole-process figures: `foliosim run` as a child process on a 16 GiB write and on fork of
 1 Mi pages with the child writing each, default checks on, timed from start to exit with
 its peak RSS (--no-process skips these).
@@ -151,7 +152,7 @@ struct FolioSimCLI {
     }
 
     static func benchCommand(_ args: [String]) async {
-        var pages = 1 << 20, repeats = 3, explore = true, process = true
+        var pages = 1 << 20, repeats = 3, explore = true, process = true, sweep = true
         var i = 0
         while i < args.count {
             let a = args[i]
@@ -159,6 +160,7 @@ struct FolioSimCLI {
             case "--help", "-h": print(benchUsage); exit(0)
             case "--no-explore": explore = false; i += 1
             case "--no-process": process = false; i += 1
+            case "--no-sweep": sweep = false; i += 1
             case "--pages", "--repeats":
                 guard i + 1 < args.count, let n = Int(args[i + 1]), n > 0 else {
                     fail("bench: \(a) expects a positive integer")
@@ -171,10 +173,10 @@ struct FolioSimCLI {
                 }
                 i += 2
             default:
-                fail("bench: unknown option \(JSONWriter.quote(a)) (expected --pages N, --repeats N, --no-explore or --no-process)")
+                fail("bench: unknown option \(JSONWriter.quote(a)) (expected --pages N, --repeats N, --no-explore, --no-sweep or --no-process)")
             }
         }
-        var figures = await Bench.run(pages: pages, repeats: repeats, explore: explore) { printErr("bench: " + $0) }
+        var figures = await Bench.run(pages: pages, repeats: repeats, explore: explore, sweep: sweep) { printErr("bench: " + $0) }
         if process {
             let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
             figures += Bench.processFigures(executable: exe, repeats: repeats) { printErr("bench: " + $0) }

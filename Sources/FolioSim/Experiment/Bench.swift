@@ -49,7 +49,7 @@ public enum Bench {
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
-    public static func run(pages: Int = 1 << 20, repeats: Int = 3, explore: Bool = true,
+    public static func run(pages: Int = 1 << 20, repeats: Int = 3, explore: Bool = true, sweep: Bool = true,
                            progress: (String) -> Void = { _ in }) async -> [BenchFigure] {
         var figures: [BenchFigure] = []
         var off = THPSettings()
@@ -112,6 +112,10 @@ public enum Bench {
         progress("incremental check")
         figures.append(await incrementalCheckFigure(pages: pages / 4))
         if explore { figures += await exploreFigures(repeats: repeats, progress: progress) }
+        if sweep {
+            progress("sweep")
+            if let f = await sweepFigure(jobs: ProcessInfo.processInfo.activeProcessorCount) { figures.append(f) }
+        }
         return figures
     }
 }
