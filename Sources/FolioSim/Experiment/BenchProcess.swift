@@ -52,6 +52,8 @@ extension Bench {
     }
 
     /// Spawns `path args…` with output discarded and waits; wall seconds and peak RSS bytes.
+    /// The child shares this process's memory until it execs (vfork), and the kernel carries
+    /// that peak into the child's: run this before this process grows.
     static func runChild(_ path: String, _ args: [String]) -> (secs: Double, rss: Int)? {
         var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
