@@ -90,14 +90,9 @@ extension Sweep {
             throw ConfigError(file: file, path: "sweep.axes", message: "the grid has \(grid) points; at most 100000")
         }
         var points: [Scenario] = []
-        var coordinates: [[Int]] = []
+        var coords: [[Int]] = []
         for p in 0..<grid {
-            var coord: [Int] = []
-            var rest = p
-            for axis in axes.reversed() {
-                coord.insert(rest % axis.values.count, at: 0)
-                rest /= axis.values.count
-            }
+            let coord = coordinates(of: p, axes)
             var config = JSONValue.object(members)
             var where_: [String] = []
             for (axis, k) in zip(axes, coord) {
@@ -110,11 +105,22 @@ extension Sweep {
             }
             let pointFile = "\(file) (sweep point \(where_.joined(separator: ", ")))"
             points.append(try Scenario.decode(root: config, file: pointFile))
-            coordinates.append(coord)
+            coords.append(coord)
         }
         let name = points.first?.name ?? (file as NSString).lastPathComponent
         try checkMetrics(metrics, points: points, file: file)
-        return SweepPlan(file: file, name: name, axes: axes, metrics: metrics, points: points, coordinates: coordinates)
+        return SweepPlan(file: file, name: name, axes: axes, metrics: metrics, points: points, coordinates: coords)
+    }
+
+    /// The index on each axis of point `p` (the first axis varies slowest).
+    static func coordinates(of p: Int, _ axes: [SweepAxis]) -> [Int] {
+        var coord = Array(repeating: 0, count: axes.count)
+        var rest = p
+        for i in axes.indices.reversed() {
+            coord[i] = rest % axes[i].values.count
+            rest /= axes[i].values.count
+        }
+        return coord
     }
 
     private static func decodeAxes(_ v: JSONValue, file: String, base: JSONValue) throws(ConfigError) -> [SweepAxis] {

@@ -168,17 +168,11 @@ extension Sweep {
         guard missing.isEmpty else {
             throw ConfigError(file: dirs.joined(separator: ", "), path: "", message: "merge: \(missing.count) of \(count) points are in no shard (first: \(missing[0]))")
         }
-        var coordinates: [[Int]] = []
-        for p in 0..<count {
-            var coord: [Int] = []
-            var rest = p
-            for axis in axes.reversed() {
-                coord.insert(rest % axis.values.count, at: 0)
-                rest /= axis.values.count
-            }
-            coordinates.append(coord)
+        guard axes.reduce(1, { $0 * $1.values.count }) == count else {
+            throw ConfigError(file: dirs[0], path: "pointCount", message: "merge: \(count) points, but the axes make a grid of another size")
         }
-        let plan = SweepPlan(file: dirs[0], name: name, axes: axes, metrics: metrics, points: [], coordinates: coordinates)
+        let plan = SweepPlan(file: dirs[0], name: name, axes: axes, metrics: metrics, points: [],
+                             coordinates: (0..<count).map { coordinates(of: $0, axes) })
         return (plan, (0..<count).map { rows[$0]! })
     }
 }
