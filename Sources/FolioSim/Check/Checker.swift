@@ -155,7 +155,7 @@ extension World {
     }
 
     private func finishIncrementalCheck() {
-        memory.framesAtLastCheck = []
+        memory.changesChecked()
         tables.checked(tracking: true)
         swap.checked(tracking: true)
         pagecacheAdded = []

@@ -26,6 +26,8 @@ public final class PhysicalMemory {
     /// frames, at least 65536): noting stops, and the next check is a full one.
     private(set) var changesOverflowed = false
     private var changeBudget = 0
+    /// The frame noted last: a fault writes the same frame several times in a row.
+    private var lastNoted = -1
     /// Free-list heads and block counts per order.
     let freeHead: UnsafeMutablePointer<Int32>
     let freeBlocks: UnsafeMutablePointer<Int>
@@ -158,9 +160,10 @@ extension PhysicalMemory {
     /// Kept to a load and a branch where inlined: a larger check in every frame write made
     /// the optimizer stop inlining the fault path's async helpers.
     @inline(__always) func willWrite(_ pfn: Int) {
-        if _slowPath(tracksChanges) { noteWrite(pfn) }
+        if _slowPath(tracksChanges) && pfn != lastNoted { noteWrite(pfn) }
     }
     @inline(never) private func noteWrite(_ pfn: Int) {
+        lastNoted = pfn
         let bit = UInt64(1) << UInt64(pfn & 63)
         guard changedBits[pfn >> 6] & bit == 0 else { return }
         changedBits[pfn >> 6] |= bit
@@ -214,6 +217,13 @@ extension PhysicalMemory {
         }
     }
 
+    /// After an incremental check, whose pass over the changed frames cleared their bits:
+    /// every frame counts as unchanged again.
+    func changesChecked() {
+        framesAtLastCheck = []
+        lastNoted = -1
+    }
+
     /// Starts (or stops) tracking, with every frame counted unchanged.
     func checked(tracking: Bool) {
         framesAtLastCheck = []
@@ -224,6 +234,7 @@ extension PhysicalMemory {
             }
         }
         tracksChanges = tracking
+        lastNoted = -1
         changesOverflowed = false
         changeBudget = max(1 << 16, usedFrameCount / 8)
     }
