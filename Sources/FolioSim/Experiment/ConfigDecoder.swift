@@ -222,7 +222,7 @@ extension Scenario {
 
     private static let ops = ["mmap", "munmap", "mprotect", "madvise", "mremap", "write", "read", "touch", "fork",
                               "exit", "pin", "unpin", "checkPin", "vmsplice", "readPipe", "iouringRegister", "gupTestPin",
-                              "readPin", "clearRefs"]
+                              "readPin", "clearRefs", "trace"]
 
     private static func decodeStep(_ v: JSONValue, file: String, path: String, procs: inout ProcessTracker) throws(ConfigError) -> Step {
         var f = try Fields(v, file: file, path: path)
@@ -381,6 +381,18 @@ extension Scenario {
             result = .readPin(id: id, expect: try value("expect"))
         case "clearRefs":
             result = .clearRefs(proc: try proc())
+        case "trace":
+            let name = try f.requireString("file")
+            let dir = (file as NSString).deletingLastPathComponent
+            let path = name.hasPrefix("/") || dir.isEmpty ? name : (dir as NSString).appendingPathComponent(name)
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw f.fail("file", "cannot read \(JSONWriter.quote(path)) (expected the text of perf script, see the README's trace recipe)")
+            }
+            do {
+                result = .trace(file: path, trace: try PerfTrace.parse(text))
+            } catch {
+                throw f.fail("file", "\(JSONWriter.quote(path)) line \(error.line): \(error.message)")
+            }
         default:
             throw f.fail("op", "unknown op \(JSONWriter.quote(op)) (expected one of \(ops.joined(separator: ", ")))")
         }

@@ -97,6 +97,13 @@ public enum Report {
             ("memory", memory),
             ("pinChecks", .array(pinChecks)),
         ]
+        if !r.traces.isEmpty {
+            top.append(("traces", .array(r.traces.map {
+                .object([("file", .string($0.file)), ("events", .int($0.events)), ("anonFaults", .int($0.anonFaults)),
+                         ("fileFaults", .int($0.fileFaults)), ("unmappedFaults", .int($0.unmappedFaults)),
+                         ("processes", .int($0.processes)), ("failedOps", .int($0.failedOps))])
+            })))
+        }
         if !r.reads.isEmpty {
             top.append(("reads", .array(r.reads.map {
                 .object([("step", .int($0.step)), ("source", .string($0.source)), ("data", .array($0.data.map { .int(Int($0)) }))])
@@ -149,6 +156,9 @@ public enum Report {
             out.append("checkPin \(c.id) (step \(c.step)): \(c.coherentPages)/\(c.pages) pages still mapped at the pinned address\(c.promised ? "" : " (coherency not promised for this pin)")")
         }
         for d in r.reads { out.append("read \(d.source) (step \(d.step)): \(describeData(d.data))") }
+        for t in r.traces {
+            out.append("trace \(t.file): \(t.events) events, \(t.processes) processes; faults: \(t.anonFaults) in anonymous memory (replayed), \(t.fileFaults) in file or special mappings (counted only), \(t.unmappedFaults) outside any traced mapping\(t.failedOps > 0 ? "; \(t.failedOps) mapping changes refused" : "")")
+        }
         for e in r.errors { out.append("error at step \(e.step) (\(e.operation)): \(e.message)") }
         if w.violations.isEmpty {
             out.append(r.scenario.check == .off ? "invariants: not checked" : "invariants: all held")

@@ -31,6 +31,8 @@ public struct RunResult {
     public var errors: [StepError]
     public var pinChecks: [PinCheck]
     public var reads: [DeviceRead]
+    /// What each `trace` step replayed.
+    public var traces: [TraceStats] = []
     public var peakUsedPages: Int
     /// Trace lines, when tracing was on.
     public var trace: [TraceEvent]
@@ -54,7 +56,7 @@ public enum ExperimentRunner {
             world.checkInvariants()
         }
         return RunResult(scenario: scenario, world: world, errors: state.errors, pinChecks: state.pinChecks, reads: state.reads,
-                         peakUsedPages: state.peak, trace: world.tracer?.events ?? [])
+                         traces: state.traces, peakUsedPages: state.peak, trace: world.tracer?.events ?? [])
     }
 }
 
@@ -72,6 +74,7 @@ final class RunState {
     var errors: [StepError] = []
     var pinChecks: [PinCheck] = []
     var reads: [DeviceRead] = []
+    var traces: [TraceStats] = []
     var peak = 0
 
     init(world: World) { self.world = world }
@@ -84,6 +87,7 @@ final class RunState {
         errors = o.errors
         pinChecks = o.pinChecks
         reads = o.reads
+        traces = o.traces
         peak = o.peak
     }
 
@@ -134,7 +138,7 @@ final class RunState {
              .fork(let p, _), .exit(let p), .pin(let p, _, _, _, _, _), .vmsplice(let p, _, _, _), .readPipe(let p, _, _),
              .iouringRegister(let p, _, _, _), .gupTestPin(let p, _, _, _, _), .clearRefs(let p):
             procName = p
-        case .unpin, .checkPin, .readPin:
+        case .unpin, .checkPin, .readPin, .trace:
             procName = nil
         }
         var t: SimThread?
@@ -186,6 +190,8 @@ final class RunState {
                 try await world.iouringRegister(t!, id: id, addr: addr, nrPages: Int(size >> Geometry.pageShift))
             case .gupTestPin(_, let addr, let size, let fast, let id):
                 try await world.gupTestPin(t!, id: id, addr: addr, nrPages: Int(size >> Geometry.pageShift), fast: fast)
+            case .trace(let file, let trace):
+                traces.append(await replay(trace, file: file))
             case .readPin(let id, let expect):
                 let data = world.readPinned(id: id) ?? []
                 let mm = world.pins.last { $0.id == id && !$0.released }.map { world.mms[$0.mm] }

@@ -46,6 +46,8 @@ public enum Op: Equatable, Sendable {
     case readPin(id: String, expect: UInt32?)
     /// `echo 4 > /proc/PID/clear_refs`: clear soft-dirty.
     case clearRefs(proc: String)
+    /// Replays a real program's trace (PerfTrace.swift, TraceReplay.swift).
+    case trace(file: String, trace: PerfTrace)
 
     public var name: String {
         switch self {
@@ -68,6 +70,7 @@ public enum Op: Equatable, Sendable {
         case .gupTestPin: "gupTestPin"
         case .readPin: "readPin"
         case .clearRefs: "clearRefs"
+        case .trace: "trace"
         }
     }
 
@@ -94,6 +97,7 @@ public enum Op: Equatable, Sendable {
         case .gupTestPin(let p, let addr, let size, let fast, let id): return "gupTestPin\(fast ? " fast" : "") \(p) \(a(addr)) \(formatSize(size)) as \(id)"
         case .readPin(let id, _): return "readPin \(id)"
         case .clearRefs(let p): return "clearRefs \(p)"
+        case .trace(let file, let t): return "trace \(file.split(separator: "/").last.map(String.init) ?? file) (\(t.events.count) events)"
         }
     }
 }

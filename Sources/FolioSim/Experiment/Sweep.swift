@@ -259,7 +259,7 @@ extension Op {
              .fork(let p, _), .exit(let p), .pin(let p, _, _, _, _, _), .vmsplice(let p, _, _, _), .readPipe(let p, _, _),
              .iouringRegister(let p, _, _, _), .gupTestPin(let p, _, _, _, _), .clearRefs(let p):
             p
-        case .unpin, .checkPin, .readPin:
+        case .unpin, .checkPin, .readPin, .trace:
             nil
         }
     }

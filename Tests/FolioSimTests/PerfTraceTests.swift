@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+@testable import FolioSim
+
+/// Replaying a real program's `perf script` trace (Experiments/traces/sort.trace, recorded on
+/// the reference host with THP off). The counts are the host's: the real sort took 2677, 684,
+/// 196, 187 and 594 faults in anonymous memory with THP off, 16K, 64K, {64K,32K,16K} and 2M
+/// (README, "Real programs").
+@Suite struct PerfTraceTests {
+    static let dir = packageRoot.appendingPathComponent("Experiments/traces")
+
+    @Test func theSortTraceParses() throws {
+        let text = try String(contentsOf: Self.dir.appendingPathComponent("sort.trace"), encoding: .utf8)
+        let t = try PerfTrace.parse(text)
+        let faults = t.events.filter { if case .fault = $0 { true } else { false } }.count
+        let maps = t.events.filter { if case .map = $0 { true } else { false } }.count
+        #expect(faults == 2736, "\(faults)")
+        #expect(maps == 38, "\(maps)")
+        #expect(t.events.contains(.exec(pid: 1612)) && t.events.contains(.exit(pid: 1612)))
+    }
+
+    @Test func replayUnderEachPolicyGivesTheHostsAnonymousFaults() async throws {
+        let plan = try Sweep.load(path: Self.dir.appendingPathComponent("sort-sweep.json5").path)
+        let rows = await Sweep.run(plan, points: Array(plan.points.indices), jobs: 2)
+        #expect(rows.map { $0.metrics[0] } == [2677, 684, 196, 187, 594])
+        // anon_fault_alloc by 16K, 32K, 64K, 2M under each policy.
+        #expect(rows.map { Array($0.metrics[1...]) } == [[0, 0, 0, 0], [668, 0, 0, 0], [0, 0, 167, 0], [3, 1, 167, 0], [0, 0, 0, 5]])
+        #expect(rows.allSatisfy { $0.violations == 0 })
+    }
+
+    @Test func theReplayCountsFileFaultsWithoutReplayingThem() async throws {
+        let r = await ExperimentRunner.run(try Scenario.load(path: Self.dir.appendingPathComponent("sort.json5").path))
+        #expect(r.traces.map(\.anonFaults) == [2677] && r.traces.map(\.fileFaults) == [59] && r.traces.map(\.unmappedFaults) == [0])
+        #expect(r.world.totalStats.faultsTotal == 2677 && r.world.violations.isEmpty)
+        #expect(Report.text(r).contains("2677 in anonymous memory (replayed), 59 in file or special mappings"))
+    }
+
+    @Test func forkExecAndMremapAreFollowed() async throws {
+        let text = """
+                sh  100/100  1.0: PERF_RECORD_MMAP2 100/100: [0x10000000(0x10000) @ 0x10000000 00:00 0 0]: rw-p //anon
+                sh  100/100  1.1:   exceptions:page_fault_user: address=0x10000010 ip=0x1 error_code=0x6
+                sh  100/100  1.2:   sched:sched_process_fork: comm=sh pid=100 child_comm=sh child_pid=101
+                sh  101/101  1.3:   exceptions:page_fault_user: address=0x10000020 ip=0x1 error_code=0x7
+                sh  101/101  1.4: PERF_RECORD_COMM exec: cat:101/101
+               cat  101/101  1.5: PERF_RECORD_MMAP2 101/101: [0x20000000(0x2000) @ 0x20000000 00:00 0 0]: rw-p //anon
+               cat  101/101  1.6:   exceptions:page_fault_kernel: address=0x20001000 ip=copy_user error_code=0x2
+                sh  100/100  1.7:   syscalls:sys_enter_mremap: addr: 0x10000000, old_len: 0x00010000, new_len: 0x00020000, flags: 0x00000001, new_addr: 0x00000000
+                sh  100/100  1.8:   syscalls:sys_exit_mremap: 0x30000000
+                sh  100/100  1.9:   exceptions:page_fault_user: address=0x30018000 ip=0x1 error_code=0x6
+                sh  100/100  2.0:   exceptions:page_fault_user: address=0x30000000 ip=0x1 error_code=0x4
+               cat  101/101  2.1:   sched:sched_process_exit: comm=cat pid=101 prio=120
+            """
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("foliosim-trace-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try text.write(to: dir.appendingPathComponent("t.trace"), atomically: true, encoding: .utf8)
+        let config = dir.appendingPathComponent("t.json5")
+        try "{ memory: \"64M\", thp: { enabled: \"never\" }, steps: [ { op: \"trace\", file: \"t.trace\" } ] }"
+            .write(to: config, atomically: true, encoding: .utf8)
+        let r = await ExperimentRunner.run(try Scenario.load(path: config.path))
+        #expect(r.traces.first?.anonFaults == 5 && r.traces.first?.processes == 3 && r.traces.first?.failedOps == 0, "\(r.traces)")
+        let stats = r.world.mms.map { ($0.name, $0.stats.faultsTotal) }
+        // pid100: a fault, then after the move a fault in the new part (the moved page is still mapped);
+        // pid101: a COW fault of the page shared with its parent; pid101+1 (after exec): a fault.
+        #expect(stats.map(\.0) == ["pid100", "pid101", "pid101+1"] && stats.map(\.1) == [2, 1, 1], "\(stats)")
+        #expect(r.world.violations.isEmpty)
+    }
+
+    @Test func anUnreadableTraceIsAConfigError() throws {
+        let bad = "{ steps: [ { op: \"trace\", file: \"/nonexistent.trace\" } ] }"
+        #expect(throws: ConfigError.self) { try Scenario.decode(text: bad, file: "x.json5") }
+        let garbled = "  x  1/1  1.0: PERF_RECORD_MMAP2 1/1: [0xZZ(0x1000) @ 0 00:00 0 0]: rw-p //anon\n"
+        #expect(throws: TraceError.self) { try PerfTrace.parse(garbled) }
+    }
+}
