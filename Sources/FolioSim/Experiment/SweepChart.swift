@@ -28,7 +28,7 @@ enum SweepChart {
     /// What a metric counts, for the y label.
     static func unit(_ metric: String) -> String {
         let last = metric.split(separator: ".").last.map(String.init) ?? metric
-        if last.hasSuffix("Pages") || last == "nr_anon" || last == "nr_anon_partially_mapped" { return "pages" }
+        if last.lowercased().contains("pages") || last == "nr_anon" || last == "nr_anon_partially_mapped" { return "pages" }
         if metric.hasPrefix("total.faults") || metric.contains(".faults.") { return "faults" }
         if metric.contains(".mthp.") { return "events" }
         if last.lowercased().contains("bytes") { return "bytes" }
