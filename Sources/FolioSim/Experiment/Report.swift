@@ -85,6 +85,7 @@ public enum Report {
             ("totalPages", .int(w.memory.totalPages)),
             ("usedPages", .int(w.memory.usedPages)),
             ("peakUsedPages", .int(r.peakUsedPages)),
+            ("peakAnonPages", .int(r.peakAnonPages)),
             ("folios", .object(folioCensus(w))),
             ("deferredSplitQueue", .int(w.deferredSplitQueue.count)),
             ("swapSlotsUsed", .int(w.swap.usedSlots)),

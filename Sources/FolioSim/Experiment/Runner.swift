@@ -34,6 +34,9 @@ public struct RunResult {
     /// What each `trace` step replayed.
     public var traces: [TraceStats] = []
     public var peakUsedPages: Int
+    /// The peak of MM_ANONPAGES over the live processes (after every step, and every event
+    /// of a trace).
+    public var peakAnonPages = 0
     /// Trace lines, when tracing was on.
     public var trace: [TraceEvent]
 }
@@ -56,7 +59,8 @@ public enum ExperimentRunner {
             world.checkInvariants()
         }
         return RunResult(scenario: scenario, world: world, errors: state.errors, pinChecks: state.pinChecks, reads: state.reads,
-                         traces: state.traces, peakUsedPages: state.peak, trace: world.tracer?.events ?? [])
+                         traces: state.traces, peakUsedPages: state.peak, peakAnonPages: state.peakAnon,
+                         trace: world.tracer?.events ?? [])
     }
 }
 
@@ -76,6 +80,7 @@ final class RunState {
     var reads: [DeviceRead] = []
     var traces: [TraceStats] = []
     var peak = 0
+    var peakAnon = 0
 
     init(world: World) { self.world = world }
 
@@ -89,6 +94,7 @@ final class RunState {
         reads = o.reads
         traces = o.traces
         peak = o.peak
+        peakAnon = o.peakAnon
     }
 
     /// Runs `steps` one after the other with every kernel path run to completion.
@@ -100,10 +106,15 @@ final class RunState {
                 let op = step.op(k)
                 world.operation = .step(section: label, index: i, repetition: k, count: step.repeatCount, op: op)
                 await execute(op, step: stepOffset + i)
-                peak = max(peak, world.memory.usedPages)
+                notePeaks()
                 if check == .step { world.checkInvariants() }
             }
         }
+    }
+
+    func notePeaks() {
+        peak = max(peak, world.memory.usedPages)
+        peakAnon = max(peakAnon, world.mms.reduce(0) { $0 + ($1.alive ? $1.rssAnon : 0) })
     }
 
     func thread(_ name: String) -> SimThread? {

@@ -76,7 +76,7 @@ extension RunState {
             do { try await body(t) } catch { stats.failedOps += 1 }
         }
         for e in trace.events {
-            defer { peak = max(peak, world.memory.usedPages) }
+            defer { notePeaks() }
             switch e {
             case .map(let pid, let addr, let size, let isAnon, let prot):
                 let r = addr..<addr + size
