@@ -94,7 +94,7 @@ extension FolioSimCLI {
             print(JSONWriter.write(Sweep.json(plan, rows, shard: shard)))
         } else {
             let part = shard.map { " (shard \($0.index)/\($0.count))" } ?? ""
-            print("\(plan.name): \(rows.count) of \(plan.coordinates.count) points\(part)\n")
+            print("\(plan.name): \(rows.count) of \(plan.pointCount) points\(part)\n")
             print(Sweep.table(plan, rows), terminator: "")
             if !written.isEmpty { print("\nwrote " + written.joined(separator: ", ")) }
         }

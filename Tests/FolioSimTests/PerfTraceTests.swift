@@ -66,6 +66,39 @@ import Testing
         #expect(r.world.violations.isEmpty)
     }
 
+    /// Mutated traces (huge numbers, cut lines, shuffled lines) parse or fail with a line
+    /// number, and whatever parses replays without a crash.
+    @Test func mutatedTracesNeverCrash() async throws {
+        let lines = try String(contentsOf: Self.dir.appendingPathComponent("sort.trace"), encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: false).prefix(300).map(String.init)
+        var x: UInt64 = 7
+        func next(_ n: Int) -> Int {
+            x = x &* 6364136223846793005 &+ 1442695040888963407
+            return Int((x >> 33) % UInt64(n))
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("foliosim-trace-fuzz-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for k in 0..<20 {
+            var m = lines
+            for _ in 0..<10 {
+                let i = next(m.count)
+                switch next(4) {
+                case 0: m[i] = m[i].replacingOccurrences(of: "0x", with: "0xfffffffffffff")
+                case 1: m[i] = String(m[i].prefix(next(max(1, m[i].count))))
+                case 2: m.swapAt(i, next(m.count))
+                default: m[i] = m[i].replacingOccurrences(of: "(0x", with: "(0xffffffffffffff")
+                }
+            }
+            let file = dir.appendingPathComponent("m\(k).trace")
+            try m.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+            let config = "{ memory: \"256M\", steps: [ { op: \"trace\", file: \"\(file.path)\" } ] }"
+            guard let s = try? Scenario.decode(text: config, file: "m.json5") else { continue }
+            let r = await ExperimentRunner.run(s)
+            #expect(r.traces.count == 1)
+        }
+    }
+
     @Test func anUnreadableTraceIsAConfigError() throws {
         let bad = "{ steps: [ { op: \"trace\", file: \"/nonexistent.trace\" } ] }"
         #expect(throws: ConfigError.self) { try Scenario.decode(text: bad, file: "x.json5") }

@@ -105,6 +105,22 @@ import Testing
         #expect(svg.contains(">64K+32K+16K, aligned-range<"))
     }
 
+    /// A damaged shard file is an error, never a crash.
+    @Test func damagedShardsAreErrors() throws {
+        let d = tempDir("damaged")
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        for json in [
+            #"{ "name": "g", "axes": [ { "name": "a", "values": [1, 2] } ], "metrics": ["m"], "pointCount": 1e300, "points": [] }"#,
+            #"{ "name": "g", "axes": [ { "name": "a", "values": [] } ], "metrics": ["m"], "pointCount": 0, "points": [] }"#,
+            #"{ "name": "g", "axes": [ { "name": "a", "values": [1, 2] } ], "metrics": ["m"], "pointCount": 2, "points": [ { "index": 1e30, "violations": 0 } ] }"#,
+            #"{ "name": "g", "axes": [ { "name": "a", "values": [1, 2] } ], "metrics": ["m"], "pointCount": 2, "points": [ { "index": 0, "violations": 0 } ] }"#,
+        ] {
+            try json.write(toFile: d + "/sweep.json", atomically: true, encoding: .utf8)
+            #expect(throws: ConfigError.self) { try Sweep.merge([d]) }
+        }
+    }
+
     @Test func badAxesAndMetricsAreConfigErrors() {
         let cases: [(String, String, String)] = [
             ("\"total.rssAnonPages\" ]", "\"total.nope\" ]", "sweep.metrics[2]"),

@@ -36,15 +36,15 @@ extension World {
             let was = frames[pfn - range.lowerBound], now = memory.frames[pfn]
             let wasInUse = was.flags & PageFlag.allocated != 0
             if memory.isChanged(pfn) {
-                if wasInUse && logged[pfn].map({ framesEqual($0, was) }) != true {
+                if wasInUse && logged[pfn] != was {
                     auditFail("frame \(pfn) changed but its state at the last check was not kept")
                 }
-            } else if !framesEqual(was, now) && (wasInUse || now.flags & PageFlag.allocated != 0) {
+            } else if was != now && (wasInUse || now.flags & PageFlag.allocated != 0) {
                 auditFail("frame \(pfn) changed without a note")
             }
             if wasInUse && now.flags & PageFlag.head != 0 && now.flags & PageFlag.orderMask != 0 && !memory.isChanged(pfn) {
                 let idx = memory.metaIndex(PFN(pfn))
-                if idx < snap.large.count && !metaEqual(snap.large[idx], memory.large[idx]) {
+                if idx < snap.large.count && snap.large[idx] != memory.large[idx] {
                     auditFail("large-folio counts of \(pfn) changed without a note")
                 }
             }
@@ -102,15 +102,5 @@ extension World {
             if a != b { auditFail("unit records of \(mm.name) differ") }
             if mm.alive && inc.rss(mm.index) != fresh.rss(mm.index) { auditFail("RSS of \(mm.name) differs") }
         }
-    }
-
-    private func framesEqual(_ a: Frame, _ b: Frame) -> Bool {
-        a.ref == b.ref && a.map == b.map && a.flags == b.flags && a.data == b.data
-    }
-    private func metaEqual(_ a: LargeFolioMeta, _ b: LargeFolioMeta) -> Bool {
-        a.largeMapcount == b.largeMapcount && a.entireMapcount == b.entireMapcount && a.pincount == b.pincount
-            && a.nrPagesMapped == b.nrPagesMapped && a.mmId0 == b.mmId0 && a.mmId1 == b.mmId1
-            && a.mmIdCount0 == b.mmIdCount0 && a.mmIdCount1 == b.mmIdCount1
-            && a.maybeMappedShared == b.maybeMappedShared && a.inUse == b.inUse
     }
 }

@@ -55,6 +55,11 @@ final class CheckState {
         }
     }
 
+    func setUnits(_ mm: Int, _ records: [UnitRecord]) {
+        while units.count <= mm { units.append([]) }
+        units[mm] = records
+    }
+
     func rss(_ mm: Int) -> RSSCount {
         mm < rss.count ? rss[mm] : RSSCount()
     }

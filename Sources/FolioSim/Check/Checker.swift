@@ -57,8 +57,7 @@ extension World {
                 let rec = addUnit(mm, u, spans, st, &watch)
                 if keep { records.append(rec) }
             }
-            while st.units.count <= mm.index { st.units.append([]) }
-            st.units[mm.index] = records
+            st.setUnits(mm.index, records)
             checkRSS(mm, st)
         }
         checkPins()
@@ -97,7 +96,7 @@ extension World {
             let old = mm.index < st.units.count ? st.units[mm.index] : []
             guard mm.alive else {
                 for rec in old { subtractUnit(mm, rec, st, &watch) }
-                if mm.index < st.units.count { st.units[mm.index] = [] }
+                st.setUnits(mm.index, [])
                 continue
             }
             checkMM(mm)
@@ -124,8 +123,7 @@ extension World {
                 subtractUnit(mm, old[j], st, &watch)
                 j += 1
             }
-            while st.units.count <= mm.index { st.units.append([]) }
-            st.units[mm.index] = updated
+            st.setUnits(mm.index, updated)
             checkRSS(mm, st)
             if probeFound { return false }
         }
@@ -133,10 +131,8 @@ extension World {
 
         checkPins()
         let (refs, counts) = pinReferences()
-        for (folio, n) in refs where st.pinRefs[folio] != n { memory.markChanged(Int(folio)) }
-        for (folio, n) in counts where st.pinCounts[folio] != n { memory.markChanged(Int(folio)) }
-        for folio in st.pinRefs.keys where refs[folio] == nil { memory.markChanged(Int(folio)) }
-        for folio in st.pinCounts.keys where counts[folio] == nil { memory.markChanged(Int(folio)) }
+        markDifferences(st.pinRefs, refs)
+        markDifferences(st.pinCounts, counts)
         (st.pinRefs, st.pinCounts) = (refs, counts)
         for folio in pagecacheAdded { st.pagecache.insert(folio) }
 
@@ -152,6 +148,12 @@ extension World {
         if let written = swap.slotsAtLastCheck { slots.formUnion(written.keys) }
         for slot in slots.sorted() where slot > 0 && slot < swap.slotCount { checkSwapSlot(slot, st) }
         return !probeFound
+    }
+
+    /// Marks for the folio pass every folio whose count differs between two tables.
+    private func markDifferences(_ old: [UInt32: Int32], _ new: [UInt32: Int32]) {
+        for (folio, n) in new where old[folio] != n { memory.markChanged(Int(folio)) }
+        for folio in old.keys where new[folio] == nil { memory.markChanged(Int(folio)) }
     }
 
     private func finishIncrementalCheck() {

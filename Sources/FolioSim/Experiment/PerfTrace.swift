@@ -95,6 +95,19 @@ public struct PerfTrace: Equatable, Sendable {
                 t.skipped += 1
             }
         }
+        t.events.removeAll { e in
+            let inUserSpace: Bool
+            switch e {
+            case .map(_, let a, let n, _, _), .unmap(_, let a, let n), .protect(_, let a, let n, _), .advise(_, let a, let n, _):
+                inUserSpace = a < Geometry.taskSize && n <= Geometry.taskSize - a
+            case .move(_, let from, let old, let to, let new):
+                inUserSpace = from < Geometry.taskSize && old <= Geometry.taskSize - from && to < Geometry.taskSize && new <= Geometry.taskSize - to
+            default:
+                inUserSpace = true
+            }
+            if !inUserSpace { t.skipped += 1 }
+            return !inUserSpace
+        }
         return t
     }
 

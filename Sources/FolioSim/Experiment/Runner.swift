@@ -142,18 +142,8 @@ final class RunState {
 
     /// Runs one op; `threadName` names the thread of a `threads:` entry that runs it.
     func execute(_ op: Op, step: Int, threadName: String? = nil) async {
-        let procName: String?
-        switch op {
-        case .mmap(let p, _, _, _, _), .munmap(let p, _, _), .mprotect(let p, _, _, _), .madvise(let p, _, _, _),
-             .mremap(let p, _, _, _), .write(let p, _, _, _), .read(let p, _, _, _), .touch(let p, _, _, _, _, _, _),
-             .fork(let p, _), .exit(let p), .pin(let p, _, _, _, _, _), .vmsplice(let p, _, _, _), .readPipe(let p, _, _),
-             .iouringRegister(let p, _, _, _), .gupTestPin(let p, _, _, _, _), .clearRefs(let p):
-            procName = p
-        case .unpin, .checkPin, .readPin, .trace:
-            procName = nil
-        }
         var t: SimThread?
-        if let procName {
+        if let procName = op.process {
             t = threadName.map { thread($0, in: procName) } ?? thread(procName)
             if t == nil { fail(step, op, "ENOMEM: no memory for the process's page-table root"); return }
         }

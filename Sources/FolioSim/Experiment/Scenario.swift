@@ -102,6 +102,34 @@ public enum Op: Equatable, Sendable {
     }
 }
 
+extension Op {
+    /// The process a step acts in (nil for ops on a pin and for a trace, whose processes
+    /// come from the trace).
+    var process: String? {
+        switch self {
+        case .mmap(let p, _, _, _, _), .munmap(let p, _, _), .mprotect(let p, _, _, _), .madvise(let p, _, _, _),
+             .mremap(let p, _, _, _), .write(let p, _, _, _), .read(let p, _, _, _), .touch(let p, _, _, _, _, _, _),
+             .fork(let p, _), .exit(let p), .pin(let p, _, _, _, _, _), .vmsplice(let p, _, _, _), .readPipe(let p, _, _),
+             .iouringRegister(let p, _, _, _), .gupTestPin(let p, _, _, _, _), .clearRefs(let p):
+            p
+        case .unpin, .checkPin, .readPin, .trace:
+            nil
+        }
+    }
+}
+
+extension Scenario {
+    /// Every process the steps name: a `proc`, or a fork's `child`.
+    var processNames: Set<String> {
+        var names: Set<String> = []
+        for step in steps + threads.flatMap(\.steps) + after {
+            if let p = step.op.process { names.insert(p) }
+            if case .fork(_, let child) = step.op { names.insert(child) }
+        }
+        return names
+    }
+}
+
 func protString(_ p: Prot) -> String {
     if p.isEmpty { return "none" }
     return (p.contains(.read) ? "r" : "") + (p.contains(.write) ? "w" : "") + (p.contains(.exec) ? "x" : "")

@@ -22,10 +22,27 @@ public struct SweepPlan: Sendable {
     public let name: String
     public let axes: [SweepAxis]
     public let metrics: [String]
-    /// The grid's points in order, the first axis varying slowest.
+    /// The grid's points in order, the first axis varying slowest (empty for a plan rebuilt
+    /// from shard outputs, which only writes files).
     public let points: [Scenario]
-    /// For each point, the index of its value on each axis.
-    public let coordinates: [[Int]]
+
+    /// The number of points (Int.max when it would overflow).
+    public var pointCount: Int {
+        axes.reduce(1) { n, axis in
+            let (p, overflow) = n.multipliedReportingOverflow(by: axis.values.count)
+            return overflow ? Int.max : p
+        }
+    }
+    /// The index on each axis of point `p` (the first axis varies slowest).
+    public func coordinates(of p: Int) -> [Int] {
+        var coord = Array(repeating: 0, count: axes.count)
+        var rest = p
+        for i in axes.indices.reversed() {
+            coord[i] = rest % axes[i].values.count
+            rest /= axes[i].values.count
+        }
+        return coord
+    }
 }
 
 public struct SweepAxis: Sendable, Equatable {
@@ -85,14 +102,13 @@ extension Sweep {
             }
             metrics.append(s)
         }
-        let grid = axes.reduce(1) { $0 * $1.values.count }
-        guard grid <= 100_000 else {
-            throw ConfigError(file: file, path: "sweep.axes", message: "the grid has \(grid) points; at most 100000")
+        let shape = SweepPlan(file: file, name: "", axes: axes, metrics: metrics, points: [])
+        guard shape.pointCount <= 100_000 else {
+            throw ConfigError(file: file, path: "sweep.axes", message: "the grid has more than 100000 points")
         }
         var points: [Scenario] = []
-        var coords: [[Int]] = []
-        for p in 0..<grid {
-            let coord = coordinates(of: p, axes)
+        for p in 0..<shape.pointCount {
+            let coord = shape.coordinates(of: p)
             var config = JSONValue.object(members)
             var where_: [String] = []
             for (axis, k) in zip(axes, coord) {
@@ -105,22 +121,10 @@ extension Sweep {
             }
             let pointFile = "\(file) (sweep point \(where_.joined(separator: ", ")))"
             points.append(try Scenario.decode(root: config, file: pointFile))
-            coords.append(coord)
         }
         let name = points.first?.name ?? (file as NSString).lastPathComponent
         try checkMetrics(metrics, points: points, file: file)
-        return SweepPlan(file: file, name: name, axes: axes, metrics: metrics, points: points, coordinates: coords)
-    }
-
-    /// The index on each axis of point `p` (the first axis varies slowest).
-    static func coordinates(of p: Int, _ axes: [SweepAxis]) -> [Int] {
-        var coord = Array(repeating: 0, count: axes.count)
-        var rest = p
-        for i in axes.indices.reversed() {
-            coord[i] = rest % axes[i].values.count
-            rest /= axes[i].values.count
-        }
-        return coord
+        return SweepPlan(file: file, name: name, axes: axes, metrics: metrics, points: points)
     }
 
     private static func decodeAxes(_ v: JSONValue, file: String, base: JSONValue) throws(ConfigError) -> [SweepAxis] {
@@ -249,33 +253,6 @@ extension Sweep {
 /// Namespace of the sweep (Sweep.swift: the plan; SweepRun.swift: running and output;
 /// SweepChart.swift: the SVG charts).
 public enum Sweep {}
-
-extension Op {
-    /// The process a step acts in (nil for ops on a pin).
-    var process: String? {
-        switch self {
-        case .mmap(let p, _, _, _, _), .munmap(let p, _, _), .mprotect(let p, _, _, _), .madvise(let p, _, _, _),
-             .mremap(let p, _, _, _), .write(let p, _, _, _), .read(let p, _, _, _), .touch(let p, _, _, _, _, _, _),
-             .fork(let p, _), .exit(let p), .pin(let p, _, _, _, _, _), .vmsplice(let p, _, _, _), .readPipe(let p, _, _),
-             .iouringRegister(let p, _, _, _), .gupTestPin(let p, _, _, _, _), .clearRefs(let p):
-            p
-        case .unpin, .checkPin, .readPin, .trace:
-            nil
-        }
-    }
-}
-
-extension Scenario {
-    /// Every process the steps name: a `proc`, or a fork's `child`.
-    var processNames: Set<String> {
-        var names: Set<String> = []
-        for step in steps + threads.flatMap(\.steps) + after {
-            if let p = step.op.process { names.insert(p) }
-            if case .fork(_, let child) = step.op { names.insert(child) }
-        }
-        return names
-    }
-}
 
 extension RunResult {
     /// The result of running nothing: the shape of every result, for checking metric paths.

@@ -69,7 +69,7 @@ enum SweepChart {
         var seriesKeys: [[Int]] = []
         var data: [[Int]: [Double?]] = [:]
         for row in rows {
-            let c = plan.coordinates[row.point]
+            let c = plan.coordinates(of: row.point)
             let key = Array(c.dropFirst())
             if data[key] == nil {
                 seriesKeys.append(key)

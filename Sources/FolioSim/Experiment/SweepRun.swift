@@ -60,7 +60,7 @@ extension Sweep {
     public static func csv(_ plan: SweepPlan, _ rows: [SweepRow]) -> String {
         var out = (plan.axes.map(\.name) + plan.metrics).map(csvField).joined(separator: ",") + "\n"
         for row in rows {
-            let axes = zip(plan.axes, plan.coordinates[row.point]).map { $0.label($1) }
+            let axes = zip(plan.axes, plan.coordinates(of: row.point)).map { $0.label($1) }
             out += (axes + row.metrics.map(format)).map(csvField).joined(separator: ",") + "\n"
         }
         return out
@@ -73,11 +73,11 @@ extension Sweep {
             ("name", .string(plan.name)),
             ("axes", .array(plan.axes.map { .object([("name", .string($0.name)), ("values", .array($0.values))]) })),
             ("metrics", .array(plan.metrics.map { .string($0) })),
-            ("pointCount", JSONValue.int(plan.coordinates.count)),
+            ("pointCount", JSONValue.int(plan.pointCount)),
         ]
         if let (i, n) = shard { top.append(("shard", .string("\(i)/\(n)"))) }
         top.append(("points", .array(rows.map { row in
-            let values = zip(plan.axes, plan.coordinates[row.point]).map { ($0.name, $0.values[$1]) }
+            let values = zip(plan.axes, plan.coordinates(of: row.point)).map { ($0.name, $0.values[$1]) }
             let metrics = zip(plan.metrics, row.metrics).map { ($0, $1.map { JSONValue.number($0, text: format($0)) } ?? .null) }
             return .object([("index", JSONValue.int(row.point)), ("values", .object(values)), ("metrics", .object(metrics)),
                             ("violations", JSONValue.int(row.violations))])
@@ -90,7 +90,7 @@ extension Sweep {
         let header = plan.axes.map(\.name) + plan.metrics + ["violations"]
         var cells = [header]
         for row in rows {
-            cells.append(zip(plan.axes, plan.coordinates[row.point]).map { $0.label($1) } + row.metrics.map(format) + [String(row.violations)])
+            cells.append(zip(plan.axes, plan.coordinates(of: row.point)).map { $0.label($1) } + row.metrics.map(format) + [String(row.violations)])
         }
         let widths = header.indices.map { c in cells.map { $0[c].count }.max() ?? 0 }
         return cells.map { line in
@@ -123,6 +123,12 @@ extension Sweep {
 
     // MARK: merging shards
 
+    /// A whole number in `0..<limit` from a shard's JSON, nil for anything else.
+    private static func index(_ v: JSONValue?, below limit: Int) -> Int? {
+        guard case .number(let d, _)? = v, d >= 0, d < Double(limit), d == d.rounded() else { return nil }
+        return Int(d)
+    }
+
     /// Joins the `sweep.json` of shard directories into the plan and rows one run would have
     /// given. The shards must come from the same sweep and cover every point once.
     public static func merge(_ dirs: [String]) throws(ConfigError) -> (plan: SweepPlan, rows: [SweepRow]) {
@@ -139,28 +145,32 @@ extension Sweep {
             let v = try Scenario.parse(text: text, file: file)
             func fail(_ path: String, _ m: String) -> ConfigError { ConfigError(file: file, path: path, message: m) }
             guard case .array(let axv)? = lookup(v, ["axes"]), case .array(let mv)? = lookup(v, ["metrics"]),
-                  case .number(let n, _)? = lookup(v, ["pointCount"]), case .array(let pv)? = lookup(v, ["points"]),
+                  let n = index(lookup(v, ["pointCount"]), below: 100_001), case .array(let pv)? = lookup(v, ["points"]),
                   case .string(let nm)? = lookup(v, ["name"]) else {
                 throw fail("", "not a sweep.json written by foliosim sweep")
             }
             let a: [SweepAxis] = axv.compactMap { ax in
-                guard case .string(let an)? = lookup(ax, ["name"]), case .array(let vals)? = lookup(ax, ["values"]) else { return nil }
+                guard case .string(let an)? = lookup(ax, ["name"]), case .array(let vals)? = lookup(ax, ["values"]), !vals.isEmpty else { return nil }
                 return SweepAxis(name: an, values: vals, isParameter: false)
+            }
+            guard a.count == axv.count, SweepPlan(file: file, name: nm, axes: a, metrics: [], points: []).pointCount == n else {
+                throw fail("axes", "the axes do not make a grid of pointCount (\(n)) points")
             }
             let m: [String] = mv.compactMap { if case .string(let s) = $0 { s } else { nil } }
             if let axes {
-                guard axes.map(\.name) == a.map(\.name), axes.map(\.values) == a.map(\.values), metrics == m, count == Int(n) else {
+                guard axes.map(\.name) == a.map(\.name), axes.map(\.values) == a.map(\.values), metrics == m, count == n else {
                     throw fail("axes", "this shard is of another sweep than \(dirs[0])")
                 }
             } else {
-                (axes, metrics, count, name) = (a, m, Int(n), nm)
+                (axes, metrics, count, name) = (a, m, n, nm)
             }
             for (k, p) in pv.enumerated() {
-                guard case .number(let idx, _)? = lookup(p, ["index"]), Int(idx) >= 0, Int(idx) < count,
-                      case .number(let viol, _)? = lookup(p, ["violations"]) else { throw fail("points[\(k)]", "expected index, values, metrics and violations") }
-                guard rows[Int(idx)] == nil else { throw fail("points[\(k)]", "point \(Int(idx)) is also in another shard") }
+                guard let idx = index(lookup(p, ["index"]), below: count), let viol = index(lookup(p, ["violations"]), below: 1 << 30) else {
+                    throw fail("points[\(k)]", "expected index, values, metrics and violations")
+                }
+                guard rows[idx] == nil else { throw fail("points[\(k)]", "point \(idx) is also in another shard") }
                 let values: [Double?] = m.map { if case .number(let d, _)? = lookup(p, ["metrics", $0]) { d } else { nil } }
-                rows[Int(idx)] = SweepRow(point: Int(idx), metrics: values, violations: Int(viol))
+                rows[idx] = SweepRow(point: idx, metrics: values, violations: viol)
             }
         }
         guard let axes else { throw ConfigError(file: "", path: "", message: "merge: no shard directories given") }
@@ -168,11 +178,6 @@ extension Sweep {
         guard missing.isEmpty else {
             throw ConfigError(file: dirs.joined(separator: ", "), path: "", message: "merge: \(missing.count) of \(count) points are in no shard (first: \(missing[0]))")
         }
-        guard axes.reduce(1, { $0 * $1.values.count }) == count else {
-            throw ConfigError(file: dirs[0], path: "pointCount", message: "merge: \(count) points, but the axes make a grid of another size")
-        }
-        let plan = SweepPlan(file: dirs[0], name: name, axes: axes, metrics: metrics, points: [],
-                             coordinates: (0..<count).map { coordinates(of: $0, axes) })
-        return (plan, (0..<count).map { rows[$0]! })
+        return (SweepPlan(file: dirs[0], name: name, axes: axes, metrics: metrics, points: []), (0..<count).map { rows[$0]! })
     }
 }

@@ -71,9 +71,12 @@ extension RunState {
             }
             return thread(names[pid]!)
         }
-        func run(_ body: (SimThread) async throws(MMError) -> Void, _ pid: Int32) async {
-            guard let t = proc(pid) else { stats.failedOps += 1; return }
-            do { try await body(t) } catch { stats.failedOps += 1 }
+        /// Calls `body(thread, address, size)` for each range in `pid`'s process, counting refusals.
+        func run(_ pid: Int32, _ ranges: [Range<UInt64>], _ body: (SimThread, UInt64, UInt64) async throws(MMError) -> Void) async {
+            for r in ranges {
+                guard let t = proc(pid) else { stats.failedOps += 1; return }
+                do { try await body(t, r.lowerBound, r.upperBound - r.lowerBound) } catch { stats.failedOps += 1 }
+            }
         }
         for e in trace.events {
             defer { notePeaks() }
@@ -81,45 +84,37 @@ extension RunState {
             case .map(let pid, let addr, let size, let isAnon, let prot):
                 let r = addr..<addr + size
                 if isAnon {
-                    for gap in anon[pid, default: RangeSet()].gaps(r) {
-                        await run({ t throws(MMError) in try await world.mmap(t, addr: gap.lowerBound, size: gap.upperBound - gap.lowerBound, prot: prot, kind: .privateAnon) }, pid)
-                    }
+                    await run(pid, anon[pid, default: RangeSet()].gaps(r)) { t, a, n throws(MMError) in try await world.mmap(t, addr: a, size: n, prot: prot, kind: .privateAnon) }
                     anon[pid, default: RangeSet()].insert(r)
                     other[pid, default: RangeSet()].remove(r)
                 } else {
-                    for part in anon[pid, default: RangeSet()].overlaps(r) {
-                        await run({ t throws(MMError) in try await world.munmap(t, addr: part.lowerBound, size: part.upperBound - part.lowerBound) }, pid)
-                    }
+                    await run(pid, anon[pid, default: RangeSet()].overlaps(r)) { t, a, n throws(MMError) in try await world.munmap(t, addr: a, size: n) }
                     anon[pid, default: RangeSet()].remove(r)
                     other[pid, default: RangeSet()].insert(r)
                 }
             case .unmap(let pid, let addr, let size):
                 let r = addr..<addr + size
-                for part in anon[pid, default: RangeSet()].overlaps(r) {
-                    await run({ t throws(MMError) in try await world.munmap(t, addr: part.lowerBound, size: part.upperBound - part.lowerBound) }, pid)
-                }
+                await run(pid, anon[pid, default: RangeSet()].overlaps(r)) { t, a, n throws(MMError) in try await world.munmap(t, addr: a, size: n) }
                 anon[pid, default: RangeSet()].remove(r)
                 other[pid, default: RangeSet()].remove(r)
             case .protect(let pid, let addr, let size, let prot):
-                for part in anon[pid, default: RangeSet()].overlaps(addr..<addr + size) {
-                    await run({ t throws(MMError) in try await world.mprotect(t, addr: part.lowerBound, size: part.upperBound - part.lowerBound, prot: prot) }, pid)
-                }
+                await run(pid, anon[pid, default: RangeSet()].overlaps(addr..<addr + size)) { t, a, n throws(MMError) in try await world.mprotect(t, addr: a, size: n, prot: prot) }
             case .advise(let pid, let addr, let size, let advice):
-                for part in anon[pid, default: RangeSet()].overlaps(addr..<addr + size) {
-                    await run({ t throws(MMError) in try await world.madvise(t, addr: part.lowerBound, size: part.upperBound - part.lowerBound, advice: advice) }, pid)
-                }
+                await run(pid, anon[pid, default: RangeSet()].overlaps(addr..<addr + size)) { t, a, n throws(MMError) in try await world.madvise(t, addr: a, size: n, advice: advice) }
             case .move(let pid, let from, let oldSize, let to, let newSize):
                 let keep = min(oldSize, newSize)
                 let wasAnon = anon[pid, default: RangeSet()].overlaps(from..<from + oldSize) == [from..<from + oldSize]
                 if wasAnon {
                     if to != from && keep > 0 {
-                        await run({ t throws(MMError) in try await world.mremap(t, from: from, size: keep, to: to) }, pid)
+                        await run(pid, [from..<from + keep]) { t, a, n throws(MMError) in try await world.mremap(t, from: a, size: n, to: to) }
                     }
                     if oldSize > keep {
-                        await run({ t throws(MMError) in try await world.munmap(t, addr: from + keep, size: oldSize - keep) }, pid)
+                        await run(pid, [from + keep..<from + oldSize]) { t, a, n throws(MMError) in try await world.munmap(t, addr: a, size: n) }
                     }
                     if newSize > keep {
-                        await run({ t throws(MMError) in try await world.mmap(t, addr: to + keep, size: newSize - keep, prot: [.read, .write], kind: .privateAnon) }, pid)
+                        await run(pid, [to + keep..<to + newSize]) { t, a, n throws(MMError) in
+                            try await world.mmap(t, addr: a, size: n, prot: [.read, .write], kind: .privateAnon)
+                        }
                     }
                     anon[pid, default: RangeSet()].remove(from..<from + oldSize)
                     anon[pid, default: RangeSet()].insert(to..<to + newSize)

@@ -4,7 +4,7 @@
 /// head `ref`/`map` hold the free-list links; on page[1] of a large folio `ref` holds the
 /// index of the folio's `LargeFolioMeta` (the kernel keeps `_large_mapcount`, `_pincount`
 /// and friends in the first tail pages too).
-public struct Frame: Sendable {
+public struct Frame: Sendable, Equatable {
     /// Head: `folio_ref_count`. Free block head: next free PFN (-1 ends the list).
     /// page[1] of a large folio: index of its `LargeFolioMeta`.
     public var ref: Int32
@@ -60,7 +60,7 @@ public enum PageFlag {
 }
 
 /// Folio-wide state of a large folio that the kernel keeps in its first tail pages.
-public struct LargeFolioMeta: Sendable {
+public struct LargeFolioMeta: Sendable, Equatable {
     /// `_large_mapcount + 1`: PTE mappings of any page plus PMD mappings.
     public var largeMapcount: Int32 = 0
     /// `_entire_mapcount + 1`: PMD mappings of the whole folio.
