@@ -4,21 +4,11 @@ public final class SimThread: CustomStringConvertible {
     /// The name used in traces and schedules, e.g. "A1".
     public let name: String
     public let mm: MM
+    /// Pages the GUP call in flight has kept (FOLL_PIN): pins the checker counts from the
+    /// moment they are kept until the driver holds them. The call's own state, not shared.
+    var gupKept: [(page: PFN, flags: GUPFlags)] = []
     init(id: Int32, name: String, mm: MM) { self.id = id; self.name = name; self.mm = mm }
     public var description: String { name }
-}
-
-/// A GUP reference held by a simulated driver (`pin` op): pages grabbed with FOLL_PIN or
-/// FOLL_GET at `addr` of `mm`.
-public struct PinRecord: Sendable {
-    public var id: String
-    public var mm: Int
-    public var addr: UInt64
-    public var pages: [PFN]
-    public var flags: GUPFlags
-    /// Addresses the user unmapped or remapped since pinning: invariant I4 no longer binds them.
-    public var detached: [Bool]
-    public var released = false
 }
 
 /// The operation a world is running, for violation reports: built per step, so it keeps the
@@ -86,26 +76,31 @@ public final class World {
     /// `thp.sysfsMask` without and with VM_HUGEPAGE, computed when the settings change.
     var thpMaskPlain: UInt32 = 0
     var thpMaskHugepage: UInt32 = 0
-    public internal(set) var pins: [PinRecord] = []
+    /// The pins simulated drivers hold.
+    let pinTable: PinTable
+    /// What the user did to its mappings (for the pin checks; not kernel state).
+    let userActivity: UserActivity
     /// The deferred split queue (`deferred_split_queue`), in queueing order. Entries whose
     /// folio was freed are dropped lazily.
-    var deferredSplit: [PFN] = []
+    private var deferredSplit: [PFN] = []
     public var hooks: SchedulingHooks?
     /// Records what each step touches while an explorer runs (nil otherwise).
     public var log: AccessLog? {
         didSet {
             memory.log = log
             swap.log = log
+            tables.log = log
+            pinTable.log = log
+            for mm in mms { mm.log = log }
             if oldValue == nil && log != nil { accessLogsAttached.add(1, ordering: .relaxed) }
             if oldValue != nil && log == nil { accessLogsAttached.subtract(1, ordering: .relaxed) }
         }
     }
-    /// Pages that GUP calls in flight have grabbed and kept (after their last recheck),
-    /// visible to the checker before the driver records the pin: (thread id, page, flags).
-    public internal(set) var inFlightPins: [(thread: Int32, page: PFN, flags: GUPFlags)] = []
     public var tracer: Tracer?
     public internal(set) var violations: [Violation] = []
     var reportedKeys: Set<String> = []
+    /// Invariants not to report (`explore --ignore`).
+    public var ignoredInvariants: Set<String> = []
     /// How `checkInvariants` works; a copy of a world starts with full checks.
     public var checkStrategy = CheckStrategy.full
     /// What the last check derived, while checks are incremental.
@@ -140,6 +135,8 @@ public final class World {
         memory = PhysicalMemory(bytes: memoryBytes)
         tables = PageTableStore()
         swap = SwapDevice(slots: Int(swapBytes / Geometry.pageSize))
+        pinTable = PinTable(memory: memory)
+        userActivity = UserActivity()
         self.semantics = semantics
         self.thp = thp
         systemCounters = Counter.allocate()
@@ -161,11 +158,12 @@ public final class World {
         self.mms = mms
         threads = o.threads.map { SimThread(id: $0.id, name: $0.name, mm: mms[$0.mm.index]) }
         files = o.files.map(SimFile.init(copying:))
-        pins = o.pins
+        pinTable = PinTable(copying: o.pinTable, memory: memory)
+        userActivity = UserActivity(copying: o.userActivity)
         deferredSplit = o.deferredSplit
-        inFlightPins = o.inFlightPins
         violations = o.violations
         reportedKeys = o.reportedKeys
+        ignoredInvariants = o.ignoredInvariants
         systemCounters = Counter.allocate(copying: o.systemCounters)
         operation = o.operation
         nextAnonVMA = o.nextAnonVMA
@@ -185,7 +183,7 @@ public final class World {
     /// shadow, large-folio side table, swap slots).
     public var footprintBytes: Int {
         memory.usedFrameCount * MemoryLayout<Frame>.stride
-            + memory.large.capacity * MemoryLayout<LargeFolioMeta>.stride
+            + memory.peekLarge.capacity * MemoryLayout<LargeFolioMeta>.stride
             + tables.footprintBytes + swap.footprintBytes
     }
 
@@ -217,7 +215,7 @@ public final class World {
     @discardableResult
     @inline(__always) func folioPut(_ t: SimThread, _ function: StaticString, _ folio: PFN, _ n: Int32 = 1) -> Bool {
         guard _slowPath(tracer != nil) else { return memory.folioPut(folio, n) }
-        let before = memory.frames[folio.index].ref
+        let before = memory.frames[folio.index].ref  // read raw: tracing adds nothing to the footprint
         let freed = memory.folioPut(folio, n)
         trace(t, function, freed ? "\(folio) ref \(before)→0: freed" : "\(folio) ref \(before)→\(before - n)")
         return freed
@@ -226,7 +224,7 @@ public final class World {
     /// Records a violation once per (invariant, process, address, folio): a broken state that
     /// persists is reported where it was first seen.
     func report(_ invariant: Invariant, _ mm: MM?, addr: UInt64? = nil, folio: PFN? = nil, _ detail: String) {
-        guard invariant.applies(under: semantics) else { return }
+        guard invariant.applies(under: semantics), ignoredInvariants.isEmpty || !ignoredInvariants.contains(invariant.rawValue) else { return }
         if probing {
             probeFound = true
             return
@@ -241,9 +239,11 @@ public final class World {
 
     /// Creates a process with an empty address space and one thread named like it.
     public func createProcess(name: String) -> SimThread? {
+        if _slowPath(accessLogging), let l = log { l.note(.processes, write: true) }
         guard let pgdPage = allocPageTablePage() else { return nil }
         let pgd = tables.newUpperTable(backing: pgdPage)
         let mm = MM(index: mms.count, name: name, pgd: pgd)
+        mm.log = log
         mms.append(mm)
         return addThread(name: name, mm: mm)
     }
@@ -256,6 +256,29 @@ public final class World {
     }
 
     public func mm(named name: String) -> MM? { mms.last { $0.name == name && $0.alive } }
+
+    /// `deferred_split_folio`'s `list_add_tail`: queues a folio.
+    func enqueueDeferredSplit(_ folio: PFN) {
+        if _slowPath(accessLogging), let l = log { l.note(.deferredSplit, write: true) }
+        deferredSplit.append(folio)
+    }
+    /// Folios on the deferred split queue, oldest first (entries whose folio left the queue
+    /// or was freed are dropped lazily, as here).
+    public var deferredSplitQueue: [PFN] {
+        if _slowPath(accessLogging), let l = log { l.note(.deferredSplit, write: false, value: UInt64(deferredSplit.count)) }
+        var seen = Set<UInt32>()
+        return deferredSplit.filter { memory.test($0, PageFlag.deferredQueued) && seen.insert($0.raw).inserted }
+    }
+
+    /// The queue as the checker reads it (unlogged).
+    var deferredSplitQueuePeek: [PFN] { deferredSplit }
+
+    /// `anon_vma_prepare`'s allocation of a new anon_vma (an id).
+    func newAnonVMA() -> Int32 {
+        if _slowPath(accessLogging), let l = log { l.note(.anonVMAIds, write: true) }
+        nextAnonVMA += 1
+        return nextAnonVMA - 1
+    }
 
     @inline(__always) func countFault(_ mm: MM, _ kind: FaultKind) { mm.counters[kind.index] += 1 }
     @inline(__always) func countMTHP(_ mm: MM?, order: Int, _ which: MTHPCounter) {

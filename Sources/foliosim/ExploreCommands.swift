@@ -3,22 +3,33 @@ import Foundation
 
 let exploreUsage = """
 usage: foliosim explore FILE [--json] [--strategy S] [--bound N|none] [--seed N] [--count N]
-                             [--depth N] [--no-reduction] [--schedule STRING] [--semantics NAME]
+                             [--depth N] [--no-reduction] [--schedule STRING] [--all]
+                             [--ignore NAME]... [--shrink-budget N] [--semantics NAME]
 
 Explores the interleavings of the config's `threads` (after its `steps`, before its
 `after`), checks the per-step invariants after every scheduling step and the at-rest ones
-whenever no operation is in flight and when the threads are done, and prints the first
-violation as a shrunk, replayable schedule with a trace. Options override the config's
-`explore` section:
-  --strategy S      dfs (default), random, pct or scripted
-  --bound N|none    preemption bound of dfs (default 2; none = unbounded)
-  --no-reduction    dfs without sleep-set partial-order reduction
-  --seed N          seed of random and pct (default 1)
-  --count N         schedules of random and pct (default 1000)
-  --depth N         pct depth (default 3)
-  --schedule S      the schedule of scripted
-  --semantics NAME  \(semanticsHelp)
-  --json            print one JSON object
+whenever no operation is in flight and when the threads are done, lists every distinct
+outcome (what the `after` steps observed, with how many schedules reached it and one that
+replays to it) and prints the first violation as a shrunk, replayable schedule with a trace.
+Options override the config's `explore` section; an option the strategy in effect does not
+take is an error:
+  --strategy S       dfs (default), random, pct or scripted
+  --bound N|none     preemption bound of dfs (default 2; none = unbounded)
+  --no-reduction     dfs without partial-order reduction (plain DFS)
+  --seed N           seed of random and pct (default 1)
+  --count N          schedules of random and pct (default 1000)
+  --depth N          pct depth (default 3)
+  --schedule S       the schedule of scripted
+  --all              keep exploring after a violation; report each distinct one
+  --ignore NAME      do not report this invariant (repeatable)
+  --shrink-budget N  schedules the shrinker may run in all (default 50000)
+  --semantics NAME   \(semanticsHelp)
+  --json             print one JSON object
+Traces show one step per line: thread, kernel function, the step, then what the path
+recorded. Locks are named per instance (A.mmap_lock, A.ptl(0x10000): the PTL guarding the
+PTE of 0x10000 in A). PTEs print as pte[pfn FLAGS]: W writable, RO read-only, D dirty,
+Y young (accessed), special (no struct page: the zero page), sd soft-dirty, uffd-wp,
+protnone; swp[slot N excl] is a swap entry that remembers PageAnonExclusive.
 Exit status: 0 the outcome matches `expect` (no `expect`: no violation), 1 it does not,
 2 bad config or arguments.
 """
@@ -73,6 +84,14 @@ extension FolioSimCLI {
             case "--count": o.count = number(a, 1, 100_000_000)
             case "--depth": o.depth = number(a, 1, 64)
             case "--schedule": o.schedule = value(a)
+            case "--all": o.all = true
+            case "--ignore":
+                let n = value(a)
+                guard Invariant(rawValue: n) != nil else {
+                    fail("explore: --ignore expects an invariant name (\(Invariant.allCases.map(\.rawValue).joined(separator: ", "))), found \(JSONWriter.quote(n))")
+                }
+                o.ignore.append(n)
+            case "--shrink-budget": o.shrinkBudget = number(a, 0, 100_000_000)
             case "--semantics": semantics = value(a)
             default:
                 if a.hasPrefix("-") { fail("explore: unknown option \(JSONWriter.quote(a)) (see foliosim explore --help)") }
@@ -93,10 +112,15 @@ extension FolioSimCLI {
         let interactive = isatty(STDERR_FILENO) != 0
         let clock = ContinuousClock()
         let start = clock.now
-        let result = await Explorer.explore(scenario, options: opts) { schedules, points in
-            guard interactive, clock.now - start > .seconds(1) else { return }
-            let secs = Bench.seconds(clock.now - start)
-            FileHandle.standardError.write(Data("\rexplore: \(schedules) schedules, \(points) points, \(Int(Double(points) / secs)) points/s\u{1B}[K".utf8))
+        let result: ExploreResult
+        do {
+            result = try await Explorer.explore(scenario, options: opts) { schedules, points in
+                guard interactive, clock.now - start > .seconds(1) else { return }
+                let secs = Bench.seconds(clock.now - start)
+                FileHandle.standardError.write(Data("\rexplore: \(schedules) runs, \(points) points, \(Int(Double(points) / secs)) points/s\u{1B}[K".utf8))
+            }
+        } catch {
+            fail("\(file): explore.schedule: \(error.message)")
         }
         let secs = Bench.seconds(clock.now - start)
         if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }

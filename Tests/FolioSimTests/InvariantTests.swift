@@ -76,7 +76,7 @@ import Testing
 
     @Test func missingReference() async throws {
         let (f, _) = try await healthy()
-        f.world.memory.writeFrame(f.folio(f.p, Fixture.base + (1 << 20))!.index).pointee.ref -= 1
+        f.world.memory.addRef(f.folio(f.p, Fixture.base + (1 << 20))!, -1, "test")
         expectCaught(.refcountCoversMappings, f)
     }
 
@@ -88,7 +88,7 @@ import Testing
 
     @Test func wrongMapcount() async throws {
         let (f, _) = try await healthy()
-        f.world.memory.writeFrame(f.page(f.p, Fixture.base + (1 << 20) + 0x3000)!.index).pointee.map += 1
+        f.world.memory.addMapcount(f.page(f.p, Fixture.base + (1 << 20) + 0x3000)!, 1)
         expectCaught(.mapcountMatchesMappings, f)
     }
 
@@ -165,7 +165,7 @@ import Testing
     @Test func lockLeftHeld() async throws {
         let (f, _) = try await healthy()
         let slot = f.world.pteSlot(f.p.mm, Fixture.base)!
-        f.world.tables.pte[Int(slot.table)].ptlOwner = 1
+        f.world.tables.setPTLOwner(slot.table, 1)
         expectCaught(.locksReleased, f)
     }
 

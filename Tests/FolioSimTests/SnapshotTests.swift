@@ -89,7 +89,7 @@ import Testing
         try await f.mmap(2 << 20)
         _ = await f.write(f.p, Fixture.base, 2 << 20, 7)
         let slot = try #require(f.world.pteSlot(f.p.mm, Fixture.base))
-        let tab = f.world.tables.pte[Int(slot.table)]
+        let tab = f.world.tables.peekPTETable(slot.table)
         #expect(!tab.hasValueArray && tab.expected(5) == 7)
         let copy = PTETable(copying: tab)
         _ = await f.write(f.p, Fixture.base + 3 * Geometry.pageSize, Geometry.pageSize, 9)

@@ -225,16 +225,28 @@ public struct UpperTable {
 }
 
 /// All page tables of the world, addressed by small integer IDs (ID 0 is never used).
+///
+/// The tables are private to this file. Kernel paths reach an entry, a lock owner or the
+/// free lists only through the accessors below, which record the object in the running
+/// step's footprint (`log`): one PTE (`pte`), one PMD entry with its deposited table
+/// (`pmd`), one PGD/PUD entry (`upper`), the table free lists (`tableAllocator`). The
+/// checker and the reports read through the `peek` functions, unlogged; a test checks that
+/// no kernel path calls them.
 public final class PageTableStore {
-    public internal(set) var pte: [PTETable] = []
-    public internal(set) var pmd: [PMDTable] = []
-    public internal(set) var upper: [UpperTable] = []
-    var freePTE: [Int32] = []
-    var freePMD: [Int32] = []
-    var freeUpper: [Int32] = []
+    private var pte: [PTETable] = []
+    private var pmd: [PMDTable] = []
+    private var upper: [UpperTable] = []
+    private var freePTE: [Int32] = []
+    private var freePMD: [Int32] = []
+    private var freeUpper: [Int32] = []
+    /// Entries in use of each PMD and upper table (for `free_pgtables`' emptiness test).
+    private var pmdUsed: [Int32] = []
+    private var upperUsed: [Int32] = []
     /// Whether PTE tables keep their entries as of the last check when first written since
     /// (`PTETable.entriesAtLastCheck`), for the incremental checker.
     private(set) var tracksChanges = false
+    /// Set through `World.log` while an explorer runs.
+    var log: AccessLog?
 
     init() {
         // Slot 0 stands for "no table".
@@ -244,6 +256,8 @@ public final class PageTableStore {
         pmd[0].inUse = false
         upper.append(UpperTable(backing: PFN(0)))
         upper[0].inUse = false
+        pmdUsed = [0]
+        upperUsed = [0]
     }
 
     /// A deep copy of every table (the explorer's snapshot).
@@ -254,6 +268,8 @@ public final class PageTableStore {
         freePTE = o.freePTE
         freePMD = o.freePMD
         freeUpper = o.freeUpper
+        pmdUsed = o.pmdUsed
+        upperUsed = o.upperUsed
     }
 
     deinit {
@@ -262,8 +278,94 @@ public final class PageTableStore {
         for t in upper { t.entries.deallocate() }
     }
 
+    @inline(__always) private func note(_ o: PointObject, write: Bool, value: UInt64) {
+        if _slowPath(accessLogging), let l = log { l.note(o, write: write, value: value) }
+    }
+
+    // MARK: entries
+
+    /// One PTE (`ptep_get`).
+    @inline(__always) func entry(_ s: PTESlot) -> PTE {
+        let v = pte[Int(s.table)].ptes[s.index]
+        if _slowPath(accessLogging), let l = log { l.notePTE(s, write: false, value: v.raw) }
+        return v
+    }
+    /// `set_pte_at`.
+    @inline(__always) func setEntry(_ s: PTESlot, _ v: PTE) {
+        if _slowPath(accessLogging), let l = log { l.notePTE(s, write: true, value: 0) }
+        pte[Int(s.table)].set(s.index, v)
+    }
+    /// One PMD entry of a PMD table.
+    @inline(__always) func pmdEntry(_ table: Int32, _ index: Int) -> PMDEntry {
+        let e = pmd[Int(table)].entries[index]
+        note(.pmd(table: table, index: index), write: false, value: e.raw)
+        return e
+    }
+    @inline(__always) func setPMDEntry(_ table: Int32, _ index: Int, _ e: PMDEntry) {
+        note(.pmd(table: table, index: index), write: true, value: 0)
+        let was = pmd[Int(table)].entries[index].isNone
+        if was != e.isNone {
+            note(.pmd(table: table, index: 512), write: true, value: 0)
+            pmdUsed[Int(table)] += was ? 1 : -1
+        }
+        pmd[Int(table)].entries[index] = e
+    }
+    /// Whether a PMD table holds no entry.
+    func pmdTableIsEmpty(_ table: Int32) -> Bool {
+        note(.pmd(table: table, index: 512), write: false, value: UInt64(pmdUsed[Int(table)]))
+        return pmdUsed[Int(table)] == 0
+    }
+    /// The PTE table deposited with a huge PMD entry (`pgtable_trans_huge_deposit`), 0 if none.
+    @inline(__always) func deposited(_ table: Int32, _ index: Int) -> Int32 {
+        let d = pmd[Int(table)].deposited[index]
+        note(.pmd(table: table, index: index), write: false, value: UInt64(UInt32(bitPattern: d)))
+        return d
+    }
+    @inline(__always) func setDeposited(_ table: Int32, _ index: Int, _ id: Int32) {
+        note(.pmd(table: table, index: index), write: true, value: 0)
+        pmd[Int(table)].deposited[index] = id
+    }
+    /// One PGD or PUD entry: the id of the next level's table (0 = none).
+    @inline(__always) func upperEntry(_ table: Int32, _ index: Int) -> Int32 {
+        let id = upper[Int(table)].entries[index]
+        note(.upper(table: table, index: index), write: false, value: UInt64(UInt32(bitPattern: id)))
+        return id
+    }
+    @inline(__always) func setUpperEntry(_ table: Int32, _ index: Int, _ id: Int32) {
+        note(.upper(table: table, index: index), write: true, value: 0)
+        let was = upper[Int(table)].entries[index] == 0
+        if was != (id == 0) {
+            note(.upper(table: table, index: 512), write: true, value: 0)
+            upperUsed[Int(table)] += was ? 1 : -1
+        }
+        upper[Int(table)].entries[index] = id
+    }
+    /// Whether a PGD or PUD table holds no entry.
+    func upperTableIsEmpty(_ table: Int32) -> Bool {
+        note(.upper(table: table, index: 512), write: false, value: UInt64(upperUsed[Int(table)]))
+        return upperUsed[Int(table)] == 0
+    }
+
+    // MARK: locks
+
+    /// The thread holding a PTE table's PTL (0: free).
+    @inline(__always) func ptlOwner(_ table: Int32) -> Int32 { pte[Int(table)].ptlOwner }
+    @inline(__always) func setPTLOwner(_ table: Int32, _ owner: Int32) {
+        note(.ptl(table: table), write: true, value: 0)
+        pte[Int(table)].ptlOwner = owner
+    }
+    /// The thread holding a PMD table's lock (0: free).
+    @inline(__always) func pmdLockOwner(_ table: Int32) -> Int32 { pmd[Int(table)].lockOwner }
+    @inline(__always) func setPMDLockOwner(_ table: Int32, _ owner: Int32) {
+        note(.pmdLock(table: table), write: true, value: 0)
+        pmd[Int(table)].lockOwner = owner
+    }
+
+    // MARK: allocating and freeing tables
+
     @inline(never)
     func newPTETable(backing: PFN) -> Int32 {
+        note(.tableAllocator, write: true, value: 0)
         if let id = freePTE.popLast() {
             pte[Int(id)].reset()
             pte[Int(id)].backing = backing
@@ -274,6 +376,86 @@ public final class PageTableStore {
         pte.append(PTETable(backing: backing, tracked: tracksChanges))
         return Int32(pte.count - 1)
     }
+    func freePTETable(_ id: Int32) {
+        note(.tableAllocator, write: true, value: 0)
+        pte[Int(id)].inUse = false
+        freePTE.append(id)
+    }
+    /// The page backing a PTE table (page tables come from the buddy allocator).
+    func pteBacking(_ id: Int32) -> PFN { note(.tableAllocator, write: false, value: 0); return pte[Int(id)].backing }
+
+    func newPMDTable(backing: PFN) -> Int32 {
+        note(.tableAllocator, write: true, value: 0)
+        if let id = freePMD.popLast() {
+            pmd[Int(id)].entries.update(repeating: .none, count: 512)
+            pmd[Int(id)].deposited.update(repeating: 0, count: 512)
+            pmd[Int(id)].backing = backing
+            pmd[Int(id)].inUse = true
+            pmd[Int(id)].lockOwner = 0
+            pmdUsed[Int(id)] = 0
+            return id
+        }
+        pmd.append(PMDTable(backing: backing))
+        pmdUsed.append(0)
+        return Int32(pmd.count - 1)
+    }
+    func freePMDTable(_ id: Int32) {
+        note(.tableAllocator, write: true, value: 0)
+        pmd[Int(id)].inUse = false
+        freePMD.append(id)
+    }
+    func pmdBacking(_ id: Int32) -> PFN { note(.tableAllocator, write: false, value: 0); return pmd[Int(id)].backing }
+
+    func newUpperTable(backing: PFN) -> Int32 {
+        note(.tableAllocator, write: true, value: 0)
+        if let id = freeUpper.popLast() {
+            upper[Int(id)].entries.update(repeating: 0, count: 512)
+            upper[Int(id)].backing = backing
+            upper[Int(id)].inUse = true
+            upperUsed[Int(id)] = 0
+            return id
+        }
+        upper.append(UpperTable(backing: backing))
+        upperUsed.append(0)
+        return Int32(upper.count - 1)
+    }
+    func freeUpperTable(_ id: Int32) {
+        note(.tableAllocator, write: true, value: 0)
+        upper[Int(id)].inUse = false
+        freeUpper.append(id)
+    }
+    func upperBacking(_ id: Int32) -> PFN { note(.tableAllocator, write: false, value: 0); return upper[Int(id)].backing }
+
+    // MARK: the checker's shadow of written values (not kernel state, not logged)
+
+    @inline(__always) func setWritten(_ s: PTESlot, _ value: UInt32) { pte[Int(s.table)].setWritten(s.index, value) }
+    @inline(__always) func clearWritten(_ s: PTESlot) { pte[Int(s.table)].clearWritten(s.index) }
+    /// Copies the shadow of `count` entries (fork's copy, mremap's move).
+    func copyShadow(from s: Int32, _ si: Int, to d: Int32, _ di: Int, count: Int) {
+        guard s != 0, d != 0 else { return }
+        let st = pte[Int(s)], dt = pte[Int(d)]
+        for k in 0..<count {
+            if st.isWritten(si + k) { dt.setWritten(di + k, st.expected(si + k)) } else { dt.clearWritten(di + k) }
+        }
+    }
+
+    /// Moves the shadow of `count` entries (mremap's `move_ptes`): the source loses it.
+    func moveShadow(from s: Int32, _ si: Int, to d: Int32, _ di: Int, count: Int) {
+        copyShadow(from: s, si, to: d, di, count: count)
+        for k in 0..<count { pte[Int(s)].clearWritten(si + k) }
+    }
+
+    // MARK: instrumentation (unlogged)
+
+    /// A PTE table as the checker reads it.
+    public func peekPTETable(_ id: Int32) -> PTETable { pte[Int(id)] }
+    /// A PMD table as the checker reads it.
+    public func peekPMDTable(_ id: Int32) -> PMDTable { pmd[Int(id)] }
+    public func peekUpperTable(_ id: Int32) -> UpperTable { upper[Int(id)] }
+    var peekPTETables: [PTETable] { pte }
+    var pteTableCount: Int { pte.count }
+    var pmdTableCount: Int { pmd.count }
+
     /// After an invariant check: every table counts as unchanged; with `tracking`, a table
     /// keeps its entries as of now when it is next written.
     func checked(tracking: Bool) {
@@ -283,34 +465,6 @@ public final class PageTableStore {
 
     /// Whether some PTL or PMD lock is held.
     var anyLockHeld: Bool { pte.contains { $0.ptlOwner != 0 } || pmd.contains { $0.lockOwner != 0 } }
-
-    func freePTETable(_ id: Int32) { pte[Int(id)].inUse = false; freePTE.append(id) }
-
-    func newPMDTable(backing: PFN) -> Int32 {
-        if let id = freePMD.popLast() {
-            pmd[Int(id)].entries.update(repeating: .none, count: 512)
-            pmd[Int(id)].deposited.update(repeating: 0, count: 512)
-            pmd[Int(id)].backing = backing
-            pmd[Int(id)].inUse = true
-            pmd[Int(id)].lockOwner = 0
-            return id
-        }
-        pmd.append(PMDTable(backing: backing))
-        return Int32(pmd.count - 1)
-    }
-    func freePMDTable(_ id: Int32) { pmd[Int(id)].inUse = false; freePMD.append(id) }
-
-    func newUpperTable(backing: PFN) -> Int32 {
-        if let id = freeUpper.popLast() {
-            upper[Int(id)].entries.update(repeating: 0, count: 512)
-            upper[Int(id)].backing = backing
-            upper[Int(id)].inUse = true
-            return id
-        }
-        upper.append(UpperTable(backing: backing))
-        return Int32(upper.count - 1)
-    }
-    func freeUpperTable(_ id: Int32) { upper[Int(id)].inUse = false; freeUpper.append(id) }
 
     /// Bytes of simulator memory held by page tables (PTE tables include the checker shadow).
     public var footprintBytes: Int {

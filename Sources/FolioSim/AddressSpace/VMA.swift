@@ -53,6 +53,10 @@ public struct VMA: Hashable, Sendable {
     public var pgoff: UInt64
     /// Identifier of the anon_vma (0 = none yet, `anon_vma_prepare` has not run).
     public var anonVMA: Int32
+    /// Identity of this VMA within its mm (0 until inserted): a VMA that is split, moved or
+    /// created anew gets a new id, as the kernel allocates a new `vm_area_struct`. Faults and
+    /// GUP that dropped a lock find their VMA again by it.
+    public var id: Int32 = 0
 
     public init(start: UInt64, end: UInt64, flags: VMFlags, backing: VMABacking, pgoff: UInt64, anonVMA: Int32 = 0) {
         self.start = start; self.end = end; self.flags = flags; self.backing = backing

@@ -11,31 +11,32 @@ extension PTESlot: Comparable {
 /// Page-table walks (`pgd_offset` … `pte_offset_map`) and table allocation (`__pte_alloc`,
 /// `__pmd_alloc`, `__pud_alloc`). Upper levels are allocated from the buddy allocator like the
 /// kernel's page-table pages; they are freed only when the address space goes away or a range
-/// is unmapped (`free_pgtables`).
+/// is unmapped (`free_pgtables`). Every entry read or written here goes through the store's
+/// accessors, so it is in the step's footprint.
 extension World {
     /// The PMD table covering `addr`, or nil when an upper level is missing.
     @inline(__always) func pmdTableID(_ mm: MM, _ addr: UInt64) -> Int32? {
         let va = VirtualAddress(addr)
-        let pud = tables.upper[Int(mm.pgd)].entries[va.pgdIndex]
+        let pud = tables.upperEntry(mm.pgd, va.pgdIndex)
         guard pud != 0 else { return nil }
-        let pmd = tables.upper[Int(pud)].entries[va.pudIndex]
+        let pmd = tables.upperEntry(pud, va.pudIndex)
         return pmd != 0 ? pmd : nil
     }
 
     /// `pmd_alloc`: the PMD table covering `addr`, allocating missing levels. Nil on OOM.
     func pmdTableAlloc(_ mm: MM, _ addr: UInt64) -> Int32? {
         let va = VirtualAddress(addr)
-        var pud = tables.upper[Int(mm.pgd)].entries[va.pgdIndex]
+        var pud = tables.upperEntry(mm.pgd, va.pgdIndex)
         if pud == 0 {
             guard let page = allocPageTablePage() else { return nil }
             pud = tables.newUpperTable(backing: page)
-            tables.upper[Int(mm.pgd)].entries[va.pgdIndex] = pud
+            tables.setUpperEntry(mm.pgd, va.pgdIndex, pud)
         }
-        var pmd = tables.upper[Int(pud)].entries[va.pudIndex]
+        var pmd = tables.upperEntry(pud, va.pudIndex)
         if pmd == 0 {
             guard let page = allocPageTablePage() else { return nil }
             pmd = tables.newPMDTable(backing: page)
-            tables.upper[Int(pud)].entries[va.pudIndex] = pmd
+            tables.setUpperEntry(pud, va.pudIndex, pmd)
         }
         return pmd
     }
@@ -63,18 +64,21 @@ extension World {
     /// `pmdp_get_lockless`: the PMD entry for `addr` (none if no table).
     @inline(__always) func pmdEntry(_ mm: MM, _ addr: UInt64) -> PMDEntry {
         guard let t = pmdTableID(mm, addr) else { return .none }
-        if _slowPath(accessLogging), let l = log { l.note(.pmd(table: t), write: false) }
-        return tables.pmd[Int(t)].entries[VirtualAddress(addr).pmdIndex]
+        return tables.pmdEntry(t, VirtualAddress(addr).pmdIndex)
     }
     @inline(__always) func setPMD(_ table: Int32, _ addr: UInt64, _ e: PMDEntry) {
-        if _slowPath(accessLogging), let l = log { l.note(.pmd(table: table), write: true) }
-        tables.pmd[Int(table)].entries[VirtualAddress(addr).pmdIndex] = e
+        tables.setPMDEntry(table, VirtualAddress(addr).pmdIndex, e)
     }
 
-    /// The point object for a lockless read of the PMD entry of `addr`.
+    /// The point object for a lockless read of the PMD entry of `addr` (the upper entry that
+    /// is missing, when there is no PMD table).
     func pmdObject(_ mm: MM, _ addr: UInt64) -> PointObject {
-        guard let t = pmdTableID(mm, addr) else { return .unknown }
-        return .pmd(table: t)
+        let va = VirtualAddress(addr)
+        let pud = tables.upperEntry(mm.pgd, va.pgdIndex)
+        guard pud != 0 else { return .upper(table: mm.pgd, index: va.pgdIndex) }
+        let pmd = tables.upperEntry(pud, va.pudIndex)
+        guard pmd != 0 else { return .upper(table: pud, index: va.pudIndex) }
+        return .pmd(table: pmd, index: va.pmdIndex)
     }
 
     /// `pte_offset_map`: the slot of the PTE for `addr` if a PTE table exists (not a huge PMD).
@@ -84,19 +88,8 @@ extension World {
         return PTESlot(table: e.tableID, index: VirtualAddress(addr).pteIndex)
     }
 
-    @inline(__always) func pte(_ s: PTESlot) -> PTE {
-        if _slowPath(accessLogging), let l = log { l.notePTE(s, write: false) }
-        return tables.pte[Int(s.table)].ptes[s.index]
-    }
-    @inline(__always) func setPTE(_ s: PTESlot, _ v: PTE) {
-        if _slowPath(accessLogging), let l = log { l.notePTE(s, write: true) }
-        tables.pte[Int(s.table)].set(s.index, v)
-    }
-    /// Notes direct accesses to PTE slots `first..<first+nr` of `table` in the step's footprint.
-    @inline(__always) func logPTEs(_ table: Int32, _ first: Int, _ nr: Int, write: Bool) {
-        guard _slowPath(accessLogging), let l = log else { return }
-        for i in first..<first + nr { l.notePTE(PTESlot(table: table, index: i), write: write) }
-    }
+    @inline(__always) func pte(_ s: PTESlot) -> PTE { tables.entry(s) }
+    @inline(__always) func setPTE(_ s: PTESlot, _ v: PTE) { tables.setEntry(s, v) }
     /// `ptep_get_lockless` for an address (none when there is no PTE table).
     @inline(__always) func readPTE(_ mm: MM, _ addr: UInt64) -> PTE {
         guard let s = pteSlot(mm, addr) else { return .none }
@@ -105,25 +98,15 @@ extension World {
 
     /// `*vmf->pmd`: the fault's PMD entry, read through the PMD table found at fault entry.
     @inline(__always) func vmfPMD(_ vmf: VMFault) -> PMDEntry {
-        if _slowPath(accessLogging), let l = log { l.note(.pmd(table: vmf.pmdTable), write: false) }
-        return tables.pmd[Int(vmf.pmdTable)].entries[VirtualAddress(vmf.address).pmdIndex]
+        tables.pmdEntry(vmf.pmdTable, VirtualAddress(vmf.address).pmdIndex)
     }
 
-    /// `pte_alloc(vmf->pmd)`: the fault's PTE table, installed if missing; nil on OOM (or if a
-    /// huge PMD appeared, which makes the fault retry).
+    /// `pte_alloc(vmf->pmd)`: the fault's PTE table, installed by `__pte_alloc` if missing;
+    /// nil on OOM (or if a huge PMD appeared, which makes the fault retry).
     @inline(__always) func vmfPTEAlloc(_ t: SimThread, _ vmf: VMFault) async -> Int32? {
         var e = vmfPMD(vmf)
         if e.isNone {
-            guard let page = await pteAllocOne(t) else { return nil }
-            let id = tables.newPTETable(backing: page)
-            await pmdLock(t, vmf.pmdTable)
-            if vmfPMD(vmf).isNone {
-                tables.pmd[Int(vmf.pmdTable)].entries[VirtualAddress(vmf.address).pmdIndex] = .table(id)
-            } else {
-                tables.freePTETable(id)
-                freePageTablePage(page)
-            }
-            await pmdUnlock(t, vmf.pmdTable)
+            guard await pteAllocLocked(t, vmf.mm, vmf.pmdTable, vmf.address) else { return nil }
             e = vmfPMD(vmf)
         }
         return e.isTable ? e.tableID : nil
@@ -134,9 +117,15 @@ extension World {
     @inline(__always) func pteAlloc(_ t: SimThread, _ mm: MM, _ addr: UInt64) async -> Bool {
         guard let pmdT = pmdTableAlloc(mm, addr) else { return false }
         if !pmdEntry(mm, addr).isNone { return true }
+        return await pteAllocLocked(t, mm, pmdT, addr)
+    }
+
+    /// The body of `__pte_alloc` once the PMD table is known: `pte_alloc_one`, then under the
+    /// PMD lock `pmd_populate` if the entry is still none (else free the new table).
+    func pteAllocLocked(_ t: SimThread, _ mm: MM, _ pmdT: Int32, _ addr: UInt64) async -> Bool {
         guard let page = await pteAllocOne(t) else { return false }
         let id = tables.newPTETable(backing: page)
-        await pmdLock(t, pmdT)
+        await pmdLock(t, pmdT, mm, addr)
         if pmdEntry(mm, addr).isNone {
             setPMD(pmdT, addr, .table(id))
             trace(t, "__pte_alloc", "install PTE table for \(VirtualAddress(addr & ~(Geometry.pmdSize - 1)))")
@@ -144,7 +133,7 @@ extension World {
             tables.freePTETable(id)
             freePageTablePage(page)
         }
-        await pmdUnlock(t, pmdT)
+        await pmdUnlock(t, pmdT, mm, addr)
         return true
     }
 
@@ -152,16 +141,16 @@ extension World {
     /// each old entry to the new one. The lock and the unlock are scheduling points; the loop
     /// between them is one step, as the kernel's loop under the PTL is (`change_pte_range`,
     /// `clear_refs_pte_range`).
-    func updatePTEsLocked(_ t: SimThread, _ table: Int32, _ addr: UInt64, _ end: UInt64, _ body: (PTE) -> PTE) async {
-        await ptlLock(t, table)
-        let ptes = tables.pte[Int(table)].mutablePTEs()
-        logPTEs(table, VirtualAddress(addr).pteIndex, Int((end - addr) >> Geometry.pageShift), write: true)
+    func updatePTEsLocked(_ t: SimThread, _ mm: MM, _ table: Int32, _ addr: UInt64, _ end: UInt64, _ body: (PTE) -> PTE) async {
+        await ptlLock(t, table, mm, addr)
         var a = addr
         while a < end {
-            let i = VirtualAddress(a).pteIndex
-            ptes[i] = body(ptes[i])
+            let s = PTESlot(table: table, index: VirtualAddress(a).pteIndex)
+            let old = pte(s)
+            let new = body(old)
+            if new != old { setPTE(s, new) }
             a += Geometry.pageSize
         }
-        await ptlUnlock(t, table)
+        await ptlUnlock(t, table, mm, addr)
     }
 }

@@ -17,9 +17,9 @@ extension World {
     func takeAuditSnapshot() -> CheckAuditSnapshot {
         CheckAuditSnapshot(
             frames: memory.usedFrameRanges.map { ($0, Array(UnsafeBufferPointer(start: memory.frames + $0.lowerBound, count: $0.count))) },
-            large: memory.large,
-            entries: tables.pte.map { Array(UnsafeBufferPointer(start: $0.ptes, count: Geometry.ptrsPerTable)) },
-            shadows: tables.pte.map { t in (0..<Geometry.ptrsPerTable).map { t.isWritten($0) ? t.expected($0) : nil } },
+            large: memory.peekLarge,
+            entries: tables.peekPTETables.map { Array(UnsafeBufferPointer(start: $0.ptes, count: Geometry.ptrsPerTable)) },
+            shadows: tables.peekPTETables.map { t in (0..<Geometry.ptrsPerTable).map { t.isWritten($0) ? t.expected($0) : nil } },
             slots: (0..<swap.slotCount).map { swap.state($0) },
             pagecache: Set(files.flatMap { $0.pages.filter { $0 != 0 } }))
     }
@@ -43,15 +43,15 @@ extension World {
                 auditFail("frame \(pfn) changed without a note")
             }
             if wasInUse && now.flags & PageFlag.head != 0 && now.flags & PageFlag.orderMask != 0 && !memory.isChanged(pfn) {
-                let idx = memory.metaIndex(PFN(pfn))
-                if idx < snap.large.count && snap.large[idx] != memory.large[idx] {
+                let idx = memory.peekMetaIndex(PFN(pfn))
+                if idx < snap.large.count && snap.large[idx] != memory.peekLarge[idx] {
                     auditFail("large-folio counts of \(pfn) changed without a note")
                 }
             }
           }
         }
-        for id in 1..<min(snap.entries.count, tables.pte.count) {
-            let t = tables.pte[id]
+        for id in 1..<min(snap.entries.count, tables.pteTableCount) {
+            let t = tables.peekPTETables[id]
             let same = (0..<Geometry.ptrsPerTable).allSatisfy {
                 t.ptes[$0] == snap.entries[id][$0] && (t.isWritten($0) ? t.expected($0) : nil) == snap.shadows[id][$0]
             }

@@ -1,29 +1,6 @@
 /// The checker's folio, pin and swap passes: each folio's own counts against the mappings,
 /// pins, swapcache and pagecache references the checker counted.
 extension World {
-    func checkPins() {
-        for pin in pins where !pin.released {
-            let mm = mms[pin.mm]
-            if pin.flags.contains(.pin) && !mm.hasPinned {
-                report(.hasPinnedSet, mm, addr: pin.addr, "pin \(pin.id) exists but MMF_HAS_PINNED is clear")
-            }
-            guard pin.flags.contains(.pin) else { continue }
-            for (j, page) in pin.pages.enumerated() {
-                let folio = memory.folio(of: page)
-                guard memory.isAnon(folio), !memory.isZero(folio) else { continue }
-                let addr = pin.addr + UInt64(j) * Geometry.pageSize
-                let ae = memory.anonExclusive(page) || (memory.isLarge(folio) && memory.anonExclusive(folio))
-                if !ae { report(.pinnedPageExclusive, mm, addr: addr, folio: folio, "pin \(pin.id): pinned \(page) is not AE") }
-                guard !pin.detached[j], mm.alive else { continue }
-                let mapped = mappedPage(mm, addr)
-                if mapped != page {
-                    report(.pinStaysMapped, mm, addr: addr, folio: folio,
-                           "pin \(pin.id): pinned \(page) but the address now maps \(mapped.map { "\($0)" } ?? "nothing")")
-                }
-            }
-        }
-    }
-
     /// The page mapped at `addr` (through a PTE or a huge PMD), nil if none.
     public func mappedPage(_ mm: MM, _ addr: UInt64) -> PFN? {
         let e = pmdEntry(mm, addr)

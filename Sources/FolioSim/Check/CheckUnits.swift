@@ -10,19 +10,19 @@ extension World {
         rec.span0 = spans[0].packed
         if spans.count > 1 { rec.moreSpans = spans.dropFirst().map(\.packed) }
         guard let pmdT = pmdTableID(mm, u) else { return rec }
-        let e = tables.pmd[Int(pmdT)].entries[VirtualAddress(u).pmdIndex]
+        let e = tables.peekPMDTable(pmdT).entries[VirtualAddress(u).pmdIndex]
         rec.pmd = e.raw
         if e.isTable {
             rec.table = e.tableID
         } else if e.isHuge {
-            rec.table = tables.pmd[Int(pmdT)].deposited[VirtualAddress(u).pmdIndex]
+            rec.table = tables.peekPMDTable(pmdT).deposited[VirtualAddress(u).pmdIndex]
         }
         for span in spans {
-            if tables.pmd[Int(pmdT)].lockOwner != 0 { report(.locksReleased, mm, addr: span.start, "PMD lock still held") }
+            if tables.peekPMDTable(pmdT).lockOwner != 0 { report(.locksReleased, mm, addr: span.start, "PMD lock still held") }
             if e.isHuge {
                 checkHugePMD(mm, span.vma, span.start, e, pmdT, st, &rec, &w)
             } else if e.isTable {
-                let tab = tables.pte[Int(e.tableID)]
+                let tab = tables.peekPTETable(e.tableID)
                 if tab.ptlOwner != 0 { report(.locksReleased, mm, addr: span.start, "PTL still held") }
                 var a = span.start
                 while a < span.end {
@@ -57,7 +57,7 @@ extension World {
             if st.mappers[h]?.isEmpty == true { st.mappers[h] = nil }
             memory.markChanged(Int(h))
         }
-        guard PMDEntry(raw: rec.pmd).isTable, let old = tables.pte[Int(rec.table)].entriesAtLastCheck else { return }
+        guard PMDEntry(raw: rec.pmd).isTable, let old = tables.peekPTETable(rec.table).entriesAtLastCheck else { return }
         for packed in rec.spans {
             for i in VMASpan.pages(packed) {
                 let q = old[i]
@@ -97,9 +97,9 @@ extension World {
                 }
             }
         }
-        let shadow = tables.pmd[Int(pmdT)].deposited[VirtualAddress(addr).pmdIndex]
+        let shadow = tables.peekPMDTable(pmdT).deposited[VirtualAddress(addr).pmdIndex]
         guard shadow != 0, !vma.isShared else { return }
-        let tab = tables.pte[Int(shadow)]
+        let tab = tables.peekPTETable(shadow)
         for i in 0..<Geometry.ptrsPerTable {
             let want: UInt32 = tab.isWritten(i) ? tab.expected(i) : 0
             let have = memory.data(folio + i)
@@ -268,7 +268,7 @@ extension World {
         for (pfn, _) in memory.framesAtLastCheck {
             let folio = memory.folio(of: PFN(pfn))
             guard memory.frames[folio.index].flags & (PageFlag.allocated | PageFlag.swapCache) == PageFlag.allocated | PageFlag.swapCache,
-                  let s0 = swap.slotOfFolio[folio.raw] else { continue }
+                  let s0 = swap.peekSlot(of: folio) else { continue }
             let slot = s0 + Int(pfn) - folio.index
             guard slots[slot] == nil, slot < swap.slotCount else { continue }
             let now = swap.state(slot)

@@ -217,12 +217,12 @@ extension World {
     private func unitUnchanged(_ mm: MM, _ rec: UnitRecord, _ spans: [VMASpan]) -> Bool {
         var pmd: UInt64 = 0, table: Int32 = 0
         if let pmdT = pmdTableID(mm, rec.addr) {
-            let e = tables.pmd[Int(pmdT)].entries[VirtualAddress(rec.addr).pmdIndex]
+            let e = tables.peekPMDTable(pmdT).entries[VirtualAddress(rec.addr).pmdIndex]
             pmd = e.raw
-            table = e.isTable ? e.tableID : (e.isHuge ? tables.pmd[Int(pmdT)].deposited[VirtualAddress(rec.addr).pmdIndex] : 0)
+            table = e.isTable ? e.tableID : (e.isHuge ? tables.peekPMDTable(pmdT).deposited[VirtualAddress(rec.addr).pmdIndex] : 0)
         }
         guard pmd == rec.pmd, table == rec.table, spans.count == rec.moreSpans.count + 1, spans[0].packed == rec.span0 else { return false }
         for k in 1..<spans.count where spans[k].packed != rec.moreSpans[k - 1] { return false }
-        return table == 0 || tables.pte[Int(table)].change == .none
+        return table == 0 || tables.peekPTETable(table).change == .none
     }
 }

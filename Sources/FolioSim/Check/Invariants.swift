@@ -75,7 +75,7 @@ public enum Invariant: String, CaseIterable, Sendable {
     public func applies(under semantics: Semantics) -> Bool {
         switch self {
         case .writablePTEImpliesExclusive, .exclusivePageMappedOnce, .swapPageNotExclusive, .pinnedPageExclusive,
-             .pinStaysMapped, .unshareNeverWritable, .faultFlagsExclusive:
+             .unshareNeverWritable, .faultFlagsExclusive:
             semantics.hasAnonExclusive
         case .mmIDOwner:
             semantics.anonReuse == .aeMMID
@@ -114,17 +114,5 @@ public enum Invariant: String, CaseIterable, Sendable {
         case .countsNonNegative: "refcounts, mapcounts and pincounts never go below zero"
         case .deadlock: "some thread can always run until all are done"
         }
-    }
-}
-
-extension World {
-    /// Whether the rules in force promise that a pin keeps seeing the page the process maps
-    /// (KERNEL.md §8.3, §8.4): FOLL_PIN with FOLL_LONGTERM or FOLL_WRITE, of an anon page
-    /// from 5.19 on (PageAnonExclusive and unsharing), of the zero page or a pagecache page
-    /// in a COW mapping from 6.2 on. Before that a stale pin is the kernel's known
-    /// behaviour, reported as the `checkPin` outcome, not as a violation.
-    func pinPromisesCoherency(_ flags: GUPFlags, _ page: PFN) -> Bool {
-        guard flags.contains(.pin), flags.contains(.longterm) || flags.contains(.write), semantics.hasAnonExclusive else { return false }
-        return memory.isAnon(memory.folio(of: page)) || semantics.roPin == .unshareCOWLongterm
     }
 }

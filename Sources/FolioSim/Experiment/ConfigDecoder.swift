@@ -91,22 +91,44 @@ extension Scenario {
         }
         let explore = try exploreValue.map { v throws(ConfigError) in try decodeExplore(v, file: file, threads: threads.map(\.name)) }
         if explore != nil && threads.isEmpty { throw f.fail("explore", "exploring needs a \"threads\" section") }
-        var expect: ExpectedOutcome?
-        if let ev = expectValue {
-            var o = try Fields(ev, file: file, path: "expect")
-            let v = try o.requireString("violation")
-            if v == "none" {
-                expect = ExpectedOutcome.none
-            } else if Invariant(rawValue: v) != nil {
-                expect = .violation(v)
-            } else {
-                throw o.fail("violation", "expected \"none\" or an invariant name (\(Invariant.allCases.map(\.rawValue).joined(separator: ", "))), found \(JSONWriter.quote(v))")
-            }
-            try o.finish()
-        }
+        let expect = try expectValue.map { v throws(ConfigError) in try decodeExpect(v, file: file) }
         return Scenario(name: name, semanticsName: semName, semantics: semantics, memoryBytes: memory,
                         swapBytes: swapBytes, thp: thp, check: check, steps: steps, threads: threads, after: after,
                         explore: explore, expect: expect)
+    }
+
+    /// `expect: { violation: "none" | NAME, outcomes: [[2], [3]] }`: either or both.
+    private static func decodeExpect(_ v: JSONValue, file: String) throws(ConfigError) -> ExpectedOutcome {
+        var o = try Fields(v, file: file, path: "expect")
+        var expect = ExpectedOutcome(violation: nil)
+        if let name = try o.string("violation") {
+            guard name == "none" || Invariant(rawValue: name) != nil else {
+                throw o.fail("violation", "expected \"none\" or an invariant name (\(Invariant.allCases.map(\.rawValue).joined(separator: ", "))), found \(JSONWriter.quote(name))")
+            }
+            expect.violation = name
+        }
+        if let ov = o.raw("outcomes") {
+            let path = o.sub("outcomes")
+            guard case .array(let list) = ov else { throw ConfigError(file: file, path: path, message: "expected an array of outcomes, each an array of observed values, found \(ov.kindName)") }
+            var outcomes: [[Observation]] = []
+            for (i, item) in list.enumerated() {
+                guard case .array(let values) = item else {
+                    throw ConfigError(file: file, path: "\(path)[\(i)]", message: "expected an array of observed values (numbers, lists of numbers, \"coherent\", \"stale\" or \"error: …\"), found \(item.kindName)")
+                }
+                var obs: [Observation] = []
+                for (k, value) in values.enumerated() {
+                    guard let ob = Observation(expected: value) else {
+                        throw ConfigError(file: file, path: "\(path)[\(i)][\(k)]", message: "expected a number from 0 to 4294967295, a list of them, \"coherent\", \"stale\", \"not checked\" or a string starting \"error: \", found \(JSONWriter.write(value, indent: nil))")
+                    }
+                    obs.append(ob)
+                }
+                outcomes.append(obs)
+            }
+            expect.outcomes = outcomes
+        }
+        guard expect.violation != nil || expect.outcomes != nil else { throw o.fail("violation", "missing: expect needs \"violation\" or \"outcomes\"") }
+        try o.finish()
+        return expect
     }
 
     private static func decodeExplore(_ v: JSONValue, file: String, threads: [String]) throws(ConfigError) -> ExploreOptions {
@@ -148,6 +170,17 @@ extension Scenario {
             guard m <= 1_000_000_000 else { throw o.fail("maxSchedules", "expected at most 1000000000") }
             opts.maxSchedules = m
         }
+        opts.all = try o.bool("all") ?? false
+        if let names = try o.strings("ignore") {
+            for (i, n) in names.enumerated() where Invariant(rawValue: n) == nil {
+                throw ConfigError(file: file, path: "\(o.sub("ignore"))[\(i)]", message: "expected an invariant name, found \(JSONWriter.quote(n))")
+            }
+            opts.ignore = names
+        }
+        if let b = try o.int("shrinkBudget", min: 0) {
+            guard b <= 100_000_000 else { throw o.fail("shrinkBudget", "expected at most 100000000") }
+            opts.shrinkBudget = b
+        }
         try o.finish()
         return opts
     }
@@ -184,6 +217,8 @@ extension Scenario {
         if let x = try o.choice("cowCopy", Semantics.COWCopy.self) { sem.cowCopy = x; note("cowCopy", x.rawValue) }
         if let x = try o.bool("rangeReuse") { sem.rangeReuse = x; note("rangeReuse", "\(x)") }
         if let x = try o.bool("hugeZeroWPAllocatesTHP") { sem.hugeZeroWPAllocatesTHP = x; note("hugeZeroWPAllocatesTHP", "\(x)") }
+        if let x = try o.choice("pinnedSwapout", Semantics.PinnedSwapout.self) { sem.pinnedSwapout = x; note("pinnedSwapout", x.rawValue) }
+        if let x = try o.bool("vmaLocks") { sem.vmaLocks = x; note("vmaLocks", "\(x)") }
         if let inj = try o.strings("inject") {
             for (i, name) in inj.enumerated() {
                 guard let injection = Injection(rawValue: name) else {

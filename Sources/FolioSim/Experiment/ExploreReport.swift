@@ -1,12 +1,30 @@
 /// Reports of `foliosim explore` and `foliosim replay`: a human summary and JSON. Neither
 /// touches the world; the JSON is byte-identical for the same config and options.
 public enum ExploreReport {
-    /// Whether the outcome is what the config's `expect` asks (no `expect`: no violation).
+    /// Whether the outcome is what the config's `expect` asks (no `expect`: no violation):
+    /// the named violation (or none), and exactly the listed outcomes.
     public static func matches(_ r: ExploreResult, _ expect: ExpectedOutcome?) -> Bool {
-        switch expect ?? ExpectedOutcome.none {
-        case .none: r.counterexample == nil && r.tooLong == nil
-        case .violation(let name): r.counterexample?.invariant == name
+        let e = expect ?? .none
+        if let v = e.violation {
+            if v == "none" {
+                if r.counterexample != nil || r.tooLong != nil { return false }
+            } else if !r.violations.contains(where: { $0.invariant == v }) {
+                return false
+            }
         }
+        if let want = e.outcomes {
+            return Set(want.map(Observation.render)) == Set(r.outcomes.map { Observation.render($0.observed) })
+        }
+        return true
+    }
+
+    /// What `expect` asks, in words.
+    static func expectation(_ e: ExpectedOutcome?) -> String {
+        let e = e ?? .none
+        var parts: [String] = []
+        if let v = e.violation { parts.append(v == "none" ? "no violation" : "violation of \(v)") }
+        if let o = e.outcomes { parts.append("outcomes \(o.map(Observation.render).sorted().joined(separator: ", "))") }
+        return parts.joined(separator: "; ")
     }
 
     /// Whether a named invariant is checked after every step or only at rest.
@@ -18,7 +36,8 @@ public enum ExploreReport {
     public static func strategyName(_ s: ExploreStrategy) -> String {
         switch s {
         case .scripted(let text): "scripted \"\(text)\""
-        case .dfs(let b, let red): "dfs, preemption bound \(b.map(String.init) ?? "none")\(red ? ", sleep-set reduction" : "")"
+        case .dfs(let b, let red):
+            "dfs, preemption bound \(b.map(String.init) ?? "none")" + (red ? (b == nil ? ", DPOR with sleep sets" : ", bounded POR (BPOR)") : ", no reduction")
         case .random(let seed, let count): "random, seed \(seed), \(count) schedules"
         case .pct(let seed, let depth, let count): "pct, seed \(seed), depth \(depth), \(count) schedules"
         }
@@ -28,22 +47,44 @@ public enum ExploreReport {
         var out = "\(s.name): \(s.threads.count) threads (\(s.threads.map(\.name).joined(separator: ", "))), semantics \(s.semanticsName)\n"
         out += "strategy: \(strategyName(opts.strategy))\n"
         out += "schedules: \(r.schedules) explored to the end, \(r.runs) runs\(r.complete ? "" : " (stopped at maxSchedules)")"
-        if r.pruned > 0 { out += ", \(r.pruned) cut short by the reduction or the bound" }
+        if r.pruned > 0 { out += ", \(r.pruned) cut short by the reduction" }
         out += "\nscheduling points: \(r.points)\ndistinct end states: \(r.endStates)\n"
         out += "time: \(String(format: "%.3f", seconds)) s"
         if seconds > 0 { out += " (\(Int(Double(r.points) / seconds)) points/s)" }
         out += "\n"
+        if !r.outcomes.isEmpty {
+            out += "outcomes (what the after steps observed):\n"
+            for o in r.outcomes {
+                out += "  \(Observation.render(o.observed)): \(o.schedules) schedule\(o.schedules == 1 ? "" : "s"), e.g. \"\(o.schedule)\" (\(o.preemptions) preemption\(o.preemptions == 1 ? "" : "s"))\n"
+            }
+        }
         if let t = r.tooLong { out += "a schedule exceeded maxSteps (\(opts.maxSteps)): \(t)\n" }
-        if let c = r.counterexample {
-            out += "result: violation of \(c.invariant) (\(kind(c.invariant)))\n  \(c.detail)\n"
-            out += "schedule: \"\(c.schedule)\" (\(c.preemptions) preemption\(c.preemptions == 1 ? "" : "s"), \(c.steps) steps; shrunk with \(r.shrinkSchedules) more schedules)\n"
-            out += "trace:\n" + c.trace.map { "  " + $0 }.joined(separator: "\n") + "\n"
-        } else {
+        if r.violations.isEmpty {
             out += "result: no violation\n"
         }
-        let exp = s.expect.map { e -> String in if case .violation(let n) = e { return n } else { return "none" } } ?? "none"
-        out += "expected: \(exp) — \(matches(r, s.expect) ? "as expected" : "NOT as expected")\n"
+        for (i, c) in r.violations.enumerated() {
+            let label = r.violations.count > 1 ? "violation \(i + 1) of \(r.violations.count)" : "result: violation"
+            out += "\(label) of \(c.invariant) (\(kind(c.invariant)), in \(c.function))\n  \(c.detail)\n"
+            out += "schedule: \"\(c.schedule)\" (\(c.preemptions) preemption\(c.preemptions == 1 ? "" : "s"), \(c.steps) steps)\n"
+            out += "trace:\n" + c.trace.map { "  " + $0 }.joined(separator: "\n") + "\n"
+        }
+        if !r.violations.isEmpty {
+            out += "shrinking: \(r.shrinkSchedules) more schedules\(r.shrinkBudgetSpent ? " (the shrink budget of \(opts.shrinkBudget) ran out: a schedule with fewer preemptions may exist)" : "")\n"
+        }
+        out += "expected: \(expectation(s.expect)) — \(matches(r, s.expect) ? "as expected" : "NOT as expected")\n"
         return out
+    }
+
+    static func counterexampleJSON(_ c: Counterexample) -> JSONValue {
+        .object([
+            ("invariant", .string(c.invariant)),
+            ("function", .string(c.function)),
+            ("detail", .string(c.detail)),
+            ("schedule", .string(c.schedule)),
+            ("preemptions", .int(c.preemptions)),
+            ("steps", .int(c.steps)),
+            ("trace", .array(c.trace.map { .string($0) })),
+        ])
     }
 
     public static func json(_ r: ExploreResult, _ s: Scenario) -> JSONValue {
@@ -56,17 +97,17 @@ public enum ExploreReport {
             ("points", .int(r.points)),
             ("endStates", .int(r.endStates)),
             ("complete", .bool(r.complete)),
+            ("outcomes", .array(r.outcomes.map { o in
+                .object([("observed", .array(o.observed.map(\.json))), ("schedules", .int(o.schedules)),
+                         ("schedule", .string(o.schedule)), ("preemptions", .int(o.preemptions))])
+            })),
         ]
         if let t = r.tooLong { members.append(("tooLong", .string(t))) }
-        if let c = r.counterexample {
-            members.append(("violation", .object([
-                ("invariant", .string(c.invariant)),
-                ("detail", .string(c.detail)),
-                ("schedule", .string(c.schedule)),
-                ("preemptions", .int(c.preemptions)),
-                ("steps", .int(c.steps)),
-                ("trace", .array(c.trace.map { .string($0) })),
-            ])))
+        if let c = r.counterexample { members.append(("violation", counterexampleJSON(c))) }
+        if r.violations.count > 1 { members.append(("violations", .array(r.violations.map(counterexampleJSON)))) }
+        if !r.violations.isEmpty {
+            members.append(("shrinkSchedules", .int(r.shrinkSchedules)))
+            members.append(("shrinkBudgetSpent", .bool(r.shrinkBudgetSpent)))
         }
         return .object(members)
     }
@@ -75,6 +116,7 @@ public enum ExploreReport {
         var out = r.trace.joined(separator: "\n") + "\n"
         out += "schedule: \"\(r.schedule)\" (\(r.preemptions) preemption\(r.preemptions == 1 ? "" : "s"), \(r.steps) steps)\n"
         if r.tooLong { out += "stopped: the schedule exceeded maxSteps\n" }
+        if !r.observed.isEmpty { out += "observed: \(Observation.render(r.observed))\n" }
         out += r.violation.map { "result: violation of \($0.invariant) (\(kind($0.invariant)))\n  \($0)\n" } ?? "result: no violation\n"
         return out
     }
@@ -85,6 +127,7 @@ public enum ExploreReport {
             ("schedule", .string(r.schedule)), ("steps", .int(r.steps)), ("preemptions", .int(r.preemptions)),
         ]
         if let v = r.violation { m.append(("invariant", .string(v.invariant))); m.append(("detail", .string(v.description))) }
+        m.append(("observed", .array(r.observed.map(\.json))))
         m.append(("trace", .array(r.trace.map { .string($0) })))
         return .object(m)
     }

@@ -79,7 +79,7 @@ public enum Report {
         }
         let pinChecks: [JSONValue] = r.pinChecks.map {
             .object([("step", .int($0.step)), ("id", .string($0.id)), ("coherentPages", .int($0.coherentPages)),
-                     ("pages", .int($0.pages)), ("promised", .bool($0.promised))])
+                     ("pages", .int($0.pages)), ("verdict", .string($0.verdict))])
         }
         let memory: JSONValue = .object([
             ("totalPages", .int(w.memory.totalPages)),
@@ -154,7 +154,7 @@ public enum Report {
         if tot.forkCopiedBytes > 0 { out.append("fork copied \(formatBytes(tot.forkCopiedBytes)) for possibly pinned pages") }
         if !w.deferredSplitQueue.isEmpty { out.append("deferred split queue: \(w.deferredSplitQueue.count) folios") }
         for c in r.pinChecks {
-            out.append("checkPin \(c.id) (step \(c.step)): \(c.coherentPages)/\(c.pages) pages still mapped at the pinned address\(c.promised ? "" : " (coherency not promised for this pin)")")
+            out.append("checkPin \(c.id) (step \(c.step)): \(c.verdict), \(c.coherentPages)/\(c.pages) pages still mapped at the pinned address")
         }
         for d in r.reads { out.append("read \(d.source) (step \(d.step)): \(describeData(d.data))") }
         for t in r.traces {

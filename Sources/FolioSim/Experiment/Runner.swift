@@ -12,8 +12,8 @@ public struct PinCheck: Equatable, Sendable {
     /// Pages whose pinned copy and mapped copy agree, out of `pages`.
     public var coherentPages: Int
     public var pages: Int
-    /// Whether the kernel promises coherency for this pin (FOLL_PIN with LONGTERM or WRITE).
-    public var promised: Bool
+    /// "coherent", "stale" (a `pin-coherent` violation), or "not checked" (FOLL_GET).
+    public var verdict: String
 }
 
 /// What one `readPipe` or `readPin` step returned: the data word of each page, in order.
@@ -22,6 +22,56 @@ public struct DeviceRead: Equatable, Sendable {
     /// `pipe NAME` or `pin ID`.
     public var source: String
     public var data: [UInt32]
+}
+
+/// What one `after` step observed, for the outcomes of an exploration: a read's value (or
+/// values, for more than one page), the data read through a pin or a pipe, `checkPin`'s
+/// verdict, or the error of a step that failed.
+public enum Observation: Hashable, Sendable, CustomStringConvertible {
+    case value(UInt32)
+    case values([UInt32])
+    /// `checkPin`: "coherent" or "stale".
+    case verdict(String)
+    case error(String)
+
+    /// An observation written in a config's `expect.outcomes`.
+    init?(expected v: JSONValue) {
+        switch v {
+        case .number(let d, _):
+            guard d >= 0, d <= Double(UInt32.max), d == d.rounded() else { return nil }
+            self = .value(UInt32(d))
+        case .array(let items):
+            var vs: [UInt32] = []
+            for item in items {
+                guard case .number(let d, _) = item, d >= 0, d <= Double(UInt32.max), d == d.rounded() else { return nil }
+                vs.append(UInt32(d))
+            }
+            self = .values(vs)
+        case .string(let s):
+            if s == "coherent" || s == "stale" || s == "not checked" { self = .verdict(s) }
+            else if s.hasPrefix("error: ") { self = .error(String(s.dropFirst(7))) }
+            else { return nil }
+        default:
+            return nil
+        }
+    }
+
+    /// Data words as one observation: a number for one page, a list for more.
+    static func data(_ d: [UInt32]) -> Observation { d.count == 1 ? .value(d[0]) : .values(d) }
+
+    public var json: JSONValue {
+        switch self {
+        case .value(let v): .int(Int(v))
+        case .values(let vs): .array(vs.map { .int(Int($0)) })
+        case .verdict(let s): .string(s)
+        case .error(let s): .string("error: " + s)
+        }
+    }
+    public var description: String { JSONWriter.write(json, indent: nil) }
+
+    /// The text of a list of observations, `[2, "coherent"]`: what outcomes are grouped and
+    /// ordered by, and how they print.
+    public static func render(_ obs: [Observation]) -> String { JSONWriter.write(.array(obs.map(\.json)), indent: nil) }
 }
 
 /// Everything a run produced; reports read only this.
@@ -81,6 +131,8 @@ final class RunState {
     var traces: [TraceStats] = []
     var peak = 0
     var peakAnon = 0
+    /// While non-nil, what each step observes is appended (the explorer's `after` steps).
+    var observations: [Observation]?
 
     init(world: World) { self.world = world }
 
@@ -138,6 +190,7 @@ final class RunState {
 
     func fail(_ step: Int, _ op: Op, _ message: String) {
         errors.append(StepError(step: step, operation: op.summary, message: message))
+        observations?.append(.error(message))
     }
 
     /// Runs one op; `threadName` names the thread of a `threads:` entry that runs it.
@@ -147,6 +200,11 @@ final class RunState {
             t = threadName.map { thread($0, in: procName) } ?? thread(procName)
             if t == nil { fail(step, op, "ENOMEM: no memory for the process's page-table root"); return }
         }
+        await perform(op, step: step, t, threadName: threadName)
+    }
+
+    /// Runs one op in `t` (nil for ops on a pin and for traces).
+    private func perform(_ op: Op, step: Int, _ t: SimThread?, threadName: String?) async {
         do {
             switch op {
             case .mmap(_, let addr, let size, let prot, let map):
@@ -168,7 +226,8 @@ final class RunState {
             case .write(_, let addr, let size, let value):
                 await access(step, op, t!, pages(addr, size), write: true, value: value, expect: nil)
             case .read(_, let addr, let size, let expect):
-                await access(step, op, t!, pages(addr, size), write: false, value: 0, expect: expect)
+                let values = await access(step, op, t!, pages(addr, size), write: false, value: 0, expect: expect)
+                if let values { observations?.append(.data(values)) }
             case .touch(_, let addr, let size, let pattern, let count, let write, let value):
                 await access(step, op, t!, touchPages(addr, size, pattern, count), write: write, value: value, expect: nil)
             case .fork(_, let child):
@@ -187,6 +246,7 @@ final class RunState {
             case .readPipe(_, let pipe, let expect):
                 let data = await world.readPipe(t, pipe: pipe) ?? []
                 recordRead(step, "pipe \(pipe)", data, expect: expect, mm: t!.mm)
+                observations?.append(.data(data))
             case .iouringRegister(_, let addr, let size, let id):
                 try await world.iouringRegister(t!, id: id, addr: addr, nrPages: Int(size >> Geometry.pageShift))
             case .gupTestPin(_, let addr, let size, let fast, let id):
@@ -197,6 +257,7 @@ final class RunState {
                 let data = world.readPinned(id: id) ?? []
                 let mm = world.pins.last { $0.id == id && !$0.released }.map { world.mms[$0.mm] }
                 recordRead(step, "pin \(id)", data, expect: expect, mm: mm)
+                observations?.append(.data(data))
             case .clearRefs:
                 await world.clearRefsSoftDirty(t!)
             }
@@ -237,7 +298,11 @@ final class RunState {
         }
     }
 
-    func access<S: Sequence<UInt64>>(_ step: Int, _ op: Op, _ t: SimThread, _ addrs: S, write: Bool, value: UInt32, expect: UInt32?) async {
+    /// Accesses every address in order; returns the values loaded (when observing a read),
+    /// nil after a failure.
+    @discardableResult
+    func access<S: Sequence<UInt64>>(_ step: Int, _ op: Op, _ t: SimThread, _ addrs: S, write: Bool, value: UInt32, expect: UInt32?) async -> [UInt32]? {
+        var values: [UInt32] = []
         for a in addrs {
             let r = await world.access(t, a, write: write, value: value)
             switch r {
@@ -245,17 +310,19 @@ final class RunState {
                 if let e = expect, v != e {
                     world.recordViolation(.readValue, t.mm, addr: a, "read \(v), expected \(e)")
                 }
+                if observations != nil && !write { values.append(v) }
             case .segv:
                 fail(step, op, "SIGSEGV at 0x\(String(a, radix: 16))")
-                return
+                return nil
             case .bus:
                 fail(step, op, "SIGBUS at 0x\(String(a, radix: 16))")
-                return
+                return nil
             case .oom:
                 fail(step, op, "out of memory at 0x\(String(a, radix: 16))")
-                return
+                return nil
             }
         }
+        return values
     }
 
     /// Records what a read through a pipe or a pin returned, and checks `expect`.
@@ -267,21 +334,12 @@ final class RunState {
     }
 
     func checkPin(_ step: Int, _ id: String) async {
-        guard let pin = world.pins.last(where: { $0.id == id && !$0.released }) else { return }
-        let mm = world.mms[pin.mm]
-        var coherent = 0
-        let promised = pin.pages.first.map { world.pinPromisesCoherency(pin.flags, $0) } ?? false
-        for (j, page) in pin.pages.enumerated() {
-            let addr = pin.addr + UInt64(j) * Geometry.pageSize
-            let mapped = mm.alive ? world.mappedPage(mm, addr) : nil
-            if mapped == page {
-                coherent += 1
-            } else if promised && !pin.detached[j] {
-                world.recordViolation(.pinCoherent, mm, addr: addr, folio: world.memory.folio(of: page),
-                                      "pin \(id) holds \(page) (data \(world.memory.data(page))) but the address maps \(mapped.map { "\($0) (data \(world.memory.data($0)))" } ?? "nothing")")
-            }
+        guard let r = world.checkPinCoherent(id) else {
+            fail(step, .checkPin(id: id), "no pin \(JSONWriter.quote(id)) is held")
+            return
         }
-        pinChecks.append(PinCheck(step: step, id: id, coherentPages: coherent, pages: pin.pages.count, promised: promised))
+        pinChecks.append(PinCheck(step: step, id: id, coherentPages: r.coherent, pages: r.pages, verdict: r.verdict))
+        observations?.append(.verdict(r.verdict))
     }
 }
 
@@ -289,36 +347,5 @@ extension World {
     /// Records a violation found outside the kernel paths (a config expectation).
     public func recordViolation(_ invariant: Invariant, _ mm: MM?, addr: UInt64? = nil, folio: PFN? = nil, _ detail: String) {
         report(invariant, mm, addr: addr, folio: folio, detail)
-    }
-
-    /// Registers pages a simulated driver pinned (FOLL_PIN) or referenced (FOLL_GET).
-    public func addPin(_ pin: PinRecord) { pins.append(pin) }
-
-    /// A simulated driver pins `nrPages` pages at `addr` of `t`'s mm (`pin_user_pages*`, or
-    /// `get_user_pages*` with FOLL_GET; GUP-fast first with `fast`) and holds them as `id`.
-    @discardableResult
-    public func pin(_ t: SimThread, id: String, addr: UInt64, nrPages: Int = 1, flags: GUPFlags,
-                    fast: Bool = false) async throws(MMError) -> [PFN] {
-        let got: [PFN]
-        do {
-            got = fast ? try await getUserPagesFast(t, addr: addr, nrPages: nrPages, flags: flags)
-                       : try await getUserPages(t, addr: addr, nrPages: nrPages, flags: flags)
-        } catch {
-            inFlightPins.removeAll { $0.thread == t.id }
-            throw error
-        }
-        inFlightPins.removeAll { $0.thread == t.id }
-        addPin(PinRecord(id: id, mm: t.mm.index, addr: addr, pages: got, flags: flags,
-                         detached: Array(repeating: false, count: got.count)))
-        return got
-    }
-
-    /// Releases the newest held pin called `id` (`unpin_user_pages` / `put_page`).
-    public func releasePin(id: String, by t: SimThread? = nil) async {
-        guard let i = pins.lastIndex(where: { $0.id == id && !$0.released }) else { return }
-        let mm = mms[pins[i].mm]
-        let pin = pins[i]
-        pins[i].released = true
-        await unpinUserPages(t ?? threads.first { $0.mm === mm }, pin.pages, flags: pin.flags, mm: mm)
     }
 }

@@ -252,16 +252,31 @@ public struct ExploreOptions: Equatable, Sendable {
     public var maxSteps: Int
     /// Exploration stops after this many runs (the result says it was cut short).
     public var maxSchedules: Int
+    /// Keep exploring after a violation and report every distinct one (`--all`).
+    public var all: Bool
+    /// Invariants not to report (`--ignore NAME`).
+    public var ignore: [String]
+    /// Schedules the shrinker may run in all (`--shrink-budget N`).
+    public var shrinkBudget: Int
     public init(strategy: ExploreStrategy = .dfs(preemptionBound: 2, reduction: true), maxSteps: Int = 20_000,
-                maxSchedules: Int = 1_000_000) {
+                maxSchedules: Int = 1_000_000, all: Bool = false, ignore: [String] = [], shrinkBudget: Int = 50_000) {
         self.strategy = strategy; self.maxSteps = maxSteps; self.maxSchedules = maxSchedules
+        self.all = all; self.ignore = ignore; self.shrinkBudget = shrinkBudget
     }
 }
 
-/// What a config expects of exploration: no violation, or the named invariant.
-public enum ExpectedOutcome: Equatable, Sendable {
-    case none
-    case violation(String)
+/// What a config expects of exploration: no violation or the named one, and (a litmus test,
+/// herd7's `exists`/`forall`) exactly these outcomes.
+public struct ExpectedOutcome: Equatable, Sendable {
+    /// "none" or an invariant name; nil when only outcomes are expected.
+    public var violation: String?
+    /// Every outcome the schedules may end with, and must each end with at least once.
+    public var outcomes: [[Observation]]?
+    public init(violation: String? = "none", outcomes: [[Observation]]? = nil) {
+        self.violation = violation; self.outcomes = outcomes
+    }
+    public static let none = ExpectedOutcome()
+    public static func violation(_ name: String) -> ExpectedOutcome { ExpectedOutcome(violation: name) }
 }
 
 /// Command-line overrides of a config's `explore` section (`foliosim explore --strategy …`).
@@ -274,6 +289,9 @@ public struct ExploreOverrides: Sendable {
     public var depth: Int?
     public var noReduction = false
     public var schedule: String?
+    public var all = false
+    public var ignore: [String] = []
+    public var shrinkBudget: Int?
     public init() {}
 }
 
@@ -290,7 +308,19 @@ extension ExploreOptions {
         case .pct(let s, let d, let c): current = "pct"; seed = s; depth = d; count = c
         }
         var out = self
-        switch o.strategy ?? current {
+        let final = o.strategy ?? current
+        let given: [(String, Bool, Set<String>)] = [
+            ("--bound", o.bound != nil, ["dfs"]), ("--no-reduction", o.noReduction, ["dfs"]),
+            ("--seed", o.seed != nil, ["random", "pct"]), ("--count", o.count != nil, ["random", "pct"]),
+            ("--depth", o.depth != nil, ["pct"]), ("--schedule", o.schedule != nil, ["scripted"]),
+        ]
+        for (name, set, strategies) in given where set && !strategies.contains(final) {
+            throw ScheduleError(message: "\(name) does not apply to the \(final) strategy (it applies to \(strategies.sorted().joined(separator: " and ")))")
+        }
+        if o.all { out.all = true }
+        out.ignore += o.ignore
+        if let b = o.shrinkBudget { out.shrinkBudget = b }
+        switch final {
         case "dfs": out.strategy = .dfs(preemptionBound: o.bound ?? bound, reduction: o.noReduction ? false : reduction)
         case "random": out.strategy = .random(seed: o.seed ?? seed, count: o.count ?? count)
         case "pct": out.strategy = .pct(seed: o.seed ?? seed, depth: o.depth ?? depth, count: o.count ?? count)

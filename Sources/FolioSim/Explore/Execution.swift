@@ -5,6 +5,18 @@
 /// the at-rest invariants again. Every schedule runs on its own copy (stateless model
 /// checking), so nothing leaks from one schedule to the next.
 ///
+/// Every operation of a thread begins with a scheduling point of its own (the system call
+/// entry), before any of its code runs, so "no operation in flight" means exactly: every
+/// thread is parked at the start of its next operation, or done. The step that starts an
+/// operation of thread X writes `PointObject.quiescence(X)`; the step that ends an operation
+/// of any other thread reads it. So an operation's start never commutes with another
+/// thread's operation end, and the set of at-rest states a run passes through is the same in
+/// every interleaving the reduction treats as equivalent: the events of the operations
+/// completed at such a state come before those of the operations not started (an event of a
+/// completed op precedes its end, which precedes every later start of another thread, which
+/// precedes that op's events). So the at-rest checks see the same states under any
+/// reduction, while two starts, or two ends, still commute.
+///
 /// The choice of the next step is made where a step ends: at the point the running thread
 /// reaches (or when it blocks or finishes). When the chooser picks that thread again it goes
 /// on without suspending; only a switch parks it on its continuation and resumes the chosen
@@ -22,15 +34,17 @@ final class Execution: SchedulingHooks {
         var pending: SchedPoint
         /// The op in flight, for violation reports.
         var operation = OperationLabel.text("start")
-        /// Steps taken in the current op: 0 while the thread is parked before its first step
-        /// (what runs before the first point touches nothing shared).
-        var stepsInOp = 0
-        init(name: String, steps: [Step]) {
+        /// Parked at the start of an operation (nothing of it has run yet).
+        var atOpStart = true
+        init(name: String, steps: [Step], index: Int) {
             self.name = name
             self.steps = steps
-            pending = SchedPoint("thread", "start", .unknown, .write)
+            pending = Execution.opStartPoint(index)
         }
     }
+
+    /// The point at the start of every operation of thread `i`.
+    static func opStartPoint(_ i: Int) -> SchedPoint { SchedPoint("syscall", "enter", .quiescence(thread: i), .write) }
 
     /// How a run ended.
     enum Ending: Equatable {
@@ -61,14 +75,23 @@ final class Execution: SchedulingHooks {
     /// One line per step when tracing.
     var trace: [String] = []
     let tracing: Bool
+    /// Invariants not to report (`--ignore`).
+    let ignored: Set<String>
     /// Set once the run stops; nil while it goes on.
     private(set) var ending: Ending?
     /// Preemptions so far: steps that switched away from a thread that could have gone on.
     private(set) var preemptions = 0
     /// The last step whose thread differs from what a non-preemptive run would pick (-1: none).
     private(set) var lastNonDefault = -1
+    /// What the `after` steps observed, in step order.
+    private(set) var observed: [Observation] = []
+    /// The kernel function of the step after which the first violation was found.
+    private(set) var violationFunction = ""
     private let chooser: Chooser
     private let observer: Observer?
+    /// Called after each step (after `observer`) with the execution and the step index: the
+    /// commutativity audit looks at the world there.
+    var inspector: ((Execution, Int) -> Void)?
     private let maxSteps: Int
     /// True from the first choice until the run stops: points end steps and choose the next.
     private var stepping = false
@@ -77,25 +100,30 @@ final class Execution: SchedulingHooks {
     private var switchTo: Int?
     private var abandoning = false
     /// The point whose step is running.
-    private var stepPoint = SchedPoint("thread", "start", .unknown, .write)
+    private var stepPoint = Execution.opStartPoint(0)
     private var traceMark = 0
 
     /// A run that starts from a copy of `snapshot`'s world.
-    init(_ snapshot: Snapshot, tracing: Bool, maxSteps: Int, choose: @escaping Chooser, observe: Observer?) {
+    init(_ snapshot: Snapshot, tracing: Bool, maxSteps: Int, ignored: Set<String> = [], choose: @escaping Chooser, observe: Observer?) {
         scenario = snapshot.scenario
         self.tracing = tracing
         self.maxSteps = maxSteps
+        self.ignored = ignored
         chooser = choose
         observer = observe
         world = World(copying: snapshot.world)
+        world.ignoredInvariants = ignored
         state = RunState(copying: snapshot.state, world: world)
-        threads = scenario.threads.map { ThreadState(name: $0.name, steps: $0.steps) }
+        threads = scenario.threads.enumerated().map { ThreadState(name: $1.name, steps: $1.steps, index: $0) }
         choices.reserveCapacity(min(maxSteps, 128))
     }
 
     // MARK: SchedulingHooks
 
-    func reach(_ thread: SimThread, _ point: SchedPoint) -> Bool {
+    func reach(_ thread: SimThread, _ point: SchedPoint) -> Bool { reach(point) }
+
+    /// The running thread reached `point`: true when it must `wait`.
+    private func reach(_ point: SchedPoint) -> Bool {
         if abandoning { return false }
         let th = threads[current]
         th.pending = point
@@ -108,7 +136,10 @@ final class Execution: SchedulingHooks {
         return endStep()
     }
 
-    func wait(_ thread: SimThread) async {
+    func wait(_ thread: SimThread) async { await waitToRun() }
+
+    /// Parks the thread that reached a point until it is chosen.
+    private func waitToRun() async {
         let th = threads[parking]
         let next = switchTo
         switchTo = nil
@@ -131,6 +162,28 @@ final class Execution: SchedulingHooks {
         return true
     }
 
+    /// What thread `t` is parked at (its next step), for the audit: the point, or its state.
+    func pendingDescription(_ t: Int) -> String {
+        let th = threads[t]
+        switch th.status {
+        case .parked: return th.pending.description
+        case .blocked(let r): return "blocked on \(r)"
+        case .running: return "running"
+        case .done: return "done"
+        }
+    }
+
+    /// What thread `t`'s next step touches first, as a footprint key (`key << 1 | write`),
+    /// or `UInt64.max` when it has none (running or done).
+    func pendingKey(_ t: Int) -> UInt64 {
+        let th = threads[t]
+        switch th.status {
+        case .parked: return th.pending.object.key << 1 | (th.pending.access == .write ? 1 : 0)
+        case .blocked(let r): return r.pointObject.key << 1 | (r.isExclusive ? 1 : 0)
+        case .running, .done: return UInt64.max
+        }
+    }
+
     // MARK: running
 
     /// Runs one schedule: starts the threads, makes the first choice and drains the executor
@@ -151,8 +204,7 @@ final class Execution: SchedulingHooks {
         return ending ?? .completed
     }
 
-    /// Starts the threads and runs each up to its first scheduling point (what comes before
-    /// it touches only the thread's own state).
+    /// Starts the threads; each parks at once at the start of its first operation.
     private func start() {
         world.hooks = self
         world.log = log
@@ -172,18 +224,39 @@ final class Execution: SchedulingHooks {
     private func threadBody(_ i: Int) async {
         let th = threads[i]
         let offset = scenario.steps.count
+        var first = true
         for (k, step) in th.steps.enumerated() {
             for r in 0..<step.repeatCount {
                 let op = step.op(r)
+                if !first { noteOperationEnd(i) }
+                first = false
+                await enterOperation(i)
                 th.operation = .thread(th.name, op)
-                th.stepsInOp = 0
                 world.operation = th.operation
+                let errors = state.errors.count
                 await state.execute(op, step: offset + k, threadName: th.name)
+                if tracing && state.errors.count > errors {
+                    for e in state.errors[errors...] { trace.append("\(th.name) error: \(e.operation): \(e.message)") }
+                }
             }
         }
-        th.stepsInOp = 0
+        noteOperationEnd(i)
         th.status = .done
         if stepping, let c = finishStepAndChoose() { resume(c) }
+    }
+
+    /// The system call entry of an operation of thread `i`: a scheduling point before any of
+    /// its code.
+    private func enterOperation(_ i: Int) async {
+        threads[i].atOpStart = true
+        if reach(Execution.opStartPoint(i)) { await waitToRun() }
+        threads[i].atOpStart = false
+    }
+
+    /// The running step ends an operation of thread `i`: it reads whether every other thread
+    /// is between operations.
+    private func noteOperationEnd(_ i: Int) {
+        for x in threads.indices where x != i { log.note(.quiescence(thread: x), write: false) }
     }
 
     /// The bookkeeping after a step of the current thread (checks, trace, observer, limits)
@@ -191,9 +264,14 @@ final class Execution: SchedulingHooks {
     private func finishStepAndChoose() -> Int? {
         let th = threads[current]
         world.checkStep(log)
+        if !world.violations.isEmpty && violationFunction.isEmpty { violationFunction = world.kernelName(stepPoint.function) }
         if tracing { traceStep(th.name, stepPoint) }
-        if th.stepsInOp == 0 && world.violations.isEmpty && isBetweenOperations && !allDone { checkBetweenOperations() }
+        if world.violations.isEmpty && isBetweenOperations && !allDone {
+            checkBetweenOperations()
+            if !world.violations.isEmpty { violationFunction = "at rest" }
+        }
         observer?(choices.count - 1, current, log)
+        inspector?(self, choices.count - 1)
         if !world.violations.isEmpty { ending = .violation; return nil }
         if choices.count >= maxSteps { ending = .tooLong; return nil }
         return choose()
@@ -226,7 +304,6 @@ final class Execution: SchedulingHooks {
         if current != i { world.operation = th.operation }
         current = i
         choices.append(i)
-        th.stepsInOp += 1
         th.status = .running
     }
 
@@ -258,12 +335,13 @@ final class Execution: SchedulingHooks {
     }
     var allDone: Bool { threads.allSatisfy { if case .done = $0.status { true } else { false } } }
 
-    /// No operation is in flight: every thread is done or parked before the first step of
-    /// its next op.
+    /// No operation is in flight: every thread is done or parked at the start of its next
+    /// operation.
     private var isBetweenOperations: Bool {
         threads.allSatisfy { th in
             if case .done = th.status { return true }
-            return th.stepsInOp == 0
+            if case .parked = th.status { return th.atOpStart }
+            return false
         }
     }
 
@@ -279,30 +357,38 @@ final class Execution: SchedulingHooks {
     }
 
     private func traceStep(_ name: String, _ point: SchedPoint) {
-        let fn = kernelFunctionName(point.function)
+        let fn = world.kernelName(point.function)
         var line = "\(name) \(fn): \(point.step)"
+        if let lock = point.lockName { line += "(\(lock))" }
         if let tr = world.tracer {
             for e in tr.events[traceMark...] {
                 line += e.function == fn ? "; \(e.what)" : "; \(e.function): \(e.what)"
             }
             traceMark = tr.events.count
         }
-        trace.append(line)
+        trace.append(KernelNames.name(in: line, release: world.semantics.release))
     }
 
     /// Finishes a run whose threads are all done: the at-rest invariants, the `after` steps
-    /// and the at-rest invariants again.
+    /// (what they observe is the run's outcome) and the at-rest invariants again.
     private func finish() async {
         world.hooks = nil
         world.log = nil
         world.currentOperation = "threads done"
         world.checkInvariants()
-        if !world.violations.isEmpty { return }
+        if !world.violations.isEmpty {
+            violationFunction = "at rest"
+            return
+        }
+        state.observations = []
         await state.runSteps(scenario.after, check: .off, stepOffset: scenario.steps.count + threads.count, label: "after")
+        observed = state.observations ?? []
+        state.observations = nil
         world.currentOperation = "end of run"
         world.checkInvariants()
+        if !world.violations.isEmpty { violationFunction = "after" }
         if tracing, let tr = world.tracer {
-            for e in tr.events[traceMark...] { trace.append("- \(e.function): \(e.what)") }
+            for e in tr.events[traceMark...] { trace.append(KernelNames.name(in: "- \(e.function): \(e.what)", release: world.semantics.release)) }
         }
     }
 
@@ -338,6 +424,7 @@ final class Execution: SchedulingHooks {
             if let r { parts.append("\(th.name) waits for \(r) held by \(world.holderName(r))") }
         }
         world.recordViolation(.deadlock, nil, "no thread can run: " + parts.joined(separator: "; "))
+        violationFunction = "deadlock"
     }
 }
 
@@ -347,50 +434,3 @@ struct UnsafeSendable<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
 }
-
-/// The kernel's name for a Swift function name from `#function` (`doWPPage(_:_:)` →
-/// `do_wp_page`); kernel names pass through unchanged.
-func kernelFunctionName(_ s: StaticString) -> String {
-    var name = s.description
-    if let p = name.firstIndex(of: "(") { name = String(name[..<p]) }
-    if let mapped = swiftToKernel[name] { return mapped }
-    guard name.contains(where: { $0.isUppercase }) else { return name }
-    var out = ""
-    let chars = Array(name)
-    for (i, c) in chars.enumerated() {
-        if c.isUppercase {
-            let prevLower = i > 0 && (chars[i - 1].isLowercase || chars[i - 1].isNumber)
-            let nextLower = i + 1 < chars.count && chars[i + 1].isLowercase && !(i + 2 == chars.count && chars[i + 1] == "s")
-                && !(i + 2 < chars.count && chars[i + 1] == "s" && chars[i + 2].isUppercase)
-            let prevUpper = i > 0 && chars[i - 1].isUppercase
-            if i > 0 && (prevLower || (prevUpper && nextLower)) && !out.hasSuffix("_") { out += "_" }
-            out += c.lowercased()
-        } else {
-            out.append(c)
-        }
-    }
-    return out
-}
-
-/// Swift functions whose kernel counterpart has another name.
-private let swiftToKernel: [String: String] = [
-    "exitMM": "exit_mmap",
-    "access": "do_user_addr_fault",
-    "getUserPages": "__get_user_pages",
-    "getUserPagesFast": "gup_fast_fallback",
-    "gupFastOne": "gup_fast_pte_range",
-    "fork": "dup_mmap",
-    "zapPTERange": "zap_pte_range",
-    "madvisePageout": "madvise_cold_or_pageout_pte_range",
-    "followPage": "follow_page_pte",
-    "wpCanReuseByRefcount": "wp_can_reuse_anon_folio",
-    "mmap": "mmap_region",
-    "madvise": "do_madvise",
-    "mprotect": "do_mprotect_pkey",
-    "munmap": "do_vmi_munmap",
-    "tryToUnmapOne": "try_to_unmap_one",
-    "reclaimPages": "shrink_folio_list",
-    "vmfPTEAlloc": "__pte_alloc",
-    "pteAlloc": "__pte_alloc",
-    "splitHugePMD": "__split_huge_pmd",
-]

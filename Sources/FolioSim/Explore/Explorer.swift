@@ -1,12 +1,24 @@
-/// A violation found by the explorer: the invariant, the shrunk schedule that reaches it and
-/// the trace of that schedule, one line per step.
+/// A violation found by the explorer: the invariant, where it fired, the shrunk schedule
+/// that reaches it and the trace of that schedule, one line per step.
 public struct Counterexample: Sendable, Equatable {
     public var invariant: String
+    /// The kernel function of the step after which it was found ("at rest" for the checks
+    /// between operations, "after" for the end of the run).
+    public var function: String
     public var detail: String
     public var schedule: String
     public var preemptions: Int
     public var steps: Int
     public var trace: [String]
+}
+
+/// One distinct outcome of an exploration: what the `after` steps observed, how many
+/// schedules ended with it, and the one with the fewest preemptions.
+public struct OutcomeGroup: Sendable, Equatable {
+    public var observed: [Observation]
+    public var schedules: Int
+    public var schedule: String
+    public var preemptions: Int
 }
 
 /// What an exploration found.
@@ -15,9 +27,7 @@ public struct ExploreResult: Sendable {
     public var schedules: Int { runs - pruned }
     /// Runs started: `schedules` plus those cut short.
     public var runs = 0
-    /// Runs that the sleep sets or the preemption bound cut short: the rest of such a run
-    /// only reorders independent steps of an interleaving explored already (or needs one
-    /// preemption too many).
+    /// Runs the reduction cut short (every runnable thread asleep).
     public var pruned = 0
     /// Scheduling points executed over all schedules.
     public var points = 0
@@ -25,9 +35,17 @@ public struct ExploreResult: Sendable {
     public var endStates = 0
     /// False when `maxSchedules` stopped the search early.
     public var complete = true
-    public var counterexample: Counterexample?
-    /// Schedules run while shrinking the counterexample (not in `schedules`).
+    /// The first violation (shrunk), if any.
+    public var counterexample: Counterexample? { violations.first }
+    /// Every distinct violation (invariant, kernel function, process and address), each
+    /// shrunk: only the first unless `all` was asked for.
+    public var violations: [Counterexample] = []
+    /// The distinct outcomes of the schedules that completed, in a fixed order.
+    public var outcomes: [OutcomeGroup] = []
+    /// Schedules run while shrinking (not in `schedules`).
     public var shrinkSchedules = 0
+    /// The shrinker stopped at its budget before searching every bound.
+    public var shrinkBudgetSpent = false
     /// A schedule that ran past `maxSteps`.
     public var tooLong: String?
 }
@@ -37,38 +55,53 @@ struct RunOutcome {
     var choices: [Int] = []
     var ending: Execution.Ending = .completed
     var violation: Violation?
+    /// The kernel function of the step after which the violation was found.
+    var violationFunction = ""
     var trace: [String] = []
     var endState: UInt64?
+    var observed: [Observation] = []
     var preemptions = 0
     /// The last step whose thread differs from what a non-preemptive run would pick (-1: none).
     var lastNonDefault = -1
     var steps: Int { choices.count }
+    /// What distinguishes one violation from another.
+    var violationKey: String? {
+        violation.map { "\($0.invariant)|\(violationFunction)|\($0.process)|\($0.address.map { String($0, radix: 16) } ?? "-")" }
+    }
 }
 
-/// The interleaving explorer: runs a config's threads under a strategy (scripted, DFS with a
-/// preemption bound and sleep-set reduction, random, PCT), checks invariants at every step,
-/// and shrinks the first violation to the fewest preemptions, then the fewest steps.
+/// The interleaving explorer: runs a config's threads under a strategy (scripted, DFS with
+/// dynamic partial-order reduction and an optional preemption bound, plain DFS, random,
+/// PCT), checks invariants at every step, groups the schedules that complete by outcome, and
+/// shrinks each violation to the fewest preemptions, then the fewest steps.
 public enum Explorer {
     typealias Chooser = Execution.Chooser
     typealias Observer = Execution.Observer
 
     /// Runs one schedule.
-    static func runOnce(_ snapshot: Snapshot, tracing: Bool, maxSteps: Int,
-                        choose: @escaping Chooser, observe: Observer? = nil) async -> RunOutcome {
+    static func runOnce(_ snapshot: Snapshot, tracing: Bool, maxSteps: Int, ignored: Set<String> = [],
+                        choose: @escaping Chooser, observe: Observer? = nil,
+                        inspect: ((Execution, Int) -> Void)? = nil) async -> RunOutcome {
         var out = RunOutcome()
         if let v = snapshot.setupViolation {
             out.ending = .violation
             out.violation = v
+            out.violationFunction = "steps"
             out.trace = ["(the config's steps already break \(v.invariant))"]
             return out
         }
-        let ex = Execution(snapshot, tracing: tracing, maxSteps: maxSteps, choose: choose, observe: observe)
+        let ex = Execution(snapshot, tracing: tracing, maxSteps: maxSteps, ignored: ignored, choose: choose, observe: observe)
+        ex.inspector = inspect
         out.ending = await ex.run()
-        if out.ending == .completed { out.endState = ex.world.endStateDigest() }
+        if out.ending == .completed {
+            out.endState = ex.world.endStateDigest()
+            out.observed = ex.observed
+        }
         out.preemptions = ex.preemptions
         out.lastNonDefault = ex.lastNonDefault
         out.choices = ex.choices
         out.violation = ex.world.violations.first
+        out.violationFunction = ex.violationFunction
         out.trace = ex.trace
         if let v = out.violation, tracing { out.trace.append("violation \(v)") }
         return out
@@ -82,101 +115,164 @@ public enum Explorer {
     }
 
     /// Explores `scenario` with its `explore` options (or `options`), reporting progress
-    /// (schedules, points) every 1024 schedules.
+    /// (runs, points) every 1024 runs. A scripted schedule that cannot run is an error.
     public static func explore(_ scenario: Scenario, options: ExploreOptions? = nil,
-                               progress: ((Int, Int) -> Void)? = nil) async -> ExploreResult {
+                               progress: ((Int, Int) -> Void)? = nil) async throws(ScheduleError) -> ExploreResult {
         let opts = options ?? scenario.explore ?? ExploreOptions()
         let snapshot = await Snapshot.make(scenario)
-        var result = ExploreResult()
-        var found: RunOutcome?
-        var ends = Set<UInt64>()
-        func account(_ o: RunOutcome) -> Bool {
-            result.runs += 1
-            result.points += o.steps
-            if o.ending == .pruned { result.pruned += 1 }
-            if let e = o.endState { ends.insert(e) }
-            if o.ending == .tooLong && result.tooLong == nil { result.tooLong = schedule(o.choices, scenario).description }
-            if result.runs & 1023 == 0 { progress?(result.runs, result.points) }
-            if o.ending == .violation { found = o; return false }
-            if result.runs >= opts.maxSchedules { result.complete = false; return false }
-            return true
-        }
+        var acc = Accumulator(scenario: scenario, opts: opts, progress: progress)
+        let ignored = Set(opts.ignore)
         switch opts.strategy {
         case .scripted(let text):
-            let names = scenario.threads.map(\.name)
-            let sched = (try? Schedule.parse(text, threads: names)) ?? Schedule(steps: [])
-            _ = account(await runScripted(snapshot, sched, tracing: false, maxSteps: opts.maxSteps).outcome)
-        case .dfs(let bound, let reduction):
-            let dfs = DFS(bound: bound, reduction: reduction, threads: scenario.threads.count)
+            let sched = try Schedule.parse(text, threads: scenario.threads.map(\.name))
+            let (o, err) = await runScripted(snapshot, sched, tracing: false, maxSteps: opts.maxSteps, ignored: ignored)
+            if let err { throw ScheduleError(message: err) }
+            _ = acc.account(o)
+        case .dfs(let bound, let reduction) where reduction:
+            let dpor = DPOR(bound: bound, threads: scenario.threads.count)
             while true {
-                let o = await dfs.run(snapshot, maxSteps: opts.maxSteps)
-                if !account(o) { break }
-                if !dfs.backtrack() { break }
+                let o = await dpor.run(snapshot, maxSteps: opts.maxSteps, ignored: ignored)
+                if !acc.account(o) || !dpor.backtrack() { break }
+            }
+        case .dfs(let bound, _):
+            let dfs = PlainDFS(bound: bound)
+            while true {
+                let o = await dfs.run(snapshot, maxSteps: opts.maxSteps, ignored: ignored)
+                if !acc.account(o) || !dfs.backtrack() { break }
             }
         case .random(let seed, let count):
             var rng = SplitMix64(seed: seed)
             for _ in 0..<count {
-                let o = await runOnce(snapshot, tracing: false, maxSteps: opts.maxSteps) { _, en, _ in
+                let o = await runOnce(snapshot, tracing: false, maxSteps: opts.maxSteps, ignored: ignored) { _, en, _ in
                     en.member(at: Int(rng.next() % UInt64(en.count)))
                 }
-                if !account(o) { break }
+                if !acc.account(o) { break }
             }
         case .pct(let seed, let depth, let count):
             var rng = SplitMix64(seed: seed)
-            let probe = await runOnce(snapshot, tracing: false, maxSteps: opts.maxSteps) { ex, en, _ in defaultChoice(ex, en) }
+            let probe = await runOnce(snapshot, tracing: false, maxSteps: opts.maxSteps, ignored: ignored) { ex, en, _ in defaultChoice(ex, en) }
             let k = max(1, probe.steps)
             for _ in 0..<count {
                 var pct = PCT(threads: scenario.threads.count, depth: depth, steps: k, rng: &rng)
-                let o = await runOnce(snapshot, tracing: false, maxSteps: opts.maxSteps) { ex, en, step in
+                let o = await runOnce(snapshot, tracing: false, maxSteps: opts.maxSteps, ignored: ignored) { ex, en, step in
                     pct.choose(en, step: step, last: ex.current)
                 }
-                if !account(o) { break }
+                if !acc.account(o) { break }
             }
         }
-        result.endStates = ends.count
-        if let f = found {
-            let (cx, spent) = await shrink(snapshot, f, maxSteps: opts.maxSteps)
-            result.counterexample = cx
-            result.shrinkSchedules = spent
+        var result = acc.result
+        result.outcomes = acc.outcomeGroups()
+        var budget = opts.shrinkBudget
+        for found in acc.found {
+            let (cx, spent, exhausted) = await shrink(snapshot, found, sameKey: opts.all, maxSteps: opts.maxSteps, budget: budget, ignored: ignored)
+            result.violations.append(cx)
+            result.shrinkSchedules += spent
+            budget = max(0, budget - spent)
+            if exhausted { result.shrinkBudgetSpent = true }
         }
         return result
     }
 
-    /// Shrinks a violating run: a DFS at each preemption bound below the run's finds a run
-    /// with the same invariant and the fewest preemptions; among the runs the DFS finds at
-    /// that bound (up to a budget) the one with the fewest steps is kept. Then the kept run
-    /// is replayed with tracing to produce the counterexample.
-    static func shrink(_ snapshot: Snapshot, _ found: RunOutcome, maxSteps: Int) async -> (Counterexample, Int) {
+    /// What the runs of an exploration add up to.
+    struct Accumulator {
+        let scenario: Scenario
+        let opts: ExploreOptions
+        let progress: ((Int, Int) -> Void)?
+        var result = ExploreResult()
+        var ends = Set<UInt64>()
+        /// The first run of each distinct violation, in the order found.
+        var found: [RunOutcome] = []
+        private var foundKeys = Set<String>()
+        /// Outcomes by their rendering: count and the best run.
+        private var outcomes: [String: (observed: [Observation], count: Int, best: RunOutcome)] = [:]
+
+        init(scenario: Scenario, opts: ExploreOptions, progress: ((Int, Int) -> Void)?) {
+            self.scenario = scenario
+            self.opts = opts
+            self.progress = progress
+        }
+
+        /// Adds one run; false when the exploration stops.
+        mutating func account(_ o: RunOutcome) -> Bool {
+            result.runs += 1
+            result.points += o.steps
+            if o.ending == .pruned { result.pruned += 1 }
+            if let e = o.endState { ends.insert(e) }
+            result.endStates = ends.count
+            if o.ending == .tooLong && result.tooLong == nil { result.tooLong = schedule(o.choices, scenario).description }
+            if o.ending == .completed { addOutcome(o) }
+            if result.runs & 1023 == 0 { progress?(result.runs, result.points) }
+            if o.ending == .violation, let key = o.violationKey, foundKeys.insert(key).inserted {
+                found.append(o)
+                if !opts.all { return false }
+            }
+            if result.runs >= opts.maxSchedules { result.complete = false; return false }
+            return true
+        }
+
+        private mutating func addOutcome(_ o: RunOutcome) {
+            let key = Observation.render(o.observed)
+            if var g = outcomes[key] {
+                g.count += 1
+                if (o.preemptions, o.steps) < (g.best.preemptions, g.best.steps) { g.best = o }
+                outcomes[key] = g
+            } else {
+                outcomes[key] = (o.observed, 1, o)
+            }
+        }
+
+        /// The outcomes, ordered by their rendering (independent of exploration order).
+        func outcomeGroups() -> [OutcomeGroup] {
+            outcomes.keys.sorted().map { k in
+                let g = outcomes[k]!
+                return OutcomeGroup(observed: g.observed, schedules: g.count,
+                                    schedule: schedule(g.best.choices.prefix(g.best.lastNonDefault + 1), scenario).description,
+                                    preemptions: g.best.preemptions)
+            }
+        }
+    }
+
+    /// Shrinks a violating run: plain DFS (no reduction) at each preemption bound from 0 up to
+    /// the run's own looks for a violating run; at the first bound that has one, the search of
+    /// that bound goes on to find the run with the fewest steps that breaks the same
+    /// invariant in the same place. With `sameKey` (`--all`) only runs with `found`'s
+    /// violation count; otherwise the first violating run of the plain DFS order sets what is
+    /// looked for, so that the counterexample does not depend on the strategy that found the
+    /// first violation (reduced and unreduced search print the same one). At most `budget`
+    /// schedules are run in all; the best run found by then is kept (the third result says
+    /// the budget ran out). The kept run is replayed with tracing.
+    static func shrink(_ snapshot: Snapshot, _ found: RunOutcome, sameKey: Bool, maxSteps: Int, budget: Int,
+                       ignored: Set<String>) async -> (Counterexample, Int, Bool) {
         let scenario = snapshot.scenario
-        let inv = found.violation?.invariant ?? ""
+        var key = sameKey ? found.violationKey : nil
         var best = found
         var spent = 0
-        if best.preemptions > 0 || best.steps > 0 {
-            outer: for bound in 0...best.preemptions {
-                let dfs = DFS(bound: bound, reduction: true, threads: scenario.threads.count)
-                var budget = bound == best.preemptions ? 2_000 : 20_000
+        var exhausted = false
+        if found.preemptions > 0 || found.steps > 0 {
+            search: for bound in 0...found.preemptions {
+                let dfs = PlainDFS(bound: bound)
                 var hit: RunOutcome?
-                while budget > 0 {
-                    let o = await dfs.run(snapshot, maxSteps: maxSteps)
+                while true {
+                    if spent >= budget { exhausted = true; break }
+                    let o = await dfs.run(snapshot, maxSteps: maxSteps, ignored: ignored)
                     spent += 1
-                    budget -= 1
-                    if o.ending == .violation, o.violation?.invariant == inv {
-                        if hit == nil || o.steps < hit!.steps { hit = o }
-                        if hit != nil && budget > 500 { budget = 500 }
+                    if o.ending == .violation, key == nil || o.violationKey == key, hit == nil || o.steps < hit!.steps {
+                        hit = o
+                        key = o.violationKey
                     }
                     if !dfs.backtrack() { break }
                 }
-                if let h = hit, h.preemptions < best.preemptions || (h.preemptions == best.preemptions && h.steps < best.steps) {
-                    best = h
-                }
-                if hit != nil { break outer }
+                if let h = hit, !sameKey || (h.preemptions, h.steps) < (best.preemptions, best.steps) { best = h }
+                if hit != nil || exhausted { break search }
             }
         }
         let sched = schedule(best.choices.prefix(best.lastNonDefault + 1), scenario)
-        let traced = await runScripted(snapshot, sched, tracing: true, maxSteps: maxSteps).outcome
-        let v = traced.violation
-        return (Counterexample(invariant: v?.invariant ?? inv, detail: v?.description ?? "", schedule: sched.description,
-                               preemptions: traced.preemptions, steps: traced.steps, trace: traced.trace), spent)
+        let traced = await runScripted(snapshot, sched, tracing: true, maxSteps: maxSteps, ignored: ignored).outcome
+        let v = traced.violation ?? found.violation
+        let cx = Counterexample(invariant: v?.invariant ?? "", function: traced.violation != nil ? traced.violationFunction : found.violationFunction,
+                                detail: v?.description ?? "", schedule: sched.description,
+                                preemptions: traced.preemptions, steps: traced.steps, trace: traced.trace)
+        return (cx, spent, exhausted)
     }
 
     /// The schedule of a run's thread choices.
@@ -186,11 +282,11 @@ public enum Explorer {
     }
 
     /// Runs one scripted schedule; an error when a step names a thread that cannot run.
-    static func runScripted(_ snapshot: Snapshot, _ schedule: Schedule, tracing: Bool, maxSteps: Int) async
-        -> (outcome: RunOutcome, error: String?) {
+    static func runScripted(_ snapshot: Snapshot, _ schedule: Schedule, tracing: Bool, maxSteps: Int,
+                            ignored: Set<String> = []) async -> (outcome: RunOutcome, error: String?) {
         let names = snapshot.scenario.threads.map(\.name)
         var error: String?
-        let o = await runOnce(snapshot, tracing: tracing, maxSteps: maxSteps) { ex, en, step in
+        let o = await runOnce(snapshot, tracing: tracing, maxSteps: maxSteps, ignored: ignored) { ex, en, step in
             guard step < schedule.steps.count else { return defaultChoice(ex, en) }
             let want = names.firstIndex(of: schedule.steps[step])!
             guard en.contains(want) else {
@@ -199,6 +295,9 @@ public enum Explorer {
             }
             return want
         }
+        if error == nil, o.ending != .violation, o.steps < schedule.steps.count {
+            error = "schedule step \(o.steps + 1): every thread is done after \(o.steps) steps (the schedule has \(schedule.steps.count))"
+        }
         return (o, error)
     }
 
@@ -206,10 +305,11 @@ public enum Explorer {
     public static func replay(_ scenario: Scenario, schedule text: String) async throws(ScheduleError) -> ReplayResult {
         let sched = try Schedule.parse(text, threads: scenario.threads.map(\.name))
         let maxSteps = scenario.explore?.maxSteps ?? ExploreOptions().maxSteps
-        let (o, err) = await runScripted(await Snapshot.make(scenario), sched, tracing: true, maxSteps: maxSteps)
+        let ignored = Set(scenario.explore?.ignore ?? [])
+        let (o, err) = await runScripted(await Snapshot.make(scenario), sched, tracing: true, maxSteps: maxSteps, ignored: ignored)
         if let err { throw ScheduleError(message: err) }
         return ReplayResult(schedule: sched.description, violation: o.violation, trace: o.trace, steps: o.steps,
-                            preemptions: o.preemptions, tooLong: o.ending == .tooLong)
+                            preemptions: o.preemptions, tooLong: o.ending == .tooLong, observed: o.observed)
     }
 }
 
@@ -221,155 +321,6 @@ public struct ReplayResult: Sendable {
     public var steps: Int
     public var preemptions: Int
     public var tooLong: Bool
-}
-
-/// Stateless depth-first search over schedules with a preemption bound (CHESS) and sleep
-/// sets (Godefroid): after a thread's step has been explored at a node, later siblings do
-/// not run it again until a conflicting step has happened, because only the order of
-/// independent steps would differ.
-///
-/// A class so that the run's chooser and observer update the stack in place. The footprints
-/// live in flat arrays indexed by `depth * threads + thread`, so a node holds no references
-/// and the per-step bookkeeping copies nothing.
-final class DFS {
-    struct Node {
-        var enabled: ThreadSet
-        var chosen: Int
-        /// Alternatives explored here (their footprints are in `doneFootprints`).
-        var done: ThreadSet
-        /// The sleep set on entry (the threads' next-step footprints are in `sleepFootprints`).
-        var sleep: ThreadSet
-        var preemptionsBefore: Int
-        /// The thread of the previous step (-1 at the root).
-        var last: Int
-        var isPreemption: Bool { enabled.contains(last) && chosen != last }
-    }
-    let bound: Int?
-    let reduction: Bool
-    let threads: Int
-    var stack: [Node] = []
-    private var doneFootprints: [Footprint?] = []
-    private var sleepFootprints: [Footprint?] = []
-    /// The sleep set carried into the next node of the current run, with footprints by thread.
-    private var carried = ThreadSet()
-    private var carriedFootprints: [Footprint?]
-
-    init(bound: Int?, reduction: Bool, threads: Int) {
-        self.bound = bound
-        self.reduction = reduction
-        self.threads = threads
-        carriedFootprints = Array(repeating: nil, count: threads)
-    }
-
-    /// Runs the schedule the stack describes, extending it with first choices.
-    func run(_ snapshot: Snapshot, maxSteps: Int) async -> RunOutcome {
-        carried = ThreadSet()
-        return await Explorer.runOnce(snapshot, tracing: false, maxSteps: maxSteps,
-                                      choose: { _, en, d in self.choose(en, depth: d) },
-                                      observe: { d, c, log in self.observe(depth: d, thread: c, log: log) })
-    }
-
-    private func choose(_ en: ThreadSet, depth d: Int) -> Int? {
-        if d < stack.count { return stack[d].chosen }
-        let last = d == 0 ? -1 : stack[d - 1].chosen
-        let pre = d == 0 ? 0 : stack[d - 1].preemptionsBefore + (stack[d - 1].isPreemption ? 1 : 0)
-        let lastEnabled = en.contains(last)
-        var pick: Int?
-        if lastEnabled && !carried.contains(last) {
-            pick = last
-        } else if !lastEnabled || bound.map({ pre + 1 <= $0 }) ?? true {
-            pick = en.subtracting(carried).first
-        }
-        guard let c = pick else { return nil }
-        let base = d * threads
-        if doneFootprints.count < base + threads {
-            doneFootprints.append(contentsOf: repeatElement(nil, count: base + threads - doneFootprints.count))
-            sleepFootprints.append(contentsOf: repeatElement(nil, count: base + threads - sleepFootprints.count))
-        }
-        for t in 0..<threads {
-            doneFootprints[base + t] = nil
-            sleepFootprints[base + t] = carried.contains(t) ? carriedFootprints[t] : nil
-        }
-        var done = ThreadSet()
-        done.insert(c)
-        stack.append(Node(enabled: en, chosen: c, done: done, sleep: carried, preemptionsBefore: pre, last: last))
-        return c
-    }
-
-    /// Records the footprint of the step just taken at the newest node and the sleep set
-    /// it leaves for the next one. Steps of the replayed prefix are skipped: their
-    /// footprints are recorded already and their sleep sets are not needed again.
-    private func observe(depth d: Int, thread c: Int, log: AccessLog) {
-        guard d == stack.count - 1 else { return }
-        let base = d * threads
-        let f = log.footprint()
-        doneFootprints[base + c] = f
-        guard reduction else { return }
-        var next = ThreadSet()
-        for t in stack[d].sleep where t != c {
-            let tf = sleepFootprints[base + t]!
-            if !tf.conflicts(with: f) { next.insert(t); carriedFootprints[t] = tf }
-        }
-        for t in stack[d].done where t != c && !next.contains(t) {
-            if let tf = doneFootprints[base + t], !tf.conflicts(with: f) { next.insert(t); carriedFootprints[t] = tf }
-        }
-        carried = next
-    }
-
-    /// Moves to the next unexplored schedule; false when the search is complete.
-    func backtrack() -> Bool {
-        while let node = stack.last {
-            let d = stack.count - 1
-            let asleep = reduction ? node.sleep : ThreadSet()
-            let lastEnabled = node.enabled.contains(node.last)
-            for c in node.enabled.subtracting(node.done).subtracting(asleep) {
-                let isPre = lastEnabled && c != node.last
-                if isPre, let b = bound, node.preemptionsBefore + 1 > b { continue }
-                stack[d].chosen = c
-                stack[d].done.insert(c)
-                return true
-            }
-            stack.removeLast()
-        }
-        return false
-    }
-}
-
-/// Probabilistic concurrency testing (Burckhardt et al., ASPLOS 2010): distinct random
-/// thread priorities, `depth - 1` random steps at which the running thread drops to the
-/// lowest priority; each step runs the highest-priority runnable thread.
-struct PCT {
-    var priority: [Int]
-    var changeAt: [Int: Int] = [:]
-    init(threads n: Int, depth: Int, steps k: Int, rng: inout SplitMix64) {
-        var p = Array(0..<n).map { $0 + depth }
-        for i in stride(from: n - 1, to: 0, by: -1) {
-            let j = Int(rng.next() % UInt64(i + 1))
-            p.swapAt(i, j)
-        }
-        priority = p
-        for j in 1..<max(1, depth) {
-            let at = Int(rng.next() % UInt64(k))
-            if changeAt[at] == nil { changeAt[at] = depth - j }
-        }
-    }
-    mutating func choose(_ enabled: ThreadSet, step: Int, last: Int) -> Int {
-        if let newPriority = changeAt[step], last >= 0 { priority[last] = newPriority }
-        var best = enabled.first!
-        for t in enabled where priority[t] > priority[best] { best = t }
-        return best
-    }
-}
-
-/// SplitMix64: a small seeded generator, so schedules depend only on the seed.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    /// What the `after` steps observed (empty when the run did not complete).
+    public var observed: [Observation]
 }

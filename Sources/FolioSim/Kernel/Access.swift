@@ -44,55 +44,39 @@ extension World {
     }
 
     /// The hardware walk: performs the access if the PTE (or huge PMD) allows it and returns
-    /// the value read (or stored); nil means a page fault.
+    /// the value read (or stored); nil means a page fault. Like the MMU it sets the accessed
+    /// bit, and the dirty bit on a store. Every entry and frame it touches is recorded.
     @inline(__always) func mmuAccess(_ mm: MM, _ addr: UInt64, write: Bool, value: UInt32) -> UInt32? {
         guard let pmdT = pmdTableID(mm, addr) else { return nil }
         let va = VirtualAddress(addr)
         let pmdIdx = va.pmdIndex
-        let pmd = tables.pmd[Int(pmdT)].entries[pmdIdx]
-        if _slowPath(accessLogging), let l = log { l.note(.pmd(table: pmdT), write: false) }
+        let pmd = tables.pmdEntry(pmdT, pmdIdx)
         if pmd.isTable {
-            let table = tables.pte[Int(pmd.tableID)]
-            let i = va.pteIndex
-            let p = table.ptes[i]
-            if _slowPath(accessLogging), let l = log { l.notePTE(PTESlot(table: pmd.tableID, index: i), write: write || !p.isYoung) }
+            let slot = PTESlot(table: pmd.tableID, index: va.pteIndex)
+            let p = tables.entry(slot)
             guard p.isUserAccessible, !write || p.isWritable else { return nil }
             let page = p.pfn
-            if _slowPath(accessLogging), let l = log { memory.logUse(l, page, write: write, write ? "stored to" : "loaded from") }
             if write {
-                table.set(i, PTE(raw: p.raw | PTE.young | PTE.dirty))
-                memory.writeFrame(page.index).pointee.data = value
-                if memory.isAnon(memory.folio(of: page)) { table.setWritten(i, value) }
+                let set = PTE(raw: p.raw | PTE.young | PTE.dirty)
+                if set != p { tables.setEntry(slot, set) }
+                memory.mmuStore(page, value)
+                if memory.isAnon(memory.folio(of: page)) { tables.setWritten(slot, value) }
                 return value
             }
-            if !p.isYoung { table.set(i, p.withYoung(true)) }
-            return memory.frames[page.index].data
+            if !p.isYoung { tables.setEntry(slot, p.withYoung(true)) }
+            return memory.mmuLoad(page)
         }
         guard pmd.isHuge, !pmd.isProtNone, !write || pmd.isWritable else { return nil }
         let page = pmd.pfn + va.pteIndex
-        if _slowPath(accessLogging), let l = log {
-            l.note(.pmd(table: pmdT), write: true)
-            memory.logUse(l, page, write: write, write ? "stored to" : "loaded from")
-        }
-        let shadow = tables.pte[Int(tables.pmd[Int(pmdT)].deposited[pmdIdx])]
         if write {
-            tables.pmd[Int(pmdT)].entries[pmdIdx] = pmd.withYoung(true).withDirty(true)
-            memory.writeFrame(page.index).pointee.data = value
-            if memory.isAnon(pmd.pfn) { shadow.setWritten(va.pteIndex, value) }
+            let set = pmd.withYoung(true).withDirty(true)
+            if set != pmd { tables.setPMDEntry(pmdT, pmdIdx, set) }
+            memory.mmuStore(page, value)
+            let dep = tables.deposited(pmdT, pmdIdx)
+            if dep != 0 && memory.isAnon(pmd.pfn) { tables.setWritten(PTESlot(table: dep, index: va.pteIndex), value) }
             return value
         }
-        if !pmd.isYoung { tables.pmd[Int(pmdT)].entries[pmdIdx] = pmd.withYoung(true) }
-        return memory.frames[page.index].data
-    }
-
-    /// The shadow table that records expected values for `addr`: the PTE table, or the table
-    /// deposited with a huge PMD.
-    func shadowTable(_ mm: MM, _ addr: UInt64) -> Int32? {
-        guard let pmdT = pmdTableID(mm, addr) else { return nil }
-        let idx = VirtualAddress(addr).pmdIndex
-        let e = tables.pmd[Int(pmdT)].entries[idx]
-        if e.isTable { return e.tableID }
-        if e.isHuge { return tables.pmd[Int(pmdT)].deposited[idx] }
-        return nil
+        if !pmd.isYoung { tables.setPMDEntry(pmdT, pmdIdx, pmd.withYoung(true)) }
+        return memory.mmuLoad(page)
     }
 }

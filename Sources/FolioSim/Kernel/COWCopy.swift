@@ -18,8 +18,6 @@ extension World {
         let single = COWPlan(base: vmf.address, order: 0, snapshot: [vmf.origPTE])
         guard semantics.cowCopy != .onePage else { return single }
         let slot = vmf.slot!
-        let ptes = tables.pte[Int(slot.table)].ptes
-        logPTEs(slot.table, 0, Geometry.ptrsPerTable, write: false)
         var maxOrder: Int
         if let page {
             let folio = memory.folio(of: page)
@@ -32,7 +30,7 @@ extension World {
         let minOrder = semantics.cowCopy == .wholeFolio && page != nil ? maxOrder : 1
         var order = maxOrder
         while order >= minOrder && order > 0 {
-            if let plan = cowRange(vmf, page: page, order: order, ptes: ptes) { return plan }
+            if let plan = cowRange(vmf, slot.table, page: page, order: order) { return plan }
             order -= 1
         }
         return single
@@ -41,7 +39,7 @@ extension World {
     /// The aligned block of `order` around the fault if every PTE in it maps the corresponding
     /// page of the same source folio (or the zero page, for a zero-page source) and the block
     /// lies in the VMA.
-    private func cowRange(_ vmf: VMFault, page: PFN?, order: Int, ptes: UnsafePointer<PTE>) -> COWPlan? {
+    private func cowRange(_ vmf: VMFault, _ table: Int32, page: PFN?, order: Int) -> COWPlan? {
         guard thpVMASuitableOrder(vmf.vma, vmf.address, order) else { return nil }
         let base = VirtualAddress(vmf.address).alignedDown(order: order)
         let nr = 1 << order
@@ -54,13 +52,13 @@ extension World {
             let start = page - folio - idx
             guard start >= 0, start + nr <= memory.nrPages(folio) else { return nil }
             for i in 0..<nr {
-                let p = ptes[first + i]
+                let p = pte(PTESlot(table: table, index: first + i))
                 guard p.isPresent, !p.isSpecial, p.pfn == folio + (start + i) else { return nil }
                 snapshot.append(p)
             }
         } else {
             for i in 0..<nr {
-                let p = ptes[first + i]
+                let p = pte(PTESlot(table: table, index: first + i))
                 guard p.isPresent, p.isSpecial, p.pfn == memory.zeroPFN else { return nil }
                 snapshot.append(p)
             }
@@ -88,11 +86,11 @@ extension World {
         trace(t, "wp_page_copy", "copied \(plan.nr == 1 ? "page" : "\(plan.nr) pages") into new \(FolioOrder(plan.order)) folio \(new); retake PTL")
 
         let slot = vmf.slot!
-        await ptlLock(t, slot.table)
+        await ptlLock(t, slot.table, mm, vmf.address)
         if !semantics.skipPTESameAfterCopy && !cowRangeSame(slot.table, plan) {
             trace(t, "wp_page_copy", "pte_same failed at \(VirtualAddress(vmf.address)): drop copy, refault")
             vmf.kind = .retry
-            await ptlUnlock(t, slot.table)
+            await ptlUnlock(t, slot.table, mm, vmf.address)
             memory.folioPut(new)
             if let f = tempRefFolio { memory.folioPut(f) }
             return []
@@ -106,7 +104,7 @@ extension World {
         count(mm, Counter.pagesAllocated, plan.nr)
         if plan.order > 0 { countMTHP(mm, order: plan.order, .anonFaultAlloc) }
         trace(t, "wp_page_copy", "map new \(new) at \(VirtualAddress(plan.base))\(plan.nr > 1 ? " (+\(plan.nr - 1) PTEs)" : "") \(vmf.isUnshare ? "read-only" : "writable"), AE; drop old mapping")
-        await ptlUnlock(t, slot.table)
+        await ptlUnlock(t, slot.table, mm, vmf.address)
 
         for (of, _, run) in oldFolios {
             await schedule(t, "wp_page_copy", "folio_put old mapping", .folio(of), .write)

@@ -18,13 +18,13 @@ extension World {
                 let pmd = pmdEntry(mm, addr)
                 if pmd.isHuge {
                     if let pmdT = pmdTableID(mm, addr) {
-                        await pmdLock(t, pmdT)
+                        await pmdLock(t, pmdT, mm, addr)
                         let e = pmdEntry(mm, addr)
                         if e.isHuge { setPMD(pmdT, addr & ~(Geometry.pmdSize - 1), e.withWrite(false).withSoftDirty(false)) }
-                        await pmdUnlock(t, pmdT)
+                        await pmdUnlock(t, pmdT, mm, addr)
                     }
                 } else if pmd.isTable {
-                    await updatePTEsLocked(t, pmd.tableID, addr, next) { old in
+                    await updatePTEsLocked(t, mm, pmd.tableID, addr, next) { old in
                         if old.isPresent { return pteIsPinned(mm, vma, old) ? old : old.withWrite(false).withSoftDirty(false) }
                         return old.isSwap ? old.withSoftDirty(false) : old
                     }

@@ -83,12 +83,12 @@ extension World {
         }
         if !vmf.origPTE.isPresent { return await doSwapPage(t, &vmf) }
         let slot = vmf.slot!
-        await ptlLock(t, slot.table)
+        await ptlLock(t, slot.table, vmf.mm, vmf.address)
         var entry = vmf.origPTE
         if pte(slot) != entry {
             trace(t, "handle_pte_fault", "PTE changed at \(VirtualAddress(vmf.address)): refault")
             vmf.kind = .retry
-            await ptlUnlock(t, slot.table)
+            await ptlUnlock(t, slot.table, vmf.mm, vmf.address)
             return []
         }
         if vmf.isWrite || vmf.isUnshare {
@@ -98,7 +98,7 @@ extension World {
         entry = entry.withYoung(true)
         setPTE(slot, entry)
         vmf.kind = .spurious
-        await ptlUnlock(t, slot.table)
+        await ptlUnlock(t, slot.table, vmf.mm, vmf.address)
         return []
     }
 
@@ -108,12 +108,15 @@ extension World {
         return !pte(slot).isNone
     }
 
-    /// `vmf_anon_prepare` / `anon_vma_prepare`: give the VMA an anon_vma on first use.
+    /// `vmf_anon_prepare` / `anon_vma_prepare`: give the VMA an anon_vma on first use. The
+    /// VMA is found again by its id: the fault holds mmap_lock (or, 6.4+, the VMA's own lock),
+    /// so it is still there, but other VMAs of the mm may have moved in the tree meanwhile.
     @inline(__always) func anonVMAPrepare(_ vmf: inout VMFault) {
         if vmf.vma.anonVMA == 0 {
-            vmf.vma.anonVMA = nextAnonVMA
-            nextAnonVMA += 1
-            vmf.mm.vmas[vmf.vmaIndex].anonVMA = vmf.vma.anonVMA
+            vmf.vma.anonVMA = newAnonVMA()
+            if let i = vmf.mm.vmaIndex(id: vmf.vma.id, containing: vmf.address) {
+                vmf.mm.vmas[i].anonVMA = vmf.vma.anonVMA
+            }
         }
     }
 
@@ -126,16 +129,16 @@ extension World {
 
         if !vmf.isWrite {
             let slot = PTESlot(table: table, index: VirtualAddress(vmf.address).pteIndex)
-            await ptlLock(t, table)
+            await ptlLock(t, table, vmf.mm, vmf.address)
             if vmfPTEChanged(vmf, slot) {
                 vmf.kind = .retry
-                await ptlUnlock(t, table)
+                await ptlUnlock(t, table, vmf.mm, vmf.address)
                 return []
             }
             setPTE(slot, .page(memory.zeroPFN, write: false, dirty: false, young: true, special: true))
             vmf.kind = .zeropage
             trace(t, "do_anonymous_page", "map zero page at \(VirtualAddress(vmf.address))")
-            await ptlUnlock(t, table)
+            await ptlUnlock(t, table, vmf.mm, vmf.address)
             return []
         }
 
@@ -152,12 +155,12 @@ extension World {
         let entry = PTE.page(folio, write: writable, dirty: writable, young: true)
         let first = PTESlot(table: table, index: VirtualAddress(addr).pteIndex)
 
-        await ptlLock(t, table)
+        await ptlLock(t, table, vmf.mm, vmf.address)
         let changed = nr == 1 ? vmfPTEChanged(vmf, first) : !semantics.skipPTERangeNoneRecheck && !pteRangeNone(first, nr)
         if changed {
             trace(t, "do_anonymous_page", "PTE range of \(VirtualAddress(addr)) no longer empty: drop \(FolioOrder(memory.order(of: folio))) folio, refault")
             vmf.kind = .retry
-            await ptlUnlock(t, table)
+            await ptlUnlock(t, table, vmf.mm, vmf.address)
             memory.folioPut(folio)
             return []
         }
@@ -171,15 +174,13 @@ extension World {
         for i in 0..<nr { setPTE(PTESlot(table: table, index: first.index + i), entry.withPFN(folio + i)) }
         vmf.kind = .anonymous
         trace(t, "do_anonymous_page", "map \(FolioOrder(order)) folio \(folio) at \(VirtualAddress(addr)) (\(nr) PTEs, AE)")
-        await ptlUnlock(t, table)
+        await ptlUnlock(t, table, vmf.mm, vmf.address)
         return []
     }
 
     /// `pte_range_none`.
     func pteRangeNone(_ first: PTESlot, _ nr: Int) -> Bool {
-        let ptes = tables.pte[Int(first.table)].ptes
-        logPTEs(first.table, first.index, nr, write: false)
-        for i in first.index..<first.index + nr where !ptes[i].isNone { return false }
+        for i in first.index..<first.index + nr where !pte(PTESlot(table: first.table, index: i)).isNone { return false }
         return true
     }
 

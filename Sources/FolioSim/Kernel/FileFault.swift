@@ -31,15 +31,12 @@ extension World {
         let window = UInt64(Self.faultAroundPages) * Geometry.pageSize
         let lo = max(vmf.address & ~(window - 1), vmf.vma.start, vmf.address & ~(Geometry.pmdSize - 1))
         let hi = min((vmf.address & ~(window - 1)) + window, vmf.vma.end, (vmf.address & ~(Geometry.pmdSize - 1)) + Geometry.pmdSize)
-        await ptlLock(t, table)
+        await ptlLock(t, table, vmf.mm, vmf.address)
         var mappedFault = false
         var a = lo
         while a < hi {
             let s = PTESlot(table: table, index: VirtualAddress(a).pteIndex)
-            let idx = Int(fileIndex(vmf, a))
-            let cached = idx < files[file].pages.count ? files[file].pages[idx] : 0
-            if cached != 0 && pte(s).isNone {
-                let folio = PFN(cached)
+            if let folio = pagecacheLookup(file: file, index: fileIndex(vmf, a)), pte(s).isNone {
                 memory.folioGet(folio)
                 folioAddFileRmapPTEs(folio, folio, 1, vmf.mm)
                 vmf.mm.rssFile += 1
@@ -48,7 +45,7 @@ extension World {
             }
             a += Geometry.pageSize
         }
-        await ptlUnlock(t, table)
+        await ptlUnlock(t, table, vmf.mm, vmf.address)
         if mappedFault {
             vmf.kind = .file
             return []
@@ -56,9 +53,9 @@ extension World {
         guard let folio = pagecacheFolio(file: file, index: fileIndex(vmf, vmf.address)) else { return .oom }
         memory.folioGet(folio)
         let slot = PTESlot(table: table, index: VirtualAddress(vmf.address).pteIndex)
-        await ptlLock(t, table)
+        await ptlLock(t, table, vmf.mm, vmf.address)
         if !pte(slot).isNone {
-            await ptlUnlock(t, table)
+            await ptlUnlock(t, table, vmf.mm, vmf.address)
             memory.folioPut(folio)
             vmf.kind = .retry
             return []
@@ -68,7 +65,7 @@ extension World {
         setPTE(slot, .page(folio, write: writable, dirty: false, young: true))
         vmf.kind = .file
         trace(t, "do_read_fault", "map pagecache \(folio) of \(files[file].name) at \(VirtualAddress(vmf.address))")
-        await ptlUnlock(t, table)
+        await ptlUnlock(t, table, vmf.mm, vmf.address)
         return []
     }
 
@@ -84,9 +81,9 @@ extension World {
         }
         memory.setData(new, memory.data(src))
         let slot = PTESlot(table: table, index: VirtualAddress(vmf.address).pteIndex)
-        await ptlLock(t, table)
+        await ptlLock(t, table, vmf.mm, vmf.address)
         if !pte(slot).isNone {
-            await ptlUnlock(t, table)
+            await ptlUnlock(t, table, vmf.mm, vmf.address)
             memory.folioPut(new)
             vmf.kind = .retry
             return []
@@ -99,7 +96,7 @@ extension World {
         count(vmf.mm, Counter.cowCopiedBytes, Int(Geometry.pageSize))
         count(vmf.mm, Counter.pagesAllocated, 1)
         trace(t, "do_cow_fault", "copy pagecache \(src) into anon \(new) at \(VirtualAddress(vmf.address))")
-        await ptlUnlock(t, table)
+        await ptlUnlock(t, table, vmf.mm, vmf.address)
         return []
     }
 
@@ -109,9 +106,9 @@ extension World {
         guard let folio = pagecacheFolio(file: vmf.vma.fileIndex!, index: fileIndex(vmf, vmf.address)) else { return .oom }
         memory.folioGet(folio)
         let slot = PTESlot(table: table, index: VirtualAddress(vmf.address).pteIndex)
-        await ptlLock(t, table)
+        await ptlLock(t, table, vmf.mm, vmf.address)
         if !pte(slot).isNone {
-            await ptlUnlock(t, table)
+            await ptlUnlock(t, table, vmf.mm, vmf.address)
             memory.folioPut(folio)
             vmf.kind = .retry
             return []
@@ -122,7 +119,7 @@ extension World {
         setPTE(slot, .page(folio, write: true, dirty: true, young: true))
         vmf.kind = .file
         trace(t, "do_shared_fault", "map pagecache \(folio) writable at \(VirtualAddress(vmf.address))")
-        await ptlUnlock(t, table)
+        await ptlUnlock(t, table, vmf.mm, vmf.address)
         return []
     }
 }

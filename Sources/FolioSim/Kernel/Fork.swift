@@ -28,10 +28,7 @@ extension World {
                 trace(t, "dup_mmap", "VM_WIPEONFORK \(VirtualAddress(vma.start)): child gets fresh memory")
                 continue
             }
-            if vma.anonVMA != 0 {
-                cv.anonVMA = nextAnonVMA
-                nextAnonVMA += 1
-            }
+            if vma.anonVMA != 0 { cv.anonVMA = newAnonVMA() }
             cmm.insertVMA(cv)
             if vma.anonVMA != 0 || vma.flags.contains(.uffdWp) || vma.flags.contains(.pfnMap) {
                 if let e = await copyPageRange(t, dst: cmm, src: parent, vma) {
@@ -88,12 +85,12 @@ extension World {
         guard vma.isAnonymous else { return .copied }
         guard let dstPMD = pmdTableAlloc(dst, haddr), let pgtable = allocPageTablePage() else { return .oom }
         let srcPMD = pmdTableID(src, haddr)!
-        await pmdLock(t, dstPMD)
-        await pmdLock(t, srcPMD)
+        await pmdLock(t, dstPMD, dst, haddr)
+        await pmdLock(t, srcPMD, src, haddr)
         let e = pmdEntry(src, haddr)
         guard e.isHuge else {
-            await pmdUnlock(t, srcPMD)
-            await pmdUnlock(t, dstPMD)
+            await pmdUnlock(t, srcPMD, src, haddr)
+            await pmdUnlock(t, dstPMD, dst, haddr)
             freePageTablePage(pgtable)
             return .fallback
         }
@@ -103,35 +100,27 @@ extension World {
             await schedule(t, "copy_huge_pmd", "folio_try_dup_anon_rmap_pmd: folio_maybe_dma_pinned", .folio(folio), .read)
             if !folioMayDupAnonRmapPMD(folio, src: src) {
                 memory.folioPut(folio)
-                await pmdUnlock(t, srcPMD)
-                await pmdUnlock(t, dstPMD)
+                await pmdUnlock(t, srcPMD, src, haddr)
+                await pmdUnlock(t, dstPMD, dst, haddr)
                 freePageTablePage(pgtable)
                 trace(t, "copy_huge_pmd", "THP \(folio) may be pinned: split PMD, copy PTEs")
                 await splitHugePMD(t, src, vma, haddr)
                 return .fallback
             }
-            await schedule(t, "copy_huge_pmd", "clear AE, pmdp_set_wrprotect, set child PMD", .pmd(table: srcPMD), .write)
+            await schedule(t, "copy_huge_pmd", "clear AE, pmdp_set_wrprotect, set child PMD", .pmd(table: srcPMD, index: VirtualAddress(haddr).pmdIndex), .write)
             folioDupAnonRmapPMD(folio, dst: dst)
             dst.rssAnon += Geometry.ptrsPerTable
         }
         let idx = VirtualAddress(haddr).pmdIndex
         let dep = tables.newPTETable(backing: pgtable)
-        tables.pmd[Int(dstPMD)].deposited[idx] = dep
-        copyShadow(from: tables.pmd[Int(srcPMD)].deposited[idx], 0, to: dep, 0, count: Geometry.ptrsPerTable)
+        tables.setDeposited(dstPMD, idx, dep)
+        tables.copyShadow(from: tables.deposited(srcPMD, idx), 0, to: dep, 0, count: Geometry.ptrsPerTable)
         setPMD(srcPMD, haddr, e.withWrite(false))
         setPMD(dstPMD, haddr, e.withWrite(false).withYoung(false))
         trace(t, "copy_huge_pmd", "share \(memory.isZeroPage(folio) ? "huge zero PMD" : "THP \(folio)") at \(VirtualAddress(haddr)) read-only")
-        await pmdUnlock(t, srcPMD)
-        await pmdUnlock(t, dstPMD)
+        await pmdUnlock(t, srcPMD, src, haddr)
+        await pmdUnlock(t, dstPMD, dst, haddr)
         return .copied
-    }
-
-    func copyShadow(from s: Int32, _ si: Int, to d: Int32, _ di: Int, count: Int) {
-        guard s != 0, d != 0 else { return }
-        let st = tables.pte[Int(s)], dt = tables.pte[Int(d)]
-        for k in 0..<count {
-            if st.isWritten(si + k) { dt.setWritten(di + k, st.expected(si + k)) } else { dt.clearWritten(di + k) }
-        }
     }
 
     /// `copy_pte_range`: under the child's and then the parent's PTL; `-EAGAIN` from
@@ -143,8 +132,8 @@ extension World {
         var prealloc: PFN?
         var addr = start
         while addr < end {
-            await ptlLock(t, dTab)
-            await ptlLock(t, sTab)
+            await ptlLock(t, dTab, dst, addr)
+            await ptlLock(t, sTab, src, addr)
             var needPrealloc = false
             while addr < end {
                 let i = VirtualAddress(addr).pteIndex
@@ -165,8 +154,8 @@ extension World {
                 }
                 addr += UInt64(r) * Geometry.pageSize
             }
-            await ptlUnlock(t, sTab)
-            await ptlUnlock(t, dTab)
+            await ptlUnlock(t, sTab, src, addr)
+            await ptlUnlock(t, dTab, dst, addr)
             if needPrealloc {
                 guard let page = await allocFolio(t, order: 0) else { return .enomem("fork: early COW page") }
                 prealloc = page
@@ -236,28 +225,28 @@ extension World {
     /// PTEs are read-only (COW), clean (shared VMA) and old.
     func copyPTEs(_ vma: VMA, _ sSlot: PTESlot, _ dSlot: PTESlot, _ first: PTE, _ nr: Int) {
         var p = first
-        let sp = tables.pte[Int(sSlot.table)], dp = tables.pte[Int(dSlot.table)]
-        logPTEs(sSlot.table, sSlot.index, nr, write: true)
-        logPTEs(dSlot.table, dSlot.index, nr, write: true)
         if vma.isCOWMapping && p.isWritable {
-            for k in 0..<nr { sp.set(sSlot.index + k, sp.ptes[sSlot.index + k].withWrite(false)) }
+            for k in 0..<nr {
+                let s = PTESlot(table: sSlot.table, index: sSlot.index + k)
+                setPTE(s, pte(s).withWrite(false))
+            }
             p = p.withWrite(false)
         }
         if vma.flags.contains(.shared) { p = p.withDirty(false) }
         p = p.withYoung(false)
         if !vma.flags.contains(.uffdWp) { p = p.withUffdWp(false) }
-        for k in 0..<nr { dp.set(dSlot.index + k, p.isSpecial ? p : p.withPFN(first.pfn + k)) }
+        for k in 0..<nr { setPTE(PTESlot(table: dSlot.table, index: dSlot.index + k), p.isSpecial ? p : p.withPFN(first.pfn + k)) }
         // The checker's record of the last value written goes with the PTE, at the step that
         // copies it: a store by another thread through the parent's PTE before then reaches
         // the child too.
-        copyShadow(from: sSlot.table, sSlot.index, to: dSlot.table, dSlot.index, count: nr)
+        tables.copyShadow(from: sSlot.table, sSlot.index, to: dSlot.table, dSlot.index, count: nr)
     }
 
     /// `copy_present_page`: the early COW of a maybe-pinned exclusive page; the child gets the
     /// copy (AE, writable if VM_WRITE), the parent keeps its page, PTE, AE and pin.
     func copyPresentPage(_ t: SimThread, dst: MM, _ vma: VMA, _ sSlot: PTESlot, _ dSlot: PTESlot, _ page: PFN, _ new: PFN) {
         memory.setData(new, memory.data(page))
-        copyShadow(from: sSlot.table, sSlot.index, to: dSlot.table, dSlot.index, count: 1)
+        tables.copyShadow(from: sSlot.table, sSlot.index, to: dSlot.table, dSlot.index, count: 1)
         folioAddNewAnonRmap(new, dst, pmd: false)
         dst.rssAnon += 1
         let w = vma.flags.contains(.write)
@@ -280,7 +269,7 @@ extension World {
         }
         if !vma.flags.contains(.uffdWp) { e = e.withUffdWp(false) }
         setPTE(dSlot, e)
-        copyShadow(from: sSlot.table, sSlot.index, to: dSlot.table, dSlot.index, count: 1)
+        tables.copyShadow(from: sSlot.table, sSlot.index, to: dSlot.table, dSlot.index, count: 1)
         dst.rssSwap += 1
     }
 }

@@ -82,7 +82,8 @@ extension World {
             let unshare: Bool
             switch await followPage(t, mm, mm.vmas[vi], addr, flags) {
             case .page(let p):
-                if flags.contains(.pin) { inFlightPins.append((t.id, p, flags)) }
+                // follow_page_pte took the pin under the PTL: it is kept from here on.
+                gupKeep(t, p, flags)
                 return p
             case .error(let e): throw e
             case .noPage: unshare = false
@@ -122,16 +123,16 @@ extension World {
         guard let pmdT = pmdTableID(mm, addr) else { return .noPage }
         let pmd = pmdEntry(mm, addr)
         if pmd.isHuge {
-            await pmdLock(t, pmdT)
+            await pmdLock(t, pmdT, mm, addr)
             let r = followHugePMD(t, mm, vma, addr, flags)
-            await pmdUnlock(t, pmdT)
+            await pmdUnlock(t, pmdT, mm, addr)
             return r
         }
         guard pmd.isTable else { return .noPage }
         let slot = PTESlot(table: pmd.tableID, index: VirtualAddress(addr).pteIndex)
-        await ptlLock(t, slot.table)
+        await ptlLock(t, slot.table, mm, addr)
         let r = followPagePTE(t, mm, vma, addr, slot, flags)
-        await ptlUnlock(t, slot.table)
+        await ptlUnlock(t, slot.table, mm, addr)
         return r
     }
 
@@ -245,11 +246,13 @@ extension World {
     }
 
     /// `unpin_user_pages` (or `put_page` for FOLL_GET) with the `sanity_check_pinned_pages`
-    /// check that a pinned anon page is exclusive.
-    public func unpinUserPages(_ t: SimThread?, _ pages: [PFN], flags: GUPFlags, mm: MM?) async {
+    /// check that a pinned anon page is exclusive. `function` and `step` name the caller in
+    /// traces (a pipe read drops its references in `pipe_read`).
+    public func unpinUserPages(_ t: SimThread?, _ pages: [PFN], flags: GUPFlags, mm: MM?,
+                               function: StaticString = "unpin_user_pages", step: StaticString? = nil) async {
         for page in pages {
             let folio = memory.folio(of: page)
-            if let t { await schedule(t, "unpin_user_pages", flags.contains(.pin) ? "gup_put_folio" : "put_page", .folio(folio), .write) }
+            if let t { await schedule(t, function, step ?? (flags.contains(.pin) ? "gup_put_folio" : "put_page"), .folio(folio), .write) }
             if flags.contains(.pin), memory.isAnon(folio), !memory.isZero(folio) {
                 let ok = memory.isLarge(folio) ? (memory.anonExclusive(folio) || memory.anonExclusive(page)) : memory.anonExclusive(folio)
                 if !ok {
@@ -258,6 +261,6 @@ extension World {
             }
             gupPutFolio(folio, 1, flags)
         }
-        if let t { trace(t, "unpin_user_pages", "release \(pages.count) page(s)") }
+        if let t { trace(t, function, "release \(pages.count) page(s)") }
     }
 }

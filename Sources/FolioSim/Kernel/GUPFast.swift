@@ -19,6 +19,7 @@ extension World {
         // the slow path can break COW first (`internal_get_user_pages_fast`).
         let fastFlags = semantics.roPin == .forceCOW ? flags.union(.write) : flags
         var got = await gupFast(t, mm, addr, nrPages, fastFlags)
+        for p in got { gupKeep(t, p, flags) }
         if got.count == nrPages { return got }
         trace(t, "gup_fast_fallback", "fast path got \(got.count)/\(nrPages): slow path for the rest")
         do {
@@ -45,16 +46,24 @@ extension World {
             }
         }
         var pages: [PFN] = []
-        for k in 0..<nrPages {
-            let addr = start + UInt64(k) * Geometry.pageSize
-            guard let page = await gupFastOne(t, mm, addr, flags) else { break }
-            pages.append(page)
+        await gupFastWalkBegin(t, mm)
+        walk: while pages.count < nrPages {
+            // gup_fast_pmd_range: one lockless read of the PMD, then its PTEs.
+            let addr = start + UInt64(pages.count) * Geometry.pageSize
+            await schedule(t, "gup_fast_pmd_range", "pmdp_get_lockless", pmdObject(mm, addr), .read)
+            let pmd = pmdEntry(mm, addr)
+            let inPMD = min(nrPages - pages.count, Int(((addr | (Geometry.pmdSize - 1)) + 1 - addr) >> Geometry.pageShift))
+            for k in 0..<inPMD {
+                let a = addr + UInt64(k) * Geometry.pageSize
+                guard let page = await gupFastOne(t, mm, a, pmd, flags) else { break walk }
+                pages.append(page)
+            }
         }
+        await gupFastWalkEnd(t, mm)
         if checkSeq {
             await schedule(t, "gup_fast", "read_seqcount_retry", .seqcount(mm: mm.index), .read)
             if mm.writeProtectSeq != seq {
                 trace(t, "gup_fast", "write_protect_seq changed (\(seq) → \(mm.writeProtectSeq)): unpin \(pages.count), go slow")
-                inFlightPins.removeAll { $0.thread == t.id }
                 for p in pages {
                     await schedule(t, "gup_fast", "gup_put_folio (unpin_user_pages_lockless)", .folio(memory.folio(of: p)), .write)
                     gupPutFolio(memory.folio(of: p), 1, flags)
@@ -65,10 +74,9 @@ extension World {
         return pages
     }
 
-    /// One page of `gup_fast_pte_range` (or `gup_fast_pmd_leaf`); nil stops the walk.
-    private func gupFastOne(_ t: SimThread, _ mm: MM, _ addr: UInt64, _ flags: GUPFlags) async -> PFN? {
-        await schedule(t, "gup_fast_pmd_range", "pmdp_get_lockless", pmdObject(mm, addr), .read)
-        let pmd = pmdEntry(mm, addr)
+    /// One page of `gup_fast_pte_range` (or `gup_fast_pmd_leaf`) under the PMD value the walk
+    /// read; nil stops the walk.
+    private func gupFastOne(_ t: SimThread, _ mm: MM, _ addr: UInt64, _ pmd: PMDEntry, _ flags: GUPFlags) async -> PFN? {
         if pmd.isHuge {
             if pmd.isProtNone || (flags.contains(.write) && !pmd.isWritable) { return nil }
             let folio = pmd.pfn
@@ -89,7 +97,6 @@ extension World {
                 return nil
             }
             trace(t, "gup_fast_pmd_leaf", "\(flags.contains(.pin) ? "pin" : "get") \(page) at \(VirtualAddress(addr))")
-            if flags.contains(.pin) { inFlightPins.append((t.id, page, flags)) }
             return page
         }
         guard pmd.isTable else { return nil }
@@ -123,7 +130,6 @@ extension World {
             gupPutFolio(folio, 1, flags)
             return nil
         }
-        if flags.contains(.pin) { inFlightPins.append((t.id, page, flags)) }
         return page
     }
 

@@ -14,10 +14,10 @@ extension World {
                 freePageTablePage(pgtable)
                 return .fallback
             }
-            await pmdLock(t, vmf.pmdTable)
+            await pmdLock(t, vmf.pmdTable, vmf.mm, vmf.address)
             if vmfPMD(vmf).isNone {
                 let dep = tables.newPTETable(backing: pgtable)
-                tables.pmd[Int(vmf.pmdTable)].deposited[VirtualAddress(haddr).pmdIndex] = dep
+                tables.setDeposited(vmf.pmdTable, VirtualAddress(haddr).pmdIndex, dep)
                 setPMD(vmf.pmdTable, haddr, .huge(zero, write: false, dirty: false))
                 vmf.kind = .zeropage
                 trace(t, "do_huge_pmd_anonymous_page", "map huge zero folio at \(VirtualAddress(haddr))")
@@ -25,7 +25,7 @@ extension World {
                 freePageTablePage(pgtable)
                 vmf.kind = .retry
             }
-            await pmdUnlock(t, vmf.pmdTable)
+            await pmdUnlock(t, vmf.pmdTable, vmf.mm, vmf.address)
             return []
         }
         guard let folio = memory.allocFolio(order: Geometry.pmdOrder) else {
@@ -51,9 +51,9 @@ extension World {
             }
             pgtable = p
         }
-        await pmdLock(t, vmf.pmdTable)
+        await pmdLock(t, vmf.pmdTable, vmf.mm, vmf.address)
         guard vmfPMD(vmf) == old else {
-            await pmdUnlock(t, vmf.pmdTable)
+            await pmdUnlock(t, vmf.pmdTable, vmf.mm, vmf.address)
             if let p = pgtable { freePageTablePage(p) }
             memory.folioPut(folio)
             vmf.kind = .retry
@@ -63,7 +63,7 @@ extension World {
         folioAddNewAnonRmap(folio, vmf.mm, pmd: true)
         if let p = pgtable {
             let dep = tables.newPTETable(backing: p)
-            tables.pmd[Int(vmf.pmdTable)].deposited[VirtualAddress(haddr).pmdIndex] = dep
+            tables.setDeposited(vmf.pmdTable, VirtualAddress(haddr).pmdIndex, dep)
         }
         setPMD(vmf.pmdTable, haddr, .huge(folio, write: writable, dirty: true))
         vmf.mm.rssAnon += Geometry.ptrsPerTable
@@ -72,13 +72,13 @@ extension World {
         count(vmf.mm, Counter.pagesAllocated, Geometry.ptrsPerTable)
         vmf.kind = vmf.isUnshare ? .unshare : .anonymous
         trace(t, "do_huge_pmd_anonymous_page", "map 2048kB folio \(folio) at \(VirtualAddress(haddr)) by PMD (AE)")
-        await pmdUnlock(t, vmf.pmdTable)
+        await pmdUnlock(t, vmf.pmdTable, vmf.mm, vmf.address)
         return []
     }
 
     /// `huge_pmd_set_accessed`.
     func hugePMDSetAccessed(_ t: SimThread, _ vmf: inout VMFault) async {
-        await pmdLock(t, vmf.pmdTable)
+        await pmdLock(t, vmf.pmdTable, vmf.mm, vmf.address)
         let haddr = vmf.address & ~(Geometry.pmdSize - 1)
         let cur = vmfPMD(vmf)
         if cur == vmf.origPMD {
@@ -87,7 +87,7 @@ extension World {
             setPMD(vmf.pmdTable, haddr, e)
         }
         vmf.kind = .spurious
-        await pmdUnlock(t, vmf.pmdTable)
+        await pmdUnlock(t, vmf.pmdTable, vmf.mm, vmf.address)
     }
 
     /// `do_huge_pmd_wp_page`: reuse an exclusive (or provably exclusive) PMD-mapped folio;
@@ -108,9 +108,9 @@ extension World {
             await splitHugePMD(t, vmf.mm, vmf.vma, haddr)
             return .fallback
         }
-        await pmdLock(t, vmf.pmdTable)
+        await pmdLock(t, vmf.pmdTable, vmf.mm, vmf.address)
         guard vmfPMD(vmf) == orig else {
-            await pmdUnlock(t, vmf.pmdTable)
+            await pmdUnlock(t, vmf.pmdTable, vmf.mm, vmf.address)
             vmf.kind = .retry
             return []
         }
@@ -123,11 +123,11 @@ extension World {
         } else if !reuse {
             if !(await folioTrylock(t, folio)) {
                 memory.folioGet(folio)
-                await pmdUnlock(t, vmf.pmdTable)
+                await pmdUnlock(t, vmf.pmdTable, vmf.mm, vmf.address)
                 await folioLock(t, folio)
-                await pmdLock(t, vmf.pmdTable)
+                await pmdLock(t, vmf.pmdTable, vmf.mm, vmf.address)
                 if vmfPMD(vmf) != orig {
-                    await pmdUnlock(t, vmf.pmdTable)
+                    await pmdUnlock(t, vmf.pmdTable, vmf.mm, vmf.address)
                     await folioUnlock(t, folio)
                     memory.folioPut(folio)
                     vmf.kind = .retry
@@ -160,10 +160,10 @@ extension World {
                 vmf.kind = .wpReuse
                 trace(t, "do_huge_pmd_wp_page", "reuse THP \(folio)")
             }
-            await pmdUnlock(t, vmf.pmdTable)
+            await pmdUnlock(t, vmf.pmdTable, vmf.mm, vmf.address)
             return []
         }
-        await pmdUnlock(t, vmf.pmdTable)
+        await pmdUnlock(t, vmf.pmdTable, vmf.mm, vmf.address)
         trace(t, "do_huge_pmd_wp_page", "THP \(folio) may be shared: split PMD, fall back to PTEs")
         await splitHugePMD(t, vmf.mm, vmf.vma, haddr)
         return .fallback

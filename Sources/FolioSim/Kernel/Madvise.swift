@@ -10,6 +10,15 @@ public enum Advice: String, Hashable, Sendable, CaseIterable {
 extension World {
     public func madvise(_ t: SimThread, addr: UInt64, size: UInt64, advice: Advice) async throws(MMError) {
         try checkRange(addr, size)
+        let kind: UserActivity.Kind? = advice == .dontneed ? .unmap : advice == .pageout ? .pageout : nil
+        let change = kind.map { userActivity.begin(mm: t.mm.index, addr, addr + size, $0) }
+        let error = await madviseRange(t, addr: addr, size: size, advice: advice)
+        if let change { userActivity.end(change) }
+        if let error { throw error }
+    }
+
+    /// `do_madvise` over a checked range; returns the error to report.
+    private func madviseRange(_ t: SimThread, addr: UInt64, size: UInt64, advice: Advice) async -> MMError? {
         let mm = t.mm
         let end = addr + size
         switch advice {
@@ -32,7 +41,7 @@ extension World {
                 if v.flags.contains(.locked) || v.flags.contains(.pfnMap) {
                     error = .einval("MADV_DONTNEED on a locked or PFN-mapped VMA")
                 } else {
-                    await zapRange(t, mm, v, s, e, .dontneed)
+                    await zapRange(t, mm, v, s, e)
                 }
             case .pageout:
                 await madvisePageout(t, mm, v, s, e)
@@ -61,7 +70,7 @@ extension World {
             await mmapWriteUnlock(t, mm)
         }
         trace(t, "do_madvise", "MADV_\(advice.rawValue.uppercased()) \(VirtualAddress(addr))–\(VirtualAddress(end))")
-        if let error { throw error }
-        if unmapped { throw .enomem("part of the madvise range is not mapped") }
+        if let error { return error }
+        return unmapped ? .enomem("part of the madvise range is not mapped") : nil
     }
 }

@@ -56,8 +56,9 @@ extension World {
     public func mmap(_ t: SimThread, addr: UInt64, size: UInt64, prot: Prot, kind: MapKind) async throws(MMError) {
         try checkRange(addr, size)
         let mm = t.mm
+        let change = userActivity.begin(mm: mm.index, addr, addr + size, .unmap)
         await mmapWriteLock(t, mm)
-        await unmapLocked(t, mm, addr, addr + size, .munmap)
+        await unmapLocked(t, mm, addr, addr + size)
         let vma: VMA
         switch kind {
         case .privateAnon:
@@ -71,15 +72,43 @@ extension World {
         mm.insertVMA(vma)
         trace(t, "mmap_region", "\(VirtualAddress(addr))–\(VirtualAddress(addr + size)) \(vma.flags.smapsNames)")
         await mmapWriteUnlock(t, mm)
+        userActivity.end(change)
     }
 
-    /// `munmap`.
+    /// `munmap` (`__vm_munmap` → `do_vmi_munmap` with `unlock`): the VMAs are split and taken
+    /// out of the tree under mmap_lock held for write, which is then downgraded to read for
+    /// the page-table teardown (`unmap_region`), so faults on other VMAs may run beside it.
     public func munmap(_ t: SimThread, addr: UInt64, size: UInt64) async throws(MMError) {
         try checkRange(addr, size)
         let mm = t.mm
+        let start = addr, end = addr + size
+        let change = userActivity.begin(mm: mm.index, start, end, .unmap)
         await mmapWriteLock(t, mm)
-        await unmapLocked(t, mm, addr, addr + size, .munmap)
-        await mmapWriteUnlock(t, mm)
+        guard mm.overlaps(start, end) else {
+            await mmapWriteUnlock(t, mm)
+            userActivity.end(change)
+            return
+        }
+        let victims = await detachVMAs(t, mm, start, end)
+        await mmapWriteDowngrade(t, mm)
+        for v in victims { await zapRange(t, mm, v, v.start, v.end) }
+        await freePageTables(t, mm, start, end)
+        trace(t, "do_vmi_munmap", "\(VirtualAddress(start))–\(VirtualAddress(end))")
+        await mmapReadUnlock(t, mm)
+        userActivity.end(change)
+    }
+
+    /// `vms_gather_munmap_vmas` + `vms_complete_munmap_vmas`' detach: splits the VMAs at the
+    /// edges and takes those in `[start, end)` out of the tree; returns them.
+    func detachVMAs(_ t: SimThread, _ mm: MM, _ start: UInt64, _ end: UInt64) async -> [VMA] {
+        await splitVMA(t, mm, at: start)
+        await splitVMA(t, mm, at: end)
+        let first = mm.firstVMA(endingAfter: start)
+        var last = first
+        while last < mm.vmas.count && mm.vmas[last].start < end { last += 1 }
+        let victims = Array(mm.vmas[first..<last])
+        mm.removeVMAs(in: first..<last)
+        return victims
     }
 
     /// `split_vma` with `vma_adjust_trans_huge`: a huge PMD that the new boundary would cut is
@@ -104,19 +133,13 @@ extension World {
         return nv
     }
 
-    /// `do_vmi_munmap` with mmap_lock held for write: split the VMAs at the edges, zap, remove
-    /// the VMAs, free page tables no VMA needs.
-    func unmapLocked(_ t: SimThread, _ mm: MM, _ start: UInt64, _ end: UInt64, _ reason: ZapReason) async {
+    /// `do_vmi_munmap` with mmap_lock held for write throughout (a mapping put over others,
+    /// mremap's target): detach the VMAs, zap them, free page tables no VMA needs.
+    func unmapLocked(_ t: SimThread, _ mm: MM, _ start: UInt64, _ end: UInt64) async {
         guard mm.overlaps(start, end) else { return }
-        await splitVMA(t, mm, at: start)
-        await splitVMA(t, mm, at: end)
-        let first = mm.firstVMA(endingAfter: start)
-        var last = first
-        while last < mm.vmas.count && mm.vmas[last].start < end { last += 1 }
-        let victims = Array(mm.vmas[first..<last])
-        for v in victims { await zapRange(t, mm, v, v.start, v.end, reason) }
-        mm.removeVMAs(in: first..<last)
-        freePageTables(mm, start, end)
+        let victims = await detachVMAs(t, mm, start, end)
+        for v in victims { await zapRange(t, mm, v, v.start, v.end) }
+        await freePageTables(t, mm, start, end)
         trace(t, "do_vmi_munmap", "\(VirtualAddress(start))–\(VirtualAddress(end))")
     }
 
@@ -127,20 +150,29 @@ extension World {
         try checkRange(old, size)
         try checkRange(new, size)
         guard new + size <= old || old + size <= new else { throw .einval("mremap ranges overlap") }
+        let replaced = userActivity.begin(mm: t.mm.index, new, new + size, .unmap)
+        let move = userActivity.begin(mm: t.mm.index, old, old + size, .move(to: new))
+        let error = await moveVMA(t, from: old, size: size, to: new)
+        userActivity.end(replaced)
+        userActivity.end(move)
+        if let error { throw error }
+    }
+
+    /// `mremap_to` → `move_vma` under mmap_lock held for write; returns the error to report.
+    private func moveVMA(_ t: SimThread, from old: UInt64, size: UInt64, to new: UInt64) async -> MMError? {
         let mm = t.mm
         await mmapWriteLock(t, mm)
         var a = old
         while a < old + size {
             guard let i = mm.vmaIndex(containing: a) else {
                 await mmapWriteUnlock(t, mm)
-                throw .efault("mremap source 0x\(String(a, radix: 16)) is not mapped")
+                return .efault("mremap source 0x\(String(a, radix: 16)) is not mapped")
             }
             a = mm.vmas[i].end
         }
-        await unmapLocked(t, mm, new, new + size, .munmap)
+        await unmapLocked(t, mm, new, new + size)
         await splitVMA(t, mm, at: old)
         await splitVMA(t, mm, at: old + size)
-        detachPins(mm, old, old + size)
         let first = mm.firstVMA(endingAfter: old)
         var last = first
         while last < mm.vmas.count && mm.vmas[last].start < old + size { last += 1 }
@@ -149,21 +181,23 @@ extension World {
             var nv = v
             nv.start = v.start - old + new
             nv.end = v.end - old + new
+            nv.id = 0
             moved.append(nv)
         }
         var addr = old
         while addr < old + size {
             guard pmdTableAlloc(mm, new + (addr - old)) != nil else {
                 await mmapWriteUnlock(t, mm)
-                throw .enomem("page tables for the mremap target")
+                return .enomem("page tables for the mremap target")
             }
             addr = await movePageTables(t, mm, from: addr, to: new + (addr - old), end: old + size)
         }
         mm.removeVMAs(in: first..<last)
         for v in moved { mm.insertVMA(v) }
-        freePageTables(mm, old, old + size)
+        await freePageTables(t, mm, old, old + size)
         trace(t, "move_vma", "\(VirtualAddress(old))–\(VirtualAddress(old + size)) → \(VirtualAddress(new))")
         await mmapWriteUnlock(t, mm)
+        return nil
     }
 
     /// One step of `move_page_tables`: moves a whole huge PMD (`move_huge_pmd`) or the PTEs up
@@ -179,14 +213,14 @@ extension World {
             if src & (Geometry.pmdSize - 1) == 0 && dst & (Geometry.pmdSize - 1) == 0 && step == Geometry.pmdSize {
                 let sT = pmdTableID(mm, src)!, dT = pmdTableID(mm, dst)!
                 let si = VirtualAddress(src).pmdIndex, di = VirtualAddress(dst).pmdIndex
-                await pmdLock(t, sT)
-                if dT != sT { await pmdLock(t, dT) }
+                await pmdLock(t, sT, mm, src)
+                if dT != sT { await pmdLock(t, dT, mm, dst) }
                 setPMD(dT, dst, e)
-                tables.pmd[Int(dT)].deposited[di] = tables.pmd[Int(sT)].deposited[si]
+                tables.setDeposited(dT, di, tables.deposited(sT, si))
                 setPMD(sT, src, .none)
-                tables.pmd[Int(sT)].deposited[si] = 0
-                if dT != sT { await pmdUnlock(t, dT) }
-                await pmdUnlock(t, sT)
+                tables.setDeposited(sT, si, 0)
+                if dT != sT { await pmdUnlock(t, dT, mm, dst) }
+                await pmdUnlock(t, sT, mm, src)
                 return src + step
             }
             if let vi = mm.vmaIndex(containing: src) {
@@ -195,21 +229,18 @@ extension World {
         }
         guard await pteAlloc(t, mm, dst) else { return src + step }
         let sTab = pmdEntry(mm, src).tableID, dTab = pmdEntry(mm, dst).tableID
-        await ptlLock(t, sTab)
-        if dTab != sTab { await ptlLock(t, dTab) }
-        let s = tables.pte[Int(sTab)], d = tables.pte[Int(dTab)]
+        await ptlLock(t, sTab, mm, src)
+        if dTab != sTab { await ptlLock(t, dTab, mm, dst) }
         let n = Int(step >> Geometry.pageShift)
         let si = VirtualAddress(src).pteIndex, di = VirtualAddress(dst).pteIndex
-        logPTEs(sTab, si, n, write: true)
-        logPTEs(dTab, di, n, write: true)
         for k in 0..<n {
-            d.set(di + k, s.ptes[si + k])
-            s.set(si + k, .none)
-            if s.isWritten(si + k) { d.setWritten(di + k, s.expected(si + k)) } else { d.clearWritten(di + k) }
-            s.clearWritten(si + k)
+            let from = PTESlot(table: sTab, index: si + k), to = PTESlot(table: dTab, index: di + k)
+            setPTE(to, pte(from))
+            setPTE(from, .none)
         }
-        if dTab != sTab { await ptlUnlock(t, dTab) }
-        await ptlUnlock(t, sTab)
+        tables.moveShadow(from: sTab, si, to: dTab, di, count: n)
+        if dTab != sTab { await ptlUnlock(t, dTab, mm, dst) }
+        await ptlUnlock(t, sTab, mm, src)
         return src + step
     }
 }

@@ -83,7 +83,7 @@ extension World {
                 pmd = pmdEntry(mm, addr)
             }
             if pmd.isTable {
-                await updatePTEsLocked(t, pmd.tableID, addr, next) { old in
+                await updatePTEsLocked(t, mm, pmd.tableID, addr, next) { old in
                     guard old.isPresent else { return old }
                     var new = old.withWrite(protWrite && !old.isSpecial).withProtNone(!accessible)
                     if tryUpgrade && accessible && !new.isWritable && canChangePTEWritable(vma, new) {
@@ -99,7 +99,7 @@ extension World {
     /// `change_huge_pmd`, with `can_change_pmd_writable` (AE of the head page).
     private func changeHugePMD(_ t: SimThread, _ mm: MM, _ vma: VMA, _ haddr: UInt64, accessible: Bool, tryUpgrade: Bool) async {
         guard let pmdT = pmdTableID(mm, haddr) else { return }
-        await pmdLock(t, pmdT)
+        await pmdLock(t, pmdT, mm, haddr)
         let old = pmdEntry(mm, haddr)
         var new = old.withWrite(false).withProtNone(!accessible)
         // can_change_pmd_writable: soft-dirty tracking needs the write fault.
@@ -111,6 +111,6 @@ extension World {
             if upgrade { new = new.withWrite(true) }
         }
         setPMD(pmdT, haddr, new)
-        await pmdUnlock(t, pmdT)
+        await pmdUnlock(t, pmdT, mm, haddr)
     }
 }

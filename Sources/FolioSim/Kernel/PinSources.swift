@@ -19,8 +19,7 @@ extension World {
     /// as many pages as the pipe has free slots. Returns how many pages it took.
     @discardableResult
     public func vmsplice(_ t: SimThread, pipe: String, addr: UInt64, nrPages: Int) async throws(MMError) -> Int {
-        let held = pins.filter { $0.id == pipe && !$0.released }.reduce(0) { $0 + $1.pages.count }
-        let n = min(nrPages, Self.pipeCapacityPages - held)
+        let n = min(nrPages, Self.pipeCapacityPages - pinTable.pagesHeld(pipe))
         guard n > 0 else { throw .einval("pipe \(pipe) is full") }
         try await pin(t, id: pipe, addr: addr, nrPages: n, flags: [.get], fast: true)
         trace(t, "vmsplice_to_pipe", "\(n) page\(n == 1 ? "" : "s") at \(VirtualAddress(addr)) into pipe \(pipe)")
@@ -32,16 +31,18 @@ extension World {
     /// empty.
     public func readPipe(_ t: SimThread?, pipe: String) async -> [UInt32]? {
         var data: [UInt32] = []
-        var any = false
-        while let i = pins.firstIndex(where: { $0.id == pipe && !$0.released }) {
-            any = true
-            data += pins[i].pages.map { memory.data($0) }
-            let mm = mms[pins[i].mm]
-            let pages = pins[i].pages
-            pins[i].released = true
-            await unpinUserPages(t ?? threads.first { $0.mm === mm }, pages, flags: [.get], mm: mm)
+        var chunks: [PinRecord] = []
+        while let i = pinTable.held(pipe) {
+            chunks.insert(pinTable.record(i), at: 0)
+            pinTable.release(i)
         }
-        return any ? data : nil
+        guard !chunks.isEmpty else { return nil }
+        for chunk in chunks {
+            data += chunk.pages.map { memory.data($0) }
+            let mm = mms[chunk.mm]
+            await unpinUserPages(t ?? threads.first { $0.mm === mm }, chunk.pages, flags: [.get], mm: mm, function: "pipe_read", step: "anon_pipe_buf_release: put_page")
+        }
+        return data
     }
 
     /// `io_uring_register_buffers` of `nrPages` pages at `addr` as the fixed buffer `id`.
@@ -60,7 +61,7 @@ extension World {
     /// What a device sees through the held pin `id` (IORING_OP_WRITE_FIXED from the fixed
     /// buffer, gup_test `PIN_LONGTERM_TEST_READ`): the data of the pinned pages now.
     public func readPinned(id: String) -> [UInt32]? {
-        guard let pin = pins.last(where: { $0.id == id && !$0.released }) else { return nil }
-        return pin.pages.map { memory.data($0) }
+        guard let i = pinTable.held(id) else { return nil }
+        return pinTable.record(i).pages.map { memory.data($0) }
     }
 }

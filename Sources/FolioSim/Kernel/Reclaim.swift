@@ -39,7 +39,7 @@ extension World {
                   !memory.test(folio, PageFlag.locked) else { continue }
             swap.data[s] = memory.data(folio)
             swap.dropCache(s)
-            swap.slotOfFolio[folio.raw] = nil
+            swap.setSlot(of: folio, nil)
             memory.clear(folio, PageFlag.swapCache)
             memory.folioPut(folio)
         }

@@ -69,7 +69,7 @@ extension World {
     @inline(__always) func folioAddNewAnonRmap(_ folio: PFN, _ mm: MM, pmd: Bool, exclusive: Bool = true) {
         memory.set(folio, PageFlag.anon | PageFlag.swapBacked | PageFlag.uptodate | PageFlag.lru)
         guard memory.isLarge(folio) else {
-            memory.writeFrame(folio.index).pointee.map = 1
+            memory.setMapcount(folio, 1)
             if exclusive { memory.set(folio, PageFlag.anonExclusive) }
             return
         }
@@ -86,8 +86,8 @@ extension World {
             setLargeMapcount(folio, Int32(nr), mm)
             memory.withMeta(folio) { $0.nrPagesMapped = Int32(nr) }
             for i in 0..<nr {
-                memory.writeFrame(folio.index + i).pointee.map = 1
-                memory.writeFrame(folio.index + i).pointee.flags |= PageFlag.anonExclusive
+                memory.setMapcount(folio + i, 1)
+                memory.set(folio + i, PageFlag.anonExclusive)
             }
         }
     }
@@ -110,14 +110,11 @@ extension World {
     /// The mapcount part of `__folio_add_rmap` at PTE level.
     private func addPTEMappings(_ folio: PFN, _ page: PFN, _ nr: Int, _ mm: MM) {
         if !memory.isLarge(folio) {
-            memory.writeFrame(folio.index).pointee.map += 1
+            memory.addMapcount(folio, 1)
             return
         }
         var first: Int32 = 0
-        for i in 0..<nr {
-            memory.writeFrame(page.index + i).pointee.map += 1
-            if memory.frames[page.index + i].map == 1 { first += 1 }
-        }
+        for i in 0..<nr where memory.addMapcount(page + i, 1) == 1 { first += 1 }
         memory.withMeta(folio) { $0.nrPagesMapped += first }
         addLargeMapcount(folio, Int32(nr), mm)
     }
@@ -128,15 +125,13 @@ extension World {
     /// is left partially mapped goes on the deferred split queue (`deferred_split_folio`).
     func folioRemoveRmapPTEs(_ folio: PFN, _ page: PFN, _ nr: Int, _ mm: MM) {
         if !memory.isLarge(folio) {
-            memory.writeFrame(folio.index).pointee.map -= 1
-            if memory.frames[folio.index].map < 0 { reportBadMapcount(folio, mm) }
+            if memory.addMapcount(folio, -1) < 0 { reportBadMapcount(folio, mm) }
             return
         }
         subLargeMapcount(folio, Int32(nr), mm)
         var last: Int32 = 0
         for i in 0..<nr {
-            memory.writeFrame(page.index + i).pointee.map -= 1
-            let m = memory.frames[page.index + i].map
+            let m = memory.addMapcount(page + i, -1)
             if m == 0 { last += 1 } else if m < 0 { reportBadMapcount(page + i, mm) }
         }
         var partially = false
@@ -179,14 +174,8 @@ extension World {
         }
         if !memory.test(folio, PageFlag.deferredQueued) {
             memory.set(folio, PageFlag.deferredQueued)
-            deferredSplit.append(folio)
+            enqueueDeferredSplit(folio)
         }
-    }
-
-    /// Folios on the deferred split queue, oldest first.
-    public var deferredSplitQueue: [PFN] {
-        var seen = Set<UInt32>()
-        return deferredSplit.filter { memory.test($0, PageFlag.deferredQueued) && seen.insert($0.raw).inserted }
     }
 
     // MARK: fork: duplicating mappings

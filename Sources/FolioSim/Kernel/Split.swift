@@ -4,9 +4,9 @@ extension World {
     /// `split_huge_pmd`: `__split_huge_pmd_locked` under the PMD lock.
     func splitHugePMD(_ t: SimThread, _ mm: MM, _ vma: VMA, _ haddr: UInt64) async {
         guard let pmdT = pmdTableID(mm, haddr) else { return }
-        await pmdLock(t, pmdT)
+        await pmdLock(t, pmdT, mm, haddr)
         splitHugePMDLocked(t, mm, pmdT, haddr)
-        await pmdUnlock(t, pmdT)
+        await pmdUnlock(t, pmdT, mm, haddr)
     }
 
     /// `__split_huge_pmd_locked` (the PMD lock is held): the deposited PTE table is filled and
@@ -18,13 +18,12 @@ extension World {
         let e = pmdEntry(mm, haddr)
         guard e.isHuge else { return }
         let pmdIdx = VirtualAddress(haddr).pmdIndex
-        let dep = tables.pmd[Int(pmdT)].deposited[pmdIdx]
-        tables.pmd[Int(pmdT)].deposited[pmdIdx] = 0
-        let ptes = tables.pte[Int(dep)].mutablePTEs()
+        let dep = tables.deposited(pmdT, pmdIdx)
+        tables.setDeposited(pmdT, pmdIdx, 0)
         let folio = e.pfn
         if memory.isZeroPage(folio) {
             for i in 0..<Geometry.ptrsPerTable {
-                ptes[i] = .page(memory.zeroPFN, write: false, dirty: false, young: true, special: true)
+                setPTE(PTESlot(table: dep, index: i), .page(memory.zeroPFN, write: false, dirty: false, young: true, special: true))
             }
             if let t { trace(t, "__split_huge_zero_page_pmd", "huge zero PMD at \(VirtualAddress(haddr)) → 512 zero-page PTEs") }
         } else {
@@ -36,7 +35,7 @@ extension World {
                 folioAddFileRmapPTEs(folio, folio, Geometry.ptrsPerTable, mm)
             }
             let base = PTE.page(folio, write: e.isWritable, dirty: e.isDirty, young: e.isYoung)
-            for i in 0..<Geometry.ptrsPerTable { ptes[i] = base.withPFN(folio + i) }
+            for i in 0..<Geometry.ptrsPerTable { setPTE(PTESlot(table: dep, index: i), base.withPFN(folio + i)) }
             folioRemoveRmapPMD(folio, mm)
             if let t { trace(t, "__split_huge_pmd_locked", "PMD of THP \(folio) at \(VirtualAddress(haddr)) → 512 PTEs\(exclusive ? " (AE)" : "")") }
         }
@@ -63,28 +62,29 @@ extension World {
     /// Each PMD mapping is split under its PMD lock, then the folio is split in one step
     /// (frozen: no other path can use it meanwhile).
     @discardableResult
-    func splitFolio(_ t: SimThread, _ folio: PFN, index: UInt64? = nil, extraRefs: Int32, countIn mm: MM?) async -> Bool {
+    func splitFolio(_ t: SimThread, _ folio: PFN, index: UInt64? = nil, extraRefs: Int32, isolateTails: Bool = false,
+                    countIn mm: MM?) async -> Bool {
         guard memory.order(of: folio) > 0 else { return true }
         let pmdMapped = memory.meta(folio).entireMapcount > 0
         guard canSplitFolio(folio, extraRefs: extraRefs), !pmdMapped || index != nil else {
-            return splitFolioFrozen(t, folio, index: index, extraRefs: extraRefs, countIn: mm, wasPMDMapped: pmdMapped)
+            return splitFolioFrozen(t, folio, index: index, extraRefs: extraRefs, isolateTails: isolateTails, countIn: mm, wasPMDMapped: pmdMapped)
         }
         if pmdMapped, let index {
             for hit in rmapWalkPMD(folio, index: index) {
-                await pmdLock(t, hit.slot.table, "unmap_folio")
+                await pmdLock(t, hit.slot.table, hit.mm, hit.addr, "unmap_folio")
                 splitHugePMDLocked(t, hit.mm, hit.slot.table, hit.addr)
-                await pmdUnlock(t, hit.slot.table, "unmap_folio")
+                await pmdUnlock(t, hit.slot.table, hit.mm, hit.addr, "unmap_folio")
             }
         }
         await schedule(t, "__split_huge_page", "split the frozen folio", .folio(folio), .write)
-        return splitFolioFrozen(t, folio, index: index, extraRefs: extraRefs, countIn: mm, wasPMDMapped: pmdMapped)
+        return splitFolioFrozen(t, folio, index: index, extraRefs: extraRefs, isolateTails: isolateTails, countIn: mm, wasPMDMapped: pmdMapped)
     }
 
     /// The body of `split_folio` once PMD mappings are split (or, for reclaim's deferred split
     /// of PTE-mapped folios, none exist): checks, counts and rewrites the memmap in one step.
     @discardableResult
-    func splitFolioFrozen(_ t: SimThread?, _ folio: PFN, index: UInt64? = nil, extraRefs: Int32, countIn mm: MM?,
-                          wasPMDMapped: Bool = false) -> Bool {
+    func splitFolioFrozen(_ t: SimThread?, _ folio: PFN, index: UInt64? = nil, extraRefs: Int32, isolateTails: Bool = false,
+                          countIn mm: MM?, wasPMDMapped: Bool = false) -> Bool {
         let order = memory.order(of: folio)
         guard order > 0 else { return true }
         let nr = memory.nrPages(folio)
@@ -98,32 +98,13 @@ extension World {
         if pmdMapped, let index {
             for hit in rmapWalkPMD(folio, index: index) { splitHugePMDLocked(t, hit.mm, hit.slot.table, hit.addr) }
         }
-        if _slowPath(accessLogging), let l = log { for i in 0..<nr { l.noteFolio(folio + i, write: true) } }
         let m = memory.meta(folio)
         if memory.isAnon(folio) && order > 1 && m.nrPagesMapped >= 2 && !inSwapCache && !pmdMapped
             && !memory.test(folio, PageFlag.partiallyMapped) {
             countMTHP(mm, order: order, .splitDeferred)
         }
-        let headFlags = memory.frames[folio.index].flags
-        let keep = headFlags & (PageFlag.anon | PageFlag.swapBacked | PageFlag.dirty | PageFlag.lru
-            | PageFlag.uptodate | PageFlag.swapCache | PageFlag.file | PageFlag.locked)
-        memory.willWrite(folio.index)
-        memory.large[memory.metaIndex(folio)].inUse = false
-        memory.largeFree.append(Int32(memory.metaIndex(folio)))
-        memory.folioCounts[order] -= 1
-        memory.folioCounts[0] += nr
-        var freed: [PFN] = []
-        for i in 0..<nr {
-            let p = folio + i
-            let ae = memory.frames[p.index].flags & PageFlag.anonExclusive
-            let map = memory.frames[p.index].map
-            var ref = map + (inSwapCache ? 1 : 0)
-            if i == 0 { ref += extraRefs }
-            memory.writeFrame(p.index).pointee.flags = PageFlag.allocated | PageFlag.head | keep | ae
-            memory.writeFrame(p.index).pointee.ref = ref
-            if i > 0 { memory.writeFrame(p.index).pointee.flags &= ~PageFlag.locked }
-            if ref == 0 { freed.append(p) }
-        }
+        let freed = memory.splitToOrder0(folio, perPageRef: inSwapCache ? 1 : 0, headExtra: extraRefs,
+                                         mappedTailExtra: isolateTails ? 1 : 0)
         countMTHP(mm, order: order, .split)
         if let t { trace(t, "split_folio", "\(FolioOrder(order)) folio \(folio) → \(nr) order-0 folios") }
         for p in freed { memory.freeFolio(p) }

@@ -27,37 +27,41 @@ extension World {
 
     /// MADV_PAGEOUT over `[start, end)` of one VMA (`madvise_cold_or_pageout_pte_range`): a
     /// huge PMD is looked at under the PMD lock, PTEs under the PTL. A large folio that is only
-    /// partly in the range is split: the PTL is dropped, the folio trylocked and split, and the
-    /// scan restarts at the same address under the PTL. The folios collected go to
-    /// `reclaim_pages` after the PTL is dropped.
+    /// partly in the range is split: trylocked under the PTL and held by a reference
+    /// (`folio_get`) while the PTL is dropped for `split_folio`; the scan then restarts at the
+    /// same address under the PTL. The folios collected are isolated from the LRU
+    /// (`folio_isolate_lru`, a reference each) and go to `reclaim_pages` after the PTL is
+    /// dropped; the isolation reference keeps each alive until reclaim puts it back.
     func madvisePageout(_ t: SimThread, _ mm: MM, _ vma: VMA, _ start: UInt64, _ end: UInt64) async {
         guard vma.isAnonymous || vma.isCOWMapping else { return }
         var addr = start
         while addr < end {
             let next = min((addr & ~(Geometry.pmdSize - 1)) + Geometry.pmdSize, end)
             guard let pmdT = pmdTableID(mm, addr) else { addr = next; continue }
-            await pmdLock(t, pmdT)
+            await pmdLock(t, pmdT, mm, addr)
             let pmd = pmdEntry(mm, addr)
-            await pmdUnlock(t, pmdT)
+            await pmdUnlock(t, pmdT, mm, addr)
             if pmd.isHuge {
                 let folio = pmd.pfn
                 if memory.isZeroPage(folio) || folioMaybeMappedShared(folio) { addr = next; continue }
                 let index = vma.pageIndex(addr & ~(Geometry.pmdSize - 1))
                 if next - addr == Geometry.pmdSize {
-                    await reclaimPages(t, mm, [(folio, index)])
+                    if folioIsolateLRU(folio) { await reclaimPages(t, mm, [(folio, index)]) }
                     addr = next
                     continue
                 }
                 guard await folioTrylock(t, folio) else { addr = next; continue }
-                let split = await splitFolio(t, folio, index: index, extraRefs: 0, countIn: mm)
+                memory.folioGet(folio)
+                let split = await splitFolio(t, folio, index: index, extraRefs: 1, countIn: mm)
                 await folioUnlock(t, folio)
+                folioPut(t, "madvise_cold_or_pageout_pte_range", folio)
                 guard split else { addr = next; continue }
             }
             guard pmdEntry(mm, addr).isTable else { addr = next; continue }
             let table = pmdEntry(mm, addr).tableID
             var list: [(PFN, UInt64)] = []
             var a = addr
-            await ptlLock(t, table)
+            await ptlLock(t, table, mm, addr)
             while a < next {
                 let p = pte(PTESlot(table: table, index: VirtualAddress(a).pteIndex))
                 guard let page = vmNormalPage(p) else { a += Geometry.pageSize; continue }
@@ -68,14 +72,13 @@ extension World {
                     nr = folioPTEBatch(folio, slot, p, maxNr: Int((next - a) >> Geometry.pageShift),
                                        ignoreDirty: true, ignoreSoftDirty: true).nr
                     if nr < memory.nrPages(folio) {
-                        if !folioMaybeMappedShared(folio) && memory.isAnon(folio) {
-                            await ptlUnlock(t, table)
-                            var split = false
-                            if await folioTrylock(t, folio) {
-                                split = await splitFolio(t, folio, index: vma.pageIndex(a) - UInt64(page - folio), extraRefs: 0, countIn: mm)
-                                await folioUnlock(t, folio)
-                            }
-                            await ptlLock(t, table)
+                        if !folioMaybeMappedShared(folio) && memory.isAnon(folio), await folioTrylock(t, folio) {
+                            memory.folioGet(folio)
+                            await ptlUnlock(t, table, mm, addr)
+                            let split = await splitFolio(t, folio, index: vma.pageIndex(a) - UInt64(page - folio), extraRefs: 1, countIn: mm)
+                            await folioUnlock(t, folio)
+                            folioPut(t, "madvise_cold_or_pageout_pte_range", folio)
+                            await ptlLock(t, table, mm, addr)
                             if split { continue }
                         }
                         a += UInt64(nr) * Geometry.pageSize
@@ -83,70 +86,98 @@ extension World {
                     }
                 }
                 if memory.test(folio, PageFlag.lru) && Int(memory.folioMapcount(folio)) == memory.nrPages(folio)
-                    && memory.isAnon(folio) && list.last?.0 != folio {
+                    && memory.isAnon(folio) && list.last?.0 != folio && folioIsolateLRU(folio) {
                     list.append((folio, vma.pageIndex(a) - UInt64(page - folio)))
                 }
                 a += UInt64(nr) * Geometry.pageSize
             }
-            await ptlUnlock(t, table)
+            await ptlUnlock(t, table, mm, addr)
             await reclaimPages(t, mm, list)
             addr = next
         }
     }
 
-    /// `reclaim_pages` → `shrink_folio_list` for anon folios: split large ones, add to swap,
-    /// unmap everywhere, write out. `index` is the folio's linear page index.
+    /// `folio_isolate_lru`: takes a folio off the LRU for reclaim, with a reference; false if
+    /// it is not on the LRU.
+    func folioIsolateLRU(_ folio: PFN) -> Bool {
+        guard memory.test(folio, PageFlag.lru) else { return false }
+        memory.clear(folio, PageFlag.lru)
+        memory.folioGet(folio)
+        return true
+    }
+
+    /// `folio_putback_lru`: back on the LRU, the isolation reference dropped.
+    func folioPutbackLRU(_ t: SimThread, _ folio: PFN) {
+        memory.set(folio, PageFlag.lru)
+        folioPut(t, "reclaim_folio_list", folio)
+    }
+
+    /// `reclaim_pages` → `shrink_folio_list` for isolated anon folios: split large ones, add to
+    /// swap, unmap everywhere, write out, then put each back (`reclaim_folio_list`). Each folio
+    /// of the list holds its isolation reference throughout, which keeps it alive: another
+    /// thread's unmap may drop every other reference meanwhile. `index` is the folio's linear
+    /// page index.
     func reclaimPages(_ t: SimThread, _ mm: MM, _ list: [(PFN, UInt64)]) async {
         var work = list
         var i = 0
         while i < work.count {
             let (folio, index) = work[i]
             i += 1
-            await folioLock(t, folio)
-            if !memory.test(folio, PageFlag.swapCache) {
-                if memory.maybeDMAPinned(folio) {
-                    trace(t, "shrink_folio_list", "\(folio) may be pinned: keep")
-                    await folioUnlock(t, folio)
-                    continue
-                }
-                if memory.isLarge(folio) {
-                    let order = memory.order(of: folio)
-                    let nr = memory.nrPages(folio)
-                    // can_split_folio first (counts nothing), then the failed whole-folio
-                    // add_to_swap of a rotational device, then split_folio_to_list.
-                    guard canSplitFolio(folio, extraRefs: 0),
-                          await splitFolio(t, folio, index: index, extraRefs: 0, countIn: mm) else {
-                        await folioUnlock(t, folio)
-                        continue
-                    }
-                    countMTHP(mm, order: order, .swpoutFallback)
-                    for k in 1..<nr {
-                        let p = folio + k
-                        memory.clear(p, PageFlag.locked)
-                        if memory.isAllocated(p) && memory.pageMapcount(p) > 0 { work.append((p, index + UInt64(k))) }
-                    }
-                    if memory.pageMapcount(folio) == 0 {
-                        await folioUnlock(t, folio)
-                        continue
-                    }
-                }
-                guard let slot = swap.allocate(1, for: folio) else {
-                    trace(t, "shrink_folio_list", "no free swap slot for \(folio)")
-                    await folioUnlock(t, folio)
-                    continue
-                }
-                memory.set(folio, PageFlag.swapCache | PageFlag.dirty)
-                memory.folioGet(folio)
-                trace(t, "add_to_swap", "\(folio) → swap slot \(slot)")
-            }
-            let ok = await tryToUnmap(t, folio, index: index)
-            if ok, let slot = swap.slotOfFolio[folio.raw] {
-                swap.data[slot] = memory.data(folio)
-                memory.clear(folio, PageFlag.dirty)
-                trace(t, "pageout", "\(folio) written to swap slot \(slot)")
-            }
-            await folioUnlock(t, folio)
+            await shrinkFolio(t, mm, folio, index, &work)
+            folioPutbackLRU(t, folio)
         }
+    }
+
+    /// One folio of `shrink_folio_list`, under its folio lock. A split puts the tail pages
+    /// that are still mapped on `work`, isolated.
+    private func shrinkFolio(_ t: SimThread, _ mm: MM, _ folio: PFN, _ index: UInt64, _ work: inout [(PFN, UInt64)]) async {
+        await folioLock(t, folio)
+        if !memory.test(folio, PageFlag.swapCache) {
+            // 5.11+ (feb889fb40fa): a maybe-pinned anon folio never enters the swap cache.
+            if semantics.pinnedSwapout == .keep && memory.maybeDMAPinned(folio) {
+                trace(t, "shrink_folio_list", "\(folio) may be pinned: keep")
+                await folioUnlock(t, folio)
+                return
+            }
+            if memory.isLarge(folio) {
+                let order = memory.order(of: folio)
+                let nr = memory.nrPages(folio)
+                // can_split_folio first (counts nothing), then the failed whole-folio
+                // add_to_swap of a rotational device, then split_folio_to_list.
+                guard canSplitFolio(folio, extraRefs: 1),
+                      await splitFolio(t, folio, index: index, extraRefs: 1, isolateTails: true, countIn: mm) else {
+                    await folioUnlock(t, folio)
+                    return
+                }
+                countMTHP(mm, order: order, .swpoutFallback)
+                for k in 1..<nr {
+                    let p = folio + k
+                    guard memory.isAllocated(p) else { continue }
+                    memory.clear(p, PageFlag.locked)
+                    // Mapped tails are isolated on the list; the others go back to the LRU.
+                    if memory.pageMapcount(p) > 0 { work.append((p, index + UInt64(k))) } else { memory.set(p, PageFlag.lru) }
+                }
+                if memory.pageMapcount(folio) == 0 {
+                    await folioUnlock(t, folio)
+                    return
+                }
+            }
+            guard let slot = swap.allocate(1, for: folio) else {
+                trace(t, "shrink_folio_list", "no free swap slot for \(folio)")
+                await folioUnlock(t, folio)
+                return
+            }
+            memory.set(folio, PageFlag.swapCache | PageFlag.dirty)
+            memory.folioGet(folio)
+            trace(t, "add_to_swap", "\(folio) → swap slot \(slot)")
+        }
+        let ok = await tryToUnmap(t, folio, index: index)
+        if ok, let slot = swap.slot(of: folio) {
+            swap.data[slot] = memory.data(folio)
+            memory.clear(folio, PageFlag.dirty)
+            trace(t, "pageout", "\(folio) written to swap slot \(slot)")
+        }
+        await folioUnlock(t, folio)
     }
 
     /// The addresses where an anon folio with linear page index `index` can be mapped: in
@@ -185,7 +216,7 @@ extension World {
     /// `try_to_unmap` of an order-0 swapcache folio: `try_to_unmap_one` for every mapping.
     /// Returns false if some mapping stayed (the page may be pinned).
     func tryToUnmap(_ t: SimThread, _ folio: PFN, index: UInt64) async -> Bool {
-        guard let slot = swap.slotOfFolio[folio.raw] else { return false }
+        guard let slot = swap.slot(of: folio) else { return false }
         for hit in rmapWalk(folio, index: index) {
             guard await tryToUnmapOne(t, hit, folio, slot) else { return false }
         }
@@ -195,10 +226,10 @@ extension World {
     /// `try_to_unmap_one` for one PTE: (A1) clear it, (A2/A3) try to share an exclusive page
     /// (fails when maybe pinned: restore), (A4) install a swap PTE that remembers AE.
     func tryToUnmapOne(_ t: SimThread, _ hit: RmapHit, _ folio: PFN, _ slot: Int) async -> Bool {
-        await ptlLock(t, hit.slot.table)
+        await ptlLock(t, hit.slot.table, hit.mm, hit.addr)
         let old = pte(hit.slot)
         guard old.isPresent, old.pfn == folio else {
-            await ptlUnlock(t, hit.slot.table)
+            await ptlUnlock(t, hit.slot.table, hit.mm, hit.addr)
             return true
         }
         let exclusive = memory.anonExclusive(folio)
@@ -208,7 +239,7 @@ extension World {
         if !shared {
             setPTE(hit.slot, old)
             trace(t, "try_to_unmap_one", "restore PTE at \(VirtualAddress(hit.addr)): page may be pinned")
-            await ptlUnlock(t, hit.slot.table)
+            await ptlUnlock(t, hit.slot.table, hit.mm, hit.addr)
             return false
         }
         if old.isDirty { memory.set(folio, PageFlag.dirty) }
@@ -219,7 +250,7 @@ extension World {
         hit.mm.rssSwap += 1
         folioRemoveRmapPTEs(folio, folio, 1, hit.mm)
         trace(t, "try_to_unmap_one", "A4 swap PTE slot \(slot)\(carry ? " (exclusive)" : "") at \(VirtualAddress(hit.addr)) of \(hit.mm.name)")
-        await ptlUnlock(t, hit.slot.table)
+        await ptlUnlock(t, hit.slot.table, hit.mm, hit.addr)
         memory.folioPut(folio)
         return true
     }
@@ -240,18 +271,18 @@ extension World {
 
     /// Number of swap PTEs referring to `page`'s slot (0 if not in the swapcache).
     func swapCount(of page: PFN) -> Int32 {
-        guard memory.test(page, PageFlag.swapCache), let s = swap.slotOfFolio[memory.folio(of: page).raw] else { return 0 }
+        guard memory.test(page, PageFlag.swapCache), let s = swap.slot(of: memory.folio(of: page)) else { return 0 }
         return swap.count[s + (page - memory.folio(of: page))]
     }
 
     /// `folio_free_swap`: drop the swapcache copy if no swap PTE refers to it any more.
     @discardableResult
     func folioFreeSwap(_ folio: PFN) -> Bool {
-        guard memory.test(folio, PageFlag.swapCache), let slot = swap.slotOfFolio[folio.raw] else { return false }
+        guard memory.test(folio, PageFlag.swapCache), let slot = swap.slot(of: folio) else { return false }
         let nr = memory.nrPages(folio)
         for s in slot..<slot + nr where swap.count[s] > 0 { return false }
         for s in slot..<slot + nr { swap.dropCache(s) }
-        swap.slotOfFolio[folio.raw] = nil
+        swap.setSlot(of: folio, nil)
         memory.clear(folio, PageFlag.swapCache)
         memory.set(folio, PageFlag.dirty)
         memory.folioPut(folio, Int32(nr))
@@ -290,14 +321,14 @@ extension World {
     /// large folios, the memcg charge.
     func swapCacheGetOrRead(_ t: SimThread, _ slot: Int) async -> SwapInFolio {
         while true {
-            await schedule(t, "swap_cache_get_folio", "filemap_get_folio: folio_try_get", .swap, .read)
+            await schedule(t, "swap_cache_get_folio", "filemap_get_folio: folio_try_get", .swapSlot(slot), .read)
             if swap.cache[slot] != 0 {
                 let folio = memory.folio(of: PFN(swap.cache[slot]))
                 memory.folioGet(folio)
                 return .folio(folio)
             }
             guard let f = await allocFolio(t, order: 0) else { return .oom }
-            await schedule(t, "__read_swap_cache_async", "swapcache_prepare", .swap, .write)
+            await schedule(t, "__read_swap_cache_async", "swapcache_prepare", .swapSlot(slot), .write)
             if swap.cache[slot] != 0 || swap.count[slot] == 0 {
                 let raced = swap.cache[slot] != 0
                 trace(t, "__read_swap_cache_async", raced ? "slot \(slot) cached meanwhile: folio_put \(f), look again"
@@ -309,7 +340,7 @@ extension World {
             memory.setData(f, swap.data[slot])
             memory.set(f, PageFlag.swapCache | PageFlag.swapBacked | PageFlag.uptodate | PageFlag.lru)
             swap.cache[slot] = f.raw
-            swap.slotOfFolio[f.raw] = slot
+            swap.setSlot(of: f, slot)
             memory.folioGet(f)
             trace(t, "swapin_readahead", "read slot \(slot) into \(f)")
             return .folio(f)
@@ -333,9 +364,9 @@ extension World {
         }
         let page = folio
         await folioLock(t, folio)
-        await ptlLock(t, s.table)
-        guard pte(s) == orig, memory.test(folio, PageFlag.swapCache), swap.slotOfFolio[folio.raw] == slot else {
-            await ptlUnlock(t, s.table)
+        await ptlLock(t, s.table, vmf.mm, vmf.address)
+        guard pte(s) == orig, memory.test(folio, PageFlag.swapCache), swap.slot(of: folio) == slot else {
+            await ptlUnlock(t, s.table, vmf.mm, vmf.address)
             await folioUnlock(t, folio)
             await schedule(t, "do_swap_page", "folio_put", .folio(folio), .write)
             folioPut(t, "do_swap_page", folio)
@@ -391,7 +422,7 @@ extension World {
             vmf.kind = .swapin
             return ret
         }
-        await ptlUnlock(t, s.table)
+        await ptlUnlock(t, s.table, vmf.mm, vmf.address)
         return []
     }
 }

@@ -26,7 +26,7 @@ extension World {
                 if vmf.isUnshare {
                     vmf.kind = .unshare
                     trace(t, "do_wp_page", "unshare \(VirtualAddress(vmf.address)): \(page) is exclusive, set AE, PTE stays read-only")
-                    await ptlUnlock(t, slot.table)
+                    await ptlUnlock(t, slot.table, vmf.mm, vmf.address)
                     return []
                 }
                 await wpPageReuse(t, &vmf, folio)
@@ -37,7 +37,7 @@ extension World {
         if let tempRef { memory.folioGet(tempRef) }
         let plan = cowPlan(vmf, page: page)
         trace(t, "do_wp_page", "\(vmf.isUnshare ? "unshare" : "write") \(VirtualAddress(vmf.address)): \(describeCOWSource(page)) cannot be reused: copy\(plan.nr > 1 ? " \(plan.nr) pages" : ""), drop PTL")
-        await ptlUnlock(t, slot.table)
+        await ptlUnlock(t, slot.table, vmf.mm, vmf.address)
         return await wpPageCopy(t, &vmf, plan, tempRef: tempRef)
     }
 
@@ -114,24 +114,23 @@ extension World {
         if semantics.rangeReuse && memory.isLarge(folio) && vmf.vma.flags.contains(.write) {
             makeFolioRangeWritable(t, vmf, folio)
         }
-        await ptlUnlock(t, slot.table)
+        await ptlUnlock(t, slot.table, vmf.mm, vmf.address)
     }
 
     /// RFC v2 "reuse large folios": all PTEs of `folio` in the faulting PTE table become
     /// writable and their pages AE.
     private func makeFolioRangeWritable(_ t: SimThread, _ vmf: VMFault, _ folio: PFN) {
         let slot = vmf.slot!
-        let tab = tables.pte[Int(slot.table)], ptes = tab.ptes
-        logPTEs(slot.table, 0, Geometry.ptrsPerTable, write: true)
         let nr = memory.nrPages(folio)
         let pageIdx = vmf.page! - folio
         let lo = max(0, slot.index - pageIdx), hi = min(Geometry.ptrsPerTable, slot.index - pageIdx + nr)
         var made = 0
         for i in lo..<hi {
-            let p = ptes[i]
+            let s = PTESlot(table: slot.table, index: i)
+            let p = pte(s)
             guard p.isPresent, !p.isSpecial, memory.folio(of: p.pfn) == folio, !p.isWritable else { continue }
             memory.set(p.pfn, PageFlag.anonExclusive)
-            tab.set(i, p.withWrite(true).withDirty(true).withYoung(true))
+            setPTE(s, p.withWrite(true).withDirty(true).withYoung(true))
             made += 1
         }
         if made > 0 { trace(t, "wp_page_reuse", "range reuse: \(made) more PTEs of \(folio) made writable") }
@@ -147,7 +146,7 @@ extension World {
         setPTE(slot, entry)
         vmf.kind = .wpReuse
         trace(t, "wp_page_shared", "make shared file PTE at \(VirtualAddress(vmf.address)) writable")
-        await ptlUnlock(t, slot.table)
+        await ptlUnlock(t, slot.table, vmf.mm, vmf.address)
         return []
     }
 }

@@ -1,17 +1,10 @@
-/// Why a range is zapped: the user unmapped or replaced the memory (pins at these addresses
-/// are no longer bound to the page table, invariant I4), or the mm is going away.
-enum ZapReason: String {
-    case munmap, dontneed = "MADV_DONTNEED", exit, mremap
-}
-
 /// Unmapping (mm/memory.c): `unmap_page_range` → `zap_pmd_range` → `zap_huge_pmd` /
 /// `zap_pte_range` → `zap_present_ptes`, with an mmu_gather that drops folio references only
 /// after each table is done (the TLB flush); plus `free_pgtables` and `exit_mmap`.
 /// Left out: uffd-wp markers, device entries, hugetlb.
 extension World {
     /// Zaps `[start, end)` inside `vma` of `mm`.
-    func zapRange(_ t: SimThread, _ mm: MM, _ vma: VMA, _ start: UInt64, _ end: UInt64, _ reason: ZapReason) async {
-        detachPins(mm, start, end)
+    func zapRange(_ t: SimThread, _ mm: MM, _ vma: VMA, _ start: UInt64, _ end: UInt64) async {
         var addr = start
         while addr < end {
             let next = min((addr & ~(Geometry.pmdSize - 1)) + Geometry.pmdSize, end)
@@ -34,12 +27,12 @@ extension World {
     /// `zap_huge_pmd`: clear a PMD mapping of a whole 2 MiB range.
     func zapHugePMD(_ t: SimThread, _ mm: MM, _ haddr: UInt64) async {
         guard let pmdT = pmdTableID(mm, haddr) else { return }
-        await pmdLock(t, pmdT)
+        await pmdLock(t, pmdT, mm, haddr)
         let e = pmdEntry(mm, haddr)
         let idx = VirtualAddress(haddr).pmdIndex
         setPMD(pmdT, haddr, .none)
-        let dep = tables.pmd[Int(pmdT)].deposited[idx]
-        tables.pmd[Int(pmdT)].deposited[idx] = 0
+        let dep = tables.deposited(pmdT, idx)
+        tables.setDeposited(pmdT, idx, 0)
         var put: PFN?
         if e.isHuge && !memory.isZeroPage(e.pfn) {
             let folio = e.pfn
@@ -50,9 +43,9 @@ extension World {
             put = folio
         }
         trace(t, "zap_huge_pmd", "clear PMD at \(VirtualAddress(haddr))")
-        await pmdUnlock(t, pmdT)
+        await pmdUnlock(t, pmdT, mm, haddr)
         if dep != 0 {
-            let backing = tables.pte[Int(dep)].backing
+            let backing = tables.pteBacking(dep)
             tables.freePTETable(dep)
             freePageTablePage(backing)
         }
@@ -66,19 +59,18 @@ extension World {
     /// `zap_pte_range` over `[start, end)` of one PTE table.
     func zapPTERange(_ t: SimThread, _ mm: MM, _ vma: VMA, _ start: UInt64, _ end: UInt64) async {
         let table = pmdEntry(mm, start).tableID
-        let tab = tables.pte[Int(table)]
         var gather: [(PFN, Int32)] = []
-        await ptlLock(t, table)
+        await ptlLock(t, table, mm, start)
         var i = VirtualAddress(start).pteIndex
         let last = i + Int((end - start) >> Geometry.pageShift)
-        logPTEs(table, i, last - i, write: true)
         while i < last {
-            let p = tab.ptes[i]
-            tab.clearWritten(i)
+            let slot = PTESlot(table: table, index: i)
+            let p = pte(slot)
+            tables.clearWritten(slot)
             if p.isNone { i += 1; continue }
             if p.isPresent {
                 guard let page = vmNormalPage(p) else {
-                    tab.set(i, .none)
+                    setPTE(slot, .none)
                     i += 1
                     continue
                 }
@@ -88,7 +80,10 @@ extension World {
                     nr = folioPTEBatch(folio, PTESlot(table: table, index: i), p, maxNr: last - i,
                                        ignoreDirty: true, ignoreSoftDirty: true).nr
                 }
-                for j in i..<i + nr { tab.set(j, .none); tab.clearWritten(j) }
+                for j in i..<i + nr {
+                    setPTE(PTESlot(table: table, index: j), .none)
+                    tables.clearWritten(PTESlot(table: table, index: j))
+                }
                 if memory.isAnon(folio) {
                     mm.rssAnon -= nr
                 } else {
@@ -108,11 +103,11 @@ extension World {
                 freeSwapAndCache(p.swapSlot)
                 mm.rssSwap -= 1
             }
-            tab.set(i, .none)
+            setPTE(slot, .none)
             i += 1
         }
         trace(t, "zap_pte_range", "clear \(VirtualAddress(start))–\(VirtualAddress(end))")
-        await ptlUnlock(t, table)
+        await ptlUnlock(t, table, mm, start)
         // tlb_finish_mmu → free_pages_and_swap_cache: drop useless swapcache copies, then
         // the mappings' references.
         for (folio, n) in gather {
@@ -130,14 +125,12 @@ extension World {
         if ignoreDirty { mask |= PTE.dirty }
         if ignoreSoftDirty { mask |= PTE.softDirty }
         let limit = min(maxNr, memory.nrPages(folio) - (first.pfn - folio), Geometry.ptrsPerTable - slot.index)
-        let ptes = tables.pte[Int(slot.table)].ptes
-        logPTEs(slot.table, slot.index, limit, write: false)
         var expected = PTE(raw: first.raw & ~mask)
         var nr = 1
         var anyWritable = first.isWritable
         while nr < limit {
             expected = expected.withPFN(expected.pfn + 1)
-            let p = ptes[slot.index + nr]
+            let p = pte(PTESlot(table: slot.table, index: slot.index + nr))
             guard p.isPresent, PTE(raw: p.raw & ~mask) == expected else { break }
             anyWritable = anyWritable || p.isWritable
             nr += 1
@@ -145,26 +138,19 @@ extension World {
         return (nr, anyWritable)
     }
 
-    /// Marks pins at `[start, end)` of `mm` as detached from the page table by the user.
-    func detachPins(_ mm: MM, _ start: UInt64, _ end: UInt64) {
-        for i in pins.indices where pins[i].mm == mm.index && !pins[i].released {
-            for j in pins[i].pages.indices {
-                let a = pins[i].addr + UInt64(j) * Geometry.pageSize
-                if a >= start && a < end { pins[i].detached[j] = true }
-            }
-        }
-    }
-
     /// `free_pgtables` / `free_pgd_range`: frees page tables in `[start, end)` that no VMA
-    /// covers any more.
-    func freePageTables(_ mm: MM, _ start: UInt64, _ end: UInt64) {
+    /// covers any more, once no GUP-fast walk of the mm has interrupts disabled
+    /// (`tlb_remove_table_sync_one`: the kernel frees page tables behind an IPI or an RCU grace
+    /// period, which a walk with interrupts off holds off).
+    func freePageTables(_ t: SimThread, _ mm: MM, _ start: UInt64, _ end: UInt64) async {
+        await tableFreeSync(t, mm)
         var addr = start & ~(Geometry.pmdSize - 1)
         while addr < end {
             let next = addr + Geometry.pmdSize
             if !mm.overlaps(addr, next), let pmdT = pmdTableID(mm, addr) {
                 let e = pmdEntry(mm, addr)
                 if e.isTable {
-                    let backing = tables.pte[Int(e.tableID)].backing
+                    let backing = tables.pteBacking(e.tableID)
                     tables.freePTETable(e.tableID)
                     freePageTablePage(backing)
                     setPMD(pmdT, addr, .none)
@@ -178,28 +164,26 @@ extension World {
     /// Frees PMD and PUD tables in the range that are empty and outside every VMA.
     private func freeUpperTables(_ mm: MM, _ start: UInt64, _ end: UInt64) {
         let pudSpan: UInt64 = 1 << Geometry.pudShift
+        let pgdSpan: UInt64 = 1 << Geometry.pgdShift
         var addr = start & ~(pudSpan - 1)
         while addr < end {
             let next = addr + pudSpan
             let va = VirtualAddress(addr)
-            let pud = tables.upper[Int(mm.pgd)].entries[va.pgdIndex]
+            let pud = tables.upperEntry(mm.pgd, va.pgdIndex)
             if pud != 0 && !mm.overlaps(addr, next) {
-                let pmd = tables.upper[Int(pud)].entries[va.pudIndex]
-                if pmd != 0 {
-                    let entries = tables.pmd[Int(pmd)].entries
-                    if (0..<512).allSatisfy({ entries[$0].isNone }) {
-                        let backing = tables.pmd[Int(pmd)].backing
-                        tables.freePMDTable(pmd)
-                        freePageTablePage(backing)
-                        tables.upper[Int(pud)].entries[va.pudIndex] = 0
-                    }
+                let pmd = tables.upperEntry(pud, va.pudIndex)
+                if pmd != 0 && tables.pmdTableIsEmpty(pmd) {
+                    let backing = tables.pmdBacking(pmd)
+                    tables.freePMDTable(pmd)
+                    freePageTablePage(backing)
+                    tables.setUpperEntry(pud, va.pudIndex, 0)
                 }
-                let pudEntries = tables.upper[Int(pud)].entries
-                if (0..<512).allSatisfy({ pudEntries[$0] == 0 }) && !mm.overlaps(addr & ~((1 << Geometry.pgdShift) - 1), (addr & ~((1 << Geometry.pgdShift) - 1)) + (1 << Geometry.pgdShift)) {
-                    let backing = tables.upper[Int(pud)].backing
+                let pgdStart = addr & ~(pgdSpan - 1)
+                if tables.upperTableIsEmpty(pud) && !mm.overlaps(pgdStart, pgdStart + pgdSpan) {
+                    let backing = tables.upperBacking(pud)
                     tables.freeUpperTable(pud)
                     freePageTablePage(backing)
-                    tables.upper[Int(mm.pgd)].entries[va.pgdIndex] = 0
+                    tables.setUpperEntry(mm.pgd, va.pgdIndex, 0)
                 }
             }
             addr = next
@@ -211,14 +195,16 @@ extension World {
     public func exitMM(_ t: SimThread) async {
         let mm = t.mm
         guard mm.alive else { return }
+        let change = userActivity.begin(mm: mm.index, 0, Geometry.taskSize, .unmap)
+        defer { userActivity.end(change) }
         await mmapReadLock(t, mm)
-        for vma in mm.vmas { await zapRange(t, mm, vma, vma.start, vma.end, .exit) }
+        for vma in mm.vmas { await zapRange(t, mm, vma, vma.start, vma.end) }
         await mmapReadUnlock(t, mm)
         await mmapWriteLock(t, mm)
         let spans = mm.vmas.map { ($0.start, $0.end) }
         mm.removeVMAs(in: 0..<mm.vmas.count)
-        for (s, e) in spans { freePageTables(mm, s, e) }
-        let pgdBacking = tables.upper[Int(mm.pgd)].backing
+        for (s, e) in spans { await freePageTables(t, mm, s, e) }
+        let pgdBacking = tables.upperBacking(mm.pgd)
         tables.freeUpperTable(mm.pgd)
         freePageTablePage(pgdBacking)
         mm.alive = false

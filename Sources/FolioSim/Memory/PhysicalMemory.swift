@@ -10,10 +10,12 @@ import Foundation
 /// the order in which a list holding them from boot would hand them out.
 public final class PhysicalMemory {
     public let frameCount: Int
-    /// The memmap, read-only: kernel paths write a frame through `writeFrame` (or the
-    /// accessors in Folio.swift), which notes the write for the incremental checker.
+    /// The memmap as instrumentation reads it (the checker, reports): unlogged. Kernel paths
+    /// use the accessors below and in Folio.swift, which record every access in the running
+    /// step's footprint and note writes for the incremental checker; the writable memmap is
+    /// private to this file (a test checks that kernel paths never read `frames`).
     public let frames: UnsafePointer<Frame>
-    let mframes: UnsafeMutablePointer<Frame>
+    private let mframes: UnsafeMutablePointer<Frame>
     /// Whether writes are noted for the incremental checker.
     private(set) var tracksChanges = false
     /// One bit per frame written since the last check (zero-filled memory the host backs
@@ -35,8 +37,8 @@ public final class PhysicalMemory {
     /// Never-allocated max-order blocks: `[virginNext, virginEnd)`, all free, all frames zero.
     var virginNext: Int
     let virginEnd: Int
-    var large: [LargeFolioMeta] = []
-    var largeFree: [Int32] = []
+    private var large: [LargeFolioMeta] = []
+    private var largeFree: [Int32] = []
     /// PFN of the shared zero page (`zero_pfn`), reserved at boot.
     public let zeroPFN: PFN
     /// Head PFN of the huge zero folio once allocated (`huge_zero_folio`), allocated on first use.
@@ -151,8 +153,9 @@ public final class PhysicalMemory {
 /// Change tracking for the incremental checker (Check/Checker.swift): which frames were
 /// written since the last check, and what those that were in use held then.
 extension PhysicalMemory {
-    /// A frame for writing: the write is noted first.
-    @inline(__always) func writeFrame(_ pfn: Int) -> UnsafeMutablePointer<Frame> {
+    /// A frame for writing: the write is noted first. Private: every kernel-path write goes
+    /// through an accessor that also records it in the footprint.
+    @inline(__always) private func writeFrame(_ pfn: Int) -> UnsafeMutablePointer<Frame> {
         willWrite(pfn)
         return mframes + pfn
     }
@@ -240,20 +243,326 @@ extension PhysicalMemory {
     }
 }
 
+
+// MARK: the buddy allocator
+
+/// The buddy allocator over the memmap (in this file because it writes free frames, which
+/// only the allocator reaches: its accesses are the `allocator` object of a footprint): free lists for orders 0…`Geometry.maxOrder`.
+/// It writes only free frames (the list links), which the checker never reads, so these
+/// writes are not noted for it; `allocFolio` and `freeFolio` note the folio's frames.
+///
+/// Mirrors `__rmqueue_smallest` / `expand` (take the smallest free block of at least the
+/// requested order, hand back the upper halves) and `__free_one_page` (merge with the buddy
+/// while it is free and of the same order). Left out: zones, migratetypes, per-CPU lists,
+/// watermarks and reclaim; an allocation simply fails when no block is large enough, so
+/// fragmentation is real. Max-order blocks never used yet are not on the list but above
+/// `virginNext` (PhysicalMemory.swift).
 extension PhysicalMemory {
-    /// Notes an access to the folio of `page` in the step's footprint.
-    func logAccess(_ l: AccessLog, _ page: PFN, write: Bool) {
-        guard l.enabled, page.index < frameCount else { return }
-        l.noteFolio(folio(of: page), write: write)
+    @inline(__always) func freeListPush(_ pfn: Int, order: Int) {
+        let old = freeHead[order]
+        mframes[pfn] = Frame(ref: old, map: -1, flags: PageFlag.buddy | UInt32(order), data: 0)
+        if old >= 0 { mframes[Int(old)].map = Int32(pfn) }
+        freeHead[order] = Int32(pfn)
+        freeBlocks[order] += 1
+        freePages += 1 << order
     }
 
-    /// Notes an access that uses the frame (its data, flags or counts): on a freed frame it is
-    /// a use-after-free.
-    func logUse(_ l: AccessLog, _ page: PFN, write: Bool, _ what: StaticString) {
-        guard l.enabled, page.index < frameCount else { return }
-        if frames[page.index].flags & PageFlag.allocated == 0 {
-            l.noteUseAfterFree(page, "\(what) freed \(page)")
+    @inline(__always) func freeListRemove(_ pfn: Int, order: Int) {
+        let next = frames[pfn].ref, prev = frames[pfn].map
+        if prev >= 0 { mframes[Int(prev)].ref = next } else { freeHead[order] = next }
+        if next >= 0 { mframes[Int(next)].map = prev }
+        mframes[pfn] = Frame()
+        freeBlocks[order] -= 1
+        freePages -= 1 << order
+    }
+
+    /// `__rmqueue_smallest` + `expand`: returns the first PFN of a block of `order`, or nil.
+    func allocBlock(order: Int) -> Int? {
+        guard order >= 0, order <= Geometry.maxOrder else { return nil }
+        var current = order
+        while current <= Geometry.maxOrder && freeHead[current] < 0 { current += 1 }
+        let pfn: Int
+        if current <= Geometry.maxOrder {
+            pfn = Int(freeHead[current])
+            freeListRemove(pfn, order: current)
+        } else {
+            // The next never-used max-order block: where a boot-time free list would continue.
+            guard virginNext < virginEnd else { return nil }
+            current = Geometry.maxOrder
+            pfn = virginNext
+            virginNext += 1 << Geometry.maxOrder
+            freeBlocks[current] -= 1
+            freePages -= 1 << current
         }
-        l.noteFolio(folio(of: page), write: write)
+        while current > order {
+            current -= 1
+            freeListPush(pfn + (1 << current), order: current)
+        }
+        return pfn
+    }
+
+    /// `__free_one_page`: returns a block to the free lists, merging buddies.
+    func freeBlock(_ start: Int, order: Int) {
+        var pfn = start, order = order
+        while order < Geometry.maxOrder {
+            let buddy = pfn ^ (1 << order)
+            guard buddy + (1 << order) <= frameCount else { break }
+            let f = frames[buddy].flags
+            guard f & PageFlag.buddy != 0, Int(f & PageFlag.orderMask) == order else { break }
+            freeListRemove(buddy, order: order)
+            pfn = min(pfn, buddy)
+            order += 1
+        }
+        freeListPush(pfn, order: order)
+    }
+
+    /// Number of free blocks per order (index = order), as /proc/buddyinfo shows them.
+    public var buddyInfo: [Int] { (0...Geometry.maxOrder).map { freeBlocks[$0] } }
+}
+
+// MARK: accessors
+
+/// The accessors kernel paths use. Each records what it touches in the running step's
+/// footprint (`log`, set while an explorer runs): a frame's own state is the object
+/// `page(pfn)`; a folio's counts and flags are `folio(head)`; the folio lock bit is
+/// `folioLock(head)`. Reading the data, flags or counts of a freed frame is recorded as a
+/// use-after-free (reading a refcount is not: GUP-fast's `folio_try_get` does it on purpose).
+extension PhysicalMemory {
+    /// Folio-wide flags: everything but the frame's own bits and the lock bit.
+    private static let pageBits = PageFlag.anonExclusive | PageFlag.allocated | PageFlag.head | PageFlag.buddy | PageFlag.orderMask
+    private static let folioBits = ~(pageBits | PageFlag.locked)
+
+    @inline(__always) private func logPage(_ pfn: Int, write: Bool, value: UInt64, use: StaticString?) {
+        guard _slowPath(accessLogging), let l = log, l.enabled, pfn < frameCount else { return }
+        if let use, frames[pfn].flags & PageFlag.allocated == 0 { l.noteUseAfterFree(PFN(pfn), "\(use) freed \(PFN(pfn))") }
+        l.noteFrame(.page(PFN(pfn)), PFN(pfn), write: write, value: value)
+    }
+    @inline(__always) private func logFolio(_ pfn: Int, write: Bool, value: UInt64, use: StaticString?) {
+        guard _slowPath(accessLogging), let l = log, l.enabled, pfn < frameCount else { return }
+        if let use, frames[pfn].flags & PageFlag.allocated == 0 { l.noteUseAfterFree(PFN(pfn), "\(use) freed \(PFN(pfn))") }
+        l.noteFrame(.folio(PFN(pfn)), PFN(pfn), write: write, value: value)
+    }
+    /// A flag access: each kind of bit in `mask` is its own object.
+    @inline(__always) private func logFlags(_ pfn: Int, _ mask: UInt32, write: Bool, use: StaticString) {
+        guard _slowPath(accessLogging), let l = log, l.enabled, pfn < frameCount else { return }
+        let v = UInt64(frames[pfn].flags & mask)
+        if mask & Self.pageBits != 0 { logPage(pfn, write: write, value: v, use: use) }
+        if mask & Self.folioBits != 0 { logFolio(pfn, write: write, value: v, use: use) }
+        if mask & PageFlag.locked != 0 { l.note(.folioLock(PFN(pfn)), write: write, value: v) }
+    }
+
+    // MARK: which folio a page belongs to
+
+    /// The order of the folio whose head is `folio`.
+    @inline(__always) public func order(of folio: PFN) -> Int {
+        logPage(folio.index, write: false, value: UInt64(frames[folio.index].flags & PageFlag.orderMask), use: nil)
+        return Int(frames[folio.index].flags & PageFlag.orderMask)
+    }
+    @inline(__always) public func nrPages(_ folio: PFN) -> Int { 1 << order(of: folio) }
+    @inline(__always) public func isLarge(_ folio: PFN) -> Bool { order(of: folio) != 0 }
+    /// `page_folio`: folios are naturally aligned, so the head is the PFN rounded down to the
+    /// order every frame of the folio stores.
+    @inline(__always) public func folio(of page: PFN) -> PFN {
+        let o = UInt32(order(of: page))
+        return PFN(page.raw & ~((UInt32(1) << o) - 1))
+    }
+    @inline(__always) public func isAllocated(_ page: PFN) -> Bool {
+        guard page.index < frameCount else { return false }
+        logPage(page.index, write: false, value: UInt64(frames[page.index].flags & PageFlag.allocated), use: nil)
+        return frames[page.index].flags & PageFlag.allocated != 0
+    }
+
+    // MARK: flags
+
+    @inline(__always) public func test(_ page: PFN, _ flag: UInt32) -> Bool {
+        logFlags(page.index, flag, write: false, use: "read the flags of")
+        return frames[page.index].flags & flag != 0
+    }
+    @inline(__always) public func set(_ page: PFN, _ flag: UInt32) {
+        logFlags(page.index, flag, write: true, use: "set a flag of")
+        writeFrame(page.index).pointee.flags |= flag
+    }
+    @inline(__always) public func clear(_ page: PFN, _ flag: UInt32) {
+        logFlags(page.index, flag, write: true, use: "clear a flag of")
+        writeFrame(page.index).pointee.flags &= ~flag
+    }
+
+    // MARK: counts and data
+
+    /// `folio_ref_count`. Reading a freed frame's count is allowed (GUP-fast's
+    /// `try_get_folio` does it speculatively), so it is not a use-after-free.
+    @inline(__always) public func refcount(_ folio: PFN) -> Int32 {
+        logFolio(folio.index, write: false, value: UInt64(UInt32(bitPattern: frames[folio.index].ref)), use: nil)
+        return frames[folio.index].ref
+    }
+    /// Adds `n` (possibly negative) to the refcount; returns the new count.
+    @discardableResult
+    @inline(__always) func addRef(_ folio: PFN, _ n: Int32, _ what: StaticString) -> Int32 {
+        logFolio(folio.index, write: true, value: 0, use: what)
+        writeFrame(folio.index).pointee.ref &+= n
+        return frames[folio.index].ref
+    }
+    /// Per-page mapcount (`page_mapcount` without the entire mapcount).
+    @inline(__always) public func pageMapcount(_ page: PFN) -> Int32 {
+        logPage(page.index, write: false, value: UInt64(UInt32(bitPattern: frames[page.index].map)), use: "read the mapcount of")
+        return frames[page.index].map
+    }
+    /// Adds `d` to a page's mapcount; returns the new mapcount.
+    @discardableResult
+    @inline(__always) func addMapcount(_ page: PFN, _ d: Int32) -> Int32 {
+        logPage(page.index, write: true, value: 0, use: "changed the mapcount of")
+        writeFrame(page.index).pointee.map &+= d
+        return frames[page.index].map
+    }
+    @inline(__always) func setMapcount(_ page: PFN, _ v: Int32) {
+        logPage(page.index, write: true, value: 0, use: "set the mapcount of")
+        writeFrame(page.index).pointee.map = v
+    }
+    @inline(__always) public func data(_ page: PFN) -> UInt32 {
+        logPage(page.index, write: false, value: UInt64(frames[page.index].data), use: "read the data of")
+        return frames[page.index].data
+    }
+    @inline(__always) public func setData(_ page: PFN, _ value: UInt32) {
+        logPage(page.index, write: true, value: 0, use: "wrote the data of")
+        writeFrame(page.index).pointee.data = value
+    }
+
+    @inline(__always) private func metaIndex(_ folio: PFN) -> Int { Int(frames[folio.index + 1].ref) }
+    /// The large-folio fields; only valid for a large folio.
+    @inline(__always) public func meta(_ folio: PFN) -> LargeFolioMeta {
+        let m = large[metaIndex(folio)]
+        logFolio(folio.index, write: false, value: UInt64(UInt32(bitPattern: m.largeMapcount)) | UInt64(UInt32(bitPattern: m.pincount)) << 32,
+                 use: "read the large-folio counts of")
+        return m
+    }
+    @inline(__always) func withMeta<R>(_ folio: PFN, _ body: (inout LargeFolioMeta) -> R) -> R {
+        logFolio(folio.index, write: true, value: 0, use: "changed the large-folio counts of")
+        willWrite(folio.index)
+        return body(&large[metaIndex(folio)])
+    }
+
+    // MARK: allocation
+
+    /// Allocates and initialises a folio of `order` (`folio_alloc` + zeroing): `ref = 1`, no
+    /// mappings, every data word 0. Returns nil when the buddy allocator has no block.
+    public func allocFolio(order: Int) -> PFN? {
+        if _slowPath(accessLogging), let l = log { l.note(.allocator, write: true) }
+        guard let start = allocBlock(order: order) else { return nil }
+        let flagsTail = PageFlag.allocated | UInt32(order)
+        let nr = 1 << order
+        willWrite(start, count: nr)
+        logNewFrames(start, nr)
+        mframes[start] = Frame(ref: 1, map: 0, flags: flagsTail | PageFlag.head, data: 0)
+        if nr > 1 {
+            (mframes + start + 1).update(repeating: Frame(ref: 0, map: 0, flags: flagsTail, data: 0), count: nr - 1)
+            let idx: Int
+            if let reused = largeFree.popLast() {
+                idx = Int(reused)
+                large[idx] = LargeFolioMeta()
+            } else {
+                idx = large.count
+                large.append(LargeFolioMeta())
+            }
+            large[idx].inUse = true
+            mframes[start + 1].ref = Int32(idx)
+        }
+        folioCounts[order] += 1
+        return PFN(start)
+    }
+
+    /// The frames of a folio being created, split or freed: every page and the folio.
+    @inline(__always) private func logNewFrames(_ start: Int, _ nr: Int) {
+        guard _slowPath(accessLogging), let l = log, l.enabled else { return }
+        l.noteFrame(.folio(PFN(start)), PFN(start), write: true, value: 0)
+        for p in start..<start + nr { l.noteFrame(.page(PFN(p)), PFN(p), write: true, value: 0) }
+    }
+
+    /// Frees a folio whose refcount reached zero (`free_unref_folios` / `__free_pages`):
+    /// clears every flag, including PageAnonExclusive, and returns its block to the buddy.
+    public func freeFolio(_ folio: PFN) {
+        if _slowPath(accessLogging), let l = log { l.note(.allocator, write: true) }
+        let o = Int(frames[folio.index].flags & PageFlag.orderMask)
+        logNewFrames(folio.index, 1 << o)
+        if o > 0 {
+            let idx = metaIndex(folio)
+            large[idx].inUse = false
+            largeFree.append(Int32(idx))
+        }
+        willWrite(folio.index, count: 1 << o)
+        (mframes + folio.index).update(repeating: Frame(), count: 1 << o)
+        folioCounts[o] -= 1
+        freeBlock(folio.index, order: o)
+    }
+
+    /// `folio_put` / `folio_put_refs`. Returns true when the folio was freed. Reserved pages
+    /// (the zero page, the huge zero folio) are never freed.
+    @discardableResult
+    public func folioPut(_ folio: PFN, _ n: Int32 = 1) -> Bool {
+        guard addRef(folio, -n, "folio_put on") == 0, !test(folio, PageFlag.reserved) else { return false }
+        freeFolio(folio)
+        return true
+    }
+
+    /// `folio_get` / `folio_ref_add`.
+    @inline(__always) public func folioGet(_ folio: PFN, _ n: Int32 = 1) { addRef(folio, n, "folio_get on") }
+
+    /// `mm_get_huge_zero_folio`: allocates the huge zero folio on first use; nil if that fails.
+    public func hugeZeroFolio() -> PFN? {
+        if let h = hugeZeroPFN { return h }
+        guard let h = allocFolio(order: Geometry.pmdOrder) else { return nil }
+        set(h, PageFlag.zero | PageFlag.reserved | PageFlag.uptodate)
+        hugeZeroPFN = h
+        return h
+    }
+
+    /// The memmap side of `__split_huge_page` to order 0, for a frozen folio (the caller
+    /// checked `can_split_folio`): every page becomes an order-0 folio that keeps its
+    /// mapcount, PageAnonExclusive, data and the head's folio flags; its refcount is its
+    /// mapcount plus `perPageRef` (a swapcache reference), plus `headExtra` for the head and
+    /// `mappedTailExtra` for a mapped tail (reclaim isolates those onto its list). Returns the
+    /// pages left with no reference (the caller frees them).
+    func splitToOrder0(_ folio: PFN, perPageRef: Int32, headExtra: Int32, mappedTailExtra: Int32 = 0) -> [PFN] {
+        let order = Int(frames[folio.index].flags & PageFlag.orderMask)
+        let nr = 1 << order
+        logNewFrames(folio.index, nr)
+        let keep = frames[folio.index].flags & (PageFlag.anon | PageFlag.swapBacked | PageFlag.dirty | PageFlag.lru
+            | PageFlag.uptodate | PageFlag.swapCache | PageFlag.file | PageFlag.locked)
+        willWrite(folio.index, count: nr)
+        let idx = metaIndex(folio)
+        large[idx].inUse = false
+        largeFree.append(Int32(idx))
+        folioCounts[order] -= 1
+        folioCounts[0] += nr
+        var freed: [PFN] = []
+        for i in 0..<nr {
+            let p = folio.index + i
+            let ae = frames[p].flags & PageFlag.anonExclusive
+            let ref = frames[p].map + perPageRef + (i == 0 ? headExtra : (frames[p].map > 0 ? mappedTailExtra : 0))
+            let locked = i == 0 ? keep : keep & ~PageFlag.locked
+            mframes[p].flags = PageFlag.allocated | PageFlag.head | locked | ae
+            mframes[p].ref = ref
+            if ref == 0 { freed.append(PFN(p)) }
+        }
+        return freed
+    }
+
+    // MARK: instrumentation (unlogged)
+
+    /// The large-folio side table and a folio's entry in it, as the checker reads them.
+    var peekLarge: [LargeFolioMeta] { large }
+    func peekMetaIndex(_ folio: PFN) -> Int { metaIndex(folio) }
+    func peekMeta(_ folio: PFN) -> LargeFolioMeta { large[metaIndex(folio)] }
+
+    // MARK: the MMU
+
+    /// A store by the CPU through a mapping of `page` (`memcpy` to user memory).
+    @inline(__always) func mmuStore(_ page: PFN, _ value: UInt32) {
+        logPage(page.index, write: true, value: 0, use: "stored to")
+        writeFrame(page.index).pointee.data = value
+    }
+    /// A load by the CPU through a mapping of `page`.
+    @inline(__always) func mmuLoad(_ page: PFN) -> UInt32 {
+        logPage(page.index, write: false, value: UInt64(frames[page.index].data), use: "loaded from")
+        return frames[page.index].data
     }
 }

@@ -5,9 +5,11 @@
 /// readahead, continuation pages, zswap and writeback timing: a page written to swap is
 /// written at once.
 ///
-/// While an explorer runs, every use of the slots' data, counts or swapcache entries notes
-/// the whole device (`PointObject.swap`) in the step's footprint, so a swap-in's lockless
-/// swapcache lookup conflicts with the swap-out or free that changes the entry.
+/// While an explorer runs, every use of a slot's data, count or swapcache entry records that
+/// slot (`PointObject.swapSlot`) in the step's footprint, so a swap-in's lockless swapcache
+/// lookup conflicts with the swap-out or free that changes the entry; a folio's slot
+/// (`folio->swap`) is part of the folio (`PointObject.folio`); the slot search and usage count
+/// are the device's allocator (`PointObject.swapAllocator`).
 public final class SwapDevice {
     public let slotCount: Int
     private let slotData: UnsafeMutablePointer<UInt32>
@@ -22,8 +24,8 @@ public final class SwapDevice {
         var cache: UInt32
         var data: UInt32
     }
-    var nextSearch = 1
-    public internal(set) var usedSlots = 0
+    private var nextSearch = 1
+    private var used = 0
     /// Set through `World.log` while an explorer runs.
     var log: AccessLog?
 
@@ -54,24 +56,25 @@ public final class SwapDevice {
         swapCache.initialize(from: o.swapCache, count: max(slotCount, 1))
         folioSlot = o.folioSlot
         nextSearch = o.nextSearch
-        usedSlots = o.usedSlots
+        used = o.used
     }
 
-    @inline(__always) private func note(write: Bool) {
-        if _slowPath(accessLogging), let l = log { l.note(.swap, write: write) }
+    @inline(__always) private func note(_ o: PointObject, write: Bool, value: UInt64) {
+        if _slowPath(accessLogging), let l = log { l.note(o, write: write, value: value) }
     }
 
     /// One column of the slot table, indexed by slot; a write is noted for the checker.
-    public struct Column<T> {
+    public struct Column<T: BinaryInteger> {
         fileprivate let base: UnsafeMutablePointer<T>
         fileprivate unowned let device: SwapDevice
         public internal(set) subscript(slot: Int) -> T {
             get {
-                device.note(write: false)
-                return base[slot]
+                let v = base[slot]
+                device.note(.swapSlot(slot), write: false, value: UInt64(truncatingIfNeeded: v))
+                return v
             }
             nonmutating set {
-                device.note(write: true)
+                device.note(.swapSlot(slot), write: true, value: 0)
                 device.willWrite(slot)
                 base[slot] = newValue
             }
@@ -96,17 +99,32 @@ public final class SwapDevice {
     func checked(tracking: Bool) {
         slotsAtLastCheck = tracking ? [:] : nil
     }
-    /// `folio->swap`: first slot of each swapcache folio, by head PFN.
-    var slotOfFolio: [UInt32: Int] {
-        _read { note(write: false); yield folioSlot }
-        _modify { note(write: true); yield &folioSlot }
+    /// `folio->swap`: the first slot of a swapcache folio (by head PFN), nil if none.
+    func slot(of folio: PFN) -> Int? {
+        let s = folioSlot[folio.raw]
+        note(.folio(folio), write: false, value: UInt64(s ?? -1))
+        return s
     }
+    func setSlot(of folio: PFN, _ slot: Int?) {
+        note(.folio(folio), write: true, value: 0)
+        folioSlot[folio.raw] = slot
+    }
+    /// `folio->swap` as the checker reads it (unlogged).
+    func peekSlot(of folio: PFN) -> Int? { folioSlot[folio.raw] }
+
+    /// Slots in use (with a swap count or a swapcache entry).
+    public var usedSlots: Int {
+        note(.swapAllocator, write: false, value: UInt64(used))
+        return used
+    }
+    public var peekUsedSlots: Int { used }
 
     var footprintBytes: Int { slotCount * 12 }
 
     /// `folio_alloc_swap`: `nr` free slots, naturally aligned to `nr`, entered in the swapcache
     /// for the folio at `pfn` (SWAP_HAS_CACHE, swap count 0). Nil when the device has none.
     func allocate(_ nr: Int, for pfn: PFN) -> Int? {
+        note(.swapAllocator, write: true, value: 0)
         guard slotCount > nr else { return nil }
         var start = max(1, (nextSearch + nr - 1) / nr * nr)
         var wrapped = false
@@ -119,8 +137,8 @@ public final class SwapDevice {
             }
             if (start..<start + nr).allSatisfy({ count[$0] == 0 && cache[$0] == 0 }) {
                 for s in start..<start + nr { cache[s] = pfn.raw + UInt32(s - start) }
-                slotOfFolio[pfn.raw] = start
-                usedSlots += nr
+                setSlot(of: pfn, start)
+                used += nr
                 nextSearch = start + nr
                 return start
             }
@@ -131,20 +149,23 @@ public final class SwapDevice {
     /// Drops one swap count; frees the slot when nothing refers to it.
     func put(_ slot: Int) {
         count[slot] -= 1
-        if count[slot] == 0 && cache[slot] == 0 { usedSlots -= 1; data[slot] = 0 }
+        if count[slot] == 0 && cache[slot] == 0 { slotFreed(slot) }
     }
 
     /// Removes the swapcache entry of `slot`; frees the slot when no swap PTE refers to it.
     func dropCache(_ slot: Int) {
         cache[slot] = 0
-        if count[slot] == 0 { usedSlots -= 1; data[slot] = 0 }
+        if count[slot] == 0 { slotFreed(slot) }
+    }
+
+    private func slotFreed(_ slot: Int) {
+        note(.swapAllocator, write: true, value: 0)
+        used -= 1
+        data[slot] = 0
     }
 
     /// `vm_swap_full`: more than half of the slots are in use.
-    var isHalfFull: Bool {
-        note(write: false)
-        return usedSlots * 2 > slotCount
-    }
+    var isHalfFull: Bool { usedSlots * 2 > slotCount }
 
     func isFree(_ slot: Int) -> Bool { count[slot] == 0 && cache[slot] == 0 }
 }

@@ -69,6 +69,15 @@ public struct Semantics: Hashable, Sendable {
         case alignedRange = "aligned-range"
     }
 
+    /// Reclaim and pinned anon pages.
+    public enum PinnedSwapout: String, Hashable, Sendable, CaseIterable {
+        /// ≤5.10: reclaim adds a pinned page to the swap cache and unmaps it.
+        case swap
+        /// 5.11+ (feb889fb40fa, "mm: don't put pinned pages into the swap cache"): a maybe-pinned
+        /// anon folio is kept.
+        case keep
+    }
+
     public var anonReuse: AnonReuse
     public var roPin: ROPinRule
     public var forkPinned: ForkPinned
@@ -82,6 +91,14 @@ public struct Semantics: Hashable, Sendable {
     public var rangeReuse: Bool
     /// ~6.13+: a write fault on a huge zero PMD allocates a PMD THP instead of splitting.
     public var hugeZeroWPAllocatesTHP: Bool
+    /// Whether reclaim swaps out pinned anon pages.
+    public var pinnedSwapout: PinnedSwapout = .keep
+    /// 6.4+ (per-VMA locks, 50ee32537206 "mm: introduce lock_vma_under_rcu"): an anonymous fault
+    /// on a VMA that has an anon_vma takes only that VMA's read lock, not mmap_lock.
+    public var vmaLocks: Bool = false
+    /// The release whose function names traces use (major × 100 + minor), e.g. 518 for 5.18.
+    /// Not a rule: a preset's metadata.
+    public var release: Int = 618
 
     /// Injected bug: `wp_page_copy` commits without the `pte_same` revalidation.
     public var skipPTESameAfterCopy: Bool = false
@@ -114,54 +131,82 @@ public struct Semantics: Hashable, Sendable {
 
     /// Linux 5.7 and earlier: mapcount-based reuse (`reuse_swap_page`), read-only GUP
     /// references whatever is mapped, fork shares pinned pages, no exclusivity marker.
-    public static let v5_7 = Semantics(
-        anonReuse: .mapcount, roPin: .none, forkPinned: .share, gupFastFork: .noSeq,
-        exclusiveCarry: .none, mprotectUpgrade: .never, forceWrite: .follCOW, faultOrder: .order0PMD,
-        cowCopy: .onePage, hugeZeroWPAllocatesTHP: false)
+    public static let v5_7: Semantics = {
+        var s = Semantics(
+            anonReuse: .mapcount, roPin: .none, forkPinned: .share, gupFastFork: .noSeq,
+            exclusiveCarry: .none, mprotectUpgrade: .never, forceWrite: .follCOW, faultOrder: .order0PMD,
+            cowCopy: .onePage, hugeZeroWPAllocatesTHP: false)
+        s.pinnedSwapout = .swap
+        s.release = 507
+        return s
+    }()
 
     /// 5.8 (and 5.7.3 stable): CVE-2020-29374's first fix, 17839856fd58: a FOLL_GET read in
     /// a COW mapping breaks COW like a write.
-    public static let v5_8: Semantics = { var s = v5_7; s.roPin = .forceCOW; return s }()
+    public static let v5_8: Semantics = { var s = v5_7; s.roPin = .forceCOW; s.release = 508; return s }()
 
     /// 5.9: refcount-based reuse (09854ba94c6a), the forced COW removed again (a308c71bf1e6),
     /// early COW of maybe-pinned pages at fork (70e806e4e645).
-    public static let v5_9 = Semantics(
-        anonReuse: .refcount, roPin: .none, forkPinned: .earlyCOW, gupFastFork: .noSeq,
-        exclusiveCarry: .none, mprotectUpgrade: .never, forceWrite: .follCOW, faultOrder: .order0PMD,
-        cowCopy: .onePage, hugeZeroWPAllocatesTHP: false)
+    public static let v5_9: Semantics = {
+        var s = Semantics(
+            anonReuse: .refcount, roPin: .none, forkPinned: .earlyCOW, gupFastFork: .noSeq,
+            exclusiveCarry: .none, mprotectUpgrade: .never, forceWrite: .follCOW, faultOrder: .order0PMD,
+            cowCopy: .onePage, hugeZeroWPAllocatesTHP: false)
+        s.pinnedSwapout = .swap
+        s.release = 509
+        return s
+    }()
 
-    /// 5.11: GUP-fast checks `write_protect_seq` against fork (57efa1fe5957).
-    public static let v5_11: Semantics = { var s = v5_9; s.gupFastFork = .wpSeq; return s }()
+    /// 5.11: GUP-fast checks `write_protect_seq` against fork (57efa1fe5957); reclaim keeps
+    /// maybe-pinned anon pages out of the swap cache (feb889fb40fa).
+    public static let v5_11: Semantics = { var s = v5_9; s.gupFastFork = .wpSeq; s.pinnedSwapout = .keep; s.release = 511; return s }()
 
     /// 5.19: PageAnonExclusive and FAULT_FLAG_UNSHARE ("COW fixes part 2"), exclusivity carried
     /// across swap. mprotect() does not upgrade private anon PTEs yet (that came in 6.0,
     /// KERNEL-NOTES.md).
-    public static let v5_19 = Semantics(
-        anonReuse: .ae, roPin: .unshareAnon, forkPinned: .earlyCOWAE, gupFastFork: .wpSeq,
-        exclusiveCarry: .carry, mprotectUpgrade: .never, forceWrite: .follCOW, faultOrder: .order0PMD,
-        cowCopy: .onePage, hugeZeroWPAllocatesTHP: false)
+    public static let v5_19: Semantics = {
+        var s = Semantics(
+            anonReuse: .ae, roPin: .unshareAnon, forkPinned: .earlyCOWAE, gupFastFork: .wpSeq,
+            exclusiveCarry: .carry, mprotectUpgrade: .never, forceWrite: .follCOW, faultOrder: .order0PMD,
+            cowCopy: .onePage, hugeZeroWPAllocatesTHP: false)
+        s.release = 519
+        return s
+    }()
 
     /// 6.0/6.1: FOLL_FORCE writes need an exclusive anon page; FOLL_COW is gone (5535be309971,
     /// CVE-2022-2590); mprotect() upgrades dirty exclusive anon PTEs (64fe24a3e05e).
-    public static let v6_1: Semantics = { var s = v5_19; s.forceWrite = .ae; s.mprotectUpgrade = .dirtyAE; return s }()
+    public static let v6_1: Semantics = { var s = v5_19; s.forceWrite = .ae; s.mprotectUpgrade = .dirtyAE; s.release = 601; return s }()
 
     /// 6.2: reliable R/O long-term pins in any COW mapping (84209e87c696, 8d6a0ac09a16); clean
     /// exclusive anon PTEs are upgraded by mprotect too (d84887739d5c).
-    public static let v6_2: Semantics = { var s = v6_1; s.roPin = .unshareCOWLongterm; s.mprotectUpgrade = .ae; return s }()
+    public static let v6_2: Semantics = { var s = v6_1; s.roPin = .unshareCOWLongterm; s.mprotectUpgrade = .ae; s.release = 602; return s }()
 
-    /// 6.8: multi-size THP for anonymous faults; a COW fault copies one page.
-    public static let v6_8: Semantics = { var s = v6_2; s.faultOrder = .mthp; s.cowCopy = .onePage; return s }()
+    /// 6.8: multi-size THP for anonymous faults; a COW fault copies one page. Anonymous faults
+    /// take the per-VMA lock (6.4+) when the VMA has an anon_vma.
+    public static let v6_8: Semantics = {
+        var s = v6_2
+        s.faultOrder = .mthp
+        s.cowCopy = .onePage
+        s.vmaLocks = true
+        s.release = 608
+        return s
+    }()
 
     /// 6.15: large-folio reuse from MM-ID ownership (1da190f4d0a6), and the 6.13 huge zero
     /// page write fault that allocates a PMD THP.
-    public static let v6_15: Semantics = { var s = v6_8; s.anonReuse = .aeMMID; s.hugeZeroWPAllocatesTHP = true; return s }()
+    public static let v6_15: Semantics = { var s = v6_8; s.anonReuse = .aeMMID; s.hugeZeroWPAllocatesTHP = true; s.release = 615; return s }()
 
     /// What runs on our machines: Linux 6.18 (6.15 large-folio reuse, 6.13 huge-zero THP
     /// allocation on write).
-    public static let v6_18 = Semantics(
-        anonReuse: .aeMMID, roPin: .unshareCOWLongterm, forkPinned: .earlyCOWAE, gupFastFork: .wpSeq,
-        exclusiveCarry: .carry, mprotectUpgrade: .ae, forceWrite: .ae, faultOrder: .mthp,
-        cowCopy: .onePage, hugeZeroWPAllocatesTHP: true)
+    public static let v6_18: Semantics = {
+        var s = Semantics(
+            anonReuse: .aeMMID, roPin: .unshareCOWLongterm, forkPinned: .earlyCOWAE, gupFastFork: .wpSeq,
+            exclusiveCarry: .carry, mprotectUpgrade: .ae, forceWrite: .ae, faultOrder: .mthp,
+            cowCopy: .onePage, hugeZeroWPAllocatesTHP: true)
+        s.vmaLocks = true
+        s.release = 618
+        return s
+    }()
 
     /// Ryan Roberts' 2023 RFC v2 of large anonymous folios on top of 6.2: mTHP faults, a COW
     /// fault copies the naturally aligned range around the address, and a large folio that
@@ -174,6 +219,7 @@ public struct Semantics: Hashable, Sendable {
         s.cowCopy = .alignedRange
         s.rangeReuse = true
         s.anonReuse = .aeMMID
+        s.release = 603
         return s
     }()
 

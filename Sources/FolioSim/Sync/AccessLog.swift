@@ -14,44 +14,59 @@ let accessLogsAttached = Atomic<Int>(0)
 
 /// What the steps of an explored run touched, recorded by the model's accessors while a
 /// scheduler is attached (nil otherwise, so `foliosim run` pays one branch per access).
+/// Kernel paths reach shared state only through those accessors (the storage behind them is
+/// private to its file), so a footprint is complete by construction.
 ///
 /// The explorer reads it after every step: the objects (with read or write) are the step's
-/// footprint for partial-order reduction; the PTE slots and folios written are what the
-/// per-step invariant checks look at, so a check costs time in proportion to what the step
-/// changed; `useAfterFree` collects accesses to the data, flags or counts of freed frames.
+/// footprint for partial-order reduction; the values read feed a digest of what the step
+/// observed (the commutativity audit compares it across orders); the PTE slots and frames
+/// written are what the per-step invariant checks look at, so a check costs time in
+/// proportion to what the step changed; `useAfterFree` collects accesses to the data, flags
+/// or counts of freed frames.
 public final class AccessLog {
     /// Footprint entries: `PointObject.key << 1 | write`.
     public internal(set) var objects: [UInt64] = []
+    /// A digest of the objects read in this step and the values they held.
+    public internal(set) var readDigest: UInt64 = 0
     /// PTE slots written in this step.
     public internal(set) var ptesWritten: [PTESlot] = []
-    /// Folios (head PFNs) whose counts, flags or data this step wrote.
+    /// Frames whose folio or page state this step wrote (any page of the folio).
     public internal(set) var foliosWritten: [PFN] = []
     /// Accesses to freed frames in this step: the page and what was done.
     public internal(set) var useAfterFree: [(PFN, String)] = []
-    /// Off while the checker reads the model.
+    /// Off while the at-rest checker reads the model.
     var enabled = true
+    /// While the per-step checker reads: its reads join the footprint, but reading a freed
+    /// frame is not the kernel's use-after-free.
+    var checking = false
 
     public init() {}
 
-    @inline(__always) func note(_ o: PointObject, write: Bool) {
-        guard enabled else { return }
-        objects.append(o.key << 1 | (write ? 1 : 0))
+    @inline(__always) func note(_ o: PointObject, write: Bool, value: UInt64 = 0) {
+        note(key: o.key, write: write, value: value)
     }
 
-    @inline(__always) func notePTE(_ s: PTESlot, write: Bool) {
+    @inline(__always) func note(key: UInt64, write: Bool, value: UInt64 = 0) {
         guard enabled else { return }
-        objects.append(PointObject.pte(s).key << 1 | (write ? 1 : 0))
-        if write { ptesWritten.append(s) }
+        objects.append(key << 1 | (write ? 1 : 0))
+        if !write { readDigest = (readDigest ^ key ^ (value &* 0x9E37_79B9_7F4A_7C15)) &* 0x100_0000_01B3 }
     }
 
-    func noteFolio(_ folio: PFN, write: Bool) {
+    @inline(__always) func notePTE(_ s: PTESlot, write: Bool, value: UInt64) {
         guard enabled else { return }
-        objects.append(PointObject.folio(folio).key << 1 | (write ? 1 : 0))
-        if write { foliosWritten.append(folio) }
+        note(key: PointObject.pte(s).key, write: write, value: value)
+        if write && !checking { ptesWritten.append(s) }
+    }
+
+    /// A folio-wide (`folio`) or per-page (`page`) access to frame `pfn`.
+    @inline(__always) func noteFrame(_ o: PointObject, _ pfn: PFN, write: Bool, value: UInt64) {
+        guard enabled else { return }
+        note(key: o.key, write: write, value: value)
+        if write && !checking { foliosWritten.append(pfn) }
     }
 
     func noteUseAfterFree(_ page: PFN, _ what: String) {
-        guard enabled else { return }
+        guard enabled, !checking else { return }
         useAfterFree.append((page, what))
     }
 
@@ -64,6 +79,7 @@ public final class AccessLog {
     /// Starts a new step.
     func reset() {
         objects.removeAll(keepingCapacity: true)
+        readDigest = 0
         if !ptesWritten.isEmpty { ptesWritten.removeAll(keepingCapacity: true) }
         if !foliosWritten.isEmpty { foliosWritten.removeAll(keepingCapacity: true) }
         if !useAfterFree.isEmpty { useAfterFree.removeAll(keepingCapacity: true) }
@@ -91,17 +107,23 @@ public struct Footprint: Sendable, Equatable {
         entries = out
     }
 
+    /// One object.
+    init(_ o: PointObject, write: Bool) { entries = [o.key << 1 | (write ? 1 : 0)] }
+
     public var isUnknown: Bool { entries.contains { $0 >> 1 == AccessKey.unknownKey } }
 
     /// True when the two steps touch a common object and one of them writes it.
-    public func conflicts(with other: Footprint) -> Bool {
-        if isUnknown || other.isUnknown { return true }
+    public func conflicts(with other: Footprint) -> Bool { firstConflict(with: other) != nil }
+
+    /// The first object both touch with at least one write (nil: they commute).
+    func firstConflict(with other: Footprint) -> UInt64? {
+        if isUnknown || other.isUnknown { return AccessKey.unknownKey }
         var i = 0, j = 0
         let a = entries, b = other.entries
         while i < a.count && j < b.count {
             let ka = a[i] >> 1, kb = b[j] >> 1
             if ka == kb {
-                if (a[i] | b[j]) & 1 != 0 { return true }
+                if (a[i] | b[j]) & 1 != 0 { return ka }
                 i += 1; j += 1
             } else if ka < kb {
                 i += 1
@@ -109,6 +131,17 @@ public struct Footprint: Sendable, Equatable {
                 j += 1
             }
         }
-        return false
+        return nil
+    }
+
+    /// Whether the step touches `key` (`write`: writes it).
+    func touches(key: UInt64, write: Bool) -> Bool {
+        var lo = 0, hi = entries.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if entries[mid] >> 1 < key { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo < entries.count, entries[lo] >> 1 == key else { return false }
+        return !write || entries[lo] & 1 != 0
     }
 }

@@ -1,0 +1,260 @@
+/// Dynamic partial-order reduction (Flanagan and Godefroid, POPL 2005), stateless, over the
+/// footprints the model's accessors record.
+///
+/// A run replays the stack of decisions and extends it with default choices (the thread
+/// that ran last, else the first runnable one). When it ends, every race of the run adds a
+/// backtrack point: for two steps of different threads that touch a common object (one
+/// writing it) with no happens-before path between them but that conflict, the later step's
+/// thread is scheduled at the node before the earlier step (or every runnable thread, if it
+/// could not run there). Races are found two ways:
+/// - between executed steps, from their complete footprints (vector clocks give
+///   happens-before; only immediate races, those not implied by a chain of others, count);
+/// - between an executed step and the *pending* step of another thread at each node (the
+///   object its scheduling point names): Flanagan and Godefroid's `next(s, p)`, which catches
+///   a race with a step the thread only takes later, e.g. two acquisitions of one lock, of
+///   which the second waited for the first thread's release.
+///
+/// **Unbounded** (`bound == nil`), sleep sets (Godefroid) prune further: a thread whose step
+/// at a node was explored stays asleep in the later siblings until a conflicting step runs.
+/// FG prove DPOR with sleep sets complete for deadlocks and assertion violations on acyclic
+/// state spaces (every FolioSim run ends: ops are finite and `maxSteps` bounds a run).
+///
+/// **Under a preemption bound** (Coons, Musuvathi, McKinley, "Bounded partial-order
+/// reduction", OOPSLA 2013): a backtrack point that would need a preemption beyond the bound
+/// is dropped, and for every backtrack point another, *conservative* one goes at the start
+/// of the block of steps the earlier step belongs to: there the run already switched
+/// threads, so scheduling the racing thread instead costs no more preemptions. Sleep sets are
+/// not used under a bound: the sibling trace a sleeping thread stands for may need more
+/// preemptions than the bound allows (with threads A: a1 a2 and B: b1, where only a2 and b1
+/// conflict, bound 0: after a1 a2 b1, b1 a1 a2 is equivalent to a1 b1 a2, which needs a
+/// preemption; sleep sets would prune it and lose b1 a1 a2's end state).
+///
+/// The differential tests (ReductionTests) compare verdicts and end states with plain DFS
+/// at bounds 0–3 and unbounded over every race config and generated programs.
+final class DPOR {
+    struct Node {
+        var enabled: ThreadSet
+        /// The thread of the previous step (-1 at the root).
+        var last: Int
+        var preemptionsBefore: Int
+        var chosen: Int
+        /// Threads to explore here (including those explored).
+        var backtrack = ThreadSet()
+        /// Threads explored here.
+        var done = ThreadSet()
+        /// The sleep set on entry (unbounded search only).
+        var sleep = ThreadSet()
+        func isPreemption(_ t: Int) -> Bool { enabled.contains(last) && t != last }
+    }
+
+    let bound: Int?
+    let threads: Int
+    private(set) var stack: [Node] = []
+    /// Footprints of steps explored at a node (for sleep sets): `[depth * threads + thread]`.
+    private var takenFootprints: [Footprint?] = []
+    private var sleepFootprints: [Footprint?] = []
+    private var carried = ThreadSet()
+    private var carriedFootprints: [Footprint?]
+
+    /// The current run: each step's thread and footprint, and at each node the key and
+    /// access of every thread's pending step (`UInt64.max`: none).
+    private var runThread: [Int] = []
+    private var runFootprint: [Footprint] = []
+    private var runPending: [UInt64] = []
+    /// Backtrack points added by the last analysis (a figure for tests).
+    private(set) var racesFound = 0
+
+    init(bound: Int?, threads: Int) {
+        self.bound = bound
+        self.threads = threads
+        carriedFootprints = Array(repeating: nil, count: threads)
+    }
+
+    var usesSleepSets: Bool { bound == nil }
+
+    /// Runs the schedule the stack describes, extending it with default choices, then adds
+    /// the backtrack points of its races.
+    func run(_ snapshot: Snapshot, maxSteps: Int, ignored: Set<String> = []) async -> RunOutcome {
+        carried = ThreadSet()
+        runThread.removeAll(keepingCapacity: true)
+        runFootprint.removeAll(keepingCapacity: true)
+        runPending.removeAll(keepingCapacity: true)
+        let o = await Explorer.runOnce(snapshot, tracing: false, maxSteps: maxSteps, ignored: ignored,
+                                       choose: { ex, en, d in self.choose(ex, en, depth: d) },
+                                       observe: { d, c, log in self.observe(depth: d, thread: c, log: log) })
+        analyze()
+        return o
+    }
+
+    private func choose(_ ex: Execution, _ en: ThreadSet, depth d: Int) -> Int? {
+        notePending(ex)
+        if d < stack.count { return stack[d].chosen }
+        let last = d == 0 ? -1 : stack[d - 1].chosen
+        let pre = d == 0 ? 0 : stack[d - 1].preemptionsBefore + (stack[d - 1].isPreemption(stack[d - 1].chosen) ? 1 : 0)
+        let asleep = usesSleepSets ? carried : ThreadSet()
+        let awake = en.subtracting(asleep)
+        guard let c = awake.contains(last) ? last : awake.first else { return nil }
+        var node = Node(enabled: en, last: last, preemptionsBefore: pre, chosen: c)
+        node.backtrack.insert(c)
+        node.done.insert(c)
+        node.sleep = asleep
+        growFootprintTables(d)
+        for t in 0..<threads {
+            takenFootprints[d * threads + t] = nil
+            sleepFootprints[d * threads + t] = asleep.contains(t) ? carriedFootprints[t] : nil
+        }
+        stack.append(node)
+        return c
+    }
+
+    private func growFootprintTables(_ d: Int) {
+        let need = (d + 1) * threads
+        if takenFootprints.count < need {
+            takenFootprints.append(contentsOf: repeatElement(nil, count: need - takenFootprints.count))
+            sleepFootprints.append(contentsOf: repeatElement(nil, count: need - sleepFootprints.count))
+        }
+    }
+
+    /// Every thread's pending step at this node, for the lookahead races.
+    private func notePending(_ ex: Execution) {
+        for t in 0..<threads { runPending.append(ex.pendingKey(t)) }
+    }
+
+    private func observe(depth d: Int, thread c: Int, log: AccessLog) {
+        let f = log.footprint()
+        runThread.append(c)
+        runFootprint.append(f)
+        guard d == stack.count - 1 else { return }
+        takenFootprints[d * threads + c] = f
+        guard usesSleepSets else { return }
+        var next = ThreadSet()
+        let base = d * threads
+        for t in stack[d].sleep.union(stack[d].done) where t != c {
+            guard let tf = stack[d].sleep.contains(t) ? sleepFootprints[base + t] : takenFootprints[base + t] else { continue }
+            if !tf.conflicts(with: f) {
+                next.insert(t)
+                carriedFootprints[t] = tf
+            }
+        }
+        carried = next
+    }
+
+    // MARK: races
+
+    /// The accesses to one object so far: the last write and the reads since.
+    private struct Accesses {
+        var lastWrite = -1
+        var reads: [Int] = []
+    }
+
+    /// Adds the backtrack points of the last run's races.
+    private func analyze() {
+        let n = runThread.count
+        guard n > 1 else { return }
+        let tn = threads
+        var clock = [Int32](repeating: 0, count: n * tn)
+        var lastOf = [Int](repeating: -1, count: tn)
+        var local = [Int32](repeating: 0, count: n)
+        var counts = [Int32](repeating: 0, count: tn)
+        var objects: [UInt64: Accesses] = [:]
+        racesFound = 0
+        /// Whether event `j` happens before the current state of thread `p` (its last event).
+        func happensBefore(_ j: Int, _ p: Int) -> Bool {
+            let prev = lastOf[p]
+            return prev >= 0 && clock[prev * tn + runThread[j]] >= local[j]
+        }
+        for i in 0..<n {
+            // Lookahead: the pending step of every other thread at node i against the steps
+            // before i (the tables hold events < i).
+            for p in 0..<tn where p != runThread[i] {
+                let key = runPending[i * tn + p]
+                guard key != UInt64.max else { continue }
+                forEachConflict(objects, key >> 1, write: key & 1 != 0) { j in
+                    if runThread[j] != p && !happensBefore(j, p) { addBacktrack(j, p) }
+                }
+            }
+            let p = runThread[i]
+            // The direct conflicting predecessors of event i, latest first.
+            var preds: [Int] = []
+            for e in runFootprint[i].entries {
+                forEachConflict(objects, e >> 1, write: e & 1 != 0) { j in preds.append(j) }
+            }
+            preds.sort(by: >)
+            var acc = [Int32](repeating: 0, count: tn)
+            if lastOf[p] >= 0 { for t in 0..<tn { acc[t] = clock[lastOf[p] * tn + t] } }
+            var previous = -1
+            for j in preds where j != previous {
+                previous = j
+                let q = runThread[j]
+                if q != p && acc[q] < local[j] { addBacktrack(j, p) }
+                for t in 0..<tn { acc[t] = max(acc[t], clock[j * tn + t]) }
+            }
+            counts[p] += 1
+            local[i] = counts[p]
+            acc[p] = counts[p]
+            for t in 0..<tn { clock[i * tn + t] = acc[t] }
+            lastOf[p] = i
+            for e in runFootprint[i].entries {
+                let key = e >> 1
+                if e & 1 != 0 {
+                    objects[key] = Accesses(lastWrite: i, reads: [])
+                } else {
+                    objects[key, default: Accesses()].reads.append(i)
+                }
+            }
+        }
+    }
+
+    /// The earlier events that conflict with an access to `key`: the last write, and for a
+    /// write also the reads since it. Others are ordered before these.
+    private func forEachConflict(_ objects: [UInt64: Accesses], _ key: UInt64, write: Bool, _ body: (Int) -> Void) {
+        if key == AccessKey.unknownKey {
+            for (_, a) in objects.sorted(by: { $0.key < $1.key }) {
+                if a.lastWrite >= 0 { body(a.lastWrite) }
+                if write { a.reads.forEach(body) }
+            }
+            return
+        }
+        if let a = objects[key] {
+            if a.lastWrite >= 0 { body(a.lastWrite) }
+            if write { a.reads.forEach(body) }
+        }
+        if let u = objects[AccessKey.unknownKey] {
+            if u.lastWrite >= 0 { body(u.lastWrite) }
+            if write { u.reads.forEach(body) }
+        }
+    }
+
+    /// Schedules `p` at node `j` (every runnable thread if `p` could not run there), and under
+    /// a bound also conservatively at the start of `j`'s block of steps.
+    private func addBacktrack(_ j: Int, _ p: Int) {
+        guard j < stack.count else { return }
+        racesFound += 1
+        add(j, p)
+        guard bound != nil else { return }
+        var k = j
+        while k > 0 && runThread[k - 1] == runThread[j] { k -= 1 }
+        if k != j { add(k, p) }
+    }
+
+    private func add(_ j: Int, _ p: Int) {
+        let en = stack[j].enabled
+        stack[j].backtrack = stack[j].backtrack.union(en.contains(p) ? ThreadSet(bits: 1 << UInt32(p)) : en)
+    }
+
+    /// Moves to the next unexplored schedule; false when the search is complete.
+    func backtrack() -> Bool {
+        while let node = stack.last {
+            let d = stack.count - 1
+            for c in node.backtrack.subtracting(node.done) {
+                if usesSleepSets && node.sleep.contains(c) { continue }
+                if let b = bound, node.preemptionsBefore + (node.isPreemption(c) ? 1 : 0) > b { continue }
+                stack[d].chosen = c
+                stack[d].done.insert(c)
+                return true
+            }
+            stack.removeLast()
+        }
+        return false
+    }
+}
