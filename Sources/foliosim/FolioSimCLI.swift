@@ -29,14 +29,18 @@ let runUsage = """
 usage: foliosim run FILE [--json] [--trace] [--semantics NAME] [--checks MODE]
 
 Runs the experiment in FILE (JSON5, see Experiments/README.md) with every kernel path
-run to completion, checks the invariants after every step, and prints a summary.
+run to completion, checks the invariants after every step, and prints a summary. A config
+with `threads` runs them one after another in the order written (each op to its end: the
+schedule without preemption), then its `after` steps, and checks its `expect` (a listed
+outcome must be the one observed); `foliosim explore` interleaves the threads.
   --json            print one JSON object (total, processes, memory, errors, violations)
   --trace           also print the kernel trace (`thread function: what`), to stderr with --json
   --semantics NAME  \(semanticsHelp)
   --checks MODE     incremental (default with `check: "step"`: revisit what each step
                     changed), full (walk everything at every check) or audit (both, and
                     report any disagreement between them on stderr)
-Exit status: 0 ok, 1 an invariant was violated (or the audit disagreed), 2 bad config or arguments.
+Exit status: 0 ok (with `expect`: as expected), 1 an invariant was violated or `expect` was
+not met (or the audit disagreed), 2 bad config or arguments.
 """
 
 let benchUsage = """
@@ -148,7 +152,7 @@ struct FolioSimCLI {
             let c = result.world.checkCounts
             printErr("checker audit: \(c.incremental) incremental checks passed, \(c.fallback) fell back to a full check, \(c.overflow) steps changed too much to note, \(c.full) full checks, \(result.world.auditFailures.count) disagreements")
         }
-        exit(result.world.violations.isEmpty && result.world.auditFailures.isEmpty ? 0 : 1)
+        exit(Report.matches(result) && result.world.auditFailures.isEmpty ? 0 : 1)
     }
 
     static func benchCommand(_ args: [String]) async {

@@ -62,7 +62,9 @@ extension Scenario {
         var threads: [ThreadSpec] = []
         if let tv = threadsValue {
             let tf = try Fields(tv, file: file, path: "threads")
-            var merged = procs
+            guard tf.members.count <= 16 else { throw f.fail("threads", "expected at most 16 threads, found \(tf.members.count)") }
+            let made = ThreadEffects.scan(tf.members.map(\.value))
+            var effects = ThreadEffects()
             for m in tf.members {
                 let tpath = tf.sub(m.key)
                 guard !m.key.isEmpty, m.key.count <= 32,
@@ -72,15 +74,15 @@ extension Scenario {
                 guard case .array(let titems) = m.value else { throw ConfigError(file: file, path: tpath, message: "expected an array of steps, found \(m.value.kindName)") }
                 guard !titems.isEmpty else { throw ConfigError(file: file, path: tpath, message: "a thread needs at least one step") }
                 var tp = procs
+                tp.thread = ThreadContext(name: m.key, otherProcesses: made.processes, otherPins: made.pins, otherPipes: made.pipes)
                 var tsteps: [Step] = []
                 for (i, item) in titems.enumerated() {
                     tsteps.append(try decodeStep(item, file: file, path: "\(tpath)[\(i)]", procs: &tp))
                 }
-                merged.merge(tp)
+                try effects.add(tp.thread!, file: file)
                 threads.append(ThreadSpec(name: m.key, steps: tsteps))
             }
-            guard threads.count <= 16 else { throw f.fail("threads", "expected at most 16 threads, found \(threads.count)") }
-            procs = merged
+            procs = effects.after(procs)
         }
         var after: [Step] = []
         if let av = afterValue {
@@ -358,7 +360,7 @@ extension Scenario {
             result = .fork(proc: p, child: child)
         case "exit":
             let p = try proc()
-            procs.exit(p)
+            procs.exit(p, f.fail("proc", ""))
             result = .exit(proc: p)
         case "pin":
             let p = try proc()
@@ -380,31 +382,33 @@ extension Scenario {
                 }
             }
             if flags.contains(.get) && flags.contains(.longterm) { throw f.fail("flags", "\"longterm\" needs FOLL_PIN; it cannot go with \"get\"") }
-            procs.pins.insert(id)
+            procs.takePin(id, f.sub("id"))
             result = .pin(proc: p, addr: addr, size: size, flags: flags, fast: fast, id: id)
         case "unpin", "checkPin":
             let id = try f.requireString("id")
-            guard procs.pins.contains(id) else { throw f.fail("id", "no pin \(JSONWriter.quote(id)) is held at this step") }
-            if op == "unpin" { procs.pins.remove(id) }
+            guard procs.hasPin(id) else { throw procs.noPin(id, f.fail("id", "")) }
+            if op == "unpin" { procs.releasePin(id, f.sub("id")) }
             result = op == "unpin" ? .unpin(id: id) : .checkPin(id: id)
         case "vmsplice":
             let p = try proc()
             let addr = try f.requireAddress("addr"), size = try f.pageSize("size", default: Geometry.pageSize)
             let pipe = try f.requireString("pipe")
             procs.pipes.insert(pipe)
+            procs.thread?.filled.insert(pipe)
             result = .vmsplice(proc: p, addr: addr, size: size, pipe: pipe)
         case "readPipe":
             let p = try proc()
             let pipe = try f.requireString("pipe")
-            guard procs.pipes.contains(pipe) else { throw f.fail("pipe", "nothing was vmspliced into pipe \(JSONWriter.quote(pipe)) before this step") }
+            guard procs.hasPipe(pipe) else { throw f.fail("pipe", "nothing was vmspliced into pipe \(JSONWriter.quote(pipe)) before this step") }
             procs.pipes.remove(pipe)
+            procs.thread?.drained[pipe] = f.sub("pipe")
             result = .readPipe(proc: p, pipe: pipe, expect: try value("expect"))
         case "iouringRegister", "gupTestPin":
             let p = try proc()
             let addr = try f.requireAddress("addr"), size = try f.pageSize("size", default: Geometry.pageSize)
             let id = try f.requireString("id")
             if procs.pins.contains(id) { throw f.fail("id", "pin \(JSONWriter.quote(id)) is already held") }
-            procs.pins.insert(id)
+            procs.takePin(id, f.sub("id"))
             if op == "iouringRegister" {
                 result = .iouringRegister(proc: p, addr: addr, size: size, id: id)
             } else {
@@ -412,7 +416,7 @@ extension Scenario {
             }
         case "readPin":
             let id = try f.requireString("id")
-            guard procs.pins.contains(id) else { throw f.fail("id", "no pin \(JSONWriter.quote(id)) is held at this step") }
+            guard procs.hasPin(id) else { throw procs.noPin(id, f.fail("id", "")) }
             result = .readPin(id: id, expect: try value("expect"))
         case "clearRefs":
             result = .clearRefs(proc: try proc())
@@ -462,9 +466,18 @@ struct ProcessTracker {
     var dead: Set<String> = []
     var pins: Set<String> = []
     var pipes: Set<String> = []
+    /// Set while a thread of `threads` is decoded: what it may use and what it ends.
+    var thread: ThreadContext?
+    /// Pins a thread of `threads` released, with the thread (for `after`'s errors).
+    var releasedBy: [String: String] = [:]
 
+    /// A step names process `p`. In `steps` a process comes into being when first named; a
+    /// thread may only name a process the steps made or some thread forks.
     mutating func use(_ p: String, _ err: ConfigError) throws(ConfigError) {
         if dead.contains(p) { throw ConfigError(file: err.file, path: err.path, message: "process \(JSONWriter.quote(p)) has exited") }
+        if let t = thread, !live.contains(p) && !t.otherProcesses.contains(p) {
+            throw ConfigError(file: err.file, path: err.path, message: "no step and no fork of a thread creates process \(JSONWriter.quote(p)) (a thread of \"threads\" never creates a process by naming it)")
+        }
         live.insert(p)
     }
     mutating func create(_ p: String, _ err: ConfigError) throws(ConfigError) {
@@ -472,17 +485,109 @@ struct ProcessTracker {
             throw ConfigError(file: err.file, path: err.path, message: "process \(JSONWriter.quote(p)) already exists; a fork child needs a new name")
         }
         live.insert(p)
+        thread?.created.insert(p)
     }
-    mutating func exit(_ p: String) {
+    mutating func exit(_ p: String, _ err: ConfigError) {
         live.remove(p)
         dead.insert(p)
+        thread?.exits[p] = err.path
     }
-    /// Takes in what a concurrent thread did: its processes and pins exist afterwards.
-    mutating func merge(_ other: ProcessTracker) {
-        dead.formUnion(other.dead)
-        live.formUnion(other.live)
-        live.subtract(dead)
-        pins.formUnion(other.pins)
+    /// Whether pin `id` may be used here: held, or (in a thread) taken by another thread.
+    func hasPin(_ id: String) -> Bool { pins.contains(id) || thread?.otherPins.contains(id) == true }
+    func hasPipe(_ pipe: String) -> Bool { pipes.contains(pipe) || thread?.otherPipes.contains(pipe) == true }
+    mutating func takePin(_ id: String, _ path: String) {
+        pins.insert(id)
+        thread?.taken[id] = path
+    }
+    mutating func releasePin(_ id: String, _ path: String) {
+        pins.remove(id)
+        thread?.released[id] = path
+    }
+    /// The error for a pin that is not held here.
+    func noPin(_ id: String, _ err: ConfigError) -> ConfigError {
+        if let t = releasedBy[id] {
+            return ConfigError(file: err.file, path: err.path, message: "pin \(JSONWriter.quote(id)) may be gone: thread \(t) unpins it")
+        }
+        return ConfigError(file: err.file, path: err.path, message: "no pin \(JSONWriter.quote(id)) is held at this step")
+    }
+}
+
+/// What one thread of `threads` may use and what it does to shared names.
+struct ThreadContext {
+    var name: String
+    /// Processes, pins and pipes some thread creates (a racing thread may use them).
+    var otherProcesses: Set<String>
+    var otherPins: Set<String>
+    var otherPipes: Set<String>
+    var created: Set<String> = []
+    var exits: [String: String] = [:]
+    var taken: [String: String] = [:]
+    var released: [String: String] = [:]
+    var filled: Set<String> = []
+    var drained: [String: String] = [:]
+}
+
+/// The threads' effects together: two threads may not exit one process or release one pin
+/// (and names taken in two threads are errors); what `after` sees.
+struct ThreadEffects {
+    private var exits: [String: String] = [:]
+    private var releases: [String: (thread: String, path: String)] = [:]
+    private var takes: [String: String] = [:]
+    private var drains: [String: String] = [:]
+    private var created: Set<String> = []
+    private var filled: Set<String> = []
+
+    /// The fork children, pin ids and pipes the threads name, from the raw steps.
+    static func scan(_ threads: [JSONValue]) -> (processes: Set<String>, pins: Set<String>, pipes: Set<String>) {
+        var out: (processes: Set<String>, pins: Set<String>, pipes: Set<String>) = ([], [], [])
+        for case .array(let steps) in threads {
+            for case .object(let members) in steps {
+                func str(_ k: String) -> String? {
+                    guard let v = members.first(where: { $0.key == k })?.value, case .string(let s) = v else { return nil }
+                    return s
+                }
+                switch str("op") {
+                case "fork": if let c = str("child") { out.processes.insert(c) }
+                case "pin", "iouringRegister", "gupTestPin": if let id = str("id") { out.pins.insert(id) }
+                case "vmsplice": if let p = str("pipe") { out.pipes.insert(p) }
+                default: break
+                }
+            }
+        }
+        return out
+    }
+
+    mutating func add(_ t: ThreadContext, file: String) throws(ConfigError) {
+        for (p, path) in t.exits.sorted(by: { $0.key < $1.key }) {
+            if let first = exits[p] { throw ConfigError(file: file, path: path, message: "process \(JSONWriter.quote(p)) also exits at \(first): two threads cannot both exit it") }
+            exits[p] = path
+        }
+        for (id, path) in t.released.sorted(by: { $0.key < $1.key }) {
+            if let first = releases[id] { throw ConfigError(file: file, path: path, message: "pin \(JSONWriter.quote(id)) is also unpinned at \(first.path): two threads cannot both unpin it") }
+            releases[id] = (t.name, path)
+        }
+        for (id, path) in t.taken.sorted(by: { $0.key < $1.key }) {
+            if let first = takes[id] { throw ConfigError(file: file, path: path, message: "pin \(JSONWriter.quote(id)) is also taken at \(first): give each pin its own id") }
+            takes[id] = path
+        }
+        for (pipe, path) in t.drained.sorted(by: { $0.key < $1.key }) {
+            if let first = drains[pipe] { throw ConfigError(file: file, path: path, message: "pipe \(JSONWriter.quote(pipe)) is also read at \(first): two threads cannot both drain it") }
+            drains[pipe] = path
+        }
+        created.formUnion(t.created)
+        filled.formUnion(t.filled)
+    }
+
+    /// The state `after` starts from: what the steps left, changed by every thread.
+    func after(_ base: ProcessTracker) -> ProcessTracker {
+        var p = base
+        p.live.formUnion(created)
+        for e in exits.keys { p.live.remove(e); p.dead.insert(e) }
+        p.pins.formUnion(takes.keys)
+        for (id, r) in releases { p.pins.remove(id); p.releasedBy[id] = r.thread }
+        p.pipes.formUnion(filled)
+        p.pipes.subtract(drains.keys)
+        return p
     }
 }
 

@@ -111,7 +111,22 @@ public enum Report {
             })))
         }
         top += [("errors", .array(errors)), ("violations", .array(violations))]
+        if !r.scenario.threads.isEmpty || !r.scenario.after.isEmpty {
+            top.append(("observed", .array(r.observed.map(\.json))))
+        }
+        if r.scenario.expect != nil { top.append(("expected", .bool(matches(r)))) }
         return .object(top)
+    }
+
+    /// Whether one run meets the config's `expect`: the named violation (or none), and its
+    /// outcome among the listed ones (one schedule shows one outcome).
+    public static func matches(_ r: RunResult) -> Bool {
+        guard let e = r.scenario.expect else { return r.world.violations.isEmpty }
+        if let v = e.violation {
+            if v == "none" ? !r.world.violations.isEmpty : !r.world.violations.contains(where: { $0.invariant == v }) { return false }
+        }
+        if let o = e.outcomes, !o.map(Observation.render).contains(Observation.render(r.observed)) { return false }
+        return true
     }
 
     /// The readable summary.
@@ -161,12 +176,17 @@ public enum Report {
             out.append("trace \(t.file): \(t.events) events, \(t.processes) processes; faults: \(t.anonFaults) in anonymous memory (replayed), \(t.fileFaults) in file or special mappings (counted only), \(t.unmappedFaults) outside any traced mapping\(t.failedOps > 0 ? "; \(t.failedOps) mapping changes refused" : "")")
         }
         for e in r.errors { out.append("error at step \(e.step) (\(e.operation)): \(e.message)") }
+        if !s.threads.isEmpty {
+            out.append("threads ran one after another in the order written (\(s.threads.map(\.name).joined(separator: ", "))), each op to its end; `foliosim explore` interleaves them")
+        }
+        if !s.threads.isEmpty || !s.after.isEmpty { out.append("observed by after: \(Observation.render(r.observed))") }
         if w.violations.isEmpty {
             out.append(r.scenario.check == .off ? "invariants: not checked" : "invariants: all held")
         } else {
             out.append("violations: \(w.violations.count)")
             for v in w.violations { out.append("  \(v)") }
         }
+        if let e = s.expect { out.append("expected: \(ExploreReport.expectation(e)) — \(matches(r) ? "as expected" : "NOT as expected")") }
         return out.joined(separator: "\n") + "\n"
     }
 

@@ -89,6 +89,9 @@ public struct RunResult {
     public var peakAnonPages = 0
     /// Trace lines, when tracing was on.
     public var trace: [TraceEvent]
+    /// What the `after` steps observed (a config with `threads`: the outcome of the
+    /// non-preemptive schedule).
+    public var observed: [Observation] = []
 }
 
 /// Runs a scenario step by step with the run-to-completion scheduler (no scheduler attached:
@@ -104,13 +107,22 @@ public enum ExperimentRunner {
         if trace { world.tracer = Tracer() }
         let state = RunState(world: world)
         await state.runSteps(scenario.steps, check: scenario.check, progress: progress)
+        // A config's threads run one after another, in the order written, each op to the end
+        // (the non-preemptive schedule), then `after`, whose observations are the outcome.
+        state.createsProcesses = false
+        let offset = scenario.steps.count
+        for th in scenario.threads {
+            await state.runSteps(th.steps, check: scenario.check, stepOffset: offset, label: "thread", threadName: th.name)
+        }
+        state.observations = []
+        await state.runSteps(scenario.after, check: scenario.check, stepOffset: offset + scenario.threads.count, label: "after")
         if scenario.check == .end {
             world.currentOperation = "end of run"
             world.checkInvariants()
         }
         return RunResult(scenario: scenario, world: world, errors: state.errors, pinChecks: state.pinChecks, reads: state.reads,
                          traces: state.traces, peakUsedPages: state.peak, peakAnonPages: state.peakAnon,
-                         trace: world.tracer?.events ?? [])
+                         trace: world.tracer?.events ?? [], observed: state.observations ?? [])
     }
 }
 
@@ -131,8 +143,10 @@ final class RunState {
     var traces: [TraceStats] = []
     var peak = 0
     var peakAnon = 0
-    /// While non-nil, what each step observes is appended (the explorer's `after` steps).
+    /// While non-nil, what each step observes is appended (the `after` steps).
     var observations: [Observation]?
+    /// Whether naming an unknown process creates it (only in `steps`).
+    var createsProcesses = true
 
     init(world: World) { self.world = world }
 
@@ -151,13 +165,13 @@ final class RunState {
 
     /// Runs `steps` one after the other with every kernel path run to completion.
     func runSteps(_ steps: [Step], check: CheckMode, stepOffset: Int = 0, label: StaticString = "step",
-                  progress: ((Int, Int) -> Void)? = nil) async {
+                  threadName: String? = nil, progress: ((Int, Int) -> Void)? = nil) async {
         for (i, step) in steps.enumerated() {
             progress?(i, steps.count)
             for k in 0..<step.repeatCount {
                 let op = step.op(k)
-                world.operation = .step(section: label, index: i, repetition: k, count: step.repeatCount, op: op)
-                await execute(op, step: stepOffset + i)
+                world.operation = threadName.map { .thread($0, op) } ?? .step(section: label, index: i, repetition: k, count: step.repeatCount, op: op)
+                await execute(op, step: stepOffset + i, threadName: threadName)
                 notePeaks()
                 if check == .step { world.checkInvariants() }
             }
@@ -169,9 +183,11 @@ final class RunState {
         peakAnon = max(peakAnon, world.mms.reduce(0) { $0 + ($1.alive ? $1.rssAnon : 0) })
     }
 
+    /// The process `name`'s own thread; in `steps` a process comes into being when first named,
+    /// in `threads` and `after` it must exist (`createsProcesses` false).
     func thread(_ name: String) -> SimThread? {
         if let t = threads[name] { return t }
-        guard let t = world.createProcess(name: name) else { return nil }
+        guard createsProcesses, let t = world.createProcess(name: name) else { return nil }
         threads[name] = t
         return t
     }
@@ -198,7 +214,10 @@ final class RunState {
         var t: SimThread?
         if let procName = op.process {
             t = threadName.map { thread($0, in: procName) } ?? thread(procName)
-            if t == nil { fail(step, op, "ENOMEM: no memory for the process's page-table root"); return }
+            if t == nil {
+                fail(step, op, createsProcesses ? "ENOMEM: no memory for the process's page-table root" : "ESRCH: process \(procName) does not exist (yet)")
+                return
+            }
         }
         await perform(op, step: step, t, threadName: threadName)
     }

@@ -23,14 +23,15 @@ public enum CommutativityAudit {
     }
 
     /// Runs `prefix` then `first` then `second`; the two steps' records and the state after.
-    static func runPair(_ snapshot: Snapshot, _ prefix: [Int], _ first: Int, _ second: Int, maxSteps: Int) async
-        -> (StepRecord, StepRecord, [(key: UInt64, value: UInt64)])? {
+    static func runPair(_ snapshot: Snapshot, _ prefix: [Int], _ first: Int, _ second: Int, maxSteps: Int,
+                        forgetting: UInt64?) async -> (StepRecord, StepRecord, [(key: UInt64, value: UInt64)])? {
         let order = prefix + [first, second]
         var records: [StepRecord] = []
         var state: [(key: UInt64, value: UInt64)] = []
         var points: [String] = []
         var ok = true
         let o = await Explorer.runOnce(snapshot, tracing: false, maxSteps: maxSteps, choose: { ex, en, d in
+            ex.log.forgottenKind = forgetting
             guard d < order.count, en.contains(order[d]) else { ok = ok && d >= order.count; return nil }
             if d >= prefix.count { points.append(ex.pendingDescription(order[d])) }
             return order[d]
@@ -51,11 +52,11 @@ public enum CommutativityAudit {
         return await audit(snapshot, prefix: prefix, a: a, b: b, maxSteps: maxSteps)
     }
 
-    static func audit(_ snapshot: Snapshot, prefix: [Int], a: Int, b: Int, maxSteps: Int) async -> PairResult? {
-        guard let (a1, b1, s1) = await runPair(snapshot, prefix, a, b, maxSteps: maxSteps) else { return nil }
+    static func audit(_ snapshot: Snapshot, prefix: [Int], a: Int, b: Int, maxSteps: Int, forgetting: UInt64? = nil) async -> PairResult? {
+        guard let (a1, b1, s1) = await runPair(snapshot, prefix, a, b, maxSteps: maxSteps, forgetting: forgetting) else { return nil }
         guard !a1.footprint.conflicts(with: b1.footprint) else { return nil }
         let names = snapshot.scenario.threads.map(\.name)
-        guard let (b2, a2, s2) = await runPair(snapshot, prefix, b, a, maxSteps: maxSteps) else {
+        guard let (b2, a2, s2) = await runPair(snapshot, prefix, b, a, maxSteps: maxSteps, forgetting: forgetting) else {
             return PairResult(prefix: prefix, a: a, b: b, failures: ["\(names[b]) then \(names[a]) cannot run in that order, though the steps are independent"])
         }
         var failures: [String] = []
@@ -76,7 +77,9 @@ public enum CommutativityAudit {
     /// Samples states of `scenario` (the states along `runs` seeded random schedules, every
     /// `every`-th step) and audits every pair of threads that can run there. Returns the pairs
     /// checked (independent ones) and the failures.
-    public static func sample(_ scenario: Scenario, seed: UInt64, runs: Int, every: Int, maxPairs: Int) async -> (checked: Int, failures: [String]) {
+    /// `forgetting` (the audit's own test): a kind of object whose accesses go unrecorded.
+    public static func sample(_ scenario: Scenario, seed: UInt64, runs: Int, every: Int, maxPairs: Int,
+                              forgetting: PointObject? = nil) async -> (checked: Int, failures: [String]) {
         let snapshot = await Snapshot.make(scenario)
         guard snapshot.setupViolation == nil else { return (0, []) }
         var rng = SplitMix64(seed: seed)
@@ -95,7 +98,7 @@ public enum CommutativityAudit {
                     for b in en where b > a {
                         guard pairs < maxPairs else { return (checked, failures) }
                         pairs += 1
-                        if let r = await audit(snapshot, prefix: prefix, a: a, b: b, maxSteps: 2_000) {
+                        if let r = await audit(snapshot, prefix: prefix, a: a, b: b, maxSteps: 2_000, forgetting: forgetting.map { $0.key >> 56 }) {
                             checked += 1
                             failures += r.failures
                         }

@@ -114,6 +114,7 @@ final class Execution: SchedulingHooks {
         world = World(copying: snapshot.world)
         world.ignoredInvariants = ignored
         state = RunState(copying: snapshot.state, world: world)
+        state.createsProcesses = false
         threads = scenario.threads.enumerated().map { ThreadState(name: $1.name, steps: $1.steps, index: $0) }
         choices.reserveCapacity(min(maxSteps, 128))
     }

@@ -33,6 +33,8 @@ public struct ExploreResult: Sendable {
     public var points = 0
     /// Distinct end states of the schedules that completed.
     public var endStates = 0
+    /// Their digests, sorted (`World.endStateDigest`: what user space can observe).
+    public var endStateDigests: [UInt64] = []
     /// False when `maxSchedules` stopped the search early.
     public var complete = true
     /// The first violation (shrunk), if any.
@@ -162,6 +164,7 @@ public enum Explorer {
         }
         var result = acc.result
         result.outcomes = acc.outcomeGroups()
+        result.endStateDigests = acc.ends.sorted()
         var budget = opts.shrinkBudget
         for found in acc.found {
             let (cx, spent, exhausted) = await shrink(snapshot, found, sameKey: opts.all, maxSteps: opts.maxSteps, budget: budget, ignored: ignored)

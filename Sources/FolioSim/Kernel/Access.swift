@@ -10,8 +10,9 @@ public enum AccessResult: Equatable, Sendable {
 }
 
 /// A CPU access through the page tables, and the arch fault handler around `handle_mm_fault`
-/// (`do_user_addr_fault`: `lock_mm_and_find_vma`, `access_error`, retry until the access
-/// succeeds). The MMU sets the accessed and dirty bits as x86 does.
+/// (`do_user_addr_fault`: `lock_vma_under_rcu` (6.4+), else `lock_mm_and_find_vma`,
+/// `access_error`, retry until the access succeeds). The MMU sets the accessed and dirty bits
+/// as x86 does.
 extension World {
     /// Loads (write == false) or stores `value` at `addr`, faulting as needed.
     @inline(__always) public func access(_ t: SimThread, _ addr: UInt64, write: Bool, value: UInt32 = 0) async -> AccessResult {
@@ -25,6 +26,19 @@ extension World {
                 report(.faultProgress, mm, addr: addr, "access did not succeed after 16 faults")
                 return .segv
             }
+            let flags: FaultFlags = write ? [.write, .user] : [.user]
+            if semantics.vmaLocks, let vma = await lockVMAUnderRCU(t, mm, addr) {
+                if write ? !vma.flags.contains(.write) : !vma.flags.contains(.read) {
+                    await vmaEndRead(t, mm, vma)
+                    return .segv
+                }
+                let ret = await handleMMFault(t, mm, vma: vma, address: addr, flags: flags.union(.vmaLock))
+                await vmaEndRead(t, mm, vma)
+                if ret.contains(.oom) { return .oom }
+                if ret.contains(.sigbus) { return .bus }
+                if ret.contains(.sigsegv) { return .segv }
+                continue
+            }
             await mmapReadLock(t, mm)
             guard let vi = mm.vmaIndex(containing: addr) else {
                 await mmapReadUnlock(t, mm)
@@ -35,12 +49,33 @@ extension World {
                 await mmapReadUnlock(t, mm)
                 return .segv
             }
-            let ret = await handleMMFault(t, mm, vmaIndex: vi, address: addr, flags: write ? [.write, .user] : [.user])
+            let ret = await handleMMFault(t, mm, vma: vma, address: addr, flags: flags)
             await mmapReadUnlock(t, mm)
             if ret.contains(.oom) { return .oom }
             if ret.contains(.sigbus) { return .bus }
             if ret.contains(.sigsegv) { return .segv }
         }
+    }
+
+    /// `lock_vma_under_rcu`: the VMA containing `addr`, read-locked, if it is anonymous and
+    /// already has an anon_vma (else the fault would have to prepare one, which needs
+    /// mmap_lock: `vmf_anon_prepare` retries under it) and no mmap_lock writer has
+    /// write-locked it (`vma_start_read` fails). Nil: the caller takes mmap_lock.
+    func lockVMAUnderRCU(_ t: SimThread, _ mm: MM, _ addr: UInt64) async -> VMA? {
+        await schedule(t, "lock_vma_under_rcu", "mas_walk", .vmas(mm: mm.index), .read)
+        guard let vi = mm.vmaIndex(containing: addr) else { return nil }
+        let vma = mm.vmas[vi]
+        guard vma.isAnonymous, vma.anonVMA != 0 else { return nil }
+        await schedule(t, "lock_vma_under_rcu", "vma_start_read", .vmaLock(mm: mm.index, vma: vma.id), .read)
+        guard !mm.isVMAWriteLocked(vma.id), mm.vmaIndex(id: vma.id, containing: addr) != nil else { return nil }
+        mm.vmaReadLock(vma.id)
+        return vma
+    }
+
+    /// `vma_end_read`.
+    func vmaEndRead(_ t: SimThread, _ mm: MM, _ vma: VMA) async {
+        await schedule(t, "vma_end_read", "up_read(vm_lock)", .vmaLock(mm: mm.index, vma: vma.id), .read)
+        mm.vmaReadUnlock(vma.id)
     }
 
     /// The hardware walk: performs the access if the PTE (or huge PMD) allows it and returns

@@ -10,6 +10,7 @@ extension World {
     public func clearRefsSoftDirty(_ t: SimThread) async {
         let mm = t.mm
         await mmapWriteLock(t, mm)
+        for vma in mm.vmas { await vmaStartWrite(t, mm, vma) }
         for vi in mm.vmas.indices { mm.vmas[vi].flags.remove(.softDirty) }
         for vma in mm.vmas {
             var addr = vma.start

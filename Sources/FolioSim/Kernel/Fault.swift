@@ -2,15 +2,14 @@
 /// `__handle_mm_fault`, `handle_pte_fault`, `do_pte_missing`, `do_anonymous_page` and
 /// `alloc_anon_folio`.
 ///
-/// Faults run under `mmap_lock` held for read by the caller (the per-VMA lock of 6.4+ is not
-/// modelled: it excludes the same writers). Left out: userfaultfd delivery, NUMA hinting,
-/// memcg charging, `check_stable_address_space` (no OOM reaper) and hugetlb.
+/// Faults run under `mmap_lock` held for read by the caller, or (6.4+, `FAULT_FLAG_VMA_LOCK`)
+/// under the faulting VMA's own read lock (Access.swift). Left out: userfaultfd delivery, NUMA
+/// hinting, memcg charging, `check_stable_address_space` (no OOM reaper) and hugetlb.
 extension World {
     /// `handle_mm_fault`: dispatches the fault and counts it like `mm_account_fault` counts
     /// `min_flt`: not when it returns VM_FAULT_RETRY, nor an error (those count as `error`).
-    func handleMMFault(_ t: SimThread, _ mm: MM, vmaIndex: Int, address: UInt64, flags: FaultFlags) async -> VMFaultResult {
-        var vmf = VMFault(mm: mm, vmaIndex: vmaIndex, vma: mm.vmas[vmaIndex],
-                          address: address & ~(Geometry.pageSize - 1), flags: flags)
+    func handleMMFault(_ t: SimThread, _ mm: MM, vma: VMA, address: UInt64, flags: FaultFlags) async -> VMFaultResult {
+        var vmf = VMFault(mm: mm, vma: vma, address: address & ~(Geometry.pageSize - 1), flags: flags)
         var ret: VMFaultResult
         if let bad = sanitizeFaultFlags(&vmf) {
             ret = bad

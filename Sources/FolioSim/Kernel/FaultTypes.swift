@@ -9,6 +9,8 @@ public struct FaultFlags: OptionSet, Hashable, Sendable {
     public static let user = FaultFlags(rawValue: 1 << 3)
     /// `FAULT_FLAG_ORIG_PTE_VALID`.
     public static let origPTEValid = FaultFlags(rawValue: 1 << 4)
+    /// `FAULT_FLAG_VMA_LOCK`: the fault holds the VMA's lock, not mmap_lock (6.4+).
+    public static let vmaLock = FaultFlags(rawValue: 1 << 5)
 }
 
 /// `vm_fault_t` bits.
@@ -30,9 +32,9 @@ public struct VMFaultResult: OptionSet, Hashable, Sendable {
 /// position in a fault is data (for traces now, for state hashing later).
 public struct VMFault {
     public var mm: MM
-    /// Index of the VMA in `mm.vmas` at fault entry (the VMA cannot change while the fault
-    /// holds mmap_lock for read).
-    public var vmaIndex: Int
+    /// The VMA at fault entry (a copy: it cannot change while the fault holds mmap_lock for
+    /// read, or the VMA's own lock; other VMAs of the mm may change under a VMA lock, so the
+    /// fault finds its VMA again by `vma.id`, never by index).
     public var vma: VMA
     /// Page-aligned faulting address.
     public var address: UInt64

@@ -16,6 +16,8 @@ extension World {
         trace(t, "dup_mmap", "fork \(parent.name) → \(childName)")
         var failed: MMError?
         for vma in parent.vmas {
+            // 6.4+: no fault may run under this VMA's own lock while fork copies it.
+            await vmaStartWrite(t, parent, vma)
             if vma.flags.contains(.dontCopy) {
                 trace(t, "dup_mmap", "skip VM_DONTCOPY \(VirtualAddress(vma.start))–\(VirtualAddress(vma.end))")
                 continue

@@ -107,6 +107,7 @@ extension World {
         var last = first
         while last < mm.vmas.count && mm.vmas[last].start < end { last += 1 }
         let victims = Array(mm.vmas[first..<last])
+        for v in victims { await vmaStartWrite(t, mm, v) }
         mm.removeVMAs(in: first..<last)
         return victims
     }
@@ -115,6 +116,7 @@ extension World {
     /// split into PTEs first, so that no PMD mapping straddles two VMAs.
     func splitVMA(_ t: SimThread, _ mm: MM, at addr: UInt64) async {
         guard let vi = mm.vmaIndex(containing: addr), mm.vmas[vi].start != addr else { return }
+        await vmaStartWrite(t, mm, mm.vmas[vi])
         if addr & (Geometry.pmdSize - 1) != 0 && pmdEntry(mm, addr).isHuge {
             await splitHugePMD(t, mm, mm.vmas[vi], addr & ~(Geometry.pmdSize - 1))
         }
@@ -127,6 +129,7 @@ extension World {
         await splitVMA(t, mm, at: start)
         await splitVMA(t, mm, at: end)
         let j = mm.vmaIndex(containing: start)!
+        await vmaStartWrite(t, mm, mm.vmas[j])
         var nv = mm.vmas[j]
         nv.flags = flags
         mm.replaceVMA(at: j, with: nv)
@@ -177,6 +180,7 @@ extension World {
         var last = first
         while last < mm.vmas.count && mm.vmas[last].start < old + size { last += 1 }
         var moved: [VMA] = []
+        for v in mm.vmas[first..<last] { await vmaStartWrite(t, mm, v) }
         for v in mm.vmas[first..<last] {
             var nv = v
             nv.start = v.start - old + new

@@ -381,7 +381,7 @@ extension World {
         // entry still counts (it is freed below).
         let reuseOld = !semantics.hasAnonExclusive && vmf.isWrite && vmf.vma.flags.contains(.write) && reuseSwapPage(page)
         swap.put(slot)
-        let freeSwap = vmf.mm.vmas[vmf.vmaIndex].flags.contains(.locked) || swap.isHalfFull
+        let freeSwap = vmf.vma.flags.contains(.locked) || swap.isHalfFull
             || (vmf.isWrite && memory.refcount(folio) == 2)
         if freeSwap { folioFreeSwap(folio) }
         vmf.mm.rssAnon += 1

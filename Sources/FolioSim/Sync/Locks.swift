@@ -168,6 +168,18 @@ extension World {
         memory.clear(folio, PageFlag.locked)
     }
 
+    /// `vma_start_write` (6.4+, with mmap_lock held for write): waits for the VMA's readers (a
+    /// fault under the VMA lock) to finish; faults then fall back to mmap_lock until the
+    /// writer unlocks it (`vma_end_write_all` at `mmap_write_unlock`).
+    func vmaStartWrite(_ t: SimThread, _ mm: MM, _ vma: VMA, _ fn: StaticString = #function) async {
+        guard semantics.vmaLocks, vma.id != 0, !mm.isVMAWriteLocked(vma.id) else { return }
+        if hooks != nil || !isAvailable(.vmaLock(mm: mm.index, vma: vma.id, write: true)) {
+            await acquireSlowPath(t, .vmaLock(mm: mm.index, vma: vma.id, write: true), fn, "vma_start_write",
+                                  "\(mm.name).vma(\(VirtualAddress(vma.start)))")
+        }
+        mm.vmaWriteLock(vma.id)
+    }
+
     /// `local_irq_save` at the start of a GUP-fast walk: page tables of `mm` cannot be freed
     /// until `gupFastWalkEnd` (the freeing side waits for an IPI or an RCU grace period).
     @inline(__always) func gupFastWalkBegin(_ t: SimThread, _ mm: MM) async {

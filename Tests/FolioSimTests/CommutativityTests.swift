@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+@testable import FolioSim
+
+/// The commutativity audit (CommutativityAudit.swift): at sampled states of every race
+/// config and of generated programs, every pair of steps the footprints call independent
+/// must commute: the same state after both orders, the same values read, the same next point.
+@Suite struct CommutativityTests {
+    static var full: Bool { ProcessInfo.processInfo.environment["FOLIOSIM_TESTS"] == "full" }
+
+    @Test(arguments: ExploreTests.raceConfigs)
+    func independentStepsOfARaceConfigCommute(_ name: String) async throws {
+        let s = try ExploreTests.load(name)
+        let r = await CommutativityAudit.sample(s, seed: 1, runs: Self.full ? 6 : 2, every: 3, maxPairs: Self.full ? 400 : 60)
+        #expect(r.failures.isEmpty, "\(name): \(r.failures.prefix(3))")
+        #expect(r.checked > 0, "\(name): no independent pair was found to check")
+    }
+
+    @Test func independentStepsOfGeneratedProgramsCommute() async throws {
+        let count = Self.full ? 220 : 24
+        var checked = 0
+        var programs = 0
+        for seed in UInt64(1)...UInt64(count) {
+            guard let s = ProgramGenerator.scenario(seed: seed) else { continue }
+            programs += 1
+            let r = await CommutativityAudit.sample(s, seed: seed, runs: 1, every: 2, maxPairs: 40)
+            checked += r.checked
+            #expect(r.failures.isEmpty, "program \(seed): \(r.failures.prefix(3))\n\(ProgramGenerator.text(seed: seed))")
+        }
+        #expect(programs >= count * 9 / 10)
+        #expect(checked > programs)
+    }
+}
+
+extension CommutativityTests {
+    /// The audit must fire where an access goes unrecorded. Forgetting the seqcount, fork's
+    /// `raw_write_seqcount_begin` and GUP-fast's `raw_read_seqcount` look independent, and in
+    /// one order GUP-fast goes slow; forgetting PTEs, a store through a writable PTE and
+    /// mprotect's write-protect of it look independent, and in one order the store faults.
+    @Test(arguments: [
+        (PointObject.seqcount(mm: 0), #"F: [ { op: "fork", proc: "A", child: "C" } ], G: [ { op: "pin", proc: "A", addr: "0x10000", id: "g", flags: ["fast", "longterm", "write"] } ]"#),
+        (PointObject.pte(PTESlot(table: 0, index: 0)), #"W: [ { op: "write", proc: "A", addr: "0x10000", value: 2 } ], P: [ { op: "mprotect", proc: "A", addr: "0x10000", size: "4K", prot: "r" } ]"#),
+    ])
+    func theAuditFindsAnUnrecordedAccess(_ forgotten: PointObject, _ threads: String) async throws {
+        let text = """
+        { memory: "16M",
+          steps: [ { op: "mmap", proc: "A", addr: "0x10000", size: "64K", prot: "rw", map: "private-anon" },
+                   { op: "write", proc: "A", addr: "0x10000", value: 1 } ],
+          threads: { \(threads) } }
+        """
+        let s = try Scenario.decode(text: text, file: "t.json5")
+        let clean = await CommutativityAudit.sample(s, seed: 3, runs: 8, every: 1, maxPairs: 400)
+        #expect(clean.failures.isEmpty, "\(clean.failures.prefix(2))")
+        let broken = await CommutativityAudit.sample(s, seed: 3, runs: 8, every: 1, maxPairs: 400, forgetting: forgotten)
+        #expect(!broken.failures.isEmpty, "forgetting \(forgotten) hid nothing")
+    }
+}

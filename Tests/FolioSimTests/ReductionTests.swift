@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+@testable import FolioSim
+
+/// The reduction against no reduction: for every race config and generated programs, at
+/// preemption bounds 0–3 and unbounded (where both searches complete), DPOR (unbounded) and
+/// BPOR (bounded) must give the same verdict as plain DFS, and, when nothing is violated,
+/// the same distinct end states and outcomes. Each comparison prints the schedules both needed.
+/// The fast tier runs bounds 0–1 and unbounded (capped) on the smaller configs and 8 programs;
+/// `FOLIOSIM_TESTS=full` runs bounds 0–3 and unbounded on every config but the largest scaling
+/// ones, and 220 programs.
+@Suite struct ReductionTests {
+    static var full: Bool { ProcessInfo.processInfo.environment["FOLIOSIM_TESTS"] == "full" }
+    static var bounds: [Int?] { full ? [0, 1, 2, 3, nil] : [0, 1, nil] }
+
+    /// Explores `s` with and without reduction at `bound`; nil when either search did not
+    /// complete within `cap` runs, else the differences found.
+    static func compare(_ s: Scenario, bound: Int?, cap: Int, label: String) async throws -> [String]? {
+        var opts = s.explore ?? ExploreOptions()
+        opts.maxSchedules = cap
+        opts.shrinkBudget = 20_000
+        opts.strategy = .dfs(preemptionBound: bound, reduction: true)
+        let reduced = try await Explorer.explore(s, options: opts)
+        opts.strategy = .dfs(preemptionBound: bound, reduction: false)
+        let plain = try await Explorer.explore(s, options: opts)
+        let b = bound.map(String.init) ?? "none"
+        guard reduced.complete || reduced.counterexample != nil, plain.complete || plain.counterexample != nil else {
+            print("reduction \(label) bound \(b): incomplete (reduced \(reduced.runs) runs, plain \(plain.runs))")
+            return nil
+        }
+        print("reduction \(label) bound \(b): \(reduced.counterexample?.invariant ?? "no violation"), reduced \(reduced.schedules) schedules (\(reduced.runs) runs), plain \(plain.schedules)")
+        var diffs: [String] = []
+        if reduced.counterexample?.invariant != plain.counterexample?.invariant || reduced.counterexample?.schedule != plain.counterexample?.schedule {
+            diffs.append("\(label) bound \(b): verdict \(reduced.counterexample.map { "\($0.invariant) \"\($0.schedule)\"" } ?? "none") reduced, \(plain.counterexample.map { "\($0.invariant) \"\($0.schedule)\"" } ?? "none") plain")
+        }
+        if reduced.counterexample == nil && plain.counterexample == nil {
+            if reduced.endStateDigests != plain.endStateDigests {
+                diffs.append("\(label) bound \(b): \(reduced.endStates) end states reduced, \(plain.endStates) plain")
+            }
+            let ro = reduced.outcomes.map { Observation.render($0.observed) }, po = plain.outcomes.map { Observation.render($0.observed) }
+            if ro != po { diffs.append("\(label) bound \(b): outcomes \(ro) reduced, \(po) plain") }
+        }
+        return diffs
+    }
+
+    static var raceConfigs: [String] {
+        ExploreTests.raceConfigs.filter { name in
+            if name.hasPrefix("scaling-4w") || name.hasPrefix("scaling-5w") || name == "scaling-3w-gup.json5" { return false }
+            return full || !(name.hasPrefix("scaling-") || name.contains("gup-fast.json5") || name.contains("gup-fast-") && name.hasPrefix("ryan"))
+        }
+    }
+
+    @Test(arguments: raceConfigs)
+    func aRaceConfigGivesTheSameVerdictsAndEndStatesReduced(_ name: String) async throws {
+        let s = try ExploreTests.load(name)
+        var compared = 0
+        for bound in Self.bounds {
+            guard let diffs = try await Self.compare(s, bound: bound, cap: Self.full ? 300_000 : 3_000, label: name) else { continue }
+            compared += 1
+            #expect(diffs.isEmpty, "\(diffs)")
+        }
+        #expect(compared >= (Self.full ? 3 : 1), "\(name): too few bounds completed to compare")
+    }
+
+    @Test func generatedProgramsGiveTheSameVerdictsAndEndStatesReduced() async throws {
+        let count = Self.full ? 220 : 8
+        var compared = 0
+        for seed in UInt64(1)...UInt64(count) {
+            guard let s = ProgramGenerator.scenario(seed: seed) else { continue }
+            for bound in Self.bounds {
+                guard let diffs = try await Self.compare(s, bound: bound, cap: Self.full ? 100_000 : 2_000, label: "program \(seed)") else { continue }
+                compared += 1
+                #expect(diffs.isEmpty, "\(diffs)\n\(ProgramGenerator.text(seed: seed))")
+            }
+        }
+        #expect(compared >= count * 2, "only \(compared) comparisons completed")
+    }
+
+    /// Sleep sets under a preemption bound lose schedules (the reason BPOR does not use
+    /// them): threads A with two steps and B with one, only A's second step and B's
+    /// conflicting. At bound 0, B then A is a schedule of its own end state.
+    @Test func theBoundedSearchKeepsWhatSleepSetsWouldLose() async throws {
+        let text = """
+        { memory: "16M",
+          steps: [ { op: "mmap", proc: "A", addr: "0x10000", size: "64K", prot: "rw", map: "private-anon" },
+                   { op: "write", proc: "A", addr: "0x10000", size: "64K", value: 1 } ],
+          threads: { T: [ { op: "write", proc: "A", addr: "0x18000", value: 2 }, { op: "write", proc: "A", addr: "0x10000", value: 3 } ],
+                     U: [ { op: "write", proc: "A", addr: "0x10000", value: 4 } ] },
+          after: [ { op: "read", proc: "A", addr: "0x10000" } ] }
+        """
+        let s = try Scenario.decode(text: text, file: "t.json5")
+        let r = try await Explorer.explore(s, options: ExploreOptions(strategy: .dfs(preemptionBound: 0, reduction: true)))
+        #expect(r.outcomes.map { Observation.render($0.observed) } == ["[3]", "[4]"])
+        #expect(try await Self.compare(s, bound: 0, cap: 1000, label: "a1 a2 / b1") == [])
+    }
+}
