@@ -11,8 +11,9 @@ Explores the interleavings of the config's `threads` (after its `steps`, before 
 whenever no operation is in flight and when the threads are done, lists every distinct
 outcome (what the `after` steps observed, with how many schedules reached it and one that
 replays to it) and prints the first violation as a shrunk, replayable schedule with a trace.
-Options override the config's `explore` section; an option the strategy in effect does not
-take is an error:
+Options override the config's `explore` section. Without --strategy, --schedule selects
+scripted, --depth pct, --bound and --no-reduction dfs; an option the strategy in effect
+does not take is an error:
   --strategy S       dfs (default), random, pct or scripted
   --bound N|none     preemption bound of dfs (default 2; none = unbounded)
   --no-reduction     dfs without partial-order reduction (plain DFS)

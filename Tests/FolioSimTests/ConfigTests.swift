@@ -138,6 +138,29 @@ import Testing
         #expect(error(#"[1, 2]"#)?.message.contains("expected an object") == true)
     }
 
+    /// Threads may only name what the steps or some thread create; two threads may not both
+    /// exit a process, unpin a pin or drain a pipe; `after` sees what threads create and may
+    /// not rely on what a thread may have released.
+    @Test func threadConflictsAreErrorsWithPaths() throws {
+        let base = #"steps: [ { op: "mmap", proc: "A", addr: "0x10000", size: "64K", prot: "rw", map: "private-anon" }, { op: "write", proc: "A", addr: "0x10000" }, { op: "pin", proc: "A", addr: "0x10000", id: "p", flags: ["longterm"] } ]"#
+        func err(_ rest: String) -> ConfigError? { error("{ \(base), \(rest) }") }
+        let ghost = err(#"threads: { T: [ { op: "write", proc: "Z", addr: "0x10000" } ] }"#)
+        #expect(ghost?.path == "threads.T[0].proc" && ghost?.message.contains("\"Z\"") == true, "\(String(describing: ghost))")
+        let exits = err(#"threads: { T: [ { op: "exit", proc: "A" } ], U: [ { op: "exit", proc: "A" } ] }"#)
+        #expect(exits?.path == "threads.U[0].proc" && exits?.message.contains("two threads cannot both exit it") == true, "\(String(describing: exits))")
+        let unpins = err(#"threads: { T: [ { op: "unpin", id: "p" } ], U: [ { op: "unpin", id: "p" } ] }"#)
+        #expect(unpins?.message.contains("two threads cannot both unpin it") == true, "\(String(describing: unpins))")
+        let gone = err(#"threads: { T: [ { op: "unpin", id: "p" } ], U: [ { op: "write", proc: "A", addr: "0x11000" } ] }, after: [ { op: "checkPin", id: "p" } ]"#)
+        #expect(gone?.path == "after[0].id" && gone?.message == "pin \"p\" may be gone: thread T unpins it", "\(String(describing: gone))")
+        let twice = err(#"threads: { T: [ { op: "pin", proc: "A", addr: "0x11000", id: "q" } ], U: [ { op: "pin", proc: "A", addr: "0x12000", id: "q" } ] }"#)
+        #expect(twice?.message.contains("give each pin its own id") == true, "\(String(describing: twice))")
+        // What threads create is known to `after`: a pipe, a pin, a fork child.
+        let made = #"threads: { T: [ { op: "vmsplice", proc: "A", addr: "0x10000", pipe: "x" }, { op: "fork", proc: "A", child: "C" } ], U: [ { op: "pin", proc: "A", addr: "0x11000", id: "q" } ] }, after: [ { op: "readPipe", proc: "A", pipe: "x" }, { op: "checkPin", id: "q" }, { op: "read", proc: "C", addr: "0x10000" } ]"#
+        #expect(err(made) == nil, "\(String(describing: err(made)))")
+        // A thread may use what a racing thread creates (the op fails at run time if it is not there yet).
+        #expect(err(#"threads: { T: [ { op: "fork", proc: "A", child: "C" } ], U: [ { op: "write", proc: "C", addr: "0x10000" } ] }"#) == nil)
+    }
+
     @Test func missingFileIsAnError() {
         #expect(throws: ConfigError.self) { _ = try Scenario.load(path: "/nonexistent/x.json5") }
     }
@@ -204,6 +227,35 @@ import Testing
         #expect(bad.status == 2 && bad.err == "foliosim: run: --checks expects full, incremental or audit, got \"some\"\n", "\(bad.err)")
         let audited = try run(["run", quickstart, "--checks", "audit"])
         #expect(audited.status == 0 && audited.err.contains("0 disagreements"), "\(audited.err)")
+    }
+
+    @Test func exploreOptionsThatDoNotApplyExitTwo() throws {
+        let races = packageRoot.appendingPathComponent("Experiments/races")
+        let ryan = races.appendingPathComponent("ryan-order0.json5").path
+        let seed = try run(["explore", ryan, "--seed", "3"])
+        #expect(seed.status == 2 && seed.err == "foliosim: explore: --seed does not apply to the dfs strategy (it applies to pct and random)\n", "\(seed.err)")
+        let bound = try run(["explore", ryan, "--strategy", "random", "--bound", "1"])
+        #expect(bound.status == 2 && bound.err.contains("--bound does not apply to the random strategy"), "\(bound.err)")
+        // A scripted schedule is checked as replay checks it.
+        let long = try run(["explore", ryan, "--schedule", "A1*100 B"])
+        let replayed = try run(["replay", ryan, "A1*100 B"])
+        #expect(long.status == 2 && replayed.status == 2, "\(long.err) / \(replayed.err)")
+        #expect(long.err.contains("A1") && replayed.err.contains("A1"))
+        // --schedule alone selects the scripted strategy.
+        let one = try run(["explore", ryan, "--schedule", "A1*7 B*7 A2"])
+        #expect(one.status == 0 && one.out.contains("strategy: scripted"), "\(one.err)")
+    }
+
+    @Test func runOfARaceConfigRunsItsThreadsInOrderAndChecksExpect() throws {
+        let races = packageRoot.appendingPathComponent("Experiments/races")
+        // Sequentially (A1, then B, then A2), Ryan's scenario reads A2's value: [3] is listed.
+        let ok = try run(["run", races.appendingPathComponent("ryan-order0.json5").path])
+        #expect(ok.status == 0 && ok.out.contains("observed by after: [3]"), "\(ok.out)")
+        // The 5.9 race needs a preemption inside fork: run in order it misses its expected violation.
+        let v59 = try run(["run", races.appendingPathComponent("gup-fast-vs-fork-v5.9.json5").path])
+        #expect(v59.status == 1, "\(v59.out)")
+        let help = try run(["run", "--help"])
+        #expect(help.out.contains("one after another"), "\(help.out)")
     }
 
     @Test func jsonOutputHasTheDocumentedKeys() throws {

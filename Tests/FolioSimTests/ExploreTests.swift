@@ -108,7 +108,7 @@ import Testing
 
     @Test func scriptedScheduleRunsExactlyThatInterleaving() async throws {
         let s = try Self.load("ryan-order0.json5")
-        let r = try await Explorer.replay(s, schedule: "A1*6 B*7 A2")
+        let r = try await Explorer.replay(s, schedule: "A1*7 B*7 A2")
         #expect(r.violation == nil)
         #expect(r.trace.contains { $0.contains("pte_same failed") }, "A2 changed the PTE while A1 copied")
         await #expect(throws: ScheduleError.self) { try await Explorer.replay(s, schedule: "A9") }
@@ -129,6 +129,26 @@ import Testing
         #expect(r.counterexample == nil)
         #expect(r.tooLong == nil)
         #expect(r.complete)
+    }
+
+    @Test func aFaultUnderItsVMALockRunsBesideMunmapFrom64() async throws {
+        // Up to 6.3 the fault needs mmap_lock, which munmap holds for write until it
+        // downgrades; from 6.4 it takes only its VMA's lock and may run inside that section.
+        let path = Self.racesDir.appendingPathComponent("vma-lock-fault-vs-munmap.json5").path
+        let old = try Scenario.load(path: path, semantics: "v6.2")
+        let new = try Scenario.load(path: path, semantics: "v6.8")
+        let inside = try await Explorer.replay(new, schedule: "U*2 F*5")
+        #expect(inside.violation == nil)
+        #expect(inside.trace.contains { $0.hasPrefix("F lock_vma_under_rcu: vma_start_read") })
+        #expect(!inside.trace.contains { $0.hasPrefix("F ") && $0.contains("mmap_read_lock") })
+        await #expect(throws: ScheduleError.self) { try await Explorer.replay(old, schedule: "U*2 F*5") }
+        let unbounded = ExploreOptions(strategy: .dfs(preemptionBound: nil, reduction: true))
+        let a = try await Explorer.explore(old, options: unbounded)
+        let b = try await Explorer.explore(new, options: unbounded)
+        #expect(a.complete && b.complete && a.counterexample == nil && b.counterexample == nil)
+        #expect(b.runs > a.runs, "v6.8 runs schedules v6.2 cannot: \(a.runs) vs \(b.runs)")
+        #expect(a.outcomes.map { Observation.render($0.observed) } == ["[2]"])
+        #expect(b.outcomes.map { Observation.render($0.observed) } == ["[2]"])
     }
 
     @Test func configErrorsForThreadsAndExplore() {

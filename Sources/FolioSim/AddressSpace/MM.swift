@@ -212,8 +212,14 @@ public final class MM {
     func vmaLockHolders(_ id: Int32) -> String {
         vmaWriteLocked.contains(id) ? "the mmap_lock writer" : "\(vmaReaders[id] ?? 0) reader(s)"
     }
-    /// Whether the VMA is write-locked (`vma_start_read` then fails).
-    func isVMAWriteLocked(_ id: Int32) -> Bool { vmaWriteLocked.contains(id) }
+    /// Whether the VMA is write-locked (`vma_start_read` then fails). The kernel compares
+    /// `vma->vm_lock_seq` with `mm->mm_lock_seq`, which `mmap_write_unlock` advances: the
+    /// read is recorded on the mmap_lock, whose write steps are the only ones that end a
+    /// VMA write lock.
+    func isVMAWriteLocked(_ id: Int32) -> Bool {
+        note(.mmapLock(mm: index), write: false)
+        return vmaWriteLocked.contains(id)
+    }
     func vmaReadLock(_ id: Int32) { vmaReaders[id, default: 0] += 1 }
     func vmaReadUnlock(_ id: Int32) {
         let n = (vmaReaders[id] ?? 1) - 1

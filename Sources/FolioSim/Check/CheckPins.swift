@@ -131,27 +131,33 @@ extension World {
     }
 
     /// `checkPin`: for each page of the FOLL_PIN pin `id`, whether the address (followed
-    /// through the user's mremaps) still resolves to the pinned page; pages the user unmapped
-    /// are exempt. Reports a stale page as `pin-coherent` under every preset. Returns the
-    /// verdict ("coherent", "stale", or "not checked" for a FOLL_GET reference) and the pages
-    /// that agree.
+    /// through the user's mremaps) still resolves to the pinned page. A page the user may
+    /// have unmapped or moved away (during the GUP call or after it) is exempt when it is not
+    /// found. Reports a stale page as `pin-coherent` under every preset. Returns the verdict
+    /// ("stale" if a page is; else "unmapped" if a pinned page is exempt, the rest agreeing;
+    /// else "coherent"; "not checked" for a FOLL_GET reference) and the pages that agree.
     func checkPinCoherent(_ id: String) -> (verdict: String, coherent: Int, pages: Int)? {
         guard let pin = pins.last(where: { $0.id == id && !$0.released }) else { return nil }
         guard pin.flags.contains(.pin) else { return ("not checked", 0, pin.pages.count) }
         let mm = mms[pin.mm]
         var coherent = 0
-        var stale = false
+        var stale = false, unmapped = false
         for (j, page) in pin.pages.enumerated() {
-            guard let addr = pinnedAddress(pin, j), mm.alive else { coherent += 1; continue }
-            let (now, _) = resolvedPage(mm, addr)
-            if now == page {
+            let (addrs, dropped) = userActivity.whereabouts(mm: pin.mm, pin.addr + UInt64(j) * Geometry.pageSize,
+                                                            since: pin.since, registered: pin.registered)
+            guard mm.alive else { unmapped = true; continue }
+            let now = addrs.map { resolvedPage(mm, $0).page }
+            if now.contains(page) {
                 coherent += 1
-                continue
+            } else if dropped {
+                unmapped = true
+            } else {
+                stale = true
+                let addr = addrs[addrs.count - 1]
+                report(.pinCoherent, mm, addr: addr, folio: memory.folio(of: page),
+                       "pin \(id) holds \(page) (data \(memory.data(page))) but the address maps \(now[now.count - 1].map { "\($0) (data \(memory.data($0)))" } ?? "nothing")")
             }
-            stale = true
-            report(.pinCoherent, mm, addr: addr, folio: memory.folio(of: page),
-                   "pin \(id) holds \(page) (data \(memory.data(page))) but the address maps \(now.map { "\($0) (data \(memory.data($0)))" } ?? "nothing")")
         }
-        return (stale ? "stale" : "coherent", coherent, pin.pages.count)
+        return (stale ? "stale" : unmapped ? "unmapped" : "coherent", coherent, pin.pages.count)
     }
 }

@@ -63,6 +63,32 @@ public final class UserActivity {
         return a
     }
 
+    /// The addresses where the page that a GUP call pinned at `addr` may be mapped now, for
+    /// `checkPin`: a move that completed after the driver held the pin is followed; one that
+    /// overlapped the GUP call leaves both the old and the new address possible (the call may
+    /// have pinned the page before or after `move_ptes`). `userDropped`: an unmap or move that
+    /// overlapped the call or came later may have taken the pinned page out of the mapping,
+    /// which the kernel allows.
+    func whereabouts(mm: Int, _ addr: UInt64, since: Int, registered: Int) -> (addrs: [UInt64], userDropped: Bool) {
+        var addrs = [addr]
+        var dropped = false
+        for c in changes where c.mm == mm && (c.ended ?? Int.max) > since {
+            var next: [UInt64] = []
+            for a in addrs {
+                guard a >= c.start && a < c.end else { next.append(a); continue }
+                switch c.kind {
+                case .pageout: next.append(a)
+                case .unmap: dropped = true; next.append(a)
+                case .move(let to):
+                    if c.ended == nil || c.began <= registered { dropped = true; next.append(a) }
+                    next.append(a - c.start + to)
+                }
+            }
+            addrs = next
+        }
+        return (addrs, dropped)
+    }
+
     /// Whether a MADV_PAGEOUT of `addr` in `mm` began after `registered` (then reclaim saw
     /// the pin).
     func pagedOutAfter(mm: Int, _ addr: UInt64, registered: Int) -> Bool {

@@ -120,7 +120,7 @@ extension Scenario {
                 var obs: [Observation] = []
                 for (k, value) in values.enumerated() {
                     guard let ob = Observation(expected: value) else {
-                        throw ConfigError(file: file, path: "\(path)[\(i)][\(k)]", message: "expected a number from 0 to 4294967295, a list of them, \"coherent\", \"stale\", \"not checked\" or a string starting \"error: \", found \(JSONWriter.write(value, indent: nil))")
+                        throw ConfigError(file: file, path: "\(path)[\(i)][\(k)]", message: "expected a number from 0 to 4294967295, a list of them, \"coherent\", \"stale\", \"unmapped\", \"not checked\" or a string starting \"error: \", found \(JSONWriter.write(value, indent: nil))")
                     }
                     obs.append(ob)
                 }

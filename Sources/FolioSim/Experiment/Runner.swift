@@ -12,7 +12,8 @@ public struct PinCheck: Equatable, Sendable {
     /// Pages whose pinned copy and mapped copy agree, out of `pages`.
     public var coherentPages: Int
     public var pages: Int
-    /// "coherent", "stale" (a `pin-coherent` violation), or "not checked" (FOLL_GET).
+    /// "coherent", "stale" (a `pin-coherent` violation), "unmapped" (the user unmapped a
+    /// pinned page; the rest are coherent) or "not checked" (FOLL_GET).
     public var verdict: String
 }
 
@@ -30,7 +31,7 @@ public struct DeviceRead: Equatable, Sendable {
 public enum Observation: Hashable, Sendable, CustomStringConvertible {
     case value(UInt32)
     case values([UInt32])
-    /// `checkPin`: "coherent" or "stale".
+    /// `checkPin`'s verdict (`PinCheck.verdict`).
     case verdict(String)
     case error(String)
 
@@ -48,7 +49,7 @@ public enum Observation: Hashable, Sendable, CustomStringConvertible {
             }
             self = .values(vs)
         case .string(let s):
-            if s == "coherent" || s == "stale" || s == "not checked" { self = .verdict(s) }
+            if ["coherent", "stale", "unmapped", "not checked"].contains(s) { self = .verdict(s) }
             else if s.hasPrefix("error: ") { self = .error(String(s.dropFirst(7))) }
             else { return nil }
         default:

@@ -298,6 +298,8 @@ public struct ExploreOverrides: Sendable {
 extension ExploreOptions {
     /// These options with `o` applied: a new strategy takes its parameters from the options
     /// given, else from the config's (when it names the same strategy), else the defaults.
+    /// Without `--strategy`, an option of one strategy only (`--schedule`, `--depth`,
+    /// `--bound`, `--no-reduction`) selects that strategy.
     public func applying(_ o: ExploreOverrides, threads: [String]) throws(ScheduleError) -> ExploreOptions {
         var seed: UInt64 = 1, count = 1000, depth = 3, bound: Int? = 2, reduction = true, schedule = ""
         let current: String
@@ -308,7 +310,10 @@ extension ExploreOptions {
         case .pct(let s, let d, let c): current = "pct"; seed = s; depth = d; count = c
         }
         var out = self
-        let final = o.strategy ?? current
+        // An option that belongs to one strategy only selects it: `--schedule` replays.
+        let implied: String? = o.schedule != nil ? "scripted" : o.depth != nil ? "pct"
+            : (o.bound != nil || o.noReduction) ? "dfs" : nil
+        let final = o.strategy ?? implied ?? current
         let given: [(String, Bool, Set<String>)] = [
             ("--bound", o.bound != nil, ["dfs"]), ("--no-reduction", o.noReduction, ["dfs"]),
             ("--seed", o.seed != nil, ["random", "pct"]), ("--count", o.count != nil, ["random", "pct"]),

@@ -37,6 +37,10 @@ public struct ExploreResult: Sendable {
     public var endStateDigests: [UInt64] = []
     /// False when `maxSchedules` stopped the search early.
     public var complete = true
+    /// Every schedule within the bound ran to its end: a DFS that `maxSchedules` did not
+    /// stop and that did not stop at a violation (unless `all`). Only then are the outcomes
+    /// all the outcomes there are.
+    public var exhaustive = false
     /// The first violation (shrunk), if any.
     public var counterexample: Counterexample? { violations.first }
     /// Every distinct violation (invariant, kernel function, process and address), each
@@ -163,6 +167,7 @@ public enum Explorer {
             }
         }
         var result = acc.result
+        if case .dfs = opts.strategy { result.exhaustive = result.complete && (acc.found.isEmpty || opts.all) }
         result.outcomes = acc.outcomeGroups()
         result.endStateDigests = acc.ends.sorted()
         var budget = opts.shrinkBudget
