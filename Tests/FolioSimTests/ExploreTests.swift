@@ -173,8 +173,22 @@ import Testing
         #expect(KernelNames.kernelName("wp_page_copy") == "wp_page_copy")
         let line = "G gup_fast_pte_range: B3 try_grab_folio_fast; folio_put on shrink_folio_list"
         #expect(KernelNames.name(in: line, release: 618) == line)
-        #expect(KernelNames.name(in: line, release: 601) == "G gup_pte_range: B3 try_grab_folio; folio_put on shrink_page_list")
+        #expect(KernelNames.name(in: line, release: 601) == "G gup_pte_range: B3 try_grab_folio; folio_put on shrink_folio_list")
+        #expect(KernelNames.name(in: line, release: 519) == "G gup_pte_range: B3 try_grab_folio; folio_put on shrink_page_list")
         #expect(KernelNames.name(in: line, release: 509) == "G gup_pte_range: B3 try_grab_compound_head; put_page on shrink_page_list")
         #expect(KernelNames.name(in: "folio_try_share_anon_rmap_pte: A2", release: 519) == "page_try_share_anon_rmap: A2")
+        #expect(KernelNames.name(in: "folio_try_share_anon_rmap_pte: A2", release: 608) == "folio_try_share_anon_rmap_pte: A2")
+        #expect(KernelNames.name(in: "G gup_fast: local_irq_save", release: 511) == "G lockless_pages_from_mm: local_irq_save")
+        #expect(KernelNames.name(in: "G gup_fast: local_irq_save", release: 509) == "G internal_get_user_pages_fast: local_irq_save")
+        // The folio API reached each path at its own release.
+        let copy = "A1 wp_page_copy: folio_put old mapping"
+        #expect(KernelNames.name(in: copy, release: 602) == "A1 wp_page_copy: put_page old mapping")
+        #expect(KernelNames.name(in: copy, release: 608) == copy)
+        let swapin = "A swap_cache_get_folio: filemap_get_folio: folio_try_get"
+        #expect(KernelNames.name(in: swapin, release: 608) == "A swap_cache_get_folio: filemap_get_folio: folio_try_get_rcu")
+        #expect(KernelNames.name(in: swapin, release: 519) == "A lookup_swap_cache: find_get_page: folio_try_get_rcu")
+        #expect(KernelNames.name(in: "P follow_page_pte: try_grab_folio failed", release: 608) == "P follow_page_pte: try_grab_page failed")
+        #expect(KernelNames.name(in: "U do_vmi_munmap: mmap_write_lock", release: 602) == "U do_mas_munmap: mmap_write_lock")
+        #expect(KernelNames.name(in: "F copy_present_ptes: x", release: 508) == "F copy_one_pte: x")
     }
 }

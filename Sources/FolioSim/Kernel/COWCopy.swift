@@ -69,7 +69,9 @@ extension World {
     /// `wp_page_copy`: allocate and fill the copy without the PTL, retake it, revalidate with
     /// `pte_same` (every PTE of the range), then switch the PTEs to the new exclusive folio and
     /// only afterwards drop the old mappings, and put `tempRef` (`old_folio`), the reference
-    /// `do_wp_page` took for the copy. Returns 0 whether or not the copy was installed.
+    /// `do_wp_page` took for the copy: it keeps the source folio alive while the PTL is
+    /// dropped (another thread may unmap it meanwhile). Returns 0 whether or not the copy was
+    /// installed.
     func wpPageCopy(_ t: SimThread, _ vmf: inout VMFault, _ planIn: COWPlan, tempRef tempRefFolio: PFN?) async -> VMFaultResult {
         let mm = vmf.mm
         anonVMAPrepare(&vmf)

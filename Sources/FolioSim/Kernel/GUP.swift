@@ -118,7 +118,8 @@ extension World {
         }
     }
 
-    /// `follow_page_mask` for one address, under the PTL (or PMD lock).
+    /// `follow_page_mask` for one address, under the PTL (or PMD lock), which keeps the
+    /// mapped folio alive until the reference (FOLL_GET) or pin (FOLL_PIN) it takes.
     func followPage(_ t: SimThread, _ mm: MM, _ vma: VMA, _ addr: UInt64, _ flags: GUPFlags) async -> FollowResult {
         guard let pmdT = pmdTableID(mm, addr) else { return .noPage }
         let pmd = pmdEntry(mm, addr)

@@ -75,7 +75,10 @@ extension World {
     }
 
     /// One page of `gup_fast_pte_range` (or `gup_fast_pmd_leaf`) under the PMD value the walk
-    /// read; nil stops the walk.
+    /// read; nil stops the walk. Nothing keeps the folio alive before B3: interrupts off keep
+    /// the page tables (not the folio) from being freed, `folio_try_get` fails on a freed
+    /// folio (refcount 0), and B4/B5 catch one that was unmapped or reused after the PTE was
+    /// read. From B3 the speculative reference keeps it.
     private func gupFastOne(_ t: SimThread, _ mm: MM, _ addr: UInt64, _ pmd: PMDEntry, _ flags: GUPFlags) async -> PFN? {
         if pmd.isHuge {
             if pmd.isProtNone || (flags.contains(.write) && !pmd.isWritable) { return nil }

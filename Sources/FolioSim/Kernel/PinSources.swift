@@ -27,8 +27,9 @@ extension World {
     }
 
     /// `read(pipe)`: the data of every page the pipe references, oldest first; the pipe's
-    /// references are dropped (`anon_pipe_buf_release` → `put_page`). Nil when the pipe is
-    /// empty.
+    /// references are dropped (`anon_pipe_buf_release` → `put_page`). The reference vmsplice
+    /// took for each buffer (FOLL_GET) keeps its page alive until then, whatever the process
+    /// did to its mapping. Nil when the pipe is empty.
     public func readPipe(_ t: SimThread?, pipe: String) async -> [UInt32]? {
         var data: [UInt32] = []
         var chunks: [PinRecord] = []

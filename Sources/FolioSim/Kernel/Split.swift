@@ -60,7 +60,9 @@ extension World {
     /// counts it for the system (reclaim).
     ///
     /// Each PMD mapping is split under its PMD lock, then the folio is split in one step
-    /// (frozen: no other path can use it meanwhile).
+    /// (frozen: no other path can use it meanwhile). The caller holds the folio lock and a
+    /// reference (`extraRefs`: madvise's `folio_get`, reclaim's isolation), which keep the
+    /// folio alive across the PMD locks.
     @discardableResult
     func splitFolio(_ t: SimThread, _ folio: PFN, index: UInt64? = nil, extraRefs: Int32, isolateTails: Bool = false,
                     countIn mm: MM?) async -> Bool {

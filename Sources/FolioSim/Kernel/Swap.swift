@@ -350,7 +350,9 @@ extension World {
     /// `do_swap_page` for a swap PTE: find the folio in the swapcache or read it from the slot
     /// (a new order-0 folio), then under the PTL and folio lock map it: exclusive (and writable
     /// if VM_WRITE) when the swap PTE remembered exclusivity or nothing else holds the folio,
-    /// else read-only and shared, continuing a write in `do_wp_page`.
+    /// else read-only and shared, continuing a write in `do_wp_page`. Outside the PTL the
+    /// folio is kept alive by the reference of the swapcache lookup (`swap_cache_get_folio`)
+    /// or of the new folio's allocation; the swap slot by `swapcache_prepare`.
     func doSwapPage(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
         let orig = vmf.origPTE
         guard orig.isSwap else { return .sigbus }

@@ -42,41 +42,77 @@ enum KernelNames {
         "tableFreeSync": "free_pgtables",
     ]
 
-    /// (the 6.18 name, the first release that has it, the name before). Applied newest
-    /// first, so a name renamed twice goes back through both.
-    static let renames: [(name: String, since: Int, before: String)] = [
-        ("gup_fast_fallback", 610, "internal_get_user_pages_fast"),
-        ("gup_fast_pte_range", 610, "gup_pte_range"),
-        ("gup_fast_pmd_range", 610, "gup_pmd_range"),
-        ("gup_fast_pmd_leaf", 610, "gup_huge_pmd"),
-        ("gup_fast", 610, "lockless_pages_from_mm"),
-        ("lockless_pages_from_mm", 516, "internal_get_user_pages_fast"),
-        ("try_grab_folio_fast", 610, "try_grab_folio"),
-        ("try_grab_folio", 601, "try_grab_compound_head"),
-        ("follow_huge_pmd", 607, "follow_trans_huge_pmd"),
-        ("folio_try_share_anon_rmap_pte", 609, "page_try_share_anon_rmap"),
-        ("folio_try_dup_anon_rmap_ptes", 609, "page_try_dup_anon_rmap"),
-        ("folio_try_dup_anon_rmap_pte", 609, "page_try_dup_anon_rmap"),
-        ("folio_try_dup_anon_rmap_pmd", 609, "page_try_dup_anon_rmap"),
-        ("page_try_dup_anon_rmap", 519, "page_dup_rmap"),
-        ("copy_present_ptes", 609, "copy_present_pte"),
-        ("shrink_folio_list", 602, "shrink_page_list"),
-        ("folio_free_swap", 601, "try_to_free_swap"),
-        ("swap_cache_get_folio", 602, "lookup_swap_cache"),
-        ("do_vmi_munmap", 602, "do_mas_munmap"),
-        ("do_mas_munmap", 601, "__do_munmap"),
-        ("wp_can_reuse_anon_folio", 605, "do_wp_page"),
-        ("folio_add_new_anon_rmap", 603, "page_add_new_anon_rmap"),
-        ("folio_maybe_dma_pinned", 519, "page_maybe_dma_pinned"),
-        ("split_folio", 519, "split_huge_page"),
-        ("folio_trylock", 516, "trylock_page"),
-        ("folio_lock", 516, "lock_page"),
-        ("folio_unlock", 516, "unlock_page"),
-        ("folio_put", 516, "put_page"),
-        ("folio_get", 516, "get_page"),
-        ("folio_ref_add", 516, "page_ref_add"),
-        ("folio_try_get", 516, "page_cache_get_speculative"),
-        ("filemap_get_folio", 516, "find_get_page"),
+    /// A rename: `name` (as 6.18 or the next rename spells it) first appears in release
+    /// `since`; before, the code said `before`. With `in`, only on trace lines of those kernel
+    /// functions (their 6.18 names): the folio conversion reached each path at its own
+    /// release. Sources: KERNEL-NOTES.md, "Function names".
+    struct Rename {
+        var name: String
+        var since: Int
+        var before: String
+        var context: [String] = []
+        init(_ name: String, _ since: Int, _ before: String, in context: [String] = []) {
+            self.name = name; self.since = since; self.before = before; self.context = context
+        }
+    }
+
+    static let forkPaths = ["copy_present_ptes", "copy_present_pte", "copy_pte_range", "copy_page_range", "copy_huge_pmd", "dup_mmap"]
+    static let reusePaths = ["do_wp_page", "wp_can_reuse_anon_folio", "wp_page_reuse"]
+
+    /// Applied in this order, contextual ones first and each list newest first, so that a
+    /// name renamed twice goes back through both.
+    static let renames: [Rename] = [
+        // Per path: the folio API reached it at these releases.
+        Rename("folio_put", 603, "put_page", in: ["wp_page_copy"] + forkPaths),
+        Rename("folio_get", 603, "get_page", in: forkPaths),
+        Rename("folio_ref_add", 609, "get_page", in: forkPaths),
+        Rename("folio_trylock", 601, "trylock_page", in: reusePaths),
+        Rename("folio_unlock", 601, "unlock_page", in: reusePaths),
+        Rename("folio_get", 601, "get_page", in: reusePaths),
+        Rename("folio_put", 601, "put_page", in: reusePaths + ["do_swap_page", "swap_cache_get_folio", "__read_swap_cache_async"]),
+        Rename("folio_lock", 601, "lock_page", in: ["do_swap_page"]),
+        Rename("folio_unlock", 601, "unlock_page", in: ["do_swap_page"]),
+        Rename("filemap_get_folio", 601, "find_get_page", in: ["swap_cache_get_folio", "do_swap_page"]),
+        Rename("folio_trylock", 519, "trylock_page", in: ["shrink_folio_list", "reclaim_folio_list"]),
+        Rename("folio_unlock", 519, "unlock_page", in: ["shrink_folio_list", "reclaim_folio_list"]),
+        Rename("folio_maybe_dma_pinned", 519, "page_maybe_dma_pinned", in: ["shrink_folio_list", "reclaim_folio_list"]),
+        // follow_page_pte's grab: try_grab_page until 6.10 made try_grab_folio the slow one.
+        Rename("try_grab_folio", 610, "try_grab_page", in: ["follow_page_pte", "follow_page_mask", "follow_huge_pmd", "__get_user_pages"]),
+        // Everywhere else.
+        Rename("gup_fast_fallback", 610, "internal_get_user_pages_fast"),
+        Rename("gup_fast_pte_range", 610, "gup_pte_range"),
+        Rename("gup_fast_pmd_range", 610, "gup_pmd_range"),
+        Rename("gup_fast_pmd_leaf", 610, "gup_huge_pmd"),
+        Rename("gup_fast", 610, "lockless_pages_from_mm"),
+        Rename("lockless_pages_from_mm", 511, "internal_get_user_pages_fast"),
+        Rename("try_grab_folio_fast", 610, "try_grab_folio"),
+        Rename("try_grab_folio", 518, "try_grab_compound_head"),
+        Rename("follow_huge_pmd", 610, "follow_trans_huge_pmd"),
+        Rename("folio_try_get", 610, "folio_try_get_rcu"),
+        Rename("folio_try_get_rcu", 516, "page_cache_get_speculative"),
+        Rename("copy_present_ptes", 609, "copy_present_pte"),
+        Rename("folio_try_dup_anon_rmap_ptes", 609, "folio_try_dup_anon_rmap_pte"),
+        Rename("folio_try_share_anon_rmap_pte", 608, "page_try_share_anon_rmap"),
+        Rename("folio_try_dup_anon_rmap_pte", 608, "page_try_dup_anon_rmap"),
+        Rename("folio_try_dup_anon_rmap_pmd", 608, "page_try_dup_anon_rmap"),
+        Rename("folio_needs_cow_for_dma", 608, "page_needs_cow_for_dma"),
+        Rename("folio_maybe_dma_pinned", 608, "page_maybe_dma_pinned"),
+        Rename("wp_can_reuse_anon_folio", 607, "do_wp_page"),
+        Rename("do_vmi_munmap", 603, "do_mas_munmap"),
+        Rename("folio_add_new_anon_rmap", 603, "page_add_new_anon_rmap"),
+        Rename("shrink_folio_list", 601, "shrink_page_list"),
+        Rename("folio_free_swap", 601, "try_to_free_swap"),
+        Rename("swap_cache_get_folio", 601, "lookup_swap_cache"),
+        Rename("do_mas_munmap", 601, "__do_munmap"),
+        Rename("split_folio", 601, "split_huge_page"),
+        Rename("page_try_dup_anon_rmap", 519, "page_dup_rmap"),
+        Rename("folio_trylock", 516, "trylock_page"),
+        Rename("folio_lock", 516, "lock_page"),
+        Rename("folio_unlock", 516, "unlock_page"),
+        Rename("folio_put", 516, "put_page"),
+        Rename("folio_get", 516, "get_page"),
+        Rename("folio_ref_add", 516, "page_ref_add"),
+        Rename("copy_present_pte", 509, "copy_one_pte"),
     ]
 
     /// The kernel name of a Swift function name from `#function` (`doWPPage(_:_:)` →
@@ -109,6 +145,7 @@ enum KernelNames {
         guard release < 618 else { return text }
         var out = text
         for r in renames where release < r.since && out.contains(r.name) {
+            if !r.context.isEmpty && !r.context.contains(where: { text.contains($0 + ":") }) { continue }
             out = replaceIdentifier(r.name, with: r.before, in: out)
         }
         return out
