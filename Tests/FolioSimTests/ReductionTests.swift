@@ -68,7 +68,7 @@ import Testing
         for seed in UInt64(1)...UInt64(count) {
             guard let s = ProgramGenerator.scenario(seed: seed) else { continue }
             for bound in Self.bounds {
-                guard let diffs = try await Self.compare(s, bound: bound, cap: Self.full ? 100_000 : 2_000, label: "program \(seed)") else { continue }
+                guard let diffs = try await Self.compare(s, bound: bound, cap: Self.full ? 20_000 : 2_000, label: "program \(seed)") else { continue }
                 compared += 1
                 #expect(diffs.isEmpty, "\(diffs)\n\(ProgramGenerator.text(seed: seed))")
             }
