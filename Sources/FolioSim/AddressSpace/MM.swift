@@ -26,8 +26,13 @@ public final class MM {
     public internal(set) var mmapLock = RWSemState()
     /// Per-VMA locks (6.4+ `vm_lock`), by VMA id: readers, and the VMAs write-locked by the
     /// mmap_lock writer until it unlocks (`vma_start_write` … `vma_end_write_all`).
-    private var vmaReaders: [Int32: Int32] = [:]
-    private var vmaWriteLocked: Set<Int32> = []
+    /// By VMA id (ids are small and never reused): readers, and whether the writer locked it;
+    /// plus the write-locked ids, to end them, and how many locks are held. (Arrays indexed by
+    /// id, not a dictionary: every fault from 6.4 takes and drops a read lock.)
+    private var vmaReaders: [Int32] = []
+    private var vmaWriteLockedFlag: [Bool] = []
+    private var vmaWriteLocked: [Int32] = []
+    private var vmaLocksHeld = 0
     /// GUP-fast walks of this mm that have interrupts disabled (page tables cannot be freed).
     var gupFastWalkers: Int32 = 0
     /// The next VMA id (ids are never reused within an mm).
@@ -62,7 +67,9 @@ public final class MM {
         wpSeq = o.wpSeq
         mmapLock = o.mmapLock
         vmaReaders = o.vmaReaders
+        vmaWriteLockedFlag = o.vmaWriteLockedFlag
         vmaWriteLocked = o.vmaWriteLocked
+        vmaLocksHeld = o.vmaLocksHeld
         gupFastWalkers = o.gupFastWalkers
         nextVMAId = o.nextVMAId
         rssAnon = o.rssAnon
@@ -207,27 +214,45 @@ public final class MM {
     // MARK: per-VMA locks (6.4+)
 
     func vmaLockAvailable(_ id: Int32, write: Bool) -> Bool {
-        write ? (vmaReaders[id] ?? 0) == 0 : !vmaWriteLocked.contains(id)
+        write ? readers(id) == 0 : !writeLocked(id)
     }
     func vmaLockHolders(_ id: Int32) -> String {
-        vmaWriteLocked.contains(id) ? "the mmap_lock writer" : "\(vmaReaders[id] ?? 0) reader(s)"
+        writeLocked(id) ? "the mmap_lock writer" : "\(readers(id)) reader(s)"
     }
+    @inline(__always) private func readers(_ id: Int32) -> Int32 { Int(id) < vmaReaders.count ? vmaReaders[Int(id)] : 0 }
+    @inline(__always) private func writeLocked(_ id: Int32) -> Bool { Int(id) < vmaWriteLockedFlag.count && vmaWriteLockedFlag[Int(id)] }
     /// Whether the VMA is write-locked (`vma_start_read` then fails). The kernel compares
     /// `vma->vm_lock_seq` with `mm->mm_lock_seq`, which `mmap_write_unlock` advances: the
     /// read is recorded on the mmap_lock, whose write steps are the only ones that end a
     /// VMA write lock.
     func isVMAWriteLocked(_ id: Int32) -> Bool {
         note(.mmapLock(mm: index), write: false)
-        return vmaWriteLocked.contains(id)
+        return writeLocked(id)
     }
-    func vmaReadLock(_ id: Int32) { vmaReaders[id, default: 0] += 1 }
+    func vmaReadLock(_ id: Int32) {
+        if Int(id) >= vmaReaders.count { vmaReaders += [Int32](repeating: 0, count: Int(id) + 1 - vmaReaders.count) }
+        vmaReaders[Int(id)] += 1
+        vmaLocksHeld += 1
+    }
     func vmaReadUnlock(_ id: Int32) {
-        let n = (vmaReaders[id] ?? 1) - 1
-        vmaReaders[id] = n == 0 ? nil : n
+        guard readers(id) > 0 else { return }
+        vmaReaders[Int(id)] -= 1
+        vmaLocksHeld -= 1
     }
-    func vmaWriteLock(_ id: Int32) { vmaWriteLocked.insert(id) }
+    func vmaWriteLock(_ id: Int32) {
+        guard !writeLocked(id) else { return }
+        if Int(id) >= vmaWriteLockedFlag.count { vmaWriteLockedFlag += [Bool](repeating: false, count: Int(id) + 1 - vmaWriteLockedFlag.count) }
+        vmaWriteLockedFlag[Int(id)] = true
+        vmaWriteLocked.append(id)
+        vmaLocksHeld += 1
+    }
     /// `vma_end_write_all`: the writer's mmap_write_unlock (or downgrade) ends its VMA locks.
-    func vmaEndWriteAll() { if !vmaWriteLocked.isEmpty { vmaWriteLocked.removeAll() } }
+    func vmaEndWriteAll() {
+        guard !vmaWriteLocked.isEmpty else { return }
+        for id in vmaWriteLocked { vmaWriteLockedFlag[Int(id)] = false }
+        vmaLocksHeld -= vmaWriteLocked.count
+        vmaWriteLocked.removeAll()
+    }
     /// Whether any per-VMA lock is held (for the checker's `locks-released`).
-    var anyVMALockHeld: Bool { !vmaReaders.isEmpty || !vmaWriteLocked.isEmpty }
+    var anyVMALockHeld: Bool { vmaLocksHeld != 0 }
 }

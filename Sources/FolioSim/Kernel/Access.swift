@@ -61,7 +61,7 @@ extension World {
     /// already has an anon_vma (else the fault would have to prepare one, which needs
     /// mmap_lock: `vmf_anon_prepare` retries under it) and no mmap_lock writer has
     /// write-locked it (`vma_start_read` fails). Nil: the caller takes mmap_lock.
-    func lockVMAUnderRCU(_ t: SimThread, _ mm: MM, _ addr: UInt64) async -> VMA? {
+    @inline(__always) func lockVMAUnderRCU(_ t: SimThread, _ mm: MM, _ addr: UInt64) async -> VMA? {
         await schedule(t, "lock_vma_under_rcu", "mas_walk", .vmas(mm: mm.index), .read)
         guard let vi = mm.vmaIndex(containing: addr) else { return nil }
         let vma = mm.vmas[vi]
@@ -73,7 +73,7 @@ extension World {
     }
 
     /// `vma_end_read`.
-    func vmaEndRead(_ t: SimThread, _ mm: MM, _ vma: VMA) async {
+    @inline(__always) func vmaEndRead(_ t: SimThread, _ mm: MM, _ vma: VMA) async {
         await schedule(t, "vma_end_read", "up_read(vm_lock)", .vmaLock(mm: mm.index, vma: vma.id), .read)
         mm.vmaReadUnlock(vma.id)
     }
