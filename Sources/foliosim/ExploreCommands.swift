@@ -3,8 +3,9 @@ import Foundation
 
 let exploreUsage = """
 usage: foliosim explore FILE [--json] [--strategy S] [--bound N|none] [--seed N] [--count N]
-                             [--depth N] [--no-reduction] [--schedule STRING] [--all]
-                             [--ignore NAME]... [--shrink-budget N] [--semantics NAME]
+                             [--depth N] [--no-reduction] [--state-cache hash|exact|off]
+                             [--schedule STRING] [--all] [--ignore NAME]... [--shrink-budget N]
+                             [--semantics NAME]
 
 Explores the interleavings of the config's `threads` (after its `steps`, before its
 `after`), checks the per-step invariants after every scheduling step and the at-rest ones
@@ -16,7 +17,11 @@ scripted, --depth pct, --bound and --no-reduction dfs; an option the strategy in
 does not take is an error:
   --strategy S       dfs (default), random, pct or scripted
   --bound N|none     preemption bound of dfs (default 2; none = unbounded)
-  --no-reduction     dfs without partial-order reduction (plain DFS)
+  --no-reduction     dfs without any reduction (plain stateless DFS: the reference)
+  --state-cache M    reduced dfs with a state cache: hash (stop where a state was explored
+                     already, by its 64-bit hash; DPOR keeps each state's subtree summary),
+                     exact (also keep full states; stop on a hash collision or a hash that
+                     drifted), off (default: stateless DPOR with sleep sets, BPOR under a bound)
   --seed N           seed of random and pct (default 1)
   --count N          schedules of random and pct (default 1000)
   --depth N          pct depth (default 3)
@@ -93,6 +98,11 @@ extension FolioSimCLI {
                 }
                 o.ignore.append(n)
             case "--shrink-budget": o.shrinkBudget = number(a, 0, 100_000_000)
+            case "--state-cache":
+                let m = value(a)
+                if m == "off" { o.stateCache = .some(nil) } else if let c = StateCacheMode(rawValue: m) { o.stateCache = .some(c) } else {
+                    fail("explore: --state-cache expects hash, exact or off, found \(JSONWriter.quote(m))")
+                }
             case "--semantics": semantics = value(a)
             default:
                 if a.hasPrefix("-") { fail("explore: unknown option \(JSONWriter.quote(a)) (see foliosim explore --help)") }

@@ -15,12 +15,15 @@ import Testing
 
     /// Explores `s` with and without reduction at `bound`; nil when either search did not
     /// complete within `cap` runs, else the differences found.
-    static func compare(_ s: Scenario, bound: Int?, cap: Int, label: String) async throws -> [String]? {
+    static func compare(_ s: Scenario, bound: Int?, cap: Int, label: String, cache: StateCacheMode? = nil) async throws -> [String]? {
         var opts = s.explore ?? ExploreOptions()
         opts.maxSchedules = cap
         opts.shrinkBudget = 20_000
         opts.strategy = .dfs(preemptionBound: bound, reduction: true)
+        opts.stateCache = cache
         let reduced = try await Explorer.explore(s, options: opts)
+        if let f = reduced.cache?.failure { return ["\(label): state cache: \(f)"] }
+        opts.stateCache = nil
         opts.strategy = .dfs(preemptionBound: bound, reduction: false)
         let plain = try await Explorer.explore(s, options: opts)
         let b = bound.map(String.init) ?? "none"
@@ -28,7 +31,7 @@ import Testing
             print("reduction \(label) bound \(b): incomplete (reduced \(reduced.runs) runs, plain \(plain.runs))")
             return nil
         }
-        print("reduction \(label) bound \(b): \(reduced.counterexample?.invariant ?? "no violation"), reduced \(reduced.schedules) schedules (\(reduced.runs) runs), plain \(plain.schedules)")
+        print("reduction\(cache.map { " with state cache (\($0))" } ?? "") \(label) bound \(b): \(reduced.counterexample?.invariant ?? "no violation"), reduced \(reduced.schedules) schedules (\(reduced.runs) runs\(reduced.cache.map { ", \($0.states) states" } ?? "")), plain \(plain.schedules)")
         var diffs: [String] = []
         if reduced.counterexample?.invariant != plain.counterexample?.invariant || reduced.counterexample?.schedule != plain.counterexample?.schedule {
             diffs.append("\(label) bound \(b): verdict \(reduced.counterexample.map { "\($0.invariant) \"\($0.schedule)\"" } ?? "none") reduced, \(plain.counterexample.map { "\($0.invariant) \"\($0.schedule)\"" } ?? "none") plain")
@@ -60,6 +63,34 @@ import Testing
             #expect(diffs.isEmpty, "\(diffs)")
         }
         #expect(compared >= (Self.full ? 3 : 1), "\(name): too few bounds completed to compare")
+    }
+
+    /// DPOR with the state cache (exact mode: it also stops at a hash that drifted from one
+    /// computed afresh, or two states that share a hash) against plain DFS.
+    @Test(arguments: raceConfigs)
+    func aRaceConfigGivesTheSameVerdictsAndEndStatesWithTheStateCache(_ name: String) async throws {
+        let s = try ExploreTests.load(name)
+        var compared = 0
+        for bound in Self.bounds {
+            guard let diffs = try await Self.compare(s, bound: bound, cap: Self.full ? 300_000 : 3_000, label: name, cache: .exact) else { continue }
+            compared += 1
+            #expect(diffs.isEmpty, "\(diffs)")
+        }
+        #expect(compared >= (Self.full ? 3 : 1), "\(name): too few bounds completed to compare")
+    }
+
+    @Test func generatedProgramsGiveTheSameVerdictsAndEndStatesWithTheStateCache() async throws {
+        let count = Self.full ? 220 : 8
+        var compared = 0
+        for seed in UInt64(1)...UInt64(count) {
+            guard let s = ProgramGenerator.scenario(seed: seed) else { continue }
+            for bound in Self.bounds {
+                guard let diffs = try await Self.compare(s, bound: bound, cap: Self.full ? 20_000 : 2_000, label: "program \(seed)", cache: .exact) else { continue }
+                compared += 1
+                #expect(diffs.isEmpty, "\(diffs)\n\(ProgramGenerator.text(seed: seed))")
+            }
+        }
+        #expect(compared >= count * 2, "only \(compared) comparisons completed")
     }
 
     @Test func generatedProgramsGiveTheSameVerdictsAndEndStatesReduced() async throws {

@@ -253,6 +253,17 @@ public final class MM {
         vmaLocksHeld -= vmaWriteLocked.count
         vmaWriteLocked.removeAll()
     }
+    /// The per-VMA locks held: (VMA id, readers, write-locked), by id.
+    var peekVMALocks: [(Int32, Int32, Bool)] {
+        guard vmaLocksHeld != 0 else { return [] }
+        var out: [(Int32, Int32, Bool)] = []
+        for id in 0..<max(vmaReaders.count, vmaWriteLockedFlag.count) where readers(Int32(id)) != 0 || writeLocked(Int32(id)) {
+            out.append((Int32(id), readers(Int32(id)), writeLocked(Int32(id))))
+        }
+        return out
+    }
+    /// The readers of a per-VMA lock.
+    func peekVMAReaders(_ id: Int32) -> Int32 { readers(id) }
     /// Whether any per-VMA lock is held (for the checker's `locks-released`).
     var anyVMALockHeld: Bool { vmaLocksHeld != 0 }
 }

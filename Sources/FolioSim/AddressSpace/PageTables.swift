@@ -455,6 +455,16 @@ public final class PageTableStore {
     var peekPTETables: [PTETable] { pte }
     var pteTableCount: Int { pte.count }
     var pmdTableCount: Int { pmd.count }
+    var upperTableCount: Int { upper.count }
+    /// How many tables of each level are in use (the table allocator's state, as the state
+    /// cache hashes it).
+    var tablesInUse: Int {
+        var n = 0
+        for t in pte where t.inUse { n += 1 }
+        for t in pmd where t.inUse { n += 1 << 20 }
+        for t in upper where t.inUse { n += 1 << 40 }
+        return n
+    }
 
     /// After an invariant check: every table counts as unchanged; with `tracking`, a table
     /// keeps its entries as of now when it is next written.

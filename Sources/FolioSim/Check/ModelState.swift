@@ -1,98 +1,228 @@
 /// The model's state object by object: every piece of shared state a footprint can name
 /// (`PointObject`), with a hash of its value. Two worlds hold the same state exactly when
 /// their lists are equal; where they differ, the keys name the objects. The commutativity
-/// audit compares the worlds that two orders of two steps leave; only objects that hold
-/// something are listed (an empty PTE, a free frame, an unused slot are left out).
+/// audit compares the worlds that two orders of two steps leave, and the explorer's state
+/// cache hashes the same objects (`StateHasher`) under canonical names; only objects that
+/// hold something are listed (an empty PTE, a free frame, an unused slot are left out).
+///
+/// Some footprint objects are parts of a larger value here (`valueKey`): the pins on one
+/// folio belong to the pin table. A per-VMA lock's own value is its readers; which VMAs the
+/// mmap_lock writer has write-locked is part of the mmap_lock's value, because
+/// `mmap_write_unlock` ends those locks recording only the mmap_lock.
 ///
 /// Instrumentation: reads the model unlogged.
 extension World {
-    /// (object key, value hash) for every object that holds something, sorted by key.
+    /// (object key, value hash) for every object that holds something, sorted by key, with
+    /// frames and swap slots under their own numbers; then, for each thread with a GUP call
+    /// in flight, the pages it has kept.
     func stateObjects() -> [(key: UInt64, value: UInt64)] {
         var out: [(key: UInt64, value: UInt64)] = []
-        func add(_ o: PointObject, _ parts: UInt64...) {
-            var h: UInt64 = 0xCBF2_9CE4_8422_2325
-            for p in parts { h = (h ^ p) &* 0x100_0000_01B3 }
-            out.append((o.key, h))
+        for k in stateKeys() { if let v = objectValue(k, .identity) { out.append((k, v)) } }
+        for t in threads where !t.gupKept.isEmpty {
+            out.append((PointObject.pins(PFN(0)).key, StateFold.of([UInt64(t.id)] + t.gupKept.map { UInt64($0.page.raw) })))
         }
-        // Frames: each page's own state, each folio's counts and flags, the lock bit.
-        let pageBits = PageFlag.anonExclusive | PageFlag.allocated | PageFlag.head | PageFlag.buddy | PageFlag.orderMask
+        out.sort { $0.key < $1.key }
+        return out
+    }
+
+    /// The key of the value a footprint object is part of (nil: the object holds no value of
+    /// its own: the "table has entries" summaries, operation boundaries).
+    static func valueKey(_ key: UInt64) -> UInt64? {
+        switch key >> 56 {
+        case 9, 10: return key & 1023 >= 512 ? nil : key
+        case 14: return PointObject.pinTable.key
+        case 25, 0xFF: return nil
+        default: return key
+        }
+    }
+
+    /// Every object that may hold something (value keys only, unsorted).
+    func stateKeys() -> [UInt64] {
+        var out: [UInt64] = []
         for range in memory.usedFrameRanges {
             for pfn in range {
                 let f = memory.frames[pfn]
                 guard f.flags & PageFlag.allocated != 0 else { continue }
-                add(.page(PFN(pfn)), UInt64(f.flags & pageBits), UInt64(UInt32(bitPattern: f.map)), UInt64(f.data))
-                if f.flags & PageFlag.locked != 0 { add(.folioLock(PFN(pfn)), 1) }
-                guard f.flags & PageFlag.head != 0 else { continue }
-                var parts = [UInt64(UInt32(bitPattern: f.ref)), UInt64(f.flags & ~(pageBits | PageFlag.locked))]
-                if f.flags & PageFlag.orderMask != 0 {
-                    let m = memory.peekMeta(PFN(pfn))
-                    parts += [m.largeMapcount, m.entireMapcount, m.pincount, m.nrPagesMapped, m.mmId0, m.mmId1,
-                              m.mmIdCount0, m.mmIdCount1].map { UInt64(UInt32(bitPattern: $0)) } + [m.maybeMappedShared ? 1 : 0]
-                }
-                if let slot = swap.peekSlot(of: PFN(pfn)) { parts.append(UInt64(slot) | 1 << 40) }
-                var h: UInt64 = 0xCBF2_9CE4_8422_2325
-                for p in parts { h = (h ^ p) &* 0x100_0000_01B3 }
-                out.append((PointObject.folio(PFN(pfn)).key, h))
+                out.append(PointObject.page(PFN(pfn)).key)
+                if f.flags & PageFlag.locked != 0 { out.append(PointObject.folioLock(PFN(pfn)).key) }
+                if f.flags & PageFlag.head != 0 { out.append(PointObject.folio(PFN(pfn)).key) }
             }
         }
-        // Page tables: entries, deposited tables, lock owners.
         for (id, t) in tables.peekPTETables.enumerated() where t.inUse {
-            let table = Int32(id)
-            for i in 0..<Geometry.ptrsPerTable where !t.ptes[i].isNone { add(.pte(PTESlot(table: table, index: i)), t.ptes[i].raw) }
-            if t.ptlOwner != 0 { add(.ptl(table: table), UInt64(t.ptlOwner)) }
+            for i in 0..<Geometry.ptrsPerTable where !t.ptes[i].isNone { out.append(PointObject.pte(PTESlot(table: Int32(id), index: i)).key) }
+            if t.ptlOwner != 0 { out.append(PointObject.ptl(table: Int32(id)).key) }
         }
-        for id in 1..<tables.pmdTableCount {
+        for id in 1..<max(1, tables.pmdTableCount) {
             let t = tables.peekPMDTable(Int32(id))
             guard t.inUse else { continue }
             for i in 0..<Geometry.ptrsPerTable where !t.entries[i].isNone || t.deposited[i] != 0 {
-                add(.pmd(table: Int32(id), index: i), t.entries[i].raw, UInt64(UInt32(bitPattern: t.deposited[i])))
+                out.append(PointObject.pmd(table: Int32(id), index: i).key)
             }
-            if t.lockOwner != 0 { add(.pmdLock(table: Int32(id)), UInt64(t.lockOwner)) }
+            if t.lockOwner != 0 { out.append(PointObject.pmdLock(table: Int32(id)).key) }
         }
-        // Address spaces.
+        for id in 1..<max(1, tables.upperTableCount) {
+            let t = tables.peekUpperTable(Int32(id))
+            guard t.inUse else { continue }
+            for i in 0..<Geometry.ptrsPerTable where t.entries[i] != 0 { out.append(PointObject.upper(table: Int32(id), index: i).key) }
+        }
         for mm in mms {
-            var h: UInt64 = 0xCBF2_9CE4_8422_2325
-            for v in mm.peekVMAs {
-                for p in [v.start, v.end, UInt64(v.flags.rawValue), v.pgoff, UInt64(UInt32(bitPattern: v.anonVMA)), UInt64(UInt32(bitPattern: v.id))] {
-                    h = (h ^ p) &* 0x100_0000_01B3
-                }
-                switch v.backing {
-                case .anonymous: h = (h ^ 1) &* 0x100_0000_01B3
-                case .file(let f): h = (h ^ UInt64(f + 2)) &* 0x100_0000_01B3
-                }
-            }
-            out.append((PointObject.vmas(mm: mm.index).key, h))
-            add(.mmFlags(mm: mm.index), mm.peekHasPinned ? 1 : 0, mm.disableTHPFlagPeek ? 1 : 0)
-            add(.seqcount(mm: mm.index), UInt64(mm.peekWriteProtectSeq))
-            add(.mmapLock(mm: mm.index), UInt64(mm.mmapLock.readers), UInt64(mm.mmapLock.writer))
-            add(.tableFree(mm: mm.index), UInt64(mm.gupFastWalkers))
+            for o in [PointObject.vmas(mm: mm.index), .mmFlags(mm: mm.index), .seqcount(mm: mm.index),
+                      .mmapLock(mm: mm.index), .tableFree(mm: mm.index)] { out.append(o.key) }
+            for (id, readers, _) in mm.peekVMALocks where readers != 0 { out.append(PointObject.vmaLock(mm: mm.index, vma: id).key) }
         }
-        add(.processes, UInt64(mms.count), UInt64(mms.filter(\.peekAlive).count), UInt64(files.count))
-        add(.anonVMAIds, UInt64(nextAnonVMA))
-        // Swap, pins, queues, pagecache.
+        for o in [PointObject.processes, .anonVMAIds, .swapAllocator, .pinTable, .deferredSplit, .allocator, .tableAllocator] {
+            out.append(o.key)
+        }
         for s in 1..<max(swap.slotCount, 1) {
             let st = swap.state(s)
-            if st.count != 0 || st.cache != 0 || st.data != 0 { add(.swapSlot(s), UInt64(UInt32(bitPattern: st.count)), UInt64(st.cache), UInt64(st.data)) }
+            if st.count != 0 || st.cache != 0 || st.data != 0 { out.append(PointObject.swapSlot(s).key) }
         }
-        add(.swapAllocator, UInt64(swap.peekUsedSlots))
-        var pinHash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for p in pins {
-            for v in [UInt64(p.mm), p.addr, UInt64(p.flags.rawValue), p.released ? 1 : 0] + p.pages.map({ UInt64($0.raw) }) {
-                pinHash = (pinHash ^ v) &* 0x100_0000_01B3
+        for i in files.indices { out.append(PointObject.pagecache(file: i).key) }
+        return out
+    }
+
+    /// A hash of what object `key` (a value key) holds, with frames and swap slots hashed
+    /// under `names`; nil when it holds nothing.
+    func objectValue(_ key: UInt64, _ names: StateNames) -> UInt64? {
+        let payload = key & ((1 << 56) - 1)
+        let low32 = Int32(bitPattern: UInt32(truncatingIfNeeded: payload))
+        switch key >> 56 {
+        case 1: return mmLockValue(mms[Int(payload)])
+        case 2:
+            let r = mms[Int(payload >> 32)].peekVMAReaders(low32)
+            return r == 0 ? nil : UInt64(r)
+        case 3:
+            let t = tables.peekPTETable(low32)
+            return t.inUse && t.ptlOwner != 0 ? UInt64(t.ptlOwner) : nil
+        case 4:
+            let t = tables.peekPMDTable(low32)
+            return t.inUse && t.lockOwner != 0 ? UInt64(t.lockOwner) : nil
+        case 5: return memory.frames[Int(payload)].flags & PageFlag.locked != 0 ? 1 : nil
+        case 6: return folioValue(Int(payload), names)
+        case 7:
+            let f = memory.frames[Int(payload)]
+            guard f.flags & PageFlag.allocated != 0 else { return nil }
+            return StateFold.of([UInt64(f.flags & World.pageBits), UInt64(UInt32(bitPattern: f.map)), UInt64(f.data)])
+        case 8:
+            let t = tables.peekPTETable(Int32(truncatingIfNeeded: payload >> 9))
+            let e = t.ptes[Int(payload & 511)]
+            return t.inUse && !e.isNone ? World.pteValue(e, names) : nil
+        case 9:
+            let t = tables.peekPMDTable(Int32(truncatingIfNeeded: payload >> 10))
+            let i = Int(payload & 1023)
+            guard t.inUse, !t.entries[i].isNone || t.deposited[i] != 0 else { return nil }
+            return StateFold.of([pmdValue(t.entries[i], names), t.deposited[i] == 0 ? 0 : names.frame(tables.peekPTETable(t.deposited[i]).backing.raw)])
+        case 10:
+            let table = Int32(truncatingIfNeeded: payload >> 10)
+            let t = tables.peekUpperTable(table)
+            let child = t.entries[Int(payload & 1023)]
+            guard t.inUse, child != 0 else { return nil }
+            let isPGD = mms.contains { $0.pgd == table }
+            return names.frame(isPGD ? tables.peekUpperTable(child).backing.raw : tables.peekPMDTable(child).backing.raw)
+        case 11: return UInt64(mms[Int(payload)].peekWriteProtectSeq)
+        case 12:
+            let mm = mms[Int(payload)]
+            return StateFold.of([mm.peekHasPinned ? 1 : 0, mm.disableTHPFlagPeek ? 1 : 0])
+        case 13: return vmasValue(mms[Int(payload)])
+        case 15: return pinTableValue(names)
+        case 16: return StateFold.of([UInt64(memory.freePages)] + (0...Geometry.maxOrder).map { UInt64(memory.peekFreeBlocks($0)) })
+        case 17: return UInt64(tables.tablesInUse)
+        case 18:
+            let st = swap.state(Int(payload))
+            guard st.count != 0 || st.cache != 0 || st.data != 0 else { return nil }
+            return StateFold.of([UInt64(UInt32(bitPattern: st.count)), st.cache == 0 ? 0 : names.frame(st.cache), UInt64(st.data)])
+        case 19: return UInt64(swap.peekUsedSlots)
+        case 20: return StateFold.of(deferredSplitQueuePeek.map { names.frame($0.raw) })
+        case 21: return StateFold.of(files[Int(payload)].pages.map { $0 == 0 ? 0 : names.frame($0) })
+        case 22: return StateFold.of([UInt64(mms.count), UInt64(mms.filter(\.peekAlive).count), UInt64(files.count)])
+        case 23: return UInt64(nextAnonVMA)
+        case 24: return UInt64(mms[Int(payload)].gupFastWalkers)
+        default: return nil
+        }
+    }
+
+    /// The key that names object `key` whatever frames or swap slots a run picked: a frame's
+    /// objects by the frame's name, a page table's by the name of the frame that backs it.
+    func canonicalKey(_ key: UInt64, _ names: StateNames) -> UInt64 {
+        let payload = key & ((1 << 56) - 1)
+        let kind = key >> 56
+        func pteTable(_ id: UInt64) -> UInt64 { names.frame(tables.peekPTETable(Int32(truncatingIfNeeded: id)).backing.raw) }
+        func pmdTable(_ id: UInt64) -> UInt64 { names.frame(tables.peekPMDTable(Int32(truncatingIfNeeded: id)).backing.raw) }
+        let id: UInt64
+        switch kind {
+        case 3: id = pteTable(payload)
+        case 4: id = pmdTable(payload)
+        case 5, 6, 7: id = names.frame(UInt32(truncatingIfNeeded: payload))
+        case 8: id = StateFold.of([pteTable(payload >> 9), payload & 511])
+        case 9: id = StateFold.of([pmdTable(payload >> 10), payload & 1023])
+        case 10: id = StateFold.of([names.frame(tables.peekUpperTable(Int32(truncatingIfNeeded: payload >> 10)).backing.raw), payload & 1023])
+        case 18: id = names.slot(Int(payload))
+        default: return key
+        }
+        return StateFold.mix(kind << 56 ^ id)
+    }
+
+    static let pageBits = PageFlag.anonExclusive | PageFlag.allocated | PageFlag.head | PageFlag.buddy | PageFlag.orderMask
+
+    private func folioValue(_ pfn: Int, _ names: StateNames) -> UInt64? {
+        let f = memory.frames[pfn]
+        guard f.flags & PageFlag.allocated != 0, f.flags & PageFlag.head != 0 else { return nil }
+        var parts = [UInt64(UInt32(bitPattern: f.ref)), UInt64(f.flags & ~(World.pageBits | PageFlag.locked))]
+        if f.flags & PageFlag.orderMask != 0 {
+            let m = memory.peekMeta(PFN(pfn))
+            parts += [m.largeMapcount, m.entireMapcount, m.pincount, m.nrPagesMapped, m.mmId0, m.mmId1,
+                      m.mmIdCount0, m.mmIdCount1].map { UInt64(UInt32(bitPattern: $0)) } + [m.maybeMappedShared ? 1 : 0]
+        }
+        if let slot = swap.peekSlot(of: PFN(pfn)) { parts.append(names.slot(slot) | 1 << 40) }
+        return StateFold.of(parts)
+    }
+
+    /// A PTE with the frame or swap slot it points to under its name.
+    static func pteValue(_ e: PTE, _ names: StateNames) -> UInt64 {
+        let low = e.raw & ((1 << PTE.pfnShift) - 1)
+        if e.isPresent { return StateFold.of([low, names.frame(e.pfn.raw)]) }
+        if e.isSwap { return StateFold.of([low, names.slot(e.swapSlot)]) }
+        if e.kind == .marker { return e.raw }
+        return StateFold.of([low, names.frame(e.pfn.raw)])
+    }
+
+    private func pmdValue(_ e: PMDEntry, _ names: StateNames) -> UInt64 {
+        let low = e.raw & ((1 << PMDEntry.shift) - 1)
+        if e.isNone { return 0 }
+        if e.isTable { return StateFold.of([low, names.frame(tables.peekPTETable(e.tableID).backing.raw)]) }
+        return StateFold.of([low, names.frame(e.pfn.raw)])
+    }
+
+    private func mmLockValue(_ mm: MM) -> UInt64 {
+        StateFold.of([UInt64(mm.mmapLock.readers), UInt64(mm.mmapLock.writer), vmaWriteLocks(mm)])
+    }
+
+    /// Which VMAs of `mm` the mmap_lock writer has write-locked: all that a thread learns
+    /// when it reads the mmap_lock without taking it (`vma_start_read`'s sequence check).
+    func vmaWriteLocks(_ mm: MM) -> UInt64 {
+        StateFold.of(mm.peekVMALocks.filter(\.2).map { UInt64($0.0) })
+    }
+
+    private func vmasValue(_ mm: MM) -> UInt64 {
+        var parts: [UInt64] = []
+        for v in mm.peekVMAs {
+            parts += [v.start, v.end, UInt64(v.flags.rawValue), v.pgoff, UInt64(UInt32(bitPattern: v.anonVMA)), UInt64(UInt32(bitPattern: v.id))]
+            switch v.backing {
+            case .anonymous: parts.append(1)
+            case .file(let f): parts.append(UInt64(f + 2))
             }
         }
-        out.append((PointObject.pinTable.key, pinHash))
-        for t in threads where !t.gupKept.isEmpty {
-            add(.pins(PFN(0)), UInt64(t.id), UInt64(t.gupKept.count))
+        return StateFold.of(parts)
+    }
+
+    private func pinTableValue(_ names: StateNames) -> UInt64 {
+        var parts: [UInt64] = []
+        for p in pins {
+            parts += [UInt64(p.mm), p.addr, UInt64(p.flags.rawValue), p.released ? 1 : 0, UInt64(p.since), UInt64(p.registered),
+                      UInt64(p.pages.count)]
+            parts += p.pages.map { names.frame($0.raw) }
         }
-        add(.deferredSplit, UInt64(deferredSplitQueuePeek.count))
-        for (i, f) in files.enumerated() {
-            var h: UInt64 = 0xCBF2_9CE4_8422_2325
-            for p in f.pages { h = (h ^ UInt64(p)) &* 0x100_0000_01B3 }
-            out.append((PointObject.pagecache(file: i).key, h))
-        }
-        out.sort { $0.key < $1.key }
-        return out
+        return StateFold.of(parts)
     }
 
     /// The objects whose state differs between two `stateObjects` lists.
@@ -110,5 +240,34 @@ extension World {
             }
         }
         return out
+    }
+}
+
+/// How a state hash names frames and swap slots: by number, except those given a name (by
+/// who allocated them in an explored run, `StateHasher`), so that two runs that allocate in
+/// a different order and end alike hash alike.
+final class StateNames {
+    var frames: [UInt32: UInt64] = [:]
+    var slots: [Int: UInt64] = [:]
+    @inline(__always) func frame(_ pfn: UInt32) -> UInt64 { frames.isEmpty ? UInt64(pfn) : frames[pfn] ?? UInt64(pfn) }
+    @inline(__always) func slot(_ s: Int) -> UInt64 { slots.isEmpty ? UInt64(s) : slots[s] ?? UInt64(s) }
+    /// Every frame and slot by its number.
+    static var identity: StateNames { StateNames() }
+}
+
+/// The hash functions of the state objects.
+enum StateFold {
+    /// SplitMix64's finaliser: a bijection that spreads every input bit.
+    @inline(__always) static func mix(_ x: UInt64) -> UInt64 {
+        var z = x &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// An order-sensitive hash of a sequence.
+    static func of(_ parts: [UInt64]) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for p in parts { h = mix(h ^ p) }
+        return h
     }
 }

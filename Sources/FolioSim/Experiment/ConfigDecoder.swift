@@ -183,6 +183,15 @@ extension Scenario {
             guard b <= 100_000_000 else { throw o.fail("shrinkBudget", "expected at most 100000000") }
             opts.shrinkBudget = b
         }
+        if let c = try o.string("stateCache") {
+            guard case .dfs(_, true) = opts.strategy else { throw o.fail("stateCache", "only the \"dfs\" strategy with reduction takes a state cache") }
+            switch c {
+            case "off": opts.stateCache = nil
+            default:
+                guard let m = StateCacheMode(rawValue: c) else { throw o.fail("stateCache", "expected \"hash\", \"exact\" or \"off\", found \(JSONWriter.quote(c))") }
+                opts.stateCache = m
+            }
+        }
         try o.finish()
         return opts
     }

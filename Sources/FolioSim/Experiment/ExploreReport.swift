@@ -6,6 +6,7 @@ public enum ExploreReport {
     /// search; otherwise only listed ones).
     public static func matches(_ r: ExploreResult, _ expect: ExpectedOutcome?) -> Bool {
         let e = expect ?? .none
+        if r.cache?.failure != nil { return false }
         if let v = e.violation {
             if v == "none" {
                 if r.counterexample != nil || r.tooLong != nil { return false }
@@ -37,11 +38,12 @@ public enum ExploreReport {
         return inv.holdsAtEveryStep ? "holds at every step" : "holds at rest"
     }
 
-    public static func strategyName(_ s: ExploreStrategy) -> String {
+    public static func strategyName(_ s: ExploreStrategy, cache: StateCacheMode? = nil) -> String {
         switch s {
         case .scripted(let text): "scripted \"\(text)\""
         case .dfs(let b, let red):
-            "dfs, preemption bound \(b.map(String.init) ?? "none")" + (red ? (b == nil ? ", DPOR with sleep sets" : ", bounded POR (BPOR)") : ", no reduction")
+            "dfs, preemption bound \(b.map(String.init) ?? "none")"
+                + (!red ? ", no reduction" : cache.map { ", state cache (\($0.rawValue))" } ?? (b == nil ? ", DPOR with sleep sets" : ", bounded POR (BPOR)"))
         case .random(let seed, let count): "random, seed \(seed), \(count) schedules"
         case .pct(let seed, let depth, let count): "pct, seed \(seed), depth \(depth), \(count) schedules"
         }
@@ -49,12 +51,20 @@ public enum ExploreReport {
 
     public static func text(_ r: ExploreResult, _ s: Scenario, _ opts: ExploreOptions, seconds: Double) -> String {
         var out = "\(s.name): \(s.threads.count) threads (\(s.threads.map(\.name).joined(separator: ", "))), semantics \(s.semanticsName)\n"
-        out += "strategy: \(strategyName(opts.strategy))\n"
+        out += "strategy: \(strategyName(opts.strategy, cache: opts.stateCache))\n"
         out += "schedules: \(r.schedules) explored to the end, \(r.runs) runs\(r.complete ? "" : " (stopped at maxSchedules)")"
         if r.pruned > 0 { out += ", \(r.pruned) cut short by the reduction" }
         out += "\nscheduling points: \(r.points)\ndistinct end states: \(r.endStates)\n"
+        if let c = r.cache {
+            out += "states: \(c.states) stored, \(c.matched) matched, \(c.transitions) transitions, max depth \(c.maxDepth), "
+            out += "visited set \(String(format: "%.1f", Double(c.memoryBytes) / 1_048_576)) MiB (\(c.states > 0 ? c.memoryBytes / c.states : 0) bytes a state)\n"
+            if let f = c.failure { out += "state cache: STOPPED: \(f)\n" }
+        }
         out += "time: \(String(format: "%.3f", seconds)) s"
-        if seconds > 0 { out += " (\(Int(Double(r.points) / seconds)) points/s)" }
+        if seconds > 0 { out += " (\(Int(Double(r.points) / seconds)) points/s"
+            if let c = r.cache { out += ", \(Int(Double(c.states) / seconds)) states/s" }
+            out += ")"
+        }
         out += "\n"
         if !r.outcomes.isEmpty {
             out += "outcomes (what the after steps observed):\n"
@@ -108,6 +118,11 @@ public enum ExploreReport {
                          ("schedule", .string(o.schedule)), ("preemptions", .int(o.preemptions))])
             })),
         ]
+        if let c = r.cache {
+            members += [("states", .int(c.states)), ("matched", .int(c.matched)), ("transitions", .int(c.transitions)),
+                        ("maxDepth", .int(c.maxDepth)), ("memoryBytes", .int(c.memoryBytes))]
+            if let f = c.failure { members.append(("cacheFailure", .string(f))) }
+        }
         if let t = r.tooLong { members.append(("tooLong", .string(t))) }
         if let c = r.counterexample { members.append(("violation", counterexampleJSON(c))) }
         if r.violations.count > 1 { members.append(("violations", .array(r.violations.map(counterexampleJSON)))) }

@@ -258,10 +258,15 @@ public struct ExploreOptions: Equatable, Sendable {
     public var ignore: [String]
     /// Schedules the shrinker may run in all (`--shrink-budget N`).
     public var shrinkBudget: Int
+    /// How a reduced DFS avoids repeated work: stateless partial-order reduction alone (nil,
+    /// the default: DPOR with sleep sets, or BPOR under a bound), or with a cache of the
+    /// states explored (`hash`, or `exact` for tests) (`--state-cache hash|exact|off`).
+    public var stateCache: StateCacheMode?
     public init(strategy: ExploreStrategy = .dfs(preemptionBound: 2, reduction: true), maxSteps: Int = 20_000,
-                maxSchedules: Int = 1_000_000, all: Bool = false, ignore: [String] = [], shrinkBudget: Int = 50_000) {
+                maxSchedules: Int = 1_000_000, all: Bool = false, ignore: [String] = [], shrinkBudget: Int = 50_000,
+                stateCache: StateCacheMode? = nil) {
         self.strategy = strategy; self.maxSteps = maxSteps; self.maxSchedules = maxSchedules
-        self.all = all; self.ignore = ignore; self.shrinkBudget = shrinkBudget
+        self.all = all; self.ignore = ignore; self.shrinkBudget = shrinkBudget; self.stateCache = stateCache
     }
 }
 
@@ -292,7 +297,14 @@ public struct ExploreOverrides: Sendable {
     public var all = false
     public var ignore: [String] = []
     public var shrinkBudget: Int?
+    /// `--state-cache`: `.some(nil)` is `off`.
+    public var stateCache: StateCacheMode??
     public init() {}
+}
+
+/// The state cache's modes (`StateCache`): 64-bit hashes only, or full states as well.
+public enum StateCacheMode: String, Sendable, CaseIterable {
+    case hash, exact
 }
 
 extension ExploreOptions {
@@ -325,6 +337,10 @@ extension ExploreOptions {
         if o.all { out.all = true }
         out.ignore += o.ignore
         if let b = o.shrinkBudget { out.shrinkBudget = b }
+        if let c = o.stateCache { out.stateCache = c }
+        if o.stateCache != nil, final != "dfs" || o.noReduction {
+            throw ScheduleError(message: "--state-cache applies to the dfs strategy with reduction (without --no-reduction)")
+        }
         switch final {
         case "dfs": out.strategy = .dfs(preemptionBound: o.bound ?? bound, reduction: o.noReduction ? false : reduction)
         case "random": out.strategy = .random(seed: o.seed ?? seed, count: o.count ?? count)

@@ -29,6 +29,21 @@
 /// conflict, bound 0: after a1 a2 b1, b1 a1 a2 is equivalent to a1 b1 a2, which needs a
 /// preemption; sleep sets would prune it and lose b1 a1 a2's end state).
 ///
+/// **With a state cache** (`StateCache`, Yang, Chen, Gopalakrishnan, Kirby, "Efficient
+/// stateful dynamic partial order reduction", SPIN 2008): a run stops at a state whose
+/// subtree was explored already (with no more preemptions and no thread asleep now that was
+/// awake then). Stopping there would lose the races between this run's steps and the steps
+/// of that subtree, which stateless DPOR finds by running them; so every state keeps a
+/// summary of its explored subtree (each step's thread and footprint, and the steps other
+/// threads were parked at), and the races of the summary's events with the run's steps are
+/// added as if each came next. That is conservative: in the subtree an event comes later,
+/// after steps that may order it after the run's (fewer races) or hide the run's step behind
+/// a later conflicting one (a race with that one instead, which the summary also holds).
+/// Races inside the subtree do not depend on how the state was reached (happens-before
+/// between two later steps runs through later steps only). A state's summary is complete
+/// when the search leaves it (every state's thread digest grows with each step, so a state
+/// never recurs on its own path: the state graph is acyclic).
+///
 /// The differential tests (ReductionTests) compare verdicts and end states with plain DFS
 /// at bounds 0–3 and unbounded over every race config and generated programs.
 final class DPOR {
@@ -44,6 +59,10 @@ final class DPOR {
         var done = ThreadSet()
         /// The sleep set on entry (unbounded search only).
         var sleep = ThreadSet()
+        /// The state's key in the cache (nil: no cache).
+        var stateKey: UInt64?
+        /// The events of the subtree explored from here so far (with a cache).
+        var summary = Set<StateCache.Event>()
         func isPreemption(_ t: Int) -> Bool { enabled.contains(last) && t != last }
     }
 
@@ -64,9 +83,16 @@ final class DPOR {
     /// Backtrack points added by the last analysis (a figure for tests).
     private(set) var racesFound = 0
 
-    init(bound: Int?, threads: Int) {
+    let cache: StateCache?
+    /// The subtree summary of the state the last run stopped at (matched in the cache).
+    private var matchedSummary: Set<StateCache.Event>?
+    /// The first node whose step the last run took anew (earlier ones were replayed).
+    private var firstNew = 0
+
+    init(bound: Int?, threads: Int, cache: StateCache? = nil) {
         self.bound = bound
         self.threads = threads
+        self.cache = cache
         carriedFootprints = Array(repeating: nil, count: threads)
     }
 
@@ -79,7 +105,9 @@ final class DPOR {
         runThread.removeAll(keepingCapacity: true)
         runFootprint.removeAll(keepingCapacity: true)
         runPending.removeAll(keepingCapacity: true)
-        let o = await Explorer.runOnce(snapshot, tracing: false, maxSteps: maxSteps, ignored: ignored,
+        matchedSummary = nil
+        firstNew = max(0, stack.count - 1)
+        let o = await Explorer.runOnce(snapshot, tracing: false, maxSteps: maxSteps, ignored: ignored, hashing: cache != nil,
                                        choose: { ex, en, d in self.choose(ex, en, depth: d) },
                                        observe: { d, c, log in self.observe(depth: d, thread: c, log: log) })
         analyze()
@@ -93,11 +121,22 @@ final class DPOR {
         let pre = d == 0 ? 0 : stack[d - 1].preemptionsBefore + (stack[d - 1].isPreemption(stack[d - 1].chosen) ? 1 : 0)
         let asleep = usesSleepSets ? carried : ThreadSet()
         let awake = en.subtracting(asleep)
+        var stateKey: UInt64?
+        if let cache {
+            switch cache.visit(ex, preemptions: pre, last: last, sleep: asleep, finished: false) {
+            case .new(let key)?: stateKey = key
+            case .matched(let summary)?: matchedSummary = summary; return nil
+            case nil: return nil
+            }
+        }
         guard let c = awake.contains(last) ? last : awake.first else { return nil }
         var node = Node(enabled: en, last: last, preemptionsBefore: pre, chosen: c)
         node.backtrack.insert(c)
         node.done.insert(c)
         node.sleep = asleep
+        node.stateKey = stateKey
+        cache?.transitions += 1
+        cache?.maxDepth = max(cache?.maxDepth ?? 0, d + 1)
         growFootprintTables(d)
         for t in 0..<threads {
             takenFootprints[d * threads + t] = nil
@@ -203,6 +242,25 @@ final class DPOR {
                 }
             }
         }
+        guard cache != nil else { return }
+        // The subtree the run stopped at: its events race with the run's as if next.
+        if let summary = matchedSummary {
+            for ev in summary.sorted(by: { ($0.thread, $0.entry) < ($1.thread, $1.entry) }) {
+                let p = Int(ev.thread)
+                forEachConflict(objects, ev.entry >> 1, write: ev.entry & 1 != 0) { j in
+                    if runThread[j] != p && !happensBefore(j, p) { addBacktrack(j, p) }
+                }
+            }
+            if n > 0 && n <= stack.count { stack[n - 1].summary.formUnion(summary) }
+        }
+        // This run's events join the summaries of the nodes they were taken from.
+        for i in min(firstNew, n)..<min(n, stack.count) {
+            for e in runFootprint[i].entries { stack[i].summary.insert(StateCache.Event(entry: e, thread: Int32(runThread[i]))) }
+            for p in 0..<tn where p != runThread[i] {
+                let key = runPending[i * tn + p]
+                if key != UInt64.max { stack[i].summary.insert(StateCache.Event(entry: key, thread: Int32(p))) }
+            }
+        }
     }
 
     /// The earlier events that conflict with an access to `key`: the last write, and for a
@@ -251,9 +309,14 @@ final class DPOR {
                 if let b = bound, node.preemptionsBefore + (node.isPreemption(c) ? 1 : 0) > b { continue }
                 stack[d].chosen = c
                 stack[d].done.insert(c)
+                cache?.transitions += 1
                 return true
             }
-            stack.removeLast()
+            let done = stack.removeLast()
+            if let cache, let key = done.stateKey {
+                cache.finish(key, preemptions: Int32(bound == nil ? 0 : done.preemptionsBefore), sleep: done.sleep, summary: done.summary)
+                if d > 0 { stack[d - 1].summary.formUnion(done.summary) }
+            }
         }
         return false
     }

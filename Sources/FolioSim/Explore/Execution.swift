@@ -101,7 +101,13 @@ final class Execution: SchedulingHooks {
     private var abandoning = false
     /// The point whose step is running.
     private var stepPoint = Execution.opStartPoint(0)
+    /// The running step began an operation of its thread.
+    private var stepBeganOperation = false
     private var traceMark = 0
+    /// Keeps the run's state hash for the state cache (nil: no cache).
+    var hasher: StateHasher?
+    /// The state hash when every thread was done (before `after`), with a hasher.
+    private(set) var finalStateHash: UInt64?
 
     /// A run that starts from a copy of `snapshot`'s world.
     init(_ snapshot: Snapshot, tracing: Bool, maxSteps: Int, ignored: Set<String> = [], choose: @escaping Chooser, observe: Observer?) {
@@ -161,6 +167,18 @@ final class Execution: SchedulingHooks {
         if c == me { return false }
         switchTo = c
         return true
+    }
+
+    /// The hash of the run's state now, between steps (`StateHasher`).
+    func stateHash() -> UInt64 {
+        hasher!.hash(errors: state.errors.count) { t in
+            switch self.threads[t].status {
+            case .done: 0
+            case .parked: self.threads[t].atOpStart ? 1 : 2
+            case .blocked: 3
+            case .running: 4
+            }
+        }
     }
 
     /// What thread `t` is parked at (its next step), for the audit: the point, or its state.
@@ -264,6 +282,7 @@ final class Execution: SchedulingHooks {
     /// and the choice of the next step; nil when the run stops here.
     private func finishStepAndChoose() -> Int? {
         let th = threads[current]
+        hasher?.stepEnded(thread: current, began: stepBeganOperation, log: log)
         world.checkStep(log)
         if !world.violations.isEmpty && violationFunction.isEmpty { violationFunction = world.kernelName(stepPoint.function) }
         if tracing { traceStep(th.name, stepPoint) }
@@ -283,7 +302,7 @@ final class Execution: SchedulingHooks {
     private func choose() -> Int? {
         let en = enabled
         if en.isEmpty {
-            if allDone { ending = .completed } else { reportDeadlock(); ending = .violation }
+            if allDone { ending = .completed; if hasher != nil { finalStateHash = stateHash() } } else { reportDeadlock(); ending = .violation }
             return nil
         }
         let depth = choices.count
@@ -300,6 +319,7 @@ final class Execution: SchedulingHooks {
         let th = threads[i]
         stepPoint = th.pending
         log.reset()
+        stepBeganOperation = th.atOpStart
         if case .blocked(let r) = th.status { log.note(r.pointObject, write: r.isExclusive) }
         log.note(stepPoint.object, write: stepPoint.access == .write)
         if current != i { world.operation = th.operation }

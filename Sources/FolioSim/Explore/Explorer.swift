@@ -54,6 +54,24 @@ public struct ExploreResult: Sendable {
     public var shrinkBudgetSpent = false
     /// A schedule that ran past `maxSteps`.
     public var tooLong: String?
+    /// What the state cache did (nil: the search kept none).
+    public var cache: CacheStats?
+}
+
+/// A stateful search's figures, as SPIN prints them.
+public struct CacheStats: Sendable, Equatable {
+    /// Distinct states stored (with the last thread, under a bound).
+    public var states: Int
+    /// Runs stopped at a state explored already.
+    public var matched: Int
+    /// Steps taken from a state for the first time (replayed steps not counted).
+    public var transitions: Int
+    /// The longest schedule explored.
+    public var maxDepth: Int
+    /// Bytes the visited set holds.
+    public var memoryBytes: Int
+    /// Why the exact mode stopped the search, if it did.
+    public var failure: String?
 }
 
 /// The outcome of one run under one schedule.
@@ -67,6 +85,8 @@ struct RunOutcome {
     var endState: UInt64?
     var observed: [Observation] = []
     var preemptions = 0
+    /// The state hash when the threads were done (runs with a state hasher).
+    var stateHash: UInt64?
     /// The last step whose thread differs from what a non-preemptive run would pick (-1: none).
     var lastNonDefault = -1
     var steps: Int { choices.count }
@@ -85,7 +105,7 @@ public enum Explorer {
     typealias Observer = Execution.Observer
 
     /// Runs one schedule.
-    static func runOnce(_ snapshot: Snapshot, tracing: Bool, maxSteps: Int, ignored: Set<String> = [],
+    static func runOnce(_ snapshot: Snapshot, tracing: Bool, maxSteps: Int, ignored: Set<String> = [], hashing: Bool = false,
                         choose: @escaping Chooser, observe: Observer? = nil,
                         inspect: ((Execution, Int) -> Void)? = nil) async -> RunOutcome {
         var out = RunOutcome()
@@ -98,12 +118,14 @@ public enum Explorer {
         }
         let ex = Execution(snapshot, tracing: tracing, maxSteps: maxSteps, ignored: ignored, choose: choose, observe: observe)
         ex.inspector = inspect
+        if hashing { ex.hasher = StateHasher(world: ex.world, base: snapshot.stateBase, threads: ex.threads.count) }
         out.ending = await ex.run()
         if out.ending == .completed {
             out.endState = ex.world.endStateDigest()
             out.observed = ex.observed
         }
         out.preemptions = ex.preemptions
+        out.stateHash = ex.finalStateHash
         out.lastNonDefault = ex.lastNonDefault
         out.choices = ex.choices
         out.violation = ex.world.violations.first
@@ -134,6 +156,16 @@ public enum Explorer {
             let (o, err) = await runScripted(snapshot, sched, tracing: false, maxSteps: opts.maxSteps, ignored: ignored)
             if let err { throw ScheduleError(message: err) }
             _ = acc.account(o)
+        case .dfs(let bound, true) where opts.stateCache != nil:
+            let cache = StateCache(mode: opts.stateCache!, bounded: bound != nil)
+            let dpor = DPOR(bound: bound, threads: scenario.threads.count, cache: cache)
+            while true {
+                let o = await dpor.run(snapshot, maxSteps: opts.maxSteps, ignored: ignored)
+                if !acc.account(o) || cache.failure != nil || !dpor.backtrack() { break }
+            }
+            acc.result.cache = CacheStats(states: cache.states, matched: cache.matched, transitions: cache.transitions,
+                                          maxDepth: cache.maxDepth, memoryBytes: cache.memoryBytes, failure: cache.failure)
+            if cache.failure != nil { acc.result.complete = false }
         case .dfs(let bound, let reduction) where reduction:
             let dpor = DPOR(bound: bound, threads: scenario.threads.count)
             while true {

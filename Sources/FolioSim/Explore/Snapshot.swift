@@ -7,6 +7,8 @@ final class Snapshot {
     let state: RunState
     /// The violation the steps already cause, if any: then there is nothing to explore.
     let setupViolation: Violation?
+    /// The model's object hashes for the state cache, computed on first use.
+    lazy var stateBase = StateHasher.Base(world)
 
     private init(scenario: Scenario, world: World, state: RunState, setupViolation: Violation?) {
         self.scenario = scenario

@@ -450,6 +450,7 @@ extension PhysicalMemory {
         guard let start = allocBlock(order: order) else { return nil }
         let flagsTail = PageFlag.allocated | UInt32(order)
         let nr = 1 << order
+        if _slowPath(accessLogging), let l = log { l.noteAllocation(frames: start, count: nr) }
         willWrite(start, count: nr)
         logNewFrames(start, nr)
         mframes[start] = Frame(ref: 1, map: 0, flags: flagsTail | PageFlag.head, data: 0)
@@ -552,6 +553,8 @@ extension PhysicalMemory {
     var peekLarge: [LargeFolioMeta] { large }
     func peekMetaIndex(_ folio: PFN) -> Int { metaIndex(folio) }
     func peekMeta(_ folio: PFN) -> LargeFolioMeta { large[metaIndex(folio)] }
+    /// Free blocks of `order` in the buddy allocator.
+    func peekFreeBlocks(_ order: Int) -> Int { freeBlocks[order] }
 
     // MARK: the MMU
 

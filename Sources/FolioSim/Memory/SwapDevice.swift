@@ -138,6 +138,7 @@ public final class SwapDevice {
             if (start..<start + nr).allSatisfy({ count[$0] == 0 && cache[$0] == 0 }) {
                 for s in start..<start + nr { cache[s] = pfn.raw + UInt32(s - start) }
                 setSlot(of: pfn, start)
+                if _slowPath(accessLogging), let l = log { l.noteAllocation(slots: start, count: nr) }
                 used += nr
                 nextSearch = start + nr
                 return start

@@ -34,6 +34,9 @@ public final class AccessLog {
     public internal(set) var foliosWritten: [PFN] = []
     /// Accesses to freed frames in this step: the page and what was done.
     public internal(set) var useAfterFree: [(PFN, String)] = []
+    /// What this step allocated, in order: frames (`start | count << 32`) and swap slots
+    /// (the same, with bit 63 set); the state cache names them after the step.
+    public internal(set) var allocations: [UInt64] = []
     /// Off while the at-rest checker reads the model.
     var enabled = true
     /// While the per-step checker reads: its reads join the footprint, but reading a freed
@@ -69,6 +72,16 @@ public final class AccessLog {
         if write && !checking { foliosWritten.append(pfn) }
     }
 
+    @inline(__always) func noteAllocation(frames start: Int, count: Int) {
+        guard enabled, !checking else { return }
+        allocations.append(UInt64(start) | UInt64(count) << 32)
+    }
+
+    @inline(__always) func noteAllocation(slots start: Int, count: Int) {
+        guard enabled, !checking else { return }
+        allocations.append(UInt64(start) | UInt64(count) << 32 | 1 << 63)
+    }
+
     func noteUseAfterFree(_ page: PFN, _ what: String) {
         guard enabled, !checking else { return }
         useAfterFree.append((page, what))
@@ -87,6 +100,7 @@ public final class AccessLog {
         if !ptesWritten.isEmpty { ptesWritten.removeAll(keepingCapacity: true) }
         if !foliosWritten.isEmpty { foliosWritten.removeAll(keepingCapacity: true) }
         if !useAfterFree.isEmpty { useAfterFree.removeAll(keepingCapacity: true) }
+        if !allocations.isEmpty { allocations.removeAll(keepingCapacity: true) }
     }
 }
 

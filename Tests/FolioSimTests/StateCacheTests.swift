@@ -1,0 +1,72 @@
+import Testing
+@testable import FolioSim
+
+/// The state hash: canonical names, incremental upkeep, and exact mode's alarms.
+@Suite struct StateCacheTests {
+    /// Two threads each copy a COW page (one allocation each). Run in either order they end
+    /// alike, though each order hands out the frames in the other order: the raw states
+    /// differ, the canonical hashes agree; a third order that leaves other data differs.
+    @Test func twoOrdersThatAllocateDifferentlyAndEndAlikeHashAlike() async throws {
+        let text = """
+        { memory: "16M",
+          steps: [ { op: "mmap", proc: "A", addr: "0x10000", size: "64K", prot: "rw", map: "private-anon" },
+                   { op: "write", proc: "A", addr: "0x10000", size: "64K", value: 1 },
+                   { op: "fork", proc: "A", child: "B" } ],
+          threads: { T: [ { op: "write", proc: "A", addr: "0x10000", value: 2 } ],
+                     U: [ { op: "write", proc: "A", addr: "0x11000", value: 3 } ] } }
+        """
+        let s = try Scenario.decode(text: text, file: "t.json5")
+        let snapshot = await Snapshot.make(s)
+        func run(_ first: Int) async -> (UInt64?, [(key: UInt64, value: UInt64)]) {
+            var state: [(key: UInt64, value: UInt64)] = []
+            let o = await Explorer.runOnce(snapshot, tracing: false, maxSteps: 1000, hashing: true, choose: { ex, en, _ in
+                en.contains(first) ? first : en.first
+            }, inspect: { ex, _ in
+                if ex.threads.allSatisfy({ if case .done = $0.status { true } else { false } }) { state = ex.world.stateObjects() }
+            })
+            return (o.stateHash, state)
+        }
+        let (h1, raw1) = await run(0)
+        let (h2, raw2) = await run(1)
+        #expect(h1 != nil && h1 == h2)
+        #expect(!World.differingObjects(raw1, raw2).isEmpty, "the two orders should pick different frames")
+
+        let other = try Scenario.decode(text: text.replacingOccurrences(of: "value: 3", with: "value: 4"), file: "t.json5")
+        let o3 = await Explorer.runOnce(await Snapshot.make(other), tracing: false, maxSteps: 1000, hashing: true) { _, en, _ in en.first }
+        #expect(o3.stateHash != nil && o3.stateHash != h1)
+    }
+
+    /// Exact mode notices a write that escaped the access log: with the records of page
+    /// writes dropped (the audit's test hook), the kept hash drifts from a fresh one.
+    @Test func exactModeStopsWhenAWriteEscapesTheLog() async throws {
+        let s = try ExploreTests.load("ryan-order0.json5")
+        let snapshot = await Snapshot.make(s)
+        for forgetting in [nil, PointObject.page(PFN(0)).key >> 56] as [UInt64?] {
+            let cache = StateCache(mode: .exact, bounded: false)
+            _ = await Explorer.runOnce(snapshot, tracing: false, maxSteps: 1000, hashing: true, choose: { ex, en, _ in
+                ex.log.forgottenKind = forgetting
+                _ = cache.visit(ex, preemptions: 0, last: -1, finished: true)
+                return en.first
+            })
+            if forgetting == nil {
+                #expect(cache.failure == nil)
+            } else {
+                #expect(cache.failure?.contains("escaped the access log") == true, "\(cache.failure ?? "no failure")")
+            }
+        }
+    }
+
+    /// The summary explore prints with a cache, and the JSON keys.
+    @Test func aCachedSearchReportsItsStates() async throws {
+        let s = try ExploreTests.load("ryan-order0.json5")
+        var opts = ExploreOptions(strategy: .dfs(preemptionBound: 1, reduction: true))
+        opts.stateCache = .hash
+        let r = try await Explorer.explore(s, options: opts)
+        let c = try #require(r.cache)
+        #expect(c.states > 0 && c.matched > 0 && c.transitions >= c.states && c.memoryBytes > 0)
+        let json = JSONWriter.write(ExploreReport.json(r, s), indent: nil)
+        for key in ["\"states\"", "\"matched\"", "\"transitions\"", "\"memoryBytes\"", "\"complete\"", "\"result\""] { #expect(json.contains(key)) }
+        opts.stateCache = nil
+        #expect(try await Explorer.explore(s, options: opts).cache == nil)
+    }
+}
