@@ -67,6 +67,11 @@ public protocol SchedulingHooks: AnyObject {
 public final class World {
     public let memory: PhysicalMemory
     public let tables: PageTableStore
+    /// The checker's record of what user space wrote through each PTE (instrumentation: kernel
+    /// paths only report to it, through `userData`).
+    let shadow: WrittenShadow
+    /// The user-data tracepoints kernel paths report to.
+    var userData: any UserDataEvents { shadow }
     public internal(set) var mms: [MM] = []
     public internal(set) var threads: [SimThread] = []
     public internal(set) var files: [SimFile] = []
@@ -137,6 +142,8 @@ public final class World {
         swap = SwapDevice(slots: Int(swapBytes / Geometry.pageSize))
         pinTable = PinTable(memory: memory)
         userActivity = UserActivity()
+        shadow = WrittenShadow(tables: tables)
+        tables.userData = shadow
         self.semantics = semantics
         self.thp = thp
         systemCounters = Counter.allocate()
@@ -150,6 +157,8 @@ public final class World {
         memory = PhysicalMemory(copying: o.memory)
         tables = PageTableStore(copying: o.tables)
         swap = SwapDevice(copying: o.swap)
+        shadow = WrittenShadow(copying: o.shadow, tables: tables)
+        tables.userData = shadow
         semantics = o.semantics
         thp = o.thp
         thpMaskPlain = o.thpMaskPlain
@@ -184,7 +193,7 @@ public final class World {
     public var footprintBytes: Int {
         memory.usedFrameCount * MemoryLayout<Frame>.stride
             + memory.peekLarge.capacity * MemoryLayout<LargeFolioMeta>.stride
-            + tables.footprintBytes + swap.footprintBytes
+            + tables.footprintBytes + shadow.footprintBytes + swap.footprintBytes
     }
 
     // MARK: scheduling and tracing

@@ -89,13 +89,12 @@ import Testing
         try await f.mmap(2 << 20)
         _ = await f.write(f.p, Fixture.base, 2 << 20, 7)
         let slot = try #require(f.world.pteSlot(f.p.mm, Fixture.base))
-        let tab = f.world.tables.peekPTETable(slot.table)
-        #expect(!tab.hasValueArray && tab.expected(5) == 7)
-        let copy = PTETable(copying: tab)
+        let shadow = f.world.shadow, id = slot.table
+        #expect(!shadow.hasValueArray(id) && shadow.expected(id, 5) == 7)
+        let copy = WrittenShadow(copying: shadow, tables: f.world.tables)
         _ = await f.write(f.p, Fixture.base + 3 * Geometry.pageSize, Geometry.pageSize, 9)
-        #expect(tab.hasValueArray && tab.expected(3) == 9 && tab.expected(4) == 7)
-        #expect(!copy.hasValueArray && copy.expected(3) == 7)
-        copy.release()
+        #expect(shadow.hasValueArray(id) && shadow.expected(id, 3) == 9 && shadow.expected(id, 4) == 7)
+        #expect(!copy.hasValueArray(id) && copy.expected(id, 3) == 7)
         f.world.checkInvariants()
         #expect(f.violated().isEmpty)
         // A lost write is still caught: the page's data no longer matches the shadow.

@@ -1,22 +1,14 @@
-/// One PTE table: 512 PTEs, the split PTL, and the checker's shadow of what user space last
-/// wrote through each address (a bitmap of which were written, and the data word written).
+/// One PTE table: 512 PTEs and the split PTL.
 ///
-/// The shadow is not kernel state: it lets the checker prove that no completed write was lost.
-/// A table written with one value throughout (what a `write` step over a range does) keeps
-/// that value once, in its header; the 2 KiB array of per-address values is allocated only
-/// when a second value is written. The header lives in the table's own allocation, so every
-/// copy of this struct sees the same shadow.
-///
-/// Every write goes through `set`, `mutablePTEs` or the shadow setters, which note that the
-/// table changed since the last invariant check; while the checker tracks changes, the first
-/// write also keeps a copy of the entries as they were at that check (`entriesAtLastCheck`).
+/// Every write goes through `set` or `mutablePTEs`, which note that the table changed since
+/// the last invariant check; while the checker tracks changes, the first write also keeps a
+/// copy of the entries as they were at that check (`entriesAtLastCheck`). The checker's
+/// record of what user space wrote through each entry lives apart (`WrittenShadow`).
 public struct PTETable {
     @inline(__always) public var ptes: UnsafePointer<PTE> { UnsafePointer(entries) }
     private let entries: UnsafeMutablePointer<PTE>
-    public let written: UnsafeMutablePointer<UInt64>
-    /// [0] the common value, [1] 1 once a value was written, [2…3] the address of the
-    /// per-address array once allocated; [4] the change state (`Change`), [5] 1 while the
-    /// checker tracks changes, [6…7] the address of the entries at the last check.
+    /// [4] the change state (`Change`), [5] 1 while the checker tracks changes, [6…7] the
+    /// address of the entries at the last check; [0…3] unused.
     private let header: UnsafeMutablePointer<UInt32>
     /// The simulated page backing this table (page tables come from the buddy allocator).
     public var backing: PFN
@@ -25,7 +17,7 @@ public struct PTETable {
     /// False once the table is freed (its slot waits for reuse).
     public var inUse: Bool
 
-    static let bytes = 512 * 8 + 8 * 8 + 32
+    static let bytes = 512 * 8 + 32
 
     /// What happened to a table since the last invariant check.
     enum Change: UInt32 {
@@ -37,16 +29,14 @@ public struct PTETable {
         case wasEmpty = 2
     }
 
-    private static func layout(_ raw: UnsafeMutableRawPointer)
-        -> (UnsafeMutablePointer<PTE>, UnsafeMutablePointer<UInt64>, UnsafeMutablePointer<UInt32>) {
-        (raw.bindMemory(to: PTE.self, capacity: 512), (raw + 512 * 8).bindMemory(to: UInt64.self, capacity: 8),
-         (raw + 512 * 8 + 64).bindMemory(to: UInt32.self, capacity: 8))
+    private static func layout(_ raw: UnsafeMutableRawPointer) -> (UnsafeMutablePointer<PTE>, UnsafeMutablePointer<UInt32>) {
+        (raw.bindMemory(to: PTE.self, capacity: 512), (raw + 512 * 8).bindMemory(to: UInt32.self, capacity: 8))
     }
 
     init(backing: PFN, tracked: Bool) {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: Self.bytes, alignment: 16)
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: Self.bytes)
-        (entries, written, header) = Self.layout(raw)
+        (entries, header) = Self.layout(raw)
         self.backing = backing
         inUse = true
         header[4] = Change.wasEmpty.rawValue
@@ -57,16 +47,10 @@ public struct PTETable {
     init(copying o: PTETable) {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: Self.bytes, alignment: 16)
         raw.copyMemory(from: UnsafeRawPointer(o.ptes), byteCount: Self.bytes)
-        (entries, written, header) = Self.layout(raw)
+        (entries, header) = Self.layout(raw)
         backing = o.backing
         ptlOwner = o.ptlOwner
         inUse = o.inUse
-        values_ = nil
-        if let values = o.values {
-            let copy = UnsafeMutablePointer<UInt32>.allocate(capacity: 512)
-            copy.initialize(from: values, count: 512)
-            values_ = copy
-        }
         header[4] = Change.wasEmpty.rawValue
         header[5] = 0
         oldEntries_ = nil
@@ -78,19 +62,10 @@ public struct PTETable {
     private func setPointer<T>(at i: Int, _ p: UnsafeMutablePointer<T>?) {
         UnsafeMutableRawPointer(header + i).storeBytes(of: p, as: UnsafeMutablePointer<T>?.self)
     }
-    /// The per-address values, once a second value was written.
-    private var values: UnsafeMutablePointer<UInt32>? { pointer(at: 2) }
-    private var values_: UnsafeMutablePointer<UInt32>? {
-        get { values }
-        nonmutating set { setPointer(at: 2, newValue) }
-    }
     private var oldEntries_: UnsafeMutablePointer<PTE>? {
         get { pointer(at: 6) }
         nonmutating set { setPointer(at: 6, newValue) }
     }
-
-    /// Whether the shadow holds one value per address (2 KiB more than a uniform table).
-    var hasValueArray: Bool { values != nil }
 
     // MARK: change tracking for the incremental checker
 
@@ -141,38 +116,13 @@ public struct PTETable {
     /// Empties a table for reuse; the entries it held stay known to the checker.
     func reset() {
         willWrite()
-        values?.deallocate()
-        values_ = nil
-        UnsafeMutableRawPointer(entries).initializeMemory(as: UInt8.self, repeating: 0, count: 512 * 8 + 8 * 8 + 8)
+        UnsafeMutableRawPointer(entries).initializeMemory(as: UInt8.self, repeating: 0, count: 512 * 8)
     }
     func release() {
-        values?.deallocate()
         oldEntries_?.deallocate()
         UnsafeMutableRawPointer(entries).deallocate()
     }
 
-    @inline(__always) public func isWritten(_ i: Int) -> Bool { written[i >> 6] & (1 << UInt64(i & 63)) != 0 }
-    /// The data word last written through entry `i` (meaningful when `isWritten(i)`).
-    @inline(__always) public func expected(_ i: Int) -> UInt32 { values?[i] ?? header[0] }
-    @inline(__always) func setWritten(_ i: Int, _ value: UInt32) {
-        willWrite()
-        if let v = values {
-            v[i] = value
-        } else if header[1] == 0 {
-            header[0] = value
-            header[1] = 1
-        } else if header[0] != value {
-            let v = UnsafeMutablePointer<UInt32>.allocate(capacity: 512)
-            v.initialize(repeating: header[0], count: 512)
-            v[i] = value
-            values_ = v
-        }
-        written[i >> 6] |= 1 << UInt64(i & 63)
-    }
-    @inline(__always) func clearWritten(_ i: Int) {
-        willWrite()
-        written[i >> 6] &= ~(1 << UInt64(i & 63))
-    }
 }
 
 /// A PMD table: 512 PMD entries and the PMD lock (`pmd_lock`, one per PMD page).
@@ -247,6 +197,8 @@ public final class PageTableStore {
     private(set) var tracksChanges = false
     /// Set through `World.log` while an explorer runs.
     var log: AccessLog?
+    /// The user-data check's tracepoints (set by the world).
+    weak var userData: (any UserDataEvents)?
 
     init() {
         // Slot 0 stands for "no table".
@@ -368,6 +320,7 @@ public final class PageTableStore {
         note(.tableAllocator, write: true, value: 0)
         if let id = freePTE.popLast() {
             pte[Int(id)].reset()
+            userData?.tableCreated(id)
             pte[Int(id)].backing = backing
             pte[Int(id)].inUse = true
             pte[Int(id)].ptlOwner = 0
@@ -426,24 +379,10 @@ public final class PageTableStore {
     }
     func upperBacking(_ id: Int32) -> PFN { note(.tableAllocator, write: false, value: 0); return upper[Int(id)].backing }
 
-    // MARK: the checker's shadow of written values (not kernel state, not logged)
+    // MARK: instrumentation of the user-data check (not kernel state, not logged)
 
-    @inline(__always) func setWritten(_ s: PTESlot, _ value: UInt32) { pte[Int(s.table)].setWritten(s.index, value) }
-    @inline(__always) func clearWritten(_ s: PTESlot) { pte[Int(s.table)].clearWritten(s.index) }
-    /// Copies the shadow of `count` entries (fork's copy, mremap's move).
-    func copyShadow(from s: Int32, _ si: Int, to d: Int32, _ di: Int, count: Int) {
-        guard s != 0, d != 0 else { return }
-        let st = pte[Int(s)], dt = pte[Int(d)]
-        for k in 0..<count {
-            if st.isWritten(si + k) { dt.setWritten(di + k, st.expected(si + k)) } else { dt.clearWritten(di + k) }
-        }
-    }
-
-    /// Moves the shadow of `count` entries (mremap's `move_ptes`): the source loses it.
-    func moveShadow(from s: Int32, _ si: Int, to d: Int32, _ di: Int, count: Int) {
-        copyShadow(from: s, si, to: d, di, count: count)
-        for k in 0..<count { pte[Int(s)].clearWritten(si + k) }
-    }
+    /// The checker's shadow changed for an entry of table `id`: the table is checked again.
+    @inline(__always) func shadowChanged(_ id: Int32) { pte[Int(id)].willWrite() }
 
     // MARK: instrumentation (unlogged)
 
@@ -478,7 +417,7 @@ public final class PageTableStore {
 
     /// Bytes of simulator memory held by page tables (PTE tables include the checker shadow).
     public var footprintBytes: Int {
-        pte.count * (PTETable.bytes + MemoryLayout<PTETable>.stride) + pte.reduce(0) { $0 + ($1.hasValueArray ? 512 * 4 : 0) }
+        pte.count * (PTETable.bytes + MemoryLayout<PTETable>.stride)
             + pmd.count * (512 * 12 + MemoryLayout<PMDTable>.stride)
             + upper.count * (512 * 4 + MemoryLayout<UpperTable>.stride)
     }

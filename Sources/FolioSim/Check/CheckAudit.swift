@@ -19,7 +19,9 @@ extension World {
             frames: memory.usedFrameRanges.map { ($0, Array(UnsafeBufferPointer(start: memory.frames + $0.lowerBound, count: $0.count))) },
             large: memory.peekLarge,
             entries: tables.peekPTETables.map { Array(UnsafeBufferPointer(start: $0.ptes, count: Geometry.ptrsPerTable)) },
-            shadows: tables.peekPTETables.map { t in (0..<Geometry.ptrsPerTable).map { t.isWritten($0) ? t.expected($0) : nil } },
+            shadows: tables.peekPTETables.indices.map { id in
+                (0..<Geometry.ptrsPerTable).map { shadow.isWritten(Int32(id), $0) ? shadow.expected(Int32(id), $0) : nil }
+            },
             slots: (0..<swap.slotCount).map { swap.state($0) },
             pagecache: Set(files.flatMap { $0.pages.filter { $0 != 0 } }))
     }
@@ -53,7 +55,8 @@ extension World {
         for id in 1..<min(snap.entries.count, tables.pteTableCount) {
             let t = tables.peekPTETables[id]
             let same = (0..<Geometry.ptrsPerTable).allSatisfy {
-                t.ptes[$0] == snap.entries[id][$0] && (t.isWritten($0) ? t.expected($0) : nil) == snap.shadows[id][$0]
+                t.ptes[$0] == snap.entries[id][$0]
+                    && (shadow.isWritten(Int32(id), $0) ? shadow.expected(Int32(id), $0) : nil) == snap.shadows[id][$0]
             }
             switch t.change {
             case .none: if !same { auditFail("PTE table \(id) changed without a note") }

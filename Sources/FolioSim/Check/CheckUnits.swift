@@ -26,7 +26,7 @@ extension World {
                 if tab.ptlOwner != 0 { report(.locksReleased, mm, addr: span.start, "PTL still held") }
                 var a = span.start
                 while a < span.end {
-                    checkPTE(mm, span.vma, a, tab, VirtualAddress(a).pteIndex, st, &rec, &w)
+                    checkPTE(mm, span.vma, a, tab, e.tableID, VirtualAddress(a).pteIndex, st, &rec, &w)
                     a += Geometry.pageSize
                 }
             }
@@ -97,11 +97,10 @@ extension World {
                 }
             }
         }
-        let shadow = tables.peekPMDTable(pmdT).deposited[VirtualAddress(addr).pmdIndex]
-        guard shadow != 0, !vma.isShared else { return }
-        let tab = tables.peekPTETable(shadow)
+        let dep = tables.peekPMDTable(pmdT).deposited[VirtualAddress(addr).pmdIndex]
+        guard dep != 0, !vma.isShared else { return }
         for i in 0..<Geometry.ptrsPerTable {
-            let want: UInt32 = tab.isWritten(i) ? tab.expected(i) : 0
+            let want: UInt32 = shadow.isWritten(dep, i) ? shadow.expected(dep, i) : 0
             let have = memory.data(folio + i)
             if have != want {
                 report(.noLostWrite, mm, addr: addr + UInt64(i) * Geometry.pageSize, folio: folio,
@@ -113,11 +112,11 @@ extension World {
 
     /// One PTE. A present, non-special PTE counts as a mapping of its PFN whatever the
     /// frame holds, so that the count can be taken back from the entry alone.
-    private func checkPTE(_ mm: MM, _ vma: VMA, _ a: UInt64, _ tab: PTETable, _ i: Int,
+    private func checkPTE(_ mm: MM, _ vma: VMA, _ a: UInt64, _ tab: PTETable, _ id: Int32, _ i: Int,
                           _ st: CheckState, _ rec: inout UnitRecord, _ w: inout ChangeWatch) {
         let p = tab.ptes[i]
-        let written = tab.isWritten(i)
-        let want: UInt32 = written ? tab.expected(i) : 0
+        let written = shadow.isWritten(id, i)
+        let want: UInt32 = written ? shadow.expected(id, i) : 0
         if p.isNone {
             if written { report(.noLostWrite, mm, addr: a, "address was written (\(want)) but maps nothing") }
             return

@@ -218,8 +218,8 @@ extension World {
     private func pinTableValue(_ names: StateNames) -> UInt64 {
         var parts: [UInt64] = []
         for p in pins {
-            parts += [UInt64(p.mm), p.addr, UInt64(p.flags.rawValue), p.released ? 1 : 0, UInt64(p.since), UInt64(p.registered),
-                      UInt64(p.pages.count)]
+            parts += [UInt64(p.mm), p.addr, UInt64(p.flags.rawValue), p.released ? 1 : 0, UInt64(p.pages.count)]
+            if names.clocks { parts += [UInt64(p.since), UInt64(p.registered)] }
             parts += p.pages.map { names.frame($0.raw) }
         }
         return StateFold.of(parts)
@@ -247,6 +247,12 @@ extension World {
 /// who allocated them in an explored run, `StateHasher`), so that two runs that allocate in
 /// a different order and end alike hash alike.
 final class StateNames {
+    /// Whether pins carry their user-activity clock values (`since`, `registered`): checker
+    /// bookkeeping, which two orders of two operation ends set differently although the
+    /// checks decide alike (UserActivity). The state hash keeps them (a finer state is still
+    /// sound); the commutativity audit, which compares model state, leaves them out.
+    let clocks: Bool
+    init(clocks: Bool = false) { self.clocks = clocks }
     var frames: [UInt32: UInt64] = [:]
     var slots: [Int: UInt64] = [:]
     @inline(__always) func frame(_ pfn: UInt32) -> UInt64 { frames.isEmpty ? UInt64(pfn) : frames[pfn] ?? UInt64(pfn) }

@@ -33,9 +33,10 @@ final class StateHasher {
         init(_ world: World) {
             var objects: [UInt64: UInt64] = [:]
             var sum: UInt64 = 0
+            let names = StateNames(clocks: true)
             for k in world.stateKeys() {
-                guard let v = world.objectValue(k, .identity) else { continue }
-                let h = StateHasher.objectHash(world.canonicalKey(k, .identity), v)
+                guard let v = world.objectValue(k, names) else { continue }
+                let h = StateHasher.objectHash(world.canonicalKey(k, names), v)
                 objects[k] = h
                 sum &+= h
             }
@@ -59,7 +60,7 @@ final class StateHasher {
     private var written: [UInt64] = []
     /// Each mmap_lock's write-locked VMAs as the last step left them (`observed`).
     private var mmapLockSeen: [UInt64: UInt64] = [:]
-    let names = StateNames()
+    let names = StateNames(clocks: true)
 
     init(world: World, base: Base, threads: Int) {
         self.world = world

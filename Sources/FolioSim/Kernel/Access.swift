@@ -95,7 +95,7 @@ extension World {
                 let set = PTE(raw: p.raw | PTE.young | PTE.dirty)
                 if set != p { tables.setEntry(slot, set) }
                 memory.mmuStore(page, value)
-                if memory.isAnon(memory.folio(of: page)) { tables.setWritten(slot, value) }
+                if memory.isAnon(memory.folio(of: page)) { userData.userStored(slot, value) }
                 return value
             }
             if !p.isYoung { tables.setEntry(slot, p.withYoung(true)) }
@@ -108,7 +108,7 @@ extension World {
             if set != pmd { tables.setPMDEntry(pmdT, pmdIdx, set) }
             memory.mmuStore(page, value)
             let dep = tables.deposited(pmdT, pmdIdx)
-            if dep != 0 && memory.isAnon(pmd.pfn) { tables.setWritten(PTESlot(table: dep, index: va.pteIndex), value) }
+            if dep != 0 && memory.isAnon(pmd.pfn) { userData.userStored(PTESlot(table: dep, index: va.pteIndex), value) }
             return value
         }
         if !pmd.isYoung { tables.setPMDEntry(pmdT, pmdIdx, pmd.withYoung(true)) }

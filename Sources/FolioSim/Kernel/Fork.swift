@@ -116,7 +116,7 @@ extension World {
         let idx = VirtualAddress(haddr).pmdIndex
         let dep = tables.newPTETable(backing: pgtable)
         tables.setDeposited(dstPMD, idx, dep)
-        tables.copyShadow(from: tables.deposited(srcPMD, idx), 0, to: dep, 0, count: Geometry.ptrsPerTable)
+        userData.ptesCopied(from: tables.deposited(srcPMD, idx), 0, to: dep, 0, count: Geometry.ptrsPerTable)
         setPMD(srcPMD, haddr, e.withWrite(false))
         setPMD(dstPMD, haddr, e.withWrite(false).withYoung(false))
         trace(t, "copy_huge_pmd", "share \(memory.isZeroPage(folio) ? "huge zero PMD" : "THP \(folio)") at \(VirtualAddress(haddr)) read-only")
@@ -241,14 +241,14 @@ extension World {
         // The checker's record of the last value written goes with the PTE, at the step that
         // copies it: a store by another thread through the parent's PTE before then reaches
         // the child too.
-        tables.copyShadow(from: sSlot.table, sSlot.index, to: dSlot.table, dSlot.index, count: nr)
+        userData.ptesCopied(from: sSlot.table, sSlot.index, to: dSlot.table, dSlot.index, count: nr)
     }
 
     /// `copy_present_page`: the early COW of a maybe-pinned exclusive page; the child gets the
     /// copy (AE, writable if VM_WRITE), the parent keeps its page, PTE, AE and pin.
     func copyPresentPage(_ t: SimThread, dst: MM, _ vma: VMA, _ sSlot: PTESlot, _ dSlot: PTESlot, _ page: PFN, _ new: PFN) {
         memory.setData(new, memory.data(page))
-        tables.copyShadow(from: sSlot.table, sSlot.index, to: dSlot.table, dSlot.index, count: 1)
+        userData.ptesCopied(from: sSlot.table, sSlot.index, to: dSlot.table, dSlot.index, count: 1)
         folioAddNewAnonRmap(new, dst, pmd: false)
         dst.rssAnon += 1
         let w = vma.flags.contains(.write)
@@ -271,7 +271,7 @@ extension World {
         }
         if !vma.flags.contains(.uffdWp) { e = e.withUffdWp(false) }
         setPTE(dSlot, e)
-        tables.copyShadow(from: sSlot.table, sSlot.index, to: dSlot.table, dSlot.index, count: 1)
+        userData.ptesCopied(from: sSlot.table, sSlot.index, to: dSlot.table, dSlot.index, count: 1)
         dst.rssSwap += 1
     }
 }

@@ -242,7 +242,7 @@ extension World {
             setPTE(to, pte(from))
             setPTE(from, .none)
         }
-        tables.moveShadow(from: sTab, si, to: dTab, di, count: n)
+        userData.ptesMoved(from: sTab, si, to: dTab, di, count: n)
         if dTab != sTab { await ptlUnlock(t, dTab, mm, dst) }
         await ptlUnlock(t, sTab, mm, src)
         return src + step

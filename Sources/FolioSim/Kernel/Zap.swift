@@ -66,7 +66,7 @@ extension World {
         while i < last {
             let slot = PTESlot(table: table, index: i)
             let p = pte(slot)
-            tables.clearWritten(slot)
+            userData.pteCleared(slot)
             if p.isNone { i += 1; continue }
             if p.isPresent {
                 guard let page = vmNormalPage(p) else {
@@ -82,7 +82,7 @@ extension World {
                 }
                 for j in i..<i + nr {
                     setPTE(PTESlot(table: table, index: j), .none)
-                    tables.clearWritten(PTESlot(table: table, index: j))
+                    userData.pteCleared(PTESlot(table: table, index: j))
                 }
                 if memory.isAnon(folio) {
                     mm.rssAnon -= nr
