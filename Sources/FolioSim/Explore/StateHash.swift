@@ -89,9 +89,11 @@ final class StateHasher {
         var d = parts[t].digest
         for a in log.allocations { d = StateFold.mix(d ^ a >> 32) }
         written.removeAll(keepingCapacity: true)
-        for e in log.objects {
+        for (i, e) in log.objects.enumerated() {
             guard let k = World.valueKey(e >> 1) else { continue }
-            d = StateFold.mix(d ^ observed(k, write: e & 1 != 0) ^ (e & 1) << 62)
+            let told = log.told[i]
+            let seen = told == AccessLog.whole ? observed(k, write: e & 1 != 0) : StateFold.mix(told ^ 0x7E11 ^ (k >> 56) << 48)
+            d = StateFold.mix(d ^ seen ^ (e & 1) << 62)
             // Shared lock acquisitions and releases, and GUP-fast's interrupts-off section
             // (`tableFree`), are recorded as reads (two readers commute) but change state.
             let kind = k >> 56
@@ -129,8 +131,8 @@ final class StateHasher {
         }
     }
 
-    /// What a thread may learn from touching object `k` as the step began. Writes count
-    /// too: a write may be a read-modify-write whose result the path uses (`folio_put`
+    /// What a thread may learn from touching object `k` as the step began, where the
+    /// accessor could not say exactly (`AccessLog.told`). Writes count too: a write may be a read-modify-write whose result the path uses (`folio_put`
     /// frees at zero, `ptep_get_and_clear` returns the old entry). A lock tells only whether
     /// it is held (a shared acquisition, recorded as a read, learns that no writer holds it;
     /// which threads hold it, or how many readers, changes nothing the thread does), the

@@ -332,15 +332,18 @@ extension PhysicalMemory {
     private static let pageBits = PageFlag.anonExclusive | PageFlag.allocated | PageFlag.head | PageFlag.buddy | PageFlag.orderMask
     private static let folioBits = ~(pageBits | PageFlag.locked)
 
-    @inline(__always) private func logPage(_ pfn: Int, write: Bool, value: UInt64, use: StaticString?) {
+    /// `value`: what a read returns; `told`: all the access tells the caller (a read: its
+    /// value; a blind write: nothing, 0; a read-modify-write: its result), or
+    /// `AccessLog.whole` when the accessor cannot say.
+    @inline(__always) private func logPage(_ pfn: Int, write: Bool, value: UInt64, told: UInt64? = nil, use: StaticString?) {
         guard _slowPath(accessLogging), let l = log, l.enabled, pfn < frameCount else { return }
         if let use, frames[pfn].flags & PageFlag.allocated == 0 { l.noteUseAfterFree(PFN(pfn), "\(use) freed \(PFN(pfn))") }
-        l.noteFrame(.page(PFN(pfn)), PFN(pfn), write: write, value: value)
+        l.noteFrame(.page(PFN(pfn)), PFN(pfn), write: write, value: value, told: told ?? (write ? 0 : value))
     }
-    @inline(__always) private func logFolio(_ pfn: Int, write: Bool, value: UInt64, use: StaticString?) {
+    @inline(__always) private func logFolio(_ pfn: Int, write: Bool, value: UInt64, told: UInt64? = nil, use: StaticString?) {
         guard _slowPath(accessLogging), let l = log, l.enabled, pfn < frameCount else { return }
         if let use, frames[pfn].flags & PageFlag.allocated == 0 { l.noteUseAfterFree(PFN(pfn), "\(use) freed \(PFN(pfn))") }
-        l.noteFrame(.folio(PFN(pfn)), PFN(pfn), write: write, value: value)
+        l.noteFrame(.folio(PFN(pfn)), PFN(pfn), write: write, value: value, told: told ?? (write ? 0 : value))
     }
     /// A flag access: each kind of bit in `mask` is its own object.
     @inline(__always) private func logFlags(_ pfn: Int, _ mask: UInt32, write: Bool, use: StaticString) {
@@ -398,7 +401,7 @@ extension PhysicalMemory {
     /// Adds `n` (possibly negative) to the refcount; returns the new count.
     @discardableResult
     @inline(__always) func addRef(_ folio: PFN, _ n: Int32, _ what: StaticString) -> Int32 {
-        logFolio(folio.index, write: true, value: 0, use: what)
+        logFolio(folio.index, write: true, value: 0, told: UInt64(UInt32(bitPattern: frames[folio.index].ref &+ n)), use: what)
         writeFrame(folio.index).pointee.ref &+= n
         return frames[folio.index].ref
     }
@@ -410,7 +413,7 @@ extension PhysicalMemory {
     /// Adds `d` to a page's mapcount; returns the new mapcount.
     @discardableResult
     @inline(__always) func addMapcount(_ page: PFN, _ d: Int32) -> Int32 {
-        logPage(page.index, write: true, value: 0, use: "changed the mapcount of")
+        logPage(page.index, write: true, value: 0, told: UInt64(UInt32(bitPattern: frames[page.index].map &+ d)), use: "changed the mapcount of")
         writeFrame(page.index).pointee.map &+= d
         return frames[page.index].map
     }
@@ -432,11 +435,12 @@ extension PhysicalMemory {
     @inline(__always) public func meta(_ folio: PFN) -> LargeFolioMeta {
         let m = large[metaIndex(folio)]
         logFolio(folio.index, write: false, value: UInt64(UInt32(bitPattern: m.largeMapcount)) | UInt64(UInt32(bitPattern: m.pincount)) << 32,
+                 told: AccessLog.whole,
                  use: "read the large-folio counts of")
         return m
     }
     @inline(__always) func withMeta<R>(_ folio: PFN, _ body: (inout LargeFolioMeta) -> R) -> R {
-        logFolio(folio.index, write: true, value: 0, use: "changed the large-folio counts of")
+        logFolio(folio.index, write: true, value: 0, told: AccessLog.whole, use: "changed the large-folio counts of")
         willWrite(folio.index)
         return body(&large[metaIndex(folio)])
     }
@@ -474,8 +478,8 @@ extension PhysicalMemory {
     /// The frames of a folio being created, split or freed: every page and the folio.
     @inline(__always) private func logNewFrames(_ start: Int, _ nr: Int) {
         guard _slowPath(accessLogging), let l = log, l.enabled else { return }
-        l.noteFrame(.folio(PFN(start)), PFN(start), write: true, value: 0)
-        for p in start..<start + nr { l.noteFrame(.page(PFN(p)), PFN(p), write: true, value: 0) }
+        l.noteFrame(.folio(PFN(start)), PFN(start), write: true, value: 0, told: 0)
+        for p in start..<start + nr { l.noteFrame(.page(PFN(p)), PFN(p), write: true, value: 0, told: 0) }
     }
 
     /// Frees a folio whose refcount reached zero (`free_unref_folios` / `__free_pages`):

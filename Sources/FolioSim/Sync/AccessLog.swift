@@ -28,6 +28,13 @@ public final class AccessLog {
     public internal(set) var objects: [UInt64] = []
     /// A digest of the objects read in this step and the values they held.
     public internal(set) var readDigest: UInt64 = 0
+    /// For each entry of `objects`, in order (until `footprint()` sorts them): all that the
+    /// access told the running thread, where the accessor knows it exactly (a frame's
+    /// refcount, mapcount, flag bits, data, or nothing for a blind write; the state cache's
+    /// thread digest folds it), else `AccessLog.whole` (the digest folds the object's whole
+    /// value).
+    public internal(set) var told: [UInt64] = []
+    static let whole = UInt64.max
     /// PTE slots written in this step.
     public internal(set) var ptesWritten: [PTESlot] = []
     /// Frames whose folio or page state this step wrote (any page of the folio).
@@ -53,9 +60,10 @@ public final class AccessLog {
         note(key: o.key, write: write, value: value)
     }
 
-    @inline(__always) func note(key: UInt64, write: Bool, value: UInt64 = 0) {
+    @inline(__always) func note(key: UInt64, write: Bool, value: UInt64 = 0, told: UInt64 = AccessLog.whole) {
         guard enabled, forgottenKind == nil || key >> 56 != forgottenKind! else { return }
         objects.append(key << 1 | (write ? 1 : 0))
+        self.told.append(told)
         if !write { readDigest = (readDigest ^ key ^ (value &* 0x9E37_79B9_7F4A_7C15)) &* 0x100_0000_01B3 }
     }
 
@@ -66,9 +74,9 @@ public final class AccessLog {
     }
 
     /// A folio-wide (`folio`) or per-page (`page`) access to frame `pfn`.
-    @inline(__always) func noteFrame(_ o: PointObject, _ pfn: PFN, write: Bool, value: UInt64) {
+    @inline(__always) func noteFrame(_ o: PointObject, _ pfn: PFN, write: Bool, value: UInt64, told: UInt64 = AccessLog.whole) {
         guard enabled else { return }
-        note(key: o.key, write: write, value: value)
+        note(key: o.key, write: write, value: value, told: told)
         if write && !checking { foliosWritten.append(pfn) }
     }
 
@@ -96,6 +104,7 @@ public final class AccessLog {
     /// Starts a new step.
     func reset() {
         objects.removeAll(keepingCapacity: true)
+        told.removeAll(keepingCapacity: true)
         readDigest = 0
         if !ptesWritten.isEmpty { ptesWritten.removeAll(keepingCapacity: true) }
         if !foliosWritten.isEmpty { foliosWritten.removeAll(keepingCapacity: true) }
