@@ -11,7 +11,8 @@ commands:
   sweep FILE [--out DIR] [--jobs N] [--shard I/N]
   sweep --merge DIR… --out DIR
                                 run every point of the config's sweep grid; CSV, JSON, SVG
-  explore FILE [--json] [--strategy S] [--bound N] [--seed N] [--count N] [--depth N] [--no-reduction]
+  explore FILE [--json] [--strategy S] [--bound N|none] [--seed N] [--count N] [--depth N] [--no-reduction]
+               [--state-cache hash|exact|off] [--schedule S] [--all] [--ignore NAME]... [--shrink-budget N]
                [--semantics NAME]
                                 explore the interleavings of the config's threads
   replay FILE SCHEDULE [--json] [--semantics NAME]
