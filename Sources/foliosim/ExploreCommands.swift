@@ -100,9 +100,8 @@ extension FolioSimCLI {
             case "--shrink-budget": o.shrinkBudget = number(a, 0, 100_000_000)
             case "--state-cache":
                 let m = value(a)
-                if m == "off" { o.stateCache = .some(nil) } else if let c = StateCacheMode(rawValue: m) { o.stateCache = .some(c) } else {
-                    fail("explore: --state-cache expects hash, exact or off, found \(JSONWriter.quote(m))")
-                }
+                guard let c = StateCacheMode.setting(m) else { fail("explore: --state-cache expects hash, exact or off, found \(JSONWriter.quote(m))") }
+                o.stateCache = c
             case "--semantics": semantics = value(a)
             default:
                 if a.hasPrefix("-") { fail("explore: unknown option \(JSONWriter.quote(a)) (see foliosim explore --help)") }

@@ -53,53 +53,31 @@ import Testing
         }
     }
 
-    @Test(arguments: raceConfigs)
-    func aRaceConfigGivesTheSameVerdictsAndEndStatesReduced(_ name: String) async throws {
+    /// Each reduction against plain DFS: stateless (nil), and with the state cache in exact
+    /// mode (it also stops at a hash that drifted from one computed afresh, or at two states
+    /// that share a hash).
+    static let caches: [StateCacheMode?] = [nil, .exact]
+
+    @Test(arguments: raceConfigs, caches)
+    func aRaceConfigGivesTheSameVerdictsAndEndStatesReduced(_ name: String, _ cache: StateCacheMode?) async throws {
         let s = try ExploreTests.load(name)
         var compared = 0
         for bound in Self.bounds {
-            guard let diffs = try await Self.compare(s, bound: bound, cap: Self.full ? 300_000 : 3_000, label: name) else { continue }
+            guard let diffs = try await Self.compare(s, bound: bound, cap: Self.full ? 300_000 : 3_000, label: name, cache: cache) else { continue }
             compared += 1
             #expect(diffs.isEmpty, "\(diffs)")
         }
         #expect(compared >= (Self.full ? 3 : 1), "\(name): too few bounds completed to compare")
     }
 
-    /// DPOR with the state cache (exact mode: it also stops at a hash that drifted from one
-    /// computed afresh, or two states that share a hash) against plain DFS.
-    @Test(arguments: raceConfigs)
-    func aRaceConfigGivesTheSameVerdictsAndEndStatesWithTheStateCache(_ name: String) async throws {
-        let s = try ExploreTests.load(name)
-        var compared = 0
-        for bound in Self.bounds {
-            guard let diffs = try await Self.compare(s, bound: bound, cap: Self.full ? 300_000 : 3_000, label: name, cache: .exact) else { continue }
-            compared += 1
-            #expect(diffs.isEmpty, "\(diffs)")
-        }
-        #expect(compared >= (Self.full ? 3 : 1), "\(name): too few bounds completed to compare")
-    }
-
-    @Test func generatedProgramsGiveTheSameVerdictsAndEndStatesWithTheStateCache() async throws {
+    @Test(arguments: caches)
+    func generatedProgramsGiveTheSameVerdictsAndEndStatesReduced(_ cache: StateCacheMode?) async throws {
         let count = Self.full ? 220 : 8
         var compared = 0
         for seed in UInt64(1)...UInt64(count) {
             guard let s = ProgramGenerator.scenario(seed: seed) else { continue }
             for bound in Self.bounds {
-                guard let diffs = try await Self.compare(s, bound: bound, cap: Self.full ? 20_000 : 2_000, label: "program \(seed)", cache: .exact) else { continue }
-                compared += 1
-                #expect(diffs.isEmpty, "\(diffs)\n\(ProgramGenerator.text(seed: seed))")
-            }
-        }
-        #expect(compared >= count * 2, "only \(compared) comparisons completed")
-    }
-
-    @Test func generatedProgramsGiveTheSameVerdictsAndEndStatesReduced() async throws {
-        let count = Self.full ? 220 : 8
-        var compared = 0
-        for seed in UInt64(1)...UInt64(count) {
-            guard let s = ProgramGenerator.scenario(seed: seed) else { continue }
-            for bound in Self.bounds {
-                guard let diffs = try await Self.compare(s, bound: bound, cap: Self.full ? 20_000 : 2_000, label: "program \(seed)") else { continue }
+                guard let diffs = try await Self.compare(s, bound: bound, cap: Self.full ? 20_000 : 2_000, label: "program \(seed)", cache: cache) else { continue }
                 compared += 1
                 #expect(diffs.isEmpty, "\(diffs)\n\(ProgramGenerator.text(seed: seed))")
             }

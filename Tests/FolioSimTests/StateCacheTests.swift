@@ -45,7 +45,7 @@ import Testing
             let cache = StateCache(mode: .exact, bounded: false)
             _ = await Explorer.runOnce(snapshot, tracing: false, maxSteps: 1000, hashing: true, choose: { ex, en, _ in
                 ex.log.forgottenKind = forgetting
-                _ = cache.visit(ex, preemptions: 0, last: -1, finished: true)
+                _ = cache.visit(ex, preemptions: 0, last: -1)
                 return en.first
             })
             if forgetting == nil {

@@ -66,8 +66,7 @@ extension World {
             for i in 0..<Geometry.ptrsPerTable where t.entries[i] != 0 { out.append(PointObject.upper(table: Int32(id), index: i).key) }
         }
         for mm in mms {
-            for o in [PointObject.vmas(mm: mm.index), .mmFlags(mm: mm.index), .seqcount(mm: mm.index),
-                      .mmapLock(mm: mm.index), .tableFree(mm: mm.index)] { out.append(o.key) }
+            out += World.mmObjectKeys(mm.index)
             for (id, readers, _) in mm.peekVMALocks where readers != 0 { out.append(PointObject.vmaLock(mm: mm.index, vma: id).key) }
         }
         for o in [PointObject.processes, .anonVMAIds, .swapAllocator, .pinTable, .deferredSplit, .allocator, .tableAllocator] {
@@ -79,6 +78,11 @@ extension World {
         }
         for i in files.indices { out.append(PointObject.pagecache(file: i).key) }
         return out
+    }
+
+    /// The objects every mm has from fork or creation on.
+    static func mmObjectKeys(_ mm: Int) -> [UInt64] {
+        [PointObject.vmas(mm: mm), .mmFlags(mm: mm), .seqcount(mm: mm), .mmapLock(mm: mm), .tableFree(mm: mm)].map(\.key)
     }
 
     /// A hash of what object `key` (a value key) holds, with frames and swap slots hashed

@@ -305,6 +305,11 @@ public struct ExploreOverrides: Sendable {
 /// The state cache's modes (`StateCache`): 64-bit hashes only, or full states as well.
 public enum StateCacheMode: String, Sendable, CaseIterable {
     case hash, exact
+    /// A `--state-cache` / `stateCache` value: a mode, `.some(nil)` for "off", nil when it
+    /// names neither.
+    public static func setting(_ text: String) -> StateCacheMode?? {
+        text == "off" ? .some(nil) : StateCacheMode(rawValue: text).map { .some($0) }
+    }
 }
 
 extension ExploreOptions {

@@ -123,7 +123,7 @@ final class DPOR {
         let awake = en.subtracting(asleep)
         var stateKey: UInt64?
         if let cache {
-            switch cache.visit(ex, preemptions: pre, last: last, sleep: asleep, finished: false) {
+            switch cache.visit(ex, preemptions: pre, last: last, sleep: asleep) {
             case .new(let key)?: stateKey = key
             case .matched(let summary)?: matchedSummary = summary; return nil
             case nil: return nil

@@ -1,11 +1,6 @@
-/// Depth-first search over every schedule with at most `bound` preemptions (CHESS). Without
-/// a state cache it is the plain stateless search: the reference the reductions are tested
-/// against (`--no-reduction`), and the shrinker's search. With one (`StateCache`), a run
-/// stops where it reaches a state already explored with no more preemptions used and the
-/// same last thread: a DFS visits every state reachable within the bound once, with every
-/// transition out of it, so every reachable state, every step's checks and every end state
-/// are still reached (SPIN's stateful search, with replay from the config's steps in place
-/// of state restore).
+/// Plain depth-first search over every schedule with at most `bound` preemptions (CHESS),
+/// without reduction: the reference the reduction is tested against (`--no-reduction`), and
+/// the shrinker's search.
 ///
 /// A class so that the run's chooser updates the stack in place.
 final class PlainDFS {
@@ -20,32 +15,23 @@ final class PlainDFS {
     }
     let bound: Int?
     var stack: [Node] = []
-    let cache: StateCache?
 
-    init(bound: Int?, cache: StateCache? = nil) {
-        self.bound = bound
-        self.cache = cache
-    }
+    init(bound: Int?) { self.bound = bound }
 
     /// Runs the schedule the stack describes, extending it with first choices.
     func run(_ snapshot: Snapshot, maxSteps: Int, ignored: Set<String> = []) async -> RunOutcome {
-        await Explorer.runOnce(snapshot, tracing: false, maxSteps: maxSteps, ignored: ignored, hashing: cache != nil,
-                               choose: { ex, en, d in self.choose(ex, en, depth: d) })
+        await Explorer.runOnce(snapshot, tracing: false, maxSteps: maxSteps, ignored: ignored,
+                               choose: { _, en, d in self.choose(en, depth: d) })
     }
 
-    private func choose(_ ex: Execution, _ en: ThreadSet, depth d: Int) -> Int? {
+    private func choose(_ en: ThreadSet, depth d: Int) -> Int? {
         if d < stack.count { return stack[d].chosen }
         let last = d == 0 ? -1 : stack[d - 1].chosen
         let pre = d == 0 ? 0 : stack[d - 1].preemptionsBefore + (stack[d - 1].isPreemption ? 1 : 0)
-        if let cache {
-            guard case .new = cache.visit(ex, preemptions: pre, last: last, finished: true) else { return nil }
-        }
         let c = en.contains(last) ? last : en.first!
         var done = ThreadSet()
         done.insert(c)
         stack.append(Node(enabled: en, chosen: c, done: done, preemptionsBefore: pre, last: last))
-        cache?.transitions += 1
-        cache?.maxDepth = max(cache?.maxDepth ?? 0, stack.count)
         return c
     }
 
@@ -59,7 +45,6 @@ final class PlainDFS {
                 if isPre, let b = bound, node.preemptionsBefore + 1 > b { continue }
                 stack[d].chosen = c
                 stack[d].done.insert(c)
-                cache?.transitions += 1
                 return true
             }
             stack.removeLast()

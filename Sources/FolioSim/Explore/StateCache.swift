@@ -1,4 +1,4 @@
-/// The states a stateful search has explored (`PlainDFS` with a cache), by their 64-bit hash
+/// The states a stateful search has explored (`DPOR` with a cache), by their 64-bit hash
 /// (`StateHasher`): SPIN's hash compaction, where two distinct states with one hash would
 /// lose the second one's successors (with n states the chance of any such collision is
 /// about n²/2⁶⁵: 3·10⁻⁸ for a million). The exact mode keeps every state in full and stops
@@ -24,8 +24,7 @@ final class StateCache {
         var preemptions: Int32
         /// The threads asleep when it was explored (sleep sets, unbounded DPOR).
         var sleep: ThreadSet
-        /// The events of its explored subtree (DPOR; empty for plain DFS); nil while the
-        /// state is on the search stack.
+        /// The events of its explored subtree; nil while the state is on the search stack.
         var summary: Set<Event>?
     }
     enum Visit {
@@ -64,10 +63,9 @@ final class StateCache {
     /// The state `ex` is in before its next choice (`last`: the previous step's thread;
     /// `sleep`: the threads asleep there). Matched when explored already with no more
     /// preemptions, the same last thread (under a bound) and no thread asleep now that was
-    /// awake then (Godefroid's condition for sleep sets with state matching), and finished.
-    /// `finished`: a new state counts as explored at once (plain DFS, where a state reached
-    /// again while on the stack would be a cycle, and runs end).
-    func visit(_ ex: Execution, preemptions: Int, last: Int, sleep: ThreadSet = ThreadSet(), finished: Bool) -> Visit? {
+    /// awake then (Godefroid's condition for sleep sets with state matching), and finished
+    /// (`finish`: its subtree is explored).
+    func visit(_ ex: Execution, preemptions: Int, last: Int, sleep: ThreadSet = ThreadSet()) -> Visit? {
         let h = ex.stateHash()
         let key = bounded ? h ^ StateFold.mix(UInt64(bitPattern: Int64(last)) &+ 0xB0B) : h
         let pre = Int32(bounded ? preemptions : 0)
@@ -77,11 +75,7 @@ final class StateCache {
             matched += 1
             return .matched(summary)
         }
-        if finished {
-            finish(key, preemptions: pre, sleep: sleep, summary: [])
-        } else if visited[key] == nil {
-            visited[key] = Entry(preemptions: pre, sleep: sleep, summary: nil)
-        }
+        if visited[key] == nil { visited[key] = Entry(preemptions: pre, sleep: sleep, summary: nil) }
         return .new(key: key)
     }
 
@@ -105,11 +99,12 @@ final class StateCache {
     private func checkExact(_ ex: Execution, _ key: UInt64) {
         guard failure == nil else { return }
         let hasher = ex.hasher!
-        if hasher.recomputedModelHash() != hasher.modelHash {
-            failure = "the incremental model hash differs from one computed afresh after \(ex.choices.count) steps (a write escaped the access log): \(hasher.staleObjects().prefix(5).joined(separator: ", "))"
+        let fresh = hasher.freshObjectHashes()
+        if fresh.values.reduce(0, &+) != hasher.modelHash {
+            failure = "the incremental model hash differs from one computed afresh after \(ex.choices.count) steps (a write escaped the access log): \(hasher.staleObjects(fresh).prefix(5).joined(separator: ", "))"
             return
         }
-        let state = hasher.exactObjects() + [ex.stateHash() &- hasher.modelHash]
+        let state = fresh.values.sorted() + [ex.stateHash() &- hasher.modelHash]
         if let old = full[key] {
             if old != state { failure = "two distinct states share the hash \(String(key, radix: 16))" }
         } else {

@@ -31,17 +31,8 @@ final class StateHasher {
         let objects: [UInt64: UInt64]
         let sum: UInt64
         init(_ world: World) {
-            var objects: [UInt64: UInt64] = [:]
-            var sum: UInt64 = 0
-            let names = StateNames(clocks: true)
-            for k in world.stateKeys() {
-                guard let v = world.objectValue(k, names) else { continue }
-                let h = StateHasher.objectHash(world.canonicalKey(k, names), v)
-                objects[k] = h
-                sum &+= h
-            }
-            self.objects = objects
-            self.sum = sum
+            objects = StateHasher.objectHashes(world, StateNames(clocks: true))
+            sum = objects.values.reduce(0, &+)
         }
     }
 
@@ -72,6 +63,16 @@ final class StateHasher {
 
     static func objectHash(_ canonicalKey: UInt64, _ value: UInt64) -> UInt64 {
         StateFold.mix(canonicalKey &* 0x2545_F491_4F6C_DD1D ^ value)
+    }
+
+    /// Every object that holds something, by key, with its hash under `names`: the walk from
+    /// scratch that the incremental upkeep must always equal.
+    static func objectHashes(_ world: World, _ names: StateNames) -> [UInt64: UInt64] {
+        var out: [UInt64: UInt64] = [:]
+        for k in world.stateKeys() {
+            if let v = world.objectValue(k, names) { out[k] = objectHash(world.canonicalKey(k, names), v) }
+        }
+        return out
     }
 
     /// The step of thread `t` that `log` recorded has ended (`began`: it started an
@@ -110,10 +111,7 @@ final class StateHasher {
                 written.append(PointObject.folioLock(pfn).key)
             case 22:
                 // fork and exit create and end mms, with objects of their own.
-                for mm in world.mms {
-                    for o in [PointObject.vmas(mm: mm.index), .mmFlags(mm: mm.index), .seqcount(mm: mm.index),
-                              .mmapLock(mm: mm.index), .tableFree(mm: mm.index)] { written.append(o.key) }
-                }
+                for mm in world.mms { written += World.mmObjectKeys(mm.index) }
             default: break
             }
         }
@@ -165,40 +163,14 @@ final class StateHasher {
         return h
     }
 
-    /// The model's hash computed from scratch under the run's names: equal to the
-    /// incremental sum unless a write escaped the access log.
-    func recomputedModelHash() -> UInt64 {
-        var s: UInt64 = 0
-        for k in world.stateKeys() {
-            if let v = world.objectValue(k, names) { s &+= StateHasher.objectHash(world.canonicalKey(k, names), v) }
-        }
-        return s
-    }
-
     var modelHash: UInt64 { sum }
 
-    /// The objects whose kept hash differs from a fresh one (for exact mode's report).
-    func staleObjects() -> [String] {
-        var fresh: [UInt64: UInt64] = [:]
-        for k in world.stateKeys() {
-            if let v = world.objectValue(k, names) { fresh[k] = StateHasher.objectHash(world.canonicalKey(k, names), v) }
-        }
-        var out: [String] = []
-        for k in Set(fresh.keys).union(objects.keys).sorted() where fresh[k] != objects[k] {
-            out.append(PointObject.from(key: k).description)
-        }
-        return out
-    }
+    /// The model's object hashes computed afresh under the run's names (exact mode).
+    func freshObjectHashes() -> [UInt64: UInt64] { StateHasher.objectHashes(world, names) }
 
-    /// The objects that hold something, with their hashes, sorted: the exact state the
-    /// exact-mode cache compares (the model part; threads are added by the caller).
-    func exactObjects() -> [UInt64] {
-        var out: [UInt64] = []
-        for k in world.stateKeys() {
-            if let v = world.objectValue(k, names) { out.append(StateHasher.objectHash(world.canonicalKey(k, names), v)) }
-        }
-        out.sort()
-        return out
+    /// The objects whose kept hash differs from `fresh` (for exact mode's report).
+    func staleObjects(_ fresh: [UInt64: UInt64]) -> [String] {
+        Set(fresh.keys).union(objects.keys).sorted().filter { fresh[$0] != objects[$0] }.map { PointObject.from(key: $0).description }
     }
 
     private func activityHash() -> UInt64 {
