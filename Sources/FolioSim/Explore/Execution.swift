@@ -320,8 +320,10 @@ final class Execution: SchedulingHooks {
         stepPoint = th.pending
         log.reset()
         stepBeganOperation = th.atOpStart
-        if case .blocked(let r) = th.status { log.note(r.pointObject, write: r.isExclusive) }
-        log.note(stepPoint.object, write: stepPoint.access == .write)
+        // The declared first access is the step's footprint for the reduction; it tells the
+        // thread nothing (what the step reads, its accessors record with their values).
+        if case .blocked(let r) = th.status { log.note(key: r.pointObject.key, write: r.isExclusive, told: 0) }
+        log.note(key: stepPoint.object.key, write: stepPoint.access == .write, told: 0)
         if current != i { world.operation = th.operation }
         current = i
         choices.append(i)

@@ -398,24 +398,30 @@ extension PhysicalMemory {
         logFolio(folio.index, write: false, value: UInt64(UInt32(bitPattern: frames[folio.index].ref)), use: nil)
         return frames[folio.index].ref
     }
-    /// Adds `n` (possibly negative) to the refcount; returns the new count.
+    /// Adds `n` (possibly negative) to the refcount; returns whether it reached zero, all that
+    /// `folio_put_testzero` tells its caller (and all the state cache's digest folds).
     @discardableResult
-    @inline(__always) func addRef(_ folio: PFN, _ n: Int32, _ what: StaticString) -> Int32 {
-        logFolio(folio.index, write: true, value: 0, told: UInt64(UInt32(bitPattern: frames[folio.index].ref &+ n)), use: what)
+    @inline(__always) func addRef(_ folio: PFN, _ n: Int32, _ what: StaticString) -> Bool {
+        let zero = frames[folio.index].ref &+ n == 0
+        logFolio(folio.index, write: true, value: 0, told: zero ? 1 : 2, use: what)
         writeFrame(folio.index).pointee.ref &+= n
-        return frames[folio.index].ref
+        return zero
     }
     /// Per-page mapcount (`page_mapcount` without the entire mapcount).
     @inline(__always) public func pageMapcount(_ page: PFN) -> Int32 {
         logPage(page.index, write: false, value: UInt64(UInt32(bitPattern: frames[page.index].map)), use: "read the mapcount of")
         return frames[page.index].map
     }
-    /// Adds `d` to a page's mapcount; returns the new mapcount.
+    /// Adds `d` to a page's mapcount; returns the new mapcount clamped to -1...2: the rmap
+    /// code only asks whether it went negative, to zero (last mapping) or to one (first), as
+    /// `atomic_inc_and_test`/`atomic_add_negative` tell the kernel. The clamp is all the state
+    /// cache's digest folds, so no caller can learn more than the digest knows.
     @discardableResult
     @inline(__always) func addMapcount(_ page: PFN, _ d: Int32) -> Int32 {
-        logPage(page.index, write: true, value: 0, told: UInt64(UInt32(bitPattern: frames[page.index].map &+ d)), use: "changed the mapcount of")
+        let after = min(max(frames[page.index].map &+ d, -1), 2)
+        logPage(page.index, write: true, value: 0, told: UInt64(UInt32(bitPattern: after)), use: "changed the mapcount of")
         writeFrame(page.index).pointee.map &+= d
-        return frames[page.index].map
+        return after
     }
     @inline(__always) func setMapcount(_ page: PFN, _ v: Int32) {
         logPage(page.index, write: true, value: 0, use: "set the mapcount of")
@@ -503,7 +509,7 @@ extension PhysicalMemory {
     /// (the zero page, the huge zero folio) are never freed.
     @discardableResult
     public func folioPut(_ folio: PFN, _ n: Int32 = 1) -> Bool {
-        guard addRef(folio, -n, "folio_put on") == 0, !test(folio, PageFlag.reserved) else { return false }
+        guard addRef(folio, -n, "folio_put on"), !test(folio, PageFlag.reserved) else { return false }
         freeFolio(folio)
         return true
     }
