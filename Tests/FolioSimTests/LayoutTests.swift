@@ -21,6 +21,15 @@ import Testing
         #expect(try !Self.kernelLines(containing: ["userData."]).isEmpty, "the kernel paths report user data somewhere")
     }
 
+    /// A kernel path compares a refcount (`refcountIs`): the state cache's digest folds only
+    /// the comparison, so a path that read the number itself could learn more than the digest
+    /// knows. Trace text and violation reports may print it.
+    @Test func kernelPathsOnlyCompareRefcounts() throws {
+        let reads = try Self.kernelLines(containing: ["memory.refcount("])
+        #expect(reads.count == 2, "the COW trace text and one report print the count: \(reads)")
+        #expect(try !Self.kernelLines(containing: ["memory.refcountIs("]).isEmpty)
+    }
+
     /// `file:line: word` for every code line of Kernel/ (comments left out) with one of `words`.
     static func kernelLines(containing words: [String]) throws -> [String] {
         let dir = packageRoot.appendingPathComponent("Sources/FolioSim/Kernel")

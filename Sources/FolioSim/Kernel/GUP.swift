@@ -216,7 +216,7 @@ extension World {
     /// small folio or one reference plus one `_pincount` to a large one; the zero page is
     /// never counted for FOLL_PIN.
     func tryGrabFolio(_ folio: PFN, _ refs: Int32, _ flags: GUPFlags) -> Bool {
-        guard memory.refcount(folio) > 0 else { return false }
+        guard memory.refcountIs(folio, >, 0) else { return false }
         if flags.contains(.get) {
             memory.folioGet(folio, refs)
             return true

@@ -150,7 +150,7 @@ extension World {
     /// freed); after the reference is taken, a separate step rechecks that the page still
     /// belongs to that folio (a split may have raced) and backs off if not.
     private func tryGrabFolioFast(_ t: SimThread, _ page: PFN, _ folio: PFN, _ flags: GUPFlags) async -> Bool {
-        guard memory.isAllocated(folio), memory.refcount(folio) > 0 else { return false }
+        guard memory.isAllocated(folio), memory.refcountIs(folio, >, 0) else { return false }
         guard tryGrabFolio(folio, 1, flags) else { return false }
         await schedule(t, "try_grab_folio_fast", "recheck page_folio", .folio(folio), .read)
         if !memory.isAllocated(page) || memory.folio(of: page) != folio {

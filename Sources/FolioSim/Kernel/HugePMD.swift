@@ -139,9 +139,9 @@ extension World {
                 reuse = true
             } else {
                 let swapRefs: Int32 = memory.test(folio, PageFlag.swapCache) ? Int32(memory.nrPages(folio)) : 0
-                if memory.refcount(folio) <= 1 + swapRefs {
+                if memory.refcountIs(folio, <=, 1 + swapRefs) {
                     if memory.test(folio, PageFlag.swapCache) { folioFreeSwap(folio) }
-                    if memory.refcount(folio) == 1 {
+                    if memory.refcountIs(folio, ==, 1) {
                         memory.set(folio, PageFlag.anonExclusive)
                         reuse = true
                     }

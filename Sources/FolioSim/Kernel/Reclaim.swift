@@ -35,7 +35,7 @@ extension World {
         let before = memory.freePages
         for s in 1..<max(swap.slotCount, 1) where swap.cache[s] != 0 {
             let folio = memory.folio(of: PFN(swap.cache[s]))
-            guard !memory.isLarge(folio), memory.pageMapcount(folio) == 0, memory.refcount(folio) == 1,
+            guard !memory.isLarge(folio), memory.pageMapcount(folio) == 0, memory.refcountIs(folio, ==, 1),
                   !memory.test(folio, PageFlag.locked) else { continue }
             swap.data[s] = memory.data(folio)
             swap.dropCache(s)

@@ -46,7 +46,7 @@ extension World {
     func canSplitFolio(_ folio: PFN, extraRefs: Int32) -> Bool {
         let m = memory.meta(folio)
         let swapRefs: Int32 = memory.test(folio, PageFlag.swapCache) ? Int32(memory.nrPages(folio)) : 0
-        return memory.refcount(folio) == m.largeMapcount + swapRefs + extraRefs
+        return memory.refcountIs(folio, ==, m.largeMapcount + swapRefs + extraRefs)
     }
 
     /// `split_folio` (`__split_huge_page` to order 0) of an anon folio: every page becomes an

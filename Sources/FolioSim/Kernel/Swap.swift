@@ -384,7 +384,7 @@ extension World {
         let reuseOld = !semantics.hasAnonExclusive && vmf.isWrite && vmf.vma.flags.contains(.write) && reuseSwapPage(page)
         swap.put(slot)
         let freeSwap = vmf.vma.flags.contains(.locked) || swap.isHalfFull
-            || (vmf.isWrite && memory.refcount(folio) == 2)
+            || (vmf.isWrite && memory.refcountIs(folio, ==, 2))
         if freeSwap { folioFreeSwap(folio) }
         vmf.mm.rssAnon += 1
         vmf.mm.rssSwap -= 1
@@ -396,7 +396,7 @@ extension World {
                 vmf.flags.remove(.write)
                 rmapExclusive = true
             }
-        } else if exclusive || memory.refcount(folio) == 1 {
+        } else if exclusive || memory.refcountIs(folio, ==, 1) {
             if vmf.vma.flags.contains(.write) && !e.isUffdWp && (vmf.vma.flags.contains(.softDirty) || e.isSoftDirty) {
                 e = e.withWrite(true)
                 if vmf.isWrite {

@@ -68,12 +68,12 @@ extension World {
     /// The small-folio body of `wp_can_reuse_anon_folio`: the only reference must be our
     /// mapping's, after freeing a swapcache copy under the folio trylock.
     func wpCanReuseByRefcount(_ t: SimThread, _ folio: PFN) async -> Bool {
-        if memory.test(folio, PageFlag.ksm) || memory.refcount(folio) > 3 { return false }
+        if memory.test(folio, PageFlag.ksm) || memory.refcountIs(folio, >, 3) { return false }
         let swapRef: Int32 = memory.test(folio, PageFlag.swapCache) ? 1 : 0
-        if memory.refcount(folio) > 1 + swapRef { return false }
+        if memory.refcountIs(folio, >, 1 + swapRef) { return false }
         guard await folioTrylock(t, folio) else { return false }
         if memory.test(folio, PageFlag.swapCache) { folioFreeSwap(folio) }
-        let ok = !memory.test(folio, PageFlag.ksm) && memory.refcount(folio) == 1
+        let ok = !memory.test(folio, PageFlag.ksm) && memory.refcountIs(folio, ==, 1)
         await folioUnlock(t, folio)
         return ok
     }
@@ -88,13 +88,13 @@ extension World {
             folioFreeSwap(folio)
             await folioUnlock(t, folio)
         }
-        if memory.meta(folio).largeMapcount != memory.refcount(folio) { return false }
+        if memory.refcountIs(folio, !=, memory.meta(folio).largeMapcount) { return false }
         await schedule(t, "__wp_can_reuse_large_anon_folio", "folio_lock_large_mapcount", .folio(folio), .read)
         let m = memory.meta(folio)
-        if m.largeMapcount > memory.refcount(folio) {
+        if memory.refcountIs(folio, <, m.largeMapcount) {
             report(.refcountCoversMappings, mm, folio: folio, "large mapcount \(m.largeMapcount) > refcount \(memory.refcount(folio)) in the large-reuse path")
         }
-        return !m.maybeMappedShared && m.largeMapcount == memory.refcount(folio)
+        return !m.maybeMappedShared && memory.refcountIs(folio, ==, m.largeMapcount)
     }
 
     /// `wp_page_reuse`: the PTE becomes young, dirty and (if VM_WRITE) writable; no counts

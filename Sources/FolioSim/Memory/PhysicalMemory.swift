@@ -398,6 +398,14 @@ extension PhysicalMemory {
         logFolio(folio.index, write: false, value: UInt64(UInt32(bitPattern: frames[folio.index].ref)), use: nil)
         return frames[folio.index].ref
     }
+    /// `folio_ref_count(folio) <cmp> n` for a kernel path, which only ever compares the count:
+    /// the comparison's result is all the access tells the thread (and all the state cache's
+    /// digest folds), so threads that read 2 and 3 and both decide "copy" stay one state.
+    @inline(__always) public func refcountIs(_ folio: PFN, _ cmp: (Int32, Int32) -> Bool, _ n: Int32) -> Bool {
+        let r = cmp(frames[folio.index].ref, n)
+        logFolio(folio.index, write: false, value: UInt64(UInt32(bitPattern: frames[folio.index].ref)), told: r ? 1 : 2, use: nil)
+        return r
+    }
     /// Adds `n` (possibly negative) to the refcount; returns whether it reached zero, all that
     /// `folio_put_testzero` tells its caller (and all the state cache's digest folds).
     @discardableResult
