@@ -69,4 +69,27 @@ import Testing
         opts.stateCache = nil
         #expect(try await Explorer.explore(s, options: opts).cache == nil)
     }
+
+    /// `random` and `pct` report the distinct states their schedules passed through: the
+    /// same seed the same figure, more schedules more states; no more end states than the
+    /// exhaustive search finds; the exhaustive search reports its states, not coverage.
+    @Test(arguments: ["random", "pct"])
+    func randomAndPCTReportCoverage(_ strategy: String) async throws {
+        let s = try ExploreTests.load("scaling-2w.json5")
+        func run(_ count: Int) async throws -> ExploreResult {
+            let opts = ExploreOptions(strategy: strategy == "random" ? .random(seed: 7, count: count) : .pct(seed: 7, depth: 3, count: count))
+            return try await Explorer.explore(s, options: opts)
+        }
+        let few = try await run(20), again = try await run(20), many = try await run(200)
+        let n = try #require(few.distinctStates)
+        #expect(n > 20 && again.distinctStates == n)
+        #expect(try #require(many.distinctStates) > n)
+        var opts = ExploreOptions(strategy: .dfs(preemptionBound: nil, reduction: true))
+        opts.stateCache = .hash
+        let all = try await Explorer.explore(s, options: opts)
+        #expect(all.distinctStates == nil)
+        #expect(many.endStates <= all.endStates)
+        let json = JSONWriter.write(ExploreReport.json(few, s), indent: nil)
+        #expect(json.contains("\"distinctStates\":\(n)"))
+    }
 }

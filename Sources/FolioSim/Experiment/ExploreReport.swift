@@ -55,6 +55,7 @@ public enum ExploreReport {
         out += "schedules: \(r.schedules) explored to the end, \(r.runs) runs\(r.complete ? "" : " (stopped at maxSchedules)")"
         if r.pruned > 0 { out += ", \(r.pruned) cut short by the reduction" }
         out += "\nscheduling points: \(r.points)\ndistinct end states: \(r.endStates)\n"
+        if let n = r.distinctStates { out += "coverage: \(n) distinct states, \(r.endStates) distinct end states\n" }
         if let c = r.cache {
             out += "states: \(c.states) stored, \(c.matched) matched, \(c.transitions) transitions, max depth \(c.maxDepth), "
             out += "visited set \(String(format: "%.1f", Double(c.memoryBytes) / 1_048_576)) MiB (\(c.states > 0 ? c.memoryBytes / c.states : 0) bytes a state)\n"
@@ -123,6 +124,7 @@ public enum ExploreReport {
                         ("maxDepth", .int(c.maxDepth)), ("memoryBytes", .int(c.memoryBytes))]
             if let f = c.failure { members.append(("cacheFailure", .string(f))) }
         }
+        if let n = r.distinctStates { members.append(("distinctStates", .int(n))) }
         if let t = r.tooLong { members.append(("tooLong", .string(t))) }
         if let c = r.counterexample { members.append(("violation", counterexampleJSON(c))) }
         if r.violations.count > 1 { members.append(("violations", .array(r.violations.map(counterexampleJSON)))) }

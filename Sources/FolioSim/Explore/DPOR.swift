@@ -62,7 +62,7 @@ final class DPOR {
         /// The state's key in the cache (nil: no cache).
         var stateKey: UInt64?
         /// The events of the subtree explored from here so far (with a cache).
-        var summary = Set<StateCache.Event>()
+        var summary = EventSummary()
         func isPreemption(_ t: Int) -> Bool { enabled.contains(last) && t != last }
     }
 
@@ -85,7 +85,7 @@ final class DPOR {
 
     let cache: StateCache?
     /// The subtree summary of the state the last run stopped at (matched in the cache).
-    private var matchedSummary: Set<StateCache.Event>?
+    private var matchedSummary: EventSummary?
     /// The first node whose step the last run took anew (earlier ones were replayed).
     private var firstNew = 0
 
@@ -180,10 +180,44 @@ final class DPOR {
 
     // MARK: races
 
-    /// The accesses to one object so far: the last write and the reads since.
-    private struct Accesses {
-        var lastWrite = -1
-        var reads: [Int] = []
+    /// The accesses to each object in the run so far, for `analyze`: the last write and the
+    /// reads since it (a list through `readNext`). Flat arrays, kept between runs.
+    private var objectIndex = U64Table<Int32>()
+    private var objectKeys: [UInt64] = []
+    private var lastWrite: [Int32] = []
+    private var readHead: [Int32] = []
+    private var readEvent: [Int32] = []
+    private var readNext: [Int32] = []
+
+    private func resetObjects() {
+        objectIndex.removeAll()
+        objectKeys.removeAll(keepingCapacity: true)
+        lastWrite.removeAll(keepingCapacity: true)
+        readHead.removeAll(keepingCapacity: true)
+        readEvent.removeAll(keepingCapacity: true)
+        readNext.removeAll(keepingCapacity: true)
+    }
+
+    /// Event `i` accessed `key`.
+    private func record(_ key: UInt64, write: Bool, event i: Int) {
+        let o: Int
+        if let found = objectIndex[key] {
+            o = Int(found)
+        } else {
+            o = objectKeys.count
+            objectIndex[key] = Int32(o)
+            objectKeys.append(key)
+            lastWrite.append(-1)
+            readHead.append(-1)
+        }
+        if write {
+            lastWrite[o] = Int32(i)
+            readHead[o] = -1
+        } else {
+            readEvent.append(Int32(i))
+            readNext.append(readHead[o])
+            readHead[o] = Int32(readEvent.count - 1)
+        }
     }
 
     /// Adds the backtrack points of the last run's races.
@@ -195,32 +229,33 @@ final class DPOR {
         var lastOf = [Int](repeating: -1, count: tn)
         var local = [Int32](repeating: 0, count: n)
         var counts = [Int32](repeating: 0, count: tn)
-        var objects: [UInt64: Accesses] = [:]
+        resetObjects()
         racesFound = 0
         /// Whether event `j` happens before the current state of thread `p` (its last event).
         func happensBefore(_ j: Int, _ p: Int) -> Bool {
             let prev = lastOf[p]
             return prev >= 0 && clock[prev * tn + runThread[j]] >= local[j]
         }
+        var preds: [Int] = []
+        var acc = [Int32](repeating: 0, count: tn)
         for i in 0..<n {
             // Lookahead: the pending step of every other thread at node i against the steps
             // before i (the tables hold events < i).
             for p in 0..<tn where p != runThread[i] {
                 let key = runPending[i * tn + p]
                 guard key != UInt64.max else { continue }
-                forEachConflict(objects, key >> 1, write: key & 1 != 0) { j in
+                forEachConflict(key >> 1, write: key & 1 != 0) { j in
                     if runThread[j] != p && !happensBefore(j, p) { addBacktrack(j, p) }
                 }
             }
             let p = runThread[i]
             // The direct conflicting predecessors of event i, latest first.
-            var preds: [Int] = []
+            preds.removeAll(keepingCapacity: true)
             for e in runFootprint[i].entries {
-                forEachConflict(objects, e >> 1, write: e & 1 != 0) { j in preds.append(j) }
+                forEachConflict(e >> 1, write: e & 1 != 0) { j in preds.append(j) }
             }
             preds.sort(by: >)
-            var acc = [Int32](repeating: 0, count: tn)
-            if lastOf[p] >= 0 { for t in 0..<tn { acc[t] = clock[lastOf[p] * tn + t] } }
+            for t in 0..<tn { acc[t] = lastOf[p] >= 0 ? clock[lastOf[p] * tn + t] : 0 }
             var previous = -1
             for j in preds where j != previous {
                 previous = j
@@ -233,54 +268,50 @@ final class DPOR {
             acc[p] = counts[p]
             for t in 0..<tn { clock[i * tn + t] = acc[t] }
             lastOf[p] = i
-            for e in runFootprint[i].entries {
-                let key = e >> 1
-                if e & 1 != 0 {
-                    objects[key] = Accesses(lastWrite: i, reads: [])
-                } else {
-                    objects[key, default: Accesses()].reads.append(i)
-                }
-            }
+            for e in runFootprint[i].entries { record(e >> 1, write: e & 1 != 0, event: i) }
         }
         guard cache != nil else { return }
         // The subtree the run stopped at: its events race with the run's as if next.
         if let summary = matchedSummary {
-            for ev in summary.sorted(by: { ($0.thread, $0.entry) < ($1.thread, $1.entry) }) {
-                let p = Int(ev.thread)
-                forEachConflict(objects, ev.entry >> 1, write: ev.entry & 1 != 0) { j in
+            summary.forEach { entry, p in
+                forEachConflict(entry >> 1, write: entry & 1 != 0) { j in
                     if runThread[j] != p && !happensBefore(j, p) { addBacktrack(j, p) }
                 }
             }
             if n > 0 && n <= stack.count { stack[n - 1].summary.formUnion(summary) }
         }
         // This run's events join the summaries of the nodes they were taken from.
+        var events: [(entry: UInt64, thread: Int)] = []
         for i in min(firstNew, n)..<min(n, stack.count) {
-            for e in runFootprint[i].entries { stack[i].summary.insert(StateCache.Event(entry: e, thread: Int32(runThread[i]))) }
+            events.removeAll(keepingCapacity: true)
+            for e in runFootprint[i].entries { events.append((e, runThread[i])) }
             for p in 0..<tn where p != runThread[i] {
                 let key = runPending[i * tn + p]
-                if key != UInt64.max { stack[i].summary.insert(StateCache.Event(entry: key, thread: Int32(p))) }
+                if key != UInt64.max { events.append((key, p)) }
             }
+            stack[i].summary.formUnion(EventSummary(events))
         }
     }
 
     /// The earlier events that conflict with an access to `key`: the last write, and for a
-    /// write also the reads since it. Others are ordered before these.
-    private func forEachConflict(_ objects: [UInt64: Accesses], _ key: UInt64, write: Bool, _ body: (Int) -> Void) {
-        if key == AccessKey.unknownKey {
-            for (_, a) in objects.sorted(by: { $0.key < $1.key }) {
-                if a.lastWrite >= 0 { body(a.lastWrite) }
-                if write { a.reads.forEach(body) }
+    /// write also the reads since it. Others are ordered before these. An access to the
+    /// unknown object conflicts with the accesses to every object, in key order.
+    private func forEachConflict(_ key: UInt64, write: Bool, _ body: (Int) -> Void) {
+        func visit(_ o: Int) {
+            if lastWrite[o] >= 0 { body(Int(lastWrite[o])) }
+            guard write else { return }
+            var r = readHead[o]
+            while r >= 0 {
+                body(Int(readEvent[Int(r)]))
+                r = readNext[Int(r)]
             }
+        }
+        if key == AccessKey.unknownKey {
+            for k in objectIndex.sortedKeys { visit(Int(objectIndex[k]!)) }
             return
         }
-        if let a = objects[key] {
-            if a.lastWrite >= 0 { body(a.lastWrite) }
-            if write { a.reads.forEach(body) }
-        }
-        if let u = objects[AccessKey.unknownKey] {
-            if u.lastWrite >= 0 { body(u.lastWrite) }
-            if write { u.reads.forEach(body) }
-        }
+        if let o = objectIndex[key] { visit(Int(o)) }
+        if let u = objectIndex[AccessKey.unknownKey] { visit(Int(u)) }
     }
 
     /// Schedules `p` at node `j` (every runnable thread if `p` could not run there), and under

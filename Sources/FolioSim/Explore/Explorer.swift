@@ -56,6 +56,10 @@ public struct ExploreResult: Sendable {
     public var tooLong: String?
     /// What the state cache did (nil: the search kept none).
     public var cache: CacheStats?
+    /// Distinct states (by `StateHasher`'s hash) that `random` or `pct` passed through,
+    /// at every scheduling choice and at the end: how much of the state space their
+    /// schedules covered (nil for the other strategies). Beside `endStates`.
+    public var distinctStates: Int?
 }
 
 /// A stateful search's figures, as SPIN prints them.
@@ -180,23 +184,31 @@ public enum Explorer {
             }
         case .random(let seed, let count):
             var rng = SplitMix64(seed: seed)
+            var seen = Set<UInt64>()
             for _ in 0..<count {
-                let o = await runOnce(snapshot, tracing: false, maxSteps: opts.maxSteps, ignored: ignored) { _, en, _ in
-                    en.member(at: Int(rng.next() % UInt64(en.count)))
+                let o = await runOnce(snapshot, tracing: false, maxSteps: opts.maxSteps, ignored: ignored, hashing: true) { ex, en, _ in
+                    seen.insert(ex.stateHash())
+                    return en.member(at: Int(rng.next() % UInt64(en.count)))
                 }
+                if let h = o.stateHash { seen.insert(h) }
                 if !acc.account(o) { break }
             }
+            acc.result.distinctStates = seen.count
         case .pct(let seed, let depth, let count):
             var rng = SplitMix64(seed: seed)
             let probe = await runOnce(snapshot, tracing: false, maxSteps: opts.maxSteps, ignored: ignored) { ex, en, _ in defaultChoice(ex, en) }
             let k = max(1, probe.steps)
+            var seen = Set<UInt64>()
             for _ in 0..<count {
                 var pct = PCT(threads: scenario.threads.count, depth: depth, steps: k, rng: &rng)
-                let o = await runOnce(snapshot, tracing: false, maxSteps: opts.maxSteps, ignored: ignored) { ex, en, step in
-                    pct.choose(en, step: step, last: ex.current)
+                let o = await runOnce(snapshot, tracing: false, maxSteps: opts.maxSteps, ignored: ignored, hashing: true) { ex, en, step in
+                    seen.insert(ex.stateHash())
+                    return pct.choose(en, step: step, last: ex.current)
                 }
+                if let h = o.stateHash { seen.insert(h) }
                 if !acc.account(o) { break }
             }
+            acc.result.distinctStates = seen.count
         }
         var result = acc.result
         if case .dfs = opts.strategy { result.exhaustive = result.complete && (acc.found.isEmpty || opts.all) }

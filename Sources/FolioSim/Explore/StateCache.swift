@@ -11,13 +11,6 @@
 /// the key: continuing it is free, switching costs a preemption.
 final class StateCache {
     typealias Mode = StateCacheMode
-    /// One step of an explored subtree, as the stateful DPOR's race analysis needs it: the
-    /// thread and one footprint entry (`key << 1 | write`) of a step it took or a step it
-    /// was parked at.
-    struct Event: Hashable {
-        let entry: UInt64
-        let thread: Int32
-    }
     /// What the visited set keeps of a state.
     struct Entry {
         /// The fewest preemptions it was explored with (0 unbounded).
@@ -25,13 +18,13 @@ final class StateCache {
         /// The threads asleep when it was explored (sleep sets, unbounded DPOR).
         var sleep: ThreadSet
         /// The events of its explored subtree; nil while the state is on the search stack.
-        var summary: Set<Event>?
+        var summary: EventSummary?
     }
     enum Visit {
         /// Explore it; `key` names it for `finish`.
         case new(key: UInt64)
         /// Explored already; its subtree's events.
-        case matched(Set<Event>)
+        case matched(EventSummary)
     }
 
     let mode: Mode
@@ -55,7 +48,7 @@ final class StateCache {
     /// Bytes the visited set holds: dictionary slots at their load factor, the subtree
     /// summaries, and the full states in exact mode.
     var memoryBytes: Int {
-        var b = visited.capacity * (8 + MemoryLayout<Entry>.stride + 1) + summaryEvents * 24
+        var b = visited.capacity * (8 + MemoryLayout<Entry>.stride + 1) + summaryEvents * 16
         for (_, v) in full { b += 48 + v.count * 8 }
         return b
     }
@@ -81,17 +74,21 @@ final class StateCache {
 
     /// A state's subtree is explored: it may be matched from now on. Explored before with
     /// fewer preemptions, the old entry stands; with as many, the threads explored add up.
-    func finish(_ key: UInt64, preemptions: Int32, sleep: ThreadSet, summary: Set<Event>) {
+    func finish(_ key: UInt64, preemptions: Int32, sleep: ThreadSet, summary: EventSummary) {
         summaryEvents += summary.count
         guard var e = visited[key], let old = e.summary else {
             visited[key] = Entry(preemptions: preemptions, sleep: sleep, summary: summary)
             return
         }
         if preemptions < e.preemptions {
-            e = Entry(preemptions: preemptions, sleep: sleep, summary: summary.union(old))
+            var merged = summary
+            merged.formUnion(old)
+            e = Entry(preemptions: preemptions, sleep: sleep, summary: merged)
         } else if preemptions == e.preemptions {
             e.sleep = ThreadSet(bits: e.sleep.bits & sleep.bits)
-            e.summary = old.union(summary)
+            var merged = old
+            merged.formUnion(summary)
+            e.summary = merged
         }
         visited[key] = e
     }

@@ -28,11 +28,14 @@
 final class StateHasher {
     /// The model's object hashes as the config's steps left them, computed once per search.
     final class Base {
-        let objects: [UInt64: UInt64]
+        let objects: U64Table<UInt64>
         let sum: UInt64
         init(_ world: World) {
-            objects = StateHasher.objectHashes(world, StateNames(clocks: true))
-            sum = objects.values.reduce(0, &+)
+            let hashes = StateHasher.objectHashes(world, StateNames(clocks: true))
+            var table = U64Table<UInt64>(minimumCapacity: hashes.count)
+            for (k, v) in hashes { table[k] = v }
+            objects = table
+            sum = hashes.values.reduce(0, &+)
         }
     }
 
@@ -45,7 +48,7 @@ final class StateHasher {
     }
 
     private let world: World
-    private var objects: [UInt64: UInt64]
+    private var objects: U64Table<UInt64>
     private var sum: UInt64
     private var parts: [ThreadPart]
     private var written: [UInt64] = []
@@ -170,7 +173,7 @@ final class StateHasher {
 
     /// The objects whose kept hash differs from `fresh` (for exact mode's report).
     func staleObjects(_ fresh: [UInt64: UInt64]) -> [String] {
-        Set(fresh.keys).union(objects.keys).sorted().filter { fresh[$0] != objects[$0] }.map { PointObject.from(key: $0).description }
+        Set(fresh.keys).union(objects.sortedKeys).sorted().filter { fresh[$0] != objects[$0] }.map { PointObject.from(key: $0).description }
     }
 
     private func activityHash() -> UInt64 {
