@@ -19,7 +19,7 @@ commands:
                                 run one schedule of the config's threads with a trace
   cow-selftest [--semantics NAME] [--sizes 16K,64K,2M] [--history] [--json]
                                 replay the kernel's COW selftest (cow.c) under a rule set
-  bench [--pages N] [--repeats N] [--no-explore] [--no-sweep] [--no-process]
+  bench [--pages N] [--repeats N] [--explore-cap N] [--no-explore] [--no-sweep] [--no-process]
                                 measure simulated fault throughput and memory per page
   help                          show this help
 
@@ -45,18 +45,21 @@ not met (or the audit disagreed), 2 bad config or arguments.
 """
 
 let benchUsage = """
-usage: foliosim bench [--pages N] [--repeats N] [--no-explore] [--no-sweep] [--no-process]
+usage: foliosim bench [--pages N] [--repeats N] [--explore-cap N] [--no-explore] [--no-sweep] [--no-process]
 
 Measures order-0 and 64K mTHP anonymous fault throughput, fork + COW throughput,
 the cost of a full invariant check, simulator memory per touched 4 KiB page, and the
 explorer: Ryan Roberts' race to its bound, the first counterexample of an injected bug,
-scheduling points per second and the scaling set (--no-explore skips these); sweep points
+scheduling points per second, the scaling set to its bound, and the stateful search's
+targets: the scaling set, with and without GUP-fast, and a 64K MADV_PAGEOUT against GUP-fast,
+unbounded with the state cache, beside SPIN's state counts (--no-explore skips these); sweep points
 per second over 100 points of a 1 GiB workload on every core (--no-sweep). Then the
 whole-process figures: `foliosim run` as a child process on a 16 GiB write and on fork of
 1 Mi pages with the child writing each, default checks on, timed from start to exit with
 its peak RSS (--no-process skips these).
   --pages N     pages touched per run (default 1048576 = 4 GiB simulated)
   --repeats N   runs per figure, the best is kept (default 3)
+  --explore-cap N  runs after which an unbounded stateful exploration stops (default 100000)
 """
 
 /// The `--semantics` line of every command's help.
@@ -157,7 +160,7 @@ struct FolioSimCLI {
     }
 
     static func benchCommand(_ args: [String]) async {
-        var pages = 1 << 20, repeats = 3, explore = true, process = true, sweep = true
+        var pages = 1 << 20, repeats = 3, explore = true, process = true, sweep = true, cap = 100_000
         var i = 0
         while i < args.count {
             let a = args[i]
@@ -166,19 +169,21 @@ struct FolioSimCLI {
             case "--no-explore": explore = false; i += 1
             case "--no-process": process = false; i += 1
             case "--no-sweep": sweep = false; i += 1
-            case "--pages", "--repeats":
+            case "--pages", "--repeats", "--explore-cap":
                 guard i + 1 < args.count, let n = Int(args[i + 1]), n > 0 else {
                     fail("bench: \(a) expects a positive integer")
                 }
                 if a == "--pages" {
                     guard n >= 1024, n <= 1 << 24 else { fail("bench: --pages expects 1024 to 16777216") }
                     pages = n
-                } else {
+                } else if a == "--repeats" {
                     repeats = n
+                } else {
+                    cap = n
                 }
                 i += 2
             default:
-                fail("bench: unknown option \(JSONWriter.quote(a)) (expected --pages N, --repeats N, --no-explore, --no-sweep or --no-process)")
+                fail("bench: unknown option \(JSONWriter.quote(a)) (expected --pages N, --repeats N, --explore-cap N, --no-explore, --no-sweep or --no-process)")
             }
         }
         // The whole-process runs go first, while this process is small: a child started by
@@ -188,7 +193,7 @@ struct FolioSimCLI {
             let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
             processFigures = Bench.processFigures(executable: exe, repeats: repeats) { printErr("bench: " + $0) }
         }
-        let figures = await Bench.run(pages: pages, repeats: repeats, explore: explore, sweep: sweep) { printErr("bench: " + $0) }
+        let figures = await Bench.run(pages: pages, repeats: repeats, explore: explore, exploreCap: cap, sweep: sweep) { printErr("bench: " + $0) }
             + processFigures
         for f in figures {
             let v = f.value >= 100 ? String(format: "%.0f", f.value) : String(format: "%.2f", f.value)

@@ -49,7 +49,8 @@ public enum Bench {
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
-    public static func run(pages: Int = 1 << 20, repeats: Int = 3, explore: Bool = true, sweep: Bool = true,
+    /// `exploreCap`: runs after which a stateful unbounded exploration stops (`statefulFigures`).
+    public static func run(pages: Int = 1 << 20, repeats: Int = 3, explore: Bool = true, exploreCap: Int = 100_000, sweep: Bool = true,
                            progress: (String) -> Void = { _ in }) async -> [BenchFigure] {
         var figures: [BenchFigure] = []
         var off = THPSettings()
@@ -111,7 +112,7 @@ public enum Bench {
                                    detail: "one checkInvariants() over two address spaces of \(cowPages) pages each"))
         progress("incremental check")
         figures.append(await incrementalCheckFigure(pages: pages / 4))
-        if explore { figures += await exploreFigures(repeats: repeats, progress: progress) }
+        if explore { figures += await exploreFigures(repeats: repeats, cap: exploreCap, progress: progress) }
         if sweep {
             progress("sweep")
             if let f = await sweepFigure(jobs: ProcessInfo.processInfo.activeProcessorCount) { figures.append(f) }

@@ -24,6 +24,54 @@ extension Bench {
         return try! Scenario.decode(text: text, file: "bench")
     }
 
+    /// MADV_PAGEOUT of a 64K folio against a GUP-fast long-term pin of one of its pages; the
+    /// same text as Experiments/races/pageout-64k-vs-gup-fast.json5.
+    public static func pageoutScenario() -> Scenario {
+        let text = #"""
+        { name: "pageout-64k-vs-gup-fast", memory: "16M", swap: "16M",
+          thp: { enabled: "never", sizes: { "64K": "always" } },
+          steps: [ { op: "mmap", proc: "A", addr: "0x10000", size: "64K", prot: "rw", map: "private-anon" },
+                   { op: "write", proc: "A", addr: "0x10000", size: "64K", value: 1 } ],
+          threads: { S: [ { op: "madvise", proc: "A", addr: "0x10000", size: "64K", advice: "pageout" } ],
+                     G: [ { op: "pin", proc: "A", addr: "0x14000", id: "g", flags: ["fast", "longterm"] } ] },
+          after: [ { op: "write", proc: "A", addr: "0x14000", value: 7 }, { op: "checkPin", id: "g" } ] }
+        """#
+        return try! Scenario.decode(text: text, file: "bench")
+    }
+
+    /// The stateful search's targets: each scenario explored unbounded with the state cache
+    /// (hash compaction), stopped after `cap` runs; SPIN's state counts for its Promela model
+    /// of the same race where one was measured (coarser steps, same race).
+    static func statefulFigures(cap: Int, progress: (String) -> Void) async -> [BenchFigure] {
+        var cases: [(Scenario, target: Double, spin: String)] = []
+        for (w, target, spin) in [(2, 0.2, "203"), (3, 1, "1,250"), (4, 10, "-"), (5, 60, "-")] {
+            cases.append((ryanScenario(writers: w, gupFast: false, bound: nil), target, spin))
+        }
+        for (w, target, spin) in [(2, 1.0, "1,737"), (3, 10, "-"), (4, 60, "73k")] {
+            cases.append((ryanScenario(writers: w, gupFast: true, bound: nil), target, spin))
+        }
+        cases.append((pageoutScenario(), 10, "-"))
+        var figures: [BenchFigure] = []
+        let clock = ContinuousClock()
+        for (s, target, spin) in cases {
+            progress("explore: \(s.name), unbounded, state cache")
+            var opts = ExploreOptions(strategy: .dfs(preemptionBound: nil, reduction: true))
+            opts.stateCache = .hash
+            opts.maxSchedules = cap
+            let t0 = clock.now
+            let r = (try? await Explorer.explore(s, options: opts)) ?? ExploreResult()
+            let secs = seconds(clock.now - t0)
+            let c = r.cache
+            let states = c?.states ?? 0
+            let verdict = r.complete ? "complete, \(r.counterexample?.invariant ?? "no violation")" : "INCOMPLETE: stopped at \(cap) runs"
+            figures.append(BenchFigure(name: "stateful \(s.name), unbounded", value: secs, unit: "s",
+                                       detail: "target < \(target.formatted()) s; \(verdict); \(states) states stored, \(c?.matched ?? 0) matched, "
+                                           + "\(c?.transitions ?? 0) transitions, \(r.runs) runs, visited set \(String(format: "%.1f", Double(c?.memoryBytes ?? 0) / 1_048_576)) MiB "
+                                           + "(\(states > 0 ? (c?.memoryBytes ?? 0) / states : 0) B a state); SPIN stored \(spin)"))
+        }
+        return figures
+    }
+
     /// Explores `scenario` `repeats` times; the result and the shortest time.
     static func bestOf(_ repeats: Int, _ scenario: Scenario) async -> (ExploreResult, Double) {
         let clock = ContinuousClock()
@@ -37,7 +85,7 @@ extension Bench {
         return (r, best)
     }
 
-    static func exploreFigures(repeats: Int, progress: (String) -> Void) async -> [BenchFigure] {
+    static func exploreFigures(repeats: Int, cap: Int, progress: (String) -> Void) async -> [BenchFigure] {
         var figures: [BenchFigure] = []
         let clock = ContinuousClock()
         progress("explore: Ryan's race, order 0, bound 3")
@@ -70,6 +118,7 @@ extension Bench {
         }
         figures.append(BenchFigure(name: "explorer scheduling points, scaling set", value: Double(setPoints) / setSecs / 1e6, unit: "M points/s",
                                    detail: "all eight runs above, one each"))
+        figures += await statefulFigures(cap: cap, progress: progress)
         return figures
     }
 }
