@@ -242,6 +242,20 @@ public final class PageTableStore {
         if _slowPath(accessLogging), let l = log { l.notePTE(s, write: false, value: v.raw) }
         return v
     }
+    /// `pte_same(ptep_get(s), expected)`: a revalidation learns only whether the entry is
+    /// still the one it read before, so that is all the access tells the thread (and all the
+    /// state cache's digest folds).
+    @inline(__always) func entrySame(_ s: PTESlot, _ expected: PTE) -> Bool {
+        let v = pte[Int(s.table)].ptes[s.index]
+        if _slowPath(accessLogging), let l = log { l.notePTE(s, write: false, value: v.raw, told: v == expected ? 1 : 2) }
+        return v == expected
+    }
+    /// `pte_none(ptep_get(s))`, telling only that.
+    @inline(__always) func entryIsNone(_ s: PTESlot) -> Bool {
+        let v = pte[Int(s.table)].ptes[s.index]
+        if _slowPath(accessLogging), let l = log { l.notePTE(s, write: false, value: v.raw, told: v.isNone ? 1 : 2) }
+        return v.isNone
+    }
     /// `set_pte_at`.
     @inline(__always) func setEntry(_ s: PTESlot, _ v: PTE) {
         if _slowPath(accessLogging), let l = log { l.notePTE(s, write: true, value: 0) }

@@ -89,6 +89,10 @@ extension World {
     }
 
     @inline(__always) func pte(_ s: PTESlot) -> PTE { tables.entry(s) }
+    /// `pte_same(ptep_get(s), expected)` (`PageTableStore.entrySame`).
+    @inline(__always) func pteSame(_ s: PTESlot, _ expected: PTE) -> Bool { tables.entrySame(s, expected) }
+    /// `pte_none(ptep_get(s))` (`PageTableStore.entryIsNone`).
+    @inline(__always) func pteNone(_ s: PTESlot) -> Bool { tables.entryIsNone(s) }
     @inline(__always) func setPTE(_ s: PTESlot, _ v: PTE) { tables.setEntry(s, v) }
     /// `ptep_get_lockless` for an address (none when there is no PTE table).
     @inline(__always) func readPTE(_ mm: MM, _ addr: UInt64) -> PTE {

@@ -189,6 +189,12 @@ final class DPOR {
     private var readEvent: [Int32] = []
     private var readNext: [Int32] = []
 
+    /// Vector clocks of the last analysed run (`[event * threads + thread]`) and each event's
+    /// own count, valid for its first `analyzed` events.
+    private var clock: [Int32] = []
+    private var local: [Int32] = []
+    private var analyzed = 0
+
     private func resetObjects() {
         objectIndex.removeAll()
         objectKeys.removeAll(keepingCapacity: true)
@@ -223,14 +229,35 @@ final class DPOR {
     /// Adds the backtrack points of the last run's races.
     private func analyze() {
         let n = runThread.count
+        let valid = analyzed
+        analyzed = 0
         guard n > 1 else { return }
         let tn = threads
-        var clock = [Int32](repeating: 0, count: n * tn)
+        // Local while analysing (a class member would be checked for uniqueness at every write).
+        var clock = self.clock, local = self.local
+        self.clock = []
+        self.local = []
+        defer {
+            self.clock = clock
+            self.local = local
+        }
+        if clock.count < n * tn { clock.append(contentsOf: repeatElement(0, count: n * tn - clock.count)) }
+        if local.count < n { local.append(contentsOf: repeatElement(0, count: n - local.count)) }
         var lastOf = [Int](repeating: -1, count: tn)
-        var local = [Int32](repeating: 0, count: n)
         var counts = [Int32](repeating: 0, count: tn)
         resetObjects()
         racesFound = 0
+        // The first `firstNew` events are the last run's (its stack, replayed): their vector
+        // clocks stand, and their races added their backtrack points then (set unions, so
+        // adding them again changes nothing). Only the object tables are rebuilt.
+        let known = min(firstNew, valid, n)
+        for i in 0..<known {
+            let p = runThread[i]
+            counts[p] += 1
+            lastOf[p] = i
+            for e in runFootprint[i].entries { record(e >> 1, write: e & 1 != 0, event: i) }
+        }
+        analyzed = n
         /// Whether event `j` happens before the current state of thread `p` (its last event).
         func happensBefore(_ j: Int, _ p: Int) -> Bool {
             let prev = lastOf[p]
@@ -238,7 +265,7 @@ final class DPOR {
         }
         var preds: [Int] = []
         var acc = [Int32](repeating: 0, count: tn)
-        for i in 0..<n {
+        for i in known..<n {
             // Lookahead: the pending step of every other thread at node i against the steps
             // before i (the tables hold events < i).
             for p in 0..<tn where p != runThread[i] {

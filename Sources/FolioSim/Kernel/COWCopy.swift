@@ -154,7 +154,7 @@ extension World {
     /// `pte_same` for every PTE of the plan's range in `table`, with the PTL held.
     @inline(__always) func cowRangeSame(_ table: Int32, _ plan: COWPlan) -> Bool {
         let first = VirtualAddress(plan.base).pteIndex
-        for i in 0..<plan.nr where pte(PTESlot(table: table, index: first + i)) != plan.snapshot[i] { return false }
+        for i in 0..<plan.nr where !pteSame(PTESlot(table: table, index: first + i), plan.snapshot[i]) { return false }
         return true
     }
 

@@ -84,7 +84,7 @@ extension World {
         let slot = vmf.slot!
         await ptlLock(t, slot.table, vmf.mm, vmf.address)
         var entry = vmf.origPTE
-        if pte(slot) != entry {
+        if !pteSame(slot, entry) {
             trace(t, "handle_pte_fault", "PTE changed at \(VirtualAddress(vmf.address)): refault")
             vmf.kind = .retry
             await ptlUnlock(t, slot.table, vmf.mm, vmf.address)
@@ -103,8 +103,8 @@ extension World {
 
     /// `vmf_pte_changed`: with a valid `orig_pte` it must still be the same, else still none.
     @inline(__always) func vmfPTEChanged(_ vmf: VMFault, _ slot: PTESlot) -> Bool {
-        if vmf.flags.contains(.origPTEValid) { return pte(slot) != vmf.origPTE }
-        return !pte(slot).isNone
+        if vmf.flags.contains(.origPTEValid) { return !pteSame(slot, vmf.origPTE) }
+        return !pteNone(slot)
     }
 
     /// `vmf_anon_prepare` / `anon_vma_prepare`: give the VMA an anon_vma on first use. The
@@ -179,7 +179,7 @@ extension World {
 
     /// `pte_range_none`.
     func pteRangeNone(_ first: PTESlot, _ nr: Int) -> Bool {
-        for i in first.index..<first.index + nr where !pte(PTESlot(table: first.table, index: i)).isNone { return false }
+        for i in first.index..<first.index + nr where !pteNone(PTESlot(table: first.table, index: i)) { return false }
         return true
     }
 

@@ -36,7 +36,7 @@ extension World {
         var a = lo
         while a < hi {
             let s = PTESlot(table: table, index: VirtualAddress(a).pteIndex)
-            if let folio = pagecacheLookup(file: file, index: fileIndex(vmf, a)), pte(s).isNone {
+            if let folio = pagecacheLookup(file: file, index: fileIndex(vmf, a)), pteNone(s) {
                 memory.folioGet(folio)
                 folioAddFileRmapPTEs(folio, folio, 1, vmf.mm)
                 vmf.mm.rssFile += 1
@@ -54,7 +54,7 @@ extension World {
         memory.folioGet(folio)
         let slot = PTESlot(table: table, index: VirtualAddress(vmf.address).pteIndex)
         await ptlLock(t, table, vmf.mm, vmf.address)
-        if !pte(slot).isNone {
+        if !pteNone(slot) {
             await ptlUnlock(t, table, vmf.mm, vmf.address)
             memory.folioPut(folio)
             vmf.kind = .retry
@@ -82,7 +82,7 @@ extension World {
         memory.setData(new, memory.data(src))
         let slot = PTESlot(table: table, index: VirtualAddress(vmf.address).pteIndex)
         await ptlLock(t, table, vmf.mm, vmf.address)
-        if !pte(slot).isNone {
+        if !pteNone(slot) {
             await ptlUnlock(t, table, vmf.mm, vmf.address)
             memory.folioPut(new)
             vmf.kind = .retry
@@ -107,7 +107,7 @@ extension World {
         memory.folioGet(folio)
         let slot = PTESlot(table: table, index: VirtualAddress(vmf.address).pteIndex)
         await ptlLock(t, table, vmf.mm, vmf.address)
-        if !pte(slot).isNone {
+        if !pteNone(slot) {
             await ptlUnlock(t, table, vmf.mm, vmf.address)
             memory.folioPut(folio)
             vmf.kind = .retry

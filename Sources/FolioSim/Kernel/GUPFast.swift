@@ -118,7 +118,7 @@ extension World {
         guard await tryGrabFolioFast(t, page, folio, flags) else { return nil }
         trace(t, "gup_fast_pte_range", "B3 grabbed \(folio)")
         await schedule(t, "gup_fast_pte_range", "B4 re-read PMD and PTE", .pte(slot), .read)
-        if !semantics.gupFastSkipsPTERecheck && (pmdEntry(mm, addr) != pmd || pte(slot) != p) {
+        if !semantics.gupFastSkipsPTERecheck && (pmdEntry(mm, addr) != pmd || !pteSame(slot, p)) {
             trace(t, "gup_fast_pte_range", "B4 PTE changed: undo, stop")
             gupPutFolio(folio, 1, flags)
             return nil

@@ -367,7 +367,7 @@ extension World {
         let page = folio
         await folioLock(t, folio)
         await ptlLock(t, s.table, vmf.mm, vmf.address)
-        guard pte(s) == orig, memory.test(folio, PageFlag.swapCache), swap.slot(of: folio) == slot else {
+        guard pteSame(s, orig), memory.test(folio, PageFlag.swapCache), swap.slot(of: folio) == slot else {
             await ptlUnlock(t, s.table, vmf.mm, vmf.address)
             await folioUnlock(t, folio)
             await schedule(t, "do_swap_page", "folio_put", .folio(folio), .write)

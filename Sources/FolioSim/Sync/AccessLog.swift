@@ -67,9 +67,9 @@ public final class AccessLog {
         if !write { readDigest = (readDigest ^ key ^ (value &* 0x9E37_79B9_7F4A_7C15)) &* 0x100_0000_01B3 }
     }
 
-    @inline(__always) func notePTE(_ s: PTESlot, write: Bool, value: UInt64) {
+    @inline(__always) func notePTE(_ s: PTESlot, write: Bool, value: UInt64, told: UInt64 = AccessLog.whole) {
         guard enabled else { return }
-        note(key: PointObject.pte(s).key, write: write, value: value)
+        note(key: PointObject.pte(s).key, write: write, value: value, told: told)
         if write && !checking { ptesWritten.append(s) }
     }
 
