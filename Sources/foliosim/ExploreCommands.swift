@@ -3,7 +3,7 @@ import Foundation
 
 let exploreUsage = """
 usage: foliosim explore FILE [--json] [--strategy S] [--bound N|none] [--seed N] [--count N]
-                             [--depth N] [--no-reduction] [--state-cache hash|exact|off]
+                             [--depth N] [--no-reduction] [--state-cache hash|exact|off] [--jobs N]
                              [--schedule STRING] [--all] [--ignore NAME]... [--shrink-budget N]
                              [--semantics NAME]
 
@@ -18,10 +18,13 @@ does not take is an error:
   --strategy S       dfs (default), random, pct or scripted
   --bound N|none     preemption bound of dfs (default 2; none = unbounded)
   --no-reduction     dfs without any reduction (plain stateless DFS: the reference)
-  --state-cache M    reduced dfs with a state cache: hash (stop where a state was explored
-                     already, by its 64-bit hash; DPOR keeps each state's subtree summary),
-                     exact (also keep full states; stop on a hash collision or a hash that
-                     drifted), off (default: stateless DPOR with sleep sets, BPOR under a bound)
+  --state-cache M    how reduced dfs avoids repeated work: hash (stop where a state was
+                     explored already, by its 64-bit hash; DPOR keeps each state's subtree
+                     summary; the default unbounded), exact (also keep full states; stop on a
+                     hash collision or a hash that drifted), off (stateless DPOR with sleep
+                     sets; BPOR under a bound, the default there)
+  --jobs N           split dfs at its first step: one search per thread that can take it,
+                     N at a time; every N prints the same (times aside)
   --seed N           seed of random and pct (default 1)
   --count N          schedules of random and pct (default 1000)
   --depth N          pct depth (default 3)
@@ -98,9 +101,10 @@ extension FolioSimCLI {
                 }
                 o.ignore.append(n)
             case "--shrink-budget": o.shrinkBudget = number(a, 0, 100_000_000)
+            case "--jobs": o.jobs = number(a, 1, 1024)
             case "--state-cache":
                 let m = value(a)
-                guard let c = StateCacheMode.setting(m) else { fail("explore: --state-cache expects hash, exact or off, found \(JSONWriter.quote(m))") }
+                guard let c = StateCacheMode(rawValue: m) else { fail("explore: --state-cache expects hash, exact or off, found \(JSONWriter.quote(m))") }
                 o.stateCache = c
             case "--semantics": semantics = value(a)
             default:

@@ -12,7 +12,7 @@ commands:
   sweep --merge DIR… --out DIR
                                 run every point of the config's sweep grid; CSV, JSON, SVG
   explore FILE [--json] [--strategy S] [--bound N|none] [--seed N] [--count N] [--depth N] [--no-reduction]
-               [--state-cache hash|exact|off] [--schedule S] [--all] [--ignore NAME]... [--shrink-budget N]
+               [--state-cache hash|exact|off] [--jobs N] [--schedule S] [--all] [--ignore NAME]... [--shrink-budget N]
                [--semantics NAME]
                                 explore the interleavings of the config's threads
   replay FILE SCHEDULE [--json] [--semantics NAME]

@@ -236,6 +236,10 @@ import Testing
         #expect(seed.status == 2 && seed.err == "foliosim: explore: --seed does not apply to the dfs strategy (it applies to pct and random)\n", "\(seed.err)")
         let bound = try run(["explore", ryan, "--strategy", "random", "--bound", "1"])
         #expect(bound.status == 2 && bound.err.contains("--bound does not apply to the random strategy"), "\(bound.err)")
+        let jobs = try run(["explore", ryan, "--strategy", "pct", "--jobs", "2"])
+        #expect(jobs.status == 2 && jobs.err == "foliosim: explore: --jobs applies to the dfs strategy\n", "\(jobs.err)")
+        let zero = try run(["explore", ryan, "--jobs", "0"])
+        #expect(zero.status == 2 && zero.err.contains("--jobs expects an integer from 1"), "\(zero.err)")
         // A scripted schedule is checked as replay checks it.
         let long = try run(["explore", ryan, "--schedule", "A1*100 B"])
         let replayed = try run(["replay", ryan, "A1*100 B"])

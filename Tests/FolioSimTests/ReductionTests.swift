@@ -15,7 +15,7 @@ import Testing
 
     /// Explores `s` with and without reduction at `bound`; nil when either search did not
     /// complete within `cap` runs, else the differences found.
-    static func compare(_ s: Scenario, bound: Int?, cap: Int, label: String, cache: StateCacheMode? = nil) async throws -> [String]? {
+    static func compare(_ s: Scenario, bound: Int?, cap: Int, label: String, cache: StateCacheMode = .off) async throws -> [String]? {
         var opts = s.explore ?? ExploreOptions()
         opts.maxSchedules = cap
         opts.shrinkBudget = 20_000
@@ -31,7 +31,7 @@ import Testing
             print("reduction \(label) bound \(b): incomplete (reduced \(reduced.runs) runs, plain \(plain.runs))")
             return nil
         }
-        print("reduction\(cache.map { " with state cache (\($0))" } ?? "") \(label) bound \(b): \(reduced.counterexample?.invariant ?? "no violation"), reduced \(reduced.schedules) schedules (\(reduced.runs) runs\(reduced.cache.map { ", \($0.states) states" } ?? "")), plain \(plain.schedules)")
+        print("reduction\(cache == .off ? "" : " with state cache (\(cache))") \(label) bound \(b): \(reduced.counterexample?.invariant ?? "no violation"), reduced \(reduced.schedules) schedules (\(reduced.runs) runs\(reduced.cache.map { ", \($0.states) states" } ?? "")), plain \(plain.schedules)")
         var diffs: [String] = []
         if reduced.counterexample?.invariant != plain.counterexample?.invariant || reduced.counterexample?.schedule != plain.counterexample?.schedule {
             diffs.append("\(label) bound \(b): verdict \(reduced.counterexample.map { "\($0.invariant) \"\($0.schedule)\"" } ?? "none") reduced, \(plain.counterexample.map { "\($0.invariant) \"\($0.schedule)\"" } ?? "none") plain")
@@ -53,13 +53,13 @@ import Testing
         }
     }
 
-    /// Each reduction against plain DFS: stateless (nil), and with the state cache in exact
+    /// Each reduction against plain DFS: stateless (`off`), and with the state cache in exact
     /// mode (it also stops at a hash that drifted from one computed afresh, or at two states
     /// that share a hash).
-    static let caches: [StateCacheMode?] = [nil, .exact]
+    static let caches: [StateCacheMode] = [.off, .exact]
 
     @Test(arguments: raceConfigs, caches)
-    func aRaceConfigGivesTheSameVerdictsAndEndStatesReduced(_ name: String, _ cache: StateCacheMode?) async throws {
+    func aRaceConfigGivesTheSameVerdictsAndEndStatesReduced(_ name: String, _ cache: StateCacheMode) async throws {
         let s = try ExploreTests.load(name)
         var compared = 0
         for bound in Self.bounds {
@@ -71,7 +71,7 @@ import Testing
     }
 
     @Test(arguments: caches)
-    func generatedProgramsGiveTheSameVerdictsAndEndStatesReduced(_ cache: StateCacheMode?) async throws {
+    func generatedProgramsGiveTheSameVerdictsAndEndStatesReduced(_ cache: StateCacheMode) async throws {
         let count = Self.full ? 220 : 8
         var compared = 0
         for seed in UInt64(1)...UInt64(count) {

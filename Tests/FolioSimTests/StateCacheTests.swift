@@ -92,4 +92,23 @@ import Testing
         let json = JSONWriter.write(ExploreReport.json(few, s), indent: nil)
         #expect(json.contains("\"distinctStates\":\(n)"))
     }
+
+    /// Unbounded, a reduced search keeps a state cache unless told `off`; under a bound it
+    /// keeps none unless told `hash`. Both give the same verdict and end states.
+    @Test func theCacheIsTheUnboundedDefault() async throws {
+        let s = try ExploreTests.load("scaling-2w.json5")
+        func run(_ bound: Int?, _ cache: StateCacheMode?) async throws -> ExploreResult {
+            var opts = ExploreOptions(strategy: .dfs(preemptionBound: bound, reduction: true))
+            opts.stateCache = cache
+            return try await Explorer.explore(s, options: opts)
+        }
+        let unbounded = try await run(nil, nil), stateless = try await run(nil, .off)
+        #expect(unbounded.cache != nil && stateless.cache == nil)
+        #expect(unbounded.endStateDigests == stateless.endStateDigests && unbounded.counterexample == nil && stateless.counterexample == nil)
+        #expect(try await run(1, nil).cache == nil)
+        #expect(try await run(1, .hash).cache != nil)
+        #expect(ExploreReport.strategyName(.dfs(preemptionBound: nil, reduction: true), cache: ExploreOptions(strategy: .dfs(preemptionBound: nil, reduction: true)).effectiveStateCache)
+                .contains("state cache (hash)"))
+    }
 }
+

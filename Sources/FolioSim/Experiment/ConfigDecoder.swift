@@ -185,7 +185,7 @@ extension Scenario {
         }
         if let c = try o.string("stateCache") {
             guard case .dfs(_, true) = opts.strategy else { throw o.fail("stateCache", "only the \"dfs\" strategy with reduction takes a state cache") }
-            guard let m = StateCacheMode.setting(c) else { throw o.fail("stateCache", "expected \"hash\", \"exact\" or \"off\", found \(JSONWriter.quote(c))") }
+            guard let m = StateCacheMode(rawValue: c) else { throw o.fail("stateCache", "expected \"hash\", \"exact\" or \"off\", found \(JSONWriter.quote(c))") }
             opts.stateCache = m
         }
         try o.finish()

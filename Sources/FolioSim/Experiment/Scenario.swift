@@ -258,10 +258,24 @@ public struct ExploreOptions: Equatable, Sendable {
     public var ignore: [String]
     /// Schedules the shrinker may run in all (`--shrink-budget N`).
     public var shrinkBudget: Int
-    /// How a reduced DFS avoids repeated work: stateless partial-order reduction alone (nil,
-    /// the default: DPOR with sleep sets, or BPOR under a bound), or with a cache of the
-    /// states explored (`hash`, or `exact` for tests) (`--state-cache hash|exact|off`).
+    /// How a reduced DFS avoids repeated work: with a cache of the states explored (`hash`,
+    /// or `exact` for tests), or stateless partial-order reduction alone (`off`: DPOR with
+    /// sleep sets, or BPOR under a bound) (`--state-cache hash|exact|off`). Nil: `hash` for
+    /// an unbounded search, `off` under a bound (`effectiveStateCache`).
     public var stateCache: StateCacheMode?
+    /// `--jobs N`: split a dfs at its root and search the subtrees N at a time (nil: one
+    /// search). Any N prints the same (`Explorer.exploreSplit`).
+    public var jobs: Int?
+    /// The cache the search uses (nil: none).
+    public var effectiveStateCache: StateCacheMode? {
+        switch stateCache {
+        case .off?: return nil
+        case let m?: return m
+        case nil:
+            if case .dfs(nil, true) = strategy { return .hash }
+            return nil
+        }
+    }
     public init(strategy: ExploreStrategy = .dfs(preemptionBound: 2, reduction: true), maxSteps: Int = 20_000,
                 maxSchedules: Int = 1_000_000, all: Bool = false, ignore: [String] = [], shrinkBudget: Int = 50_000,
                 stateCache: StateCacheMode? = nil) {
@@ -297,19 +311,17 @@ public struct ExploreOverrides: Sendable {
     public var all = false
     public var ignore: [String] = []
     public var shrinkBudget: Int?
-    /// `--state-cache`: `.some(nil)` is `off`.
-    public var stateCache: StateCacheMode??
+    /// `--state-cache`.
+    public var stateCache: StateCacheMode?
+    /// `--jobs N`.
+    public var jobs: Int?
     public init() {}
 }
 
-/// The state cache's modes (`StateCache`): 64-bit hashes only, or full states as well.
+/// The state cache's modes (`StateCache`): 64-bit hashes only, full states as well, or no
+/// cache (stateless reduction).
 public enum StateCacheMode: String, Sendable, CaseIterable {
-    case hash, exact
-    /// A `--state-cache` / `stateCache` value: a mode, `.some(nil)` for "off", nil when it
-    /// names neither.
-    public static func setting(_ text: String) -> StateCacheMode?? {
-        text == "off" ? .some(nil) : StateCacheMode(rawValue: text).map { .some($0) }
-    }
+    case hash, exact, off
 }
 
 extension ExploreOptions {
@@ -343,6 +355,10 @@ extension ExploreOptions {
         out.ignore += o.ignore
         if let b = o.shrinkBudget { out.shrinkBudget = b }
         if let c = o.stateCache { out.stateCache = c }
+        if let j = o.jobs {
+            guard final == "dfs" else { throw ScheduleError(message: "--jobs applies to the dfs strategy") }
+            out.jobs = j
+        }
         if o.stateCache != nil, final != "dfs" || o.noReduction {
             throw ScheduleError(message: "--state-cache applies to the dfs strategy with reduction (without --no-reduction)")
         }

@@ -89,7 +89,11 @@ final class DPOR {
     /// The first node whose step the last run took anew (earlier ones were replayed).
     private var firstNew = 0
 
-    init(bound: Int?, threads: Int, cache: StateCache? = nil) {
+    /// The thread every run starts with (`--jobs`: one subtree of the root), or nil.
+    let rootChoice: Int?
+
+    init(bound: Int?, threads: Int, cache: StateCache? = nil, rootChoice: Int? = nil) {
+        self.rootChoice = rootChoice
         self.bound = bound
         self.threads = threads
         self.cache = cache
@@ -129,7 +133,8 @@ final class DPOR {
             case nil: return nil
             }
         }
-        guard let c = awake.contains(last) ? last : awake.first else { return nil }
+        let preferred = d == 0 && rootChoice != nil ? rootChoice! : last
+        guard let c = awake.contains(preferred) ? preferred : d == 0 && rootChoice != nil ? nil : awake.first else { return nil }
         var node = Node(enabled: en, last: last, preemptionsBefore: pre, chosen: c)
         node.backtrack.insert(c)
         node.done.insert(c)
@@ -362,7 +367,7 @@ final class DPOR {
     func backtrack() -> Bool {
         while let node = stack.last {
             let d = stack.count - 1
-            for c in node.backtrack.subtracting(node.done) {
+            for c in node.backtrack.subtracting(node.done) where d > 0 || rootChoice == nil {
                 if usesSleepSets && node.sleep.contains(c) { continue }
                 if let b = bound, node.preemptionsBefore + (node.isPreemption(c) ? 1 : 0) > b { continue }
                 stack[d].chosen = c

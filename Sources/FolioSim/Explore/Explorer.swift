@@ -160,28 +160,10 @@ public enum Explorer {
             let (o, err) = await runScripted(snapshot, sched, tracing: false, maxSteps: opts.maxSteps, ignored: ignored)
             if let err { throw ScheduleError(message: err) }
             _ = acc.account(o)
-        case .dfs(let bound, true) where opts.stateCache != nil:
-            let cache = StateCache(mode: opts.stateCache!, bounded: bound != nil)
-            let dpor = DPOR(bound: bound, threads: scenario.threads.count, cache: cache)
-            while true {
-                let o = await dpor.run(snapshot, maxSteps: opts.maxSteps, ignored: ignored)
-                if !acc.account(o) || cache.failure != nil || !dpor.backtrack() { break }
-            }
-            acc.result.cache = CacheStats(states: cache.states, matched: cache.matched, transitions: cache.transitions,
-                                          maxDepth: cache.maxDepth, memoryBytes: cache.memoryBytes, failure: cache.failure)
-            if cache.failure != nil { acc.result.complete = false }
-        case .dfs(let bound, let reduction) where reduction:
-            let dpor = DPOR(bound: bound, threads: scenario.threads.count)
-            while true {
-                let o = await dpor.run(snapshot, maxSteps: opts.maxSteps, ignored: ignored)
-                if !acc.account(o) || !dpor.backtrack() { break }
-            }
-        case .dfs(let bound, _):
-            let dfs = PlainDFS(bound: bound)
-            while true {
-                let o = await dfs.run(snapshot, maxSteps: opts.maxSteps, ignored: ignored)
-                if !acc.account(o) || !dfs.backtrack() { break }
-            }
+        case .dfs where opts.jobs != nil:
+            acc = await exploreSplit(scenario, opts, jobs: opts.jobs!, ignored: ignored, progress: progress)
+        case .dfs:
+            await searchDFS(snapshot, opts, rootChoice: nil, ignored: ignored, into: &acc)
         case .random(let seed, let count):
             var rng = SplitMix64(seed: seed)
             var seen = Set<UInt64>()
@@ -225,8 +207,70 @@ public enum Explorer {
         return result
     }
 
+    /// One depth-first search (reduced, with or without a state cache, or plain), of the
+    /// whole tree or of the subtree whose first step is `rootChoice`'s.
+    static func searchDFS(_ snapshot: Snapshot, _ opts: ExploreOptions, rootChoice: Int?, ignored: Set<String>,
+                          into acc: inout Accumulator) async {
+        guard case .dfs(let bound, let reduction) = opts.strategy else { return }
+        let threads = snapshot.scenario.threads.count
+        if reduction, let mode = opts.effectiveStateCache {
+            let cache = StateCache(mode: mode, bounded: bound != nil)
+            let dpor = DPOR(bound: bound, threads: threads, cache: cache, rootChoice: rootChoice)
+            while true {
+                let o = await dpor.run(snapshot, maxSteps: opts.maxSteps, ignored: ignored)
+                if !acc.account(o) || cache.failure != nil || !dpor.backtrack() { break }
+            }
+            acc.result.cache = CacheStats(states: cache.states, matched: cache.matched, transitions: cache.transitions,
+                                          maxDepth: cache.maxDepth, memoryBytes: cache.memoryBytes, failure: cache.failure)
+            if cache.failure != nil { acc.result.complete = false }
+        } else if reduction {
+            let dpor = DPOR(bound: bound, threads: threads, rootChoice: rootChoice)
+            while true {
+                let o = await dpor.run(snapshot, maxSteps: opts.maxSteps, ignored: ignored)
+                if !acc.account(o) || !dpor.backtrack() { break }
+            }
+        } else {
+            let dfs = PlainDFS(bound: bound, rootChoice: rootChoice)
+            while true {
+                let o = await dfs.run(snapshot, maxSteps: opts.maxSteps, ignored: ignored)
+                if !acc.account(o) || !dfs.backtrack() { break }
+            }
+        }
+    }
+
+    /// `--jobs N`: the search split at its root, one subtree per thread that can take the
+    /// first step, each a search of its own (its own state cache, at most `maxSchedules`
+    /// runs), `jobs` of them at a time; their results are added up in thread order. What is
+    /// printed depends on the split, never on `jobs` or on which subtree finished first, so
+    /// every N prints the same. The subtrees share nothing, so the root's sleep set and the
+    /// states two subtrees both reach are explored in each (more runs than one search).
+    static func exploreSplit(_ scenario: Scenario, _ opts: ExploreOptions, jobs: Int, ignored: Set<String>,
+                             progress: ((Int, Int) -> Void)?) async -> Accumulator {
+        let n = scenario.threads.count
+        let parts = await withTaskGroup(of: (Int, Accumulator).self) { group in
+            var out = [Accumulator?](repeating: nil, count: n)
+            var next = 0
+            func start(_ i: Int) {
+                group.addTask {
+                    var acc = Accumulator(scenario: scenario, opts: opts, progress: nil)
+                    await searchDFS(await Snapshot.make(scenario), opts, rootChoice: i, ignored: ignored, into: &acc)
+                    return (i, acc)
+                }
+            }
+            while next < min(jobs, n) { start(next); next += 1 }
+            for await (i, acc) in group {
+                out[i] = acc
+                if next < n { start(next); next += 1 }
+            }
+            return out.map { $0! }
+        }
+        var total = Accumulator(scenario: scenario, opts: opts, progress: progress)
+        for p in parts { total.merge(p) }
+        return total
+    }
+
     /// What the runs of an exploration add up to.
-    struct Accumulator {
+    struct Accumulator: @unchecked Sendable {
         let scenario: Scenario
         let opts: ExploreOptions
         let progress: ((Int, Int) -> Void)?
@@ -260,6 +304,38 @@ public enum Explorer {
             }
             if result.runs >= opts.maxSchedules { result.complete = false; return false }
             return true
+        }
+
+        /// Adds the runs of another search (a subtree of `exploreSplit`), after this one's.
+        mutating func merge(_ o: Accumulator) {
+            result.runs += o.result.runs
+            result.pruned += o.result.pruned
+            result.points += o.result.points
+            ends.formUnion(o.ends)
+            result.endStates = ends.count
+            result.complete = result.complete && o.result.complete
+            if result.tooLong == nil { result.tooLong = o.result.tooLong }
+            for f in o.found where (opts.all || found.isEmpty) && foundKeys.insert(f.violationKey ?? "").inserted { found.append(f) }
+            for k in o.outcomes.keys.sorted() {
+                let g = o.outcomes[k]!
+                if var mine = outcomes[k] {
+                    mine.count += g.count
+                    if (g.best.preemptions, g.best.steps) < (mine.best.preemptions, mine.best.steps) { mine.best = g.best }
+                    outcomes[k] = mine
+                } else {
+                    outcomes[k] = g
+                }
+            }
+            if let c = o.result.cache {
+                var m = result.cache ?? CacheStats(states: 0, matched: 0, transitions: 0, maxDepth: 0, memoryBytes: 0, failure: nil)
+                m.states += c.states
+                m.matched += c.matched
+                m.transitions += c.transitions
+                m.maxDepth = max(m.maxDepth, c.maxDepth)
+                m.memoryBytes += c.memoryBytes
+                m.failure = m.failure ?? c.failure
+                result.cache = m
+            }
         }
 
         private mutating func addOutcome(_ o: RunOutcome) {

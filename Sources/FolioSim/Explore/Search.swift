@@ -15,8 +15,13 @@ final class PlainDFS {
     }
     let bound: Int?
     var stack: [Node] = []
+    /// The thread every run starts with (`--jobs`: one subtree of the root), or nil.
+    let rootChoice: Int?
 
-    init(bound: Int?) { self.bound = bound }
+    init(bound: Int?, rootChoice: Int? = nil) {
+        self.bound = bound
+        self.rootChoice = rootChoice
+    }
 
     /// Runs the schedule the stack describes, extending it with first choices.
     func run(_ snapshot: Snapshot, maxSteps: Int, ignored: Set<String> = []) async -> RunOutcome {
@@ -28,7 +33,8 @@ final class PlainDFS {
         if d < stack.count { return stack[d].chosen }
         let last = d == 0 ? -1 : stack[d - 1].chosen
         let pre = d == 0 ? 0 : stack[d - 1].preemptionsBefore + (stack[d - 1].isPreemption ? 1 : 0)
-        let c = en.contains(last) ? last : en.first!
+        if d == 0, let r = rootChoice, !en.contains(r) { return nil }
+        let c = d == 0 && rootChoice != nil ? rootChoice! : en.contains(last) ? last : en.first!
         var done = ThreadSet()
         done.insert(c)
         stack.append(Node(enabled: en, chosen: c, done: done, preemptionsBefore: pre, last: last))
@@ -40,7 +46,7 @@ final class PlainDFS {
         while let node = stack.last {
             let d = stack.count - 1
             let lastEnabled = node.enabled.contains(node.last)
-            for c in node.enabled.subtracting(node.done) {
+            for c in node.enabled.subtracting(node.done) where d > 0 || rootChoice == nil {
                 let isPre = lastEnabled && c != node.last
                 if isPre, let b = bound, node.preemptionsBefore + 1 > b { continue }
                 stack[d].chosen = c
