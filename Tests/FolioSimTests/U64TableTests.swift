@@ -16,7 +16,7 @@ import Testing
                 table[k] = nil
                 dict[k] = nil
             case 1:
-                table.update(k, initial: 0) { $0 += 1 }
+                table[k] = (table[k] ?? 0) + 1
                 dict[k, default: 0] += 1
             default:
                 table[k] = step

@@ -133,8 +133,9 @@ final class DPOR {
             case nil: return nil
             }
         }
-        let preferred = d == 0 && rootChoice != nil ? rootChoice! : last
-        guard let c = awake.contains(preferred) ? preferred : d == 0 && rootChoice != nil ? nil : awake.first else { return nil }
+        let pick: Int?
+        if d == 0, let r = rootChoice { pick = awake.contains(r) ? r : nil } else { pick = awake.contains(last) ? last : awake.first }
+        guard let c = pick else { return nil }
         var node = Node(enabled: en, last: last, preemptionsBefore: pre, chosen: c)
         node.backtrack.insert(c)
         node.done.insert(c)
@@ -188,7 +189,6 @@ final class DPOR {
     /// The accesses to each object in the run so far, for `analyze`: the last write and the
     /// reads since it (a list through `readNext`). Flat arrays, kept between runs.
     private var objectIndex = U64Table<Int32>()
-    private var objectKeys: [UInt64] = []
     private var lastWrite: [Int32] = []
     private var readHead: [Int32] = []
     private var readEvent: [Int32] = []
@@ -202,7 +202,6 @@ final class DPOR {
 
     private func resetObjects() {
         objectIndex.removeAll()
-        objectKeys.removeAll(keepingCapacity: true)
         lastWrite.removeAll(keepingCapacity: true)
         readHead.removeAll(keepingCapacity: true)
         readEvent.removeAll(keepingCapacity: true)
@@ -215,9 +214,8 @@ final class DPOR {
         if let found = objectIndex[key] {
             o = Int(found)
         } else {
-            o = objectKeys.count
+            o = lastWrite.count
             objectIndex[key] = Int32(o)
-            objectKeys.append(key)
             lastWrite.append(-1)
             readHead.append(-1)
         }

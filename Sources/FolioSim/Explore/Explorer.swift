@@ -212,22 +212,17 @@ public enum Explorer {
     static func searchDFS(_ snapshot: Snapshot, _ opts: ExploreOptions, rootChoice: Int?, ignored: Set<String>,
                           into acc: inout Accumulator) async {
         guard case .dfs(let bound, let reduction) = opts.strategy else { return }
-        let threads = snapshot.scenario.threads.count
-        if reduction, let mode = opts.effectiveStateCache {
-            let cache = StateCache(mode: mode, bounded: bound != nil)
-            let dpor = DPOR(bound: bound, threads: threads, cache: cache, rootChoice: rootChoice)
+        if reduction {
+            let cache = opts.effectiveStateCache.map { StateCache(mode: $0, bounded: bound != nil) }
+            let dpor = DPOR(bound: bound, threads: snapshot.scenario.threads.count, cache: cache, rootChoice: rootChoice)
             while true {
                 let o = await dpor.run(snapshot, maxSteps: opts.maxSteps, ignored: ignored)
-                if !acc.account(o) || cache.failure != nil || !dpor.backtrack() { break }
+                if !acc.account(o) || cache?.failure != nil || !dpor.backtrack() { break }
             }
-            acc.result.cache = CacheStats(states: cache.states, matched: cache.matched, transitions: cache.transitions,
-                                          maxDepth: cache.maxDepth, memoryBytes: cache.memoryBytes, failure: cache.failure)
-            if cache.failure != nil { acc.result.complete = false }
-        } else if reduction {
-            let dpor = DPOR(bound: bound, threads: threads, rootChoice: rootChoice)
-            while true {
-                let o = await dpor.run(snapshot, maxSteps: opts.maxSteps, ignored: ignored)
-                if !acc.account(o) || !dpor.backtrack() { break }
+            if let cache {
+                acc.result.cache = CacheStats(states: cache.states, matched: cache.matched, transitions: cache.transitions,
+                                              maxDepth: cache.maxDepth, memoryBytes: cache.memoryBytes, failure: cache.failure)
+                if cache.failure != nil { acc.result.complete = false }
             }
         } else {
             let dfs = PlainDFS(bound: bound, rootChoice: rootChoice)
@@ -269,7 +264,8 @@ public enum Explorer {
         return total
     }
 
-    /// What the runs of an exploration add up to.
+    /// What the runs of an exploration add up to. Sendable by hand: only `progress` is not,
+    /// and the subtrees' accumulators that cross tasks (`exploreSplit`) have none.
     struct Accumulator: @unchecked Sendable {
         let scenario: Scenario
         let opts: ExploreOptions

@@ -33,8 +33,13 @@ final class PlainDFS {
         if d < stack.count { return stack[d].chosen }
         let last = d == 0 ? -1 : stack[d - 1].chosen
         let pre = d == 0 ? 0 : stack[d - 1].preemptionsBefore + (stack[d - 1].isPreemption ? 1 : 0)
-        if d == 0, let r = rootChoice, !en.contains(r) { return nil }
-        let c = d == 0 && rootChoice != nil ? rootChoice! : en.contains(last) ? last : en.first!
+        let c: Int
+        if d == 0, let r = rootChoice {
+            guard en.contains(r) else { return nil }
+            c = r
+        } else {
+            c = en.contains(last) ? last : en.first!
+        }
         var done = ThreadSet()
         done.insert(c)
         stack.append(Node(enabled: en, chosen: c, done: done, preemptionsBefore: pre, last: last))

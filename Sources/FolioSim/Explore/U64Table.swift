@@ -1,5 +1,5 @@
 /// A hash table from `UInt64` keys for the explorer's per-step bookkeeping (the race
-/// analysis's objects, the state hasher's object hashes, the visited set): open addressing
+/// analysis's objects, the state hasher's object hashes): open addressing
 /// with linear probing and Fibonacci hashing. Swift's `Dictionary` hashes every key with
 /// SipHash; in the race analysis and the hasher that was a fifth of an exploration's time
 /// (perf, scaling-3w). Iteration order is the table's, so callers that print or fold in
@@ -17,8 +17,6 @@ struct U64Table<Value> {
         values = Array(repeating: nil, count: 1 << bits)
         shift = UInt64(64 - bits)
     }
-
-    var capacity: Int { keys.count }
 
     @inline(__always) private func home(_ k: UInt64) -> Int {
         Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) >> shift)
@@ -52,18 +50,6 @@ struct U64Table<Value> {
                 remove(at: i)
             }
         }
-    }
-
-    /// Changes the value of `key` in place, starting from `initial` when it has none.
-    @inline(__always) mutating func update(_ key: UInt64, initial: @autoclosure () -> Value, _ body: (inout Value) -> Void) {
-        let (i, found) = find(key)
-        if found {
-            body(&values[i]!)
-            return
-        }
-        var v = initial()
-        body(&v)
-        self[key] = v
     }
 
     /// Backward-shift deletion: later entries of the probe run move up, so lookups never
@@ -109,10 +95,5 @@ struct U64Table<Value> {
         for (k, v) in zip(keys, values) where v != nil { out.append(k) }
         out.sort()
         return out
-    }
-
-    /// Every entry, in the table's order (callers must not let it reach a result unsorted).
-    func forEach(_ body: (UInt64, Value) -> Void) {
-        for (k, v) in zip(keys, values) { if let v { body(k, v) } }
     }
 }

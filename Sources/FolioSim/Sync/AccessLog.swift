@@ -29,10 +29,10 @@ public final class AccessLog {
     /// A digest of the objects read in this step and the values they held.
     public internal(set) var readDigest: UInt64 = 0
     /// For each entry of `objects`, in order (until `footprint()` sorts them): all that the
-    /// access told the running thread, where the accessor knows it exactly (a frame's
-    /// refcount, mapcount, flag bits, data, or nothing for a blind write; the state cache's
-    /// thread digest folds it), else `AccessLog.whole` (the digest folds the object's whole
-    /// value).
+    /// access told the running thread, where the accessor knows it exactly (a value read,
+    /// a comparison's result, a revalidation's yes or no, nothing for a blind write; the
+    /// state cache's thread digest folds it), else `AccessLog.whole` (the digest folds the
+    /// object's whole value).
     public internal(set) var told: [UInt64] = []
     static let whole = UInt64.max
     /// PTE slots written in this step.
