@@ -5,7 +5,7 @@ let exploreUsage = """
 usage: foliosim explore FILE [--json] [--strategy S] [--bound N|none] [--seed N] [--count N]
                              [--depth N] [--no-reduction] [--state-cache hash|exact|off] [--jobs N]
                              [--schedule STRING] [--all] [--ignore NAME]... [--shrink-budget N]
-                             [--semantics NAME]
+                             [--semantics NAME] [--shard I/N --out FILE | --merge FILE...]
 
 Explores the interleavings of the config's `threads` (after its `steps`, before its
 `after`), checks the per-step invariants after every scheduling step and the at-rest ones
@@ -25,6 +25,10 @@ does not take is an error:
                      sets; BPOR under a bound, the default there)
   --jobs N           split dfs at its first step: one search per thread that can take it,
                      N at a time; every N prints the same (times aside)
+  --shard I/N        search only shard I of that split (the subtrees of threads I, I+N, ...
+                     in config order) and write them to --out FILE, for a job array
+  --merge FILE...    add up the shard files of one search (run with the config and options
+                     the shards ran with) and print what --jobs prints
   --seed N           seed of random and pct (default 1)
   --count N          schedules of random and pct (default 1000)
   --depth N          pct depth (default 3)
@@ -64,7 +68,8 @@ extension FolioSimCLI {
     }
 
     static func exploreCommand(_ args: [String]) async {
-        var json = false, file: String?, semantics: String?
+        var json = false, file: String?, semantics: String?, out: String?
+        var shard: (index: Int, count: Int)?, merge: [String]?
         var o = ExploreOverrides()
         var i = 0
         func value(_ name: String) -> String {
@@ -107,6 +112,19 @@ extension FolioSimCLI {
                 guard let c = StateCacheMode(rawValue: m) else { fail("explore: --state-cache expects hash, exact or off, found \(JSONWriter.quote(m))") }
                 o.stateCache = c
             case "--semantics": semantics = value(a)
+            case "--out": out = value(a)
+            case "--shard":
+                let v = value(a)
+                let parts = v.split(separator: "/", omittingEmptySubsequences: false).map { Int($0) }
+                guard parts.count == 2, let si = parts[0], let sn = parts[1], sn >= 1, sn <= 1024, si >= 1, si <= sn else {
+                    fail("explore: --shard expects I/N with 1 ≤ I ≤ N ≤ 1024, e.g. 3/8, found \(JSONWriter.quote(v))")
+                }
+                shard = (si, sn)
+            case "--merge":
+                var files: [String] = []
+                while i + 1 < args.count && !args[i + 1].hasPrefix("-") { i += 1; files.append(args[i]) }
+                guard !files.isEmpty else { fail("explore: --merge expects the shards' files") }
+                merge = files
             default:
                 if a.hasPrefix("-") { fail("explore: unknown option \(JSONWriter.quote(a)) (see foliosim explore --help)") }
                 if file != nil { fail("explore: expected one config file, got \(JSONWriter.quote(file!)) and \(JSONWriter.quote(a))") }
@@ -122,6 +140,9 @@ extension FolioSimCLI {
             opts = try (scenario.explore ?? ExploreOptions()).applying(o, threads: scenario.threads.map(\.name))
         } catch {
             fail("explore: \(error.message)")
+        }
+        if shard != nil || merge != nil || out != nil {
+            await shardCommand(file, scenario, opts, shard: shard, merge: merge, out: out, json: json)
         }
         let interactive = isatty(STDERR_FILENO) != 0
         let clock = ContinuousClock()
@@ -144,6 +165,45 @@ extension FolioSimCLI {
             print(ExploreReport.text(result, scenario, opts, seconds: secs), terminator: "")
         }
         exit(ExploreReport.matches(result, scenario.expect) ? 0 : 1)
+    }
+
+    /// `explore --shard I/N --out FILE` and `explore FILE --merge SHARD...`.
+    private static func shardCommand(_ file: String, _ scenario: Scenario, _ opts: ExploreOptions, shard: (index: Int, count: Int)?,
+                                     merge: [String]?, out: String?, json: Bool) async -> Never {
+        guard case .dfs = opts.strategy else { fail("explore: --shard and --merge apply to the dfs strategy") }
+        let fingerprint = ExploreShard.fingerprint(configFile: file, scenario: scenario, options: opts)
+        if let files = merge {
+            guard shard == nil, out == nil else { fail("explore: --merge prints the merged search; it takes no --shard or --out") }
+            var shards: [(file: String, shard: ExploreShard)] = []
+            do {
+                for f in files { shards.append((f, try ExploreShard.read(path: f))) }
+                let result = try await Explorer.mergeShards(scenario, options: opts, fingerprint: fingerprint, shards)
+                var shown = opts
+                if shown.jobs == nil { shown.jobs = 1 }
+                if json { print(JSONWriter.write(ExploreReport.json(result, scenario))) } else {
+                    print(ExploreReport.text(result, scenario, shown, seconds: nil), terminator: "")
+                }
+                exit(ExploreReport.matches(result, scenario.expect) ? 0 : 1)
+            } catch {
+                fail(error.description)
+            }
+        }
+        guard let shard else { fail("explore: --out goes with --shard I/N") }
+        guard let out else { fail("explore: --shard needs --out FILE (the shard file that --merge reads)") }
+        let result: ExploreShard
+        do {
+            result = try await Explorer.exploreShard(scenario, options: opts, index: shard.index, count: shard.count,
+                                                     fingerprint: fingerprint, jobs: opts.jobs ?? 1)
+        } catch {
+            fail("explore: \(error.message)")
+        }
+        do {
+            try (JSONWriter.write(result.json) + "\n").write(toFile: out, atomically: true, encoding: .utf8)
+        } catch {
+            fail("explore: cannot write \(JSONWriter.quote(out)): \(error.localizedDescription)")
+        }
+        print("explore: shard \(shard.index)/\(shard.count) of \(scenario.name) written to \(out)")
+        exit(0)
     }
 
     static func replayCommand(_ args: [String]) async {

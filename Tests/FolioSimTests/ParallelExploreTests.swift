@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import FolioSim
 
@@ -25,5 +26,62 @@ import Testing
         }
         #expect(texts[0] == texts[1] && texts[1] == texts[2])
         #expect(texts[0].contains("split at the first step"))
+    }
+
+    /// `--shard I/N` then `--merge`: for every N the merged report is the `--jobs` report
+    /// (time aside), also through the shard files' JSON; a violation found in a shard is
+    /// replayed and shrunk at the merge.
+    @Test(arguments: ["scaling-2w.json5", "ryan-order0-skip-pte-same.json5"])
+    func shardsMergeToTheJobsReport(_ name: String) async throws {
+        let s = try ExploreTests.load(name)
+        var opts = s.explore ?? ExploreOptions()
+        opts.strategy = .dfs(preemptionBound: nil, reduction: true)
+        opts.jobs = 2
+        let whole = try await Explorer.explore(s, options: opts)
+        let expected = ExploreReport.text(whole, s, opts, seconds: nil) + JSONWriter.write(ExploreReport.json(whole, s), indent: nil)
+        for n in [1, 2, 3, 5] {
+            var shards: [(file: String, shard: ExploreShard)] = []
+            for i in 1...n {
+                let sh = try await Explorer.exploreShard(s, options: opts, index: i, count: n, fingerprint: "f")
+                let file = FileManager.default.temporaryDirectory.appendingPathComponent("foliosim-shard-\(name)-\(i)-of-\(n).json").path
+                try (JSONWriter.write(sh.json) + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+                let back = try ExploreShard.read(path: file)
+                #expect(back == sh)
+                shards.append((file, back))
+            }
+            let merged = try await Explorer.mergeShards(s, options: opts, fingerprint: "f", shards.reversed())
+            #expect(ExploreReport.text(merged, s, opts, seconds: nil) + JSONWriter.write(ExploreReport.json(merged, s), indent: nil) == expected, "N = \(n)")
+        }
+        #expect(name.contains("skip") == (whole.counterexample != nil))
+    }
+
+    /// A merge refuses shards of another search, a shard given twice and a missing shard,
+    /// each with an error that names the file and field.
+    @Test func aMergeRefusesShardsThatDoNotMakeOneSearch() async throws {
+        let s = try ExploreTests.load("scaling-2w.json5")
+        var opts = s.explore ?? ExploreOptions()
+        opts.strategy = .dfs(preemptionBound: nil, reduction: true)
+        let a = try await Explorer.exploreShard(s, options: opts, index: 1, count: 2, fingerprint: "f")
+        let b = try await Explorer.exploreShard(s, options: opts, index: 2, count: 2, fingerprint: "f")
+        func message(_ shards: [(file: String, shard: ExploreShard)]) async -> String? {
+            do {
+                _ = try await Explorer.mergeShards(s, options: opts, fingerprint: "f", shards)
+                return nil
+            } catch {
+                return error.description
+            }
+        }
+        #expect(await message([("a", a), ("b", b)]) == nil)
+        #expect(await message([("a", a)])?.contains("shard 2 of 2 is missing") == true)
+        #expect(await message([("a", a), ("a2", a)]) == "a2: index: shard 1 is given twice")
+        var other = b
+        other.fingerprint = "g"
+        #expect(await message([("a", a), ("b", other)])?.hasPrefix("b: fingerprint: this shard is of another config") == true)
+        var tampered = b
+        tampered.subtrees[0].outcomes[0].key = "[7]"
+        #expect(await message([("a", a), ("b", tampered)])?.hasPrefix("b: subtrees[thread 1].outcomes[0]: the schedule does not replay") == true)
+        let bad = FileManager.default.temporaryDirectory.appendingPathComponent("foliosim-shard-bad.json").path
+        try #"{ "format": "foliosim explore shard 1", "shard": 3, "count": 2 }"#.write(toFile: bad, atomically: true, encoding: .utf8)
+        #expect(throws: ConfigError(file: bad, path: "shard", message: "expected a whole number from 1 to 2")) { try ExploreShard.read(path: bad) }
     }
 }

@@ -15,15 +15,18 @@ import Testing
 
     /// Explores `s` with and without reduction at `bound`; nil when either search did not
     /// complete within `cap` runs, else the differences found.
-    static func compare(_ s: Scenario, bound: Int?, cap: Int, label: String, cache: StateCacheMode = .off) async throws -> [String]? {
+    static func compare(_ s: Scenario, bound: Int?, cap: Int, label: String, cache: StateCacheMode = .off,
+                        jobs: Int? = nil) async throws -> [String]? {
         var opts = s.explore ?? ExploreOptions()
         opts.maxSchedules = cap
         opts.shrinkBudget = 20_000
         opts.strategy = .dfs(preemptionBound: bound, reduction: true)
         opts.stateCache = cache
+        opts.jobs = jobs
         let reduced = try await Explorer.explore(s, options: opts)
         if let f = reduced.cache?.failure { return ["\(label): state cache: \(f)"] }
         opts.stateCache = nil
+        opts.jobs = nil
         opts.strategy = .dfs(preemptionBound: bound, reduction: false)
         let plain = try await Explorer.explore(s, options: opts)
         let b = bound.map(String.init) ?? "none"
@@ -83,6 +86,41 @@ import Testing
             }
         }
         #expect(compared >= count * 2, "only \(compared) comparisons completed")
+    }
+
+    /// The split of `--jobs` (each subtree with the earlier threads whose first steps are
+    /// independent of its own asleep at the root), unbounded: against plain DFS where that
+    /// completes within the cap, and against the unsplit reduced search everywhere.
+    @Test(arguments: caches)
+    func theSplitSearchGivesTheSameVerdictsAndEndStates(_ cache: StateCacheMode) async throws {
+        var againstPlain = 0, againstUnsplit = 0
+        let configs = Self.full ? Self.raceConfigs : ["scaling-2w.json5", "ryan-order0-skip-pte-same.json5", "gup-fast-vs-fork-v5.9.json5", "two-faults-one-block.json5"]
+        var scenarios: [(String, Scenario)] = try configs.map { ($0, try ExploreTests.load($0)) }
+        for seed in UInt64(1)...UInt64(Self.full ? 220 : 10) {
+            if let s = ProgramGenerator.scenario(seed: seed) { scenarios.append(("program \(seed)", s)) }
+        }
+        for (label, s) in scenarios {
+            if let diffs = try await Self.compare(s, bound: nil, cap: Self.full ? 300_000 : 1_000, label: "\(label) split", cache: cache, jobs: 2) {
+                againstPlain += 1
+                #expect(diffs.isEmpty, "\(diffs)")
+            }
+            var opts = s.explore ?? ExploreOptions()
+            opts.strategy = .dfs(preemptionBound: nil, reduction: true)
+            opts.stateCache = cache
+            opts.maxSchedules = Self.full ? 300_000 : 1_000
+            let one = try await Explorer.explore(s, options: opts)
+            opts.jobs = 2
+            let split = try await Explorer.explore(s, options: opts)
+            guard one.complete, split.complete else { continue }
+            againstUnsplit += 1
+            #expect(split.counterexample?.invariant == one.counterexample?.invariant, "\(label)")
+            #expect(split.counterexample?.schedule == one.counterexample?.schedule, "\(label)")
+            if one.counterexample == nil {
+                #expect(split.endStateDigests == one.endStateDigests, "\(label)")
+                #expect(split.outcomes.map(\.observed) == one.outcomes.map(\.observed), "\(label)")
+            }
+        }
+        #expect(againstPlain >= 2 && againstUnsplit >= (Self.full ? 100 : 6), "compared \(againstPlain) against plain, \(againstUnsplit) against the unsplit search")
     }
 
     /// Sleep sets under a preemption bound lose schedules (the reason BPOR does not use

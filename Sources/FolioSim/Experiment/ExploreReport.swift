@@ -49,7 +49,8 @@ public enum ExploreReport {
         }
     }
 
-    public static func text(_ r: ExploreResult, _ s: Scenario, _ opts: ExploreOptions, seconds: Double) -> String {
+    /// The report; `seconds` nil for a merge of shards (each shard timed its own part).
+    public static func text(_ r: ExploreResult, _ s: Scenario, _ opts: ExploreOptions, seconds: Double?) -> String {
         var out = "\(s.name): \(s.threads.count) threads (\(s.threads.map(\.name).joined(separator: ", "))), semantics \(s.semanticsName)\n"
         out += "strategy: \(strategyName(opts.strategy, cache: opts.effectiveStateCache))\(opts.jobs != nil ? ", split at the first step" : "")\n"
         out += "schedules: \(r.schedules) explored to the end, \(r.runs) runs\(r.complete ? "" : " (stopped at maxSchedules)")"
@@ -61,12 +62,16 @@ public enum ExploreReport {
             out += "visited set \(String(format: "%.1f", Double(c.memoryBytes) / 1_048_576)) MiB (\(c.states > 0 ? c.memoryBytes / c.states : 0) bytes a state)\n"
             if let f = c.failure { out += "state cache: STOPPED: \(f)\n" }
         }
-        out += "time: \(String(format: "%.3f", seconds)) s"
-        if seconds > 0 { out += " (\(Int(Double(r.points) / seconds)) points/s"
-            if let c = r.cache { out += ", \(Int(Double(c.states) / seconds)) states/s" }
-            out += ")"
+        if let seconds {
+            out += "time: \(String(format: "%.3f", seconds)) s"
+            if seconds > 0 { out += " (\(Int(Double(r.points) / seconds)) points/s"
+                if let c = r.cache { out += ", \(Int(Double(c.states) / seconds)) states/s" }
+                out += ")"
+            }
+            out += "\n"
+        } else {
+            out += "time: the shards' (merged)\n"
         }
-        out += "\n"
         if !r.outcomes.isEmpty {
             out += "outcomes (what the after steps observed):\n"
             for o in r.outcomes {

@@ -92,8 +92,14 @@ final class DPOR {
     /// The thread every run starts with (`--jobs`: one subtree of the root), or nil.
     let rootChoice: Int?
 
-    init(bound: Int?, threads: Int, cache: StateCache? = nil, rootChoice: Int? = nil) {
+    /// Threads asleep at the root (`--jobs`: earlier subtrees whose first step is
+    /// independent of `rootChoice`'s), with their first steps' footprints.
+    private let rootSleep: [(thread: Int, footprint: Footprint)]
+
+    init(bound: Int?, threads: Int, cache: StateCache? = nil, rootChoice: Int? = nil,
+         rootSleep: [(thread: Int, footprint: Footprint)] = []) {
         self.rootChoice = rootChoice
+        self.rootSleep = rootSleep
         self.bound = bound
         self.threads = threads
         self.cache = cache
@@ -106,12 +112,19 @@ final class DPOR {
     /// the backtrack points of its races.
     func run(_ snapshot: Snapshot, maxSteps: Int, ignored: Set<String> = []) async -> RunOutcome {
         carried = ThreadSet()
-        runThread.removeAll(keepingCapacity: true)
-        runFootprint.removeAll(keepingCapacity: true)
-        runPending.removeAll(keepingCapacity: true)
+        for (t, f) in rootSleep where usesSleepSets {
+            carried.insert(t)
+            carriedFootprints[t] = f
+        }
         matchedSummary = nil
-        firstNew = max(0, stack.count - 1)
+        // The steps before `firstNew` replay the last run's: their thread, footprint and
+        // pending steps stay as that run recorded them.
+        firstNew = min(max(0, stack.count - 1), runThread.count)
+        runThread.removeSubrange(firstNew...)
+        runFootprint.removeSubrange(firstNew...)
+        runPending.removeSubrange(min(runPending.count, firstNew * threads)...)
         let o = await Explorer.runOnce(snapshot, tracing: false, maxSteps: maxSteps, ignored: ignored, hashing: cache != nil,
+                                       replayed: firstNew,
                                        choose: { ex, en, d in self.choose(ex, en, depth: d) },
                                        observe: { d, c, log in self.observe(depth: d, thread: c, log: log) })
         analyze()
@@ -119,7 +132,7 @@ final class DPOR {
     }
 
     private func choose(_ ex: Execution, _ en: ThreadSet, depth d: Int) -> Int? {
-        notePending(ex)
+        if d >= firstNew { notePending(ex) }
         if d < stack.count { return stack[d].chosen }
         let last = d == 0 ? -1 : stack[d - 1].chosen
         let pre = d == 0 ? 0 : stack[d - 1].preemptionsBefore + (stack[d - 1].isPreemption(stack[d - 1].chosen) ? 1 : 0)
@@ -166,6 +179,7 @@ final class DPOR {
     }
 
     private func observe(depth d: Int, thread c: Int, log: AccessLog) {
+        if d < firstNew { return }
         let f = log.footprint()
         runThread.append(c)
         runFootprint.append(f)

@@ -110,7 +110,7 @@ public enum Explorer {
 
     /// Runs one schedule.
     static func runOnce(_ snapshot: Snapshot, tracing: Bool, maxSteps: Int, ignored: Set<String> = [], hashing: Bool = false,
-                        choose: @escaping Chooser, observe: Observer? = nil,
+                        replayed: Int = 0, choose: @escaping Chooser, observe: Observer? = nil,
                         inspect: ((Execution, Int) -> Void)? = nil) async -> RunOutcome {
         var out = RunOutcome()
         if let v = snapshot.setupViolation {
@@ -122,6 +122,7 @@ public enum Explorer {
         }
         let ex = Execution(snapshot, tracing: tracing, maxSteps: maxSteps, ignored: ignored, choose: choose, observe: observe)
         ex.inspector = inspect
+        ex.replayed = replayed
         if hashing { ex.hasher = StateHasher(world: ex.world, base: snapshot.stateBase, threads: ex.threads.count) }
         out.ending = await ex.run()
         if out.ending == .completed {
@@ -161,7 +162,7 @@ public enum Explorer {
             if let err { throw ScheduleError(message: err) }
             _ = acc.account(o)
         case .dfs where opts.jobs != nil:
-            acc = await exploreSplit(scenario, opts, jobs: opts.jobs!, ignored: ignored, progress: progress)
+            acc = await exploreSplit(scenario, opts, jobs: opts.jobs!, progress: progress)
         case .dfs:
             await searchDFS(snapshot, opts, rootChoice: nil, ignored: ignored, into: &acc)
         case .random(let seed, let count):
@@ -192,13 +193,20 @@ public enum Explorer {
             }
             acc.result.distinctStates = seen.count
         }
+        return await result(of: acc, snapshot, opts)
+    }
+
+    /// The result of the runs `acc` added up: outcomes in a fixed order, end states, and each
+    /// violation found shrunk.
+    static func result(of acc: Accumulator, _ snapshot: Snapshot, _ opts: ExploreOptions) async -> ExploreResult {
         var result = acc.result
         if case .dfs = opts.strategy { result.exhaustive = result.complete && (acc.found.isEmpty || opts.all) }
         result.outcomes = acc.outcomeGroups()
         result.endStateDigests = acc.ends.sorted()
         var budget = opts.shrinkBudget
         for found in acc.found {
-            let (cx, spent, exhausted) = await shrink(snapshot, found, sameKey: opts.all, maxSteps: opts.maxSteps, budget: budget, ignored: ignored)
+            let (cx, spent, exhausted) = await shrink(snapshot, found, sameKey: opts.all, maxSteps: opts.maxSteps, budget: budget,
+                                                      ignored: Set(opts.ignore))
             result.violations.append(cx)
             result.shrinkSchedules += spent
             budget = max(0, budget - spent)
@@ -208,13 +216,16 @@ public enum Explorer {
     }
 
     /// One depth-first search (reduced, with or without a state cache, or plain), of the
-    /// whole tree or of the subtree whose first step is `rootChoice`'s.
-    static func searchDFS(_ snapshot: Snapshot, _ opts: ExploreOptions, rootChoice: Int?, ignored: Set<String>,
+    /// whole tree or of the subtree whose first step is `rootChoice`'s, with `rootSleep`
+    /// asleep at the root (DPOR with sleep sets only).
+    static func searchDFS(_ snapshot: Snapshot, _ opts: ExploreOptions, rootChoice: Int?,
+                          rootSleep: [(thread: Int, footprint: Footprint)] = [], ignored: Set<String>,
                           into acc: inout Accumulator) async {
         guard case .dfs(let bound, let reduction) = opts.strategy else { return }
         if reduction {
             let cache = opts.effectiveStateCache.map { StateCache(mode: $0, bounded: bound != nil) }
-            let dpor = DPOR(bound: bound, threads: snapshot.scenario.threads.count, cache: cache, rootChoice: rootChoice)
+            let dpor = DPOR(bound: bound, threads: snapshot.scenario.threads.count, cache: cache, rootChoice: rootChoice,
+                            rootSleep: bound == nil ? rootSleep : [])
             while true {
                 let o = await dpor.run(snapshot, maxSteps: opts.maxSteps, ignored: ignored)
                 if !acc.account(o) || cache?.failure != nil || !dpor.backtrack() { break }
@@ -237,31 +248,62 @@ public enum Explorer {
     /// first step, each a search of its own (its own state cache, at most `maxSchedules`
     /// runs), `jobs` of them at a time; their results are added up in thread order. What is
     /// printed depends on the split, never on `jobs` or on which subtree finished first, so
-    /// every N prints the same. The subtrees share nothing, so the root's sleep set and the
-    /// states two subtrees both reach are explored in each (more runs than one search).
-    static func exploreSplit(_ scenario: Scenario, _ opts: ExploreOptions, jobs: Int, ignored: Set<String>,
+    /// every N prints the same.
+    ///
+    /// Unbounded, the subtrees are those of a sequential search with sleep sets (Godefroid):
+    /// the subtree of thread k starts with every earlier thread j asleep whose first step is
+    /// independent of k's, because j's subtree (searched by another job, completely) covers
+    /// the schedules in which j's first step comes first. The subtrees share no visited set,
+    /// so a state two of them reach is explored in each (more runs than one search).
+    static func exploreSplit(_ scenario: Scenario, _ opts: ExploreOptions, jobs: Int,
                              progress: ((Int, Int) -> Void)?) async -> Accumulator {
-        let n = scenario.threads.count
-        let parts = await withTaskGroup(of: (Int, Accumulator).self) { group in
-            var out = [Accumulator?](repeating: nil, count: n)
-            var next = 0
-            func start(_ i: Int) {
-                group.addTask {
-                    var acc = Accumulator(scenario: scenario, opts: opts, progress: nil)
-                    await searchDFS(await Snapshot.make(scenario), opts, rootChoice: i, ignored: ignored, into: &acc)
-                    return (i, acc)
-                }
-            }
-            while next < min(jobs, n) { start(next); next += 1 }
-            for await (i, acc) in group {
-                out[i] = acc
-                if next < n { start(next); next += 1 }
-            }
-            return out.map { $0! }
-        }
+        let parts = await searchSubtrees(scenario, opts, roots: Array(scenario.threads.indices), jobs: jobs)
         var total = Accumulator(scenario: scenario, opts: opts, progress: progress)
         for p in parts { total.merge(p) }
         return total
+    }
+
+    /// The searches of the root subtrees whose first step is a step of a thread in `roots`,
+    /// `jobs` at a time, in the order of `roots`.
+    static func searchSubtrees(_ scenario: Scenario, _ opts: ExploreOptions, roots: [Int], jobs: Int) async -> [Accumulator] {
+        let ignored = Set(opts.ignore)
+        let first = await firstStepFootprints(await Snapshot.make(scenario), opts)
+        return await withTaskGroup(of: (Int, Accumulator).self) { group in
+            var out = [Accumulator?](repeating: nil, count: roots.count)
+            var next = 0
+            func start(_ k: Int) {
+                let t = roots[k]
+                var asleep: [(thread: Int, footprint: Footprint)] = []
+                if let mine = first[t] {
+                    for j in 0..<t { if let f = first[j], !f.conflicts(with: mine) { asleep.append((j, f)) } }
+                }
+                group.addTask { [asleep] in
+                    var acc = Accumulator(scenario: scenario, opts: opts, progress: nil)
+                    await searchDFS(await Snapshot.make(scenario), opts, rootChoice: t, rootSleep: asleep, ignored: ignored, into: &acc)
+                    return (k, acc)
+                }
+            }
+            while next < min(max(1, jobs), roots.count) { start(next); next += 1 }
+            for await (k, acc) in group {
+                out[k] = acc
+                if next < roots.count { start(next); next += 1 }
+            }
+            return out.map { $0! }
+        }
+    }
+
+    /// The footprint of each thread's first step from the config's state (nil: the thread
+    /// cannot take the first step), each from a run stopped after that step.
+    static func firstStepFootprints(_ snapshot: Snapshot, _ opts: ExploreOptions) async -> [Footprint?] {
+        var out: [Footprint?] = []
+        for t in snapshot.scenario.threads.indices {
+            var f: Footprint?
+            _ = await runOnce(snapshot, tracing: false, maxSteps: opts.maxSteps, ignored: Set(opts.ignore),
+                              choose: { _, en, d in d == 0 && en.contains(t) ? t : nil },
+                              observe: { d, _, log in if d == 0 { f = log.footprint() } })
+            out.append(f)
+        }
+        return out
     }
 
     /// What the runs of an exploration add up to. Sendable by hand: only `progress` is not,
@@ -274,9 +316,9 @@ public enum Explorer {
         var ends = Set<UInt64>()
         /// The first run of each distinct violation, in the order found.
         var found: [RunOutcome] = []
-        private var foundKeys = Set<String>()
+        var foundKeys = Set<String>()
         /// Outcomes by their rendering: count and the best run.
-        private var outcomes: [String: (observed: [Observation], count: Int, best: RunOutcome)] = [:]
+        var outcomes: [String: (observed: [Observation], count: Int, best: RunOutcome)] = [:]
 
         init(scenario: Scenario, opts: ExploreOptions, progress: ((Int, Int) -> Void)?) {
             self.scenario = scenario

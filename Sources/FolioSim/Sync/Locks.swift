@@ -78,7 +78,7 @@ extension World {
             if !isAvailable(r) { report(.lockOrder, t.mm, "\(t.name) would block forever on \(r) in a single-threaded run") }
             return
         }
-        if h.reach(t, SchedPoint(fn, step, r.pointObject, r.isExclusive ? .write : .read, acquires: r, lockName: name())) { await h.wait(t) }
+        if h.reach(t, SchedPoint(fn, step, r.pointObject, r.isExclusive ? .write : .read, acquires: r, lockName: tracer != nil ? name() : nil)) { await h.wait(t) }
         while !isAvailable(r) {
             if h.reachBlocked(t, on: r) { await h.wait(t) }
         }
@@ -87,7 +87,7 @@ extension World {
     /// A release: a scheduling point that names the lock.
     @inline(__always) func releasePoint(_ t: SimThread, _ fn: StaticString, _ step: StaticString, _ object: PointObject,
                                         _ access: PointAccess, _ name: @autoclosure () -> String) async {
-        if let h = hooks, h.reach(t, SchedPoint(fn, step, object, access, lockName: name())) { await h.wait(t) }
+        if let h = hooks, h.reach(t, SchedPoint(fn, step, object, access, lockName: tracer != nil ? name() : nil)) { await h.wait(t) }
     }
 
     /// `mmap_read_lock`.

@@ -190,7 +190,8 @@ public struct SchedPoint: Sendable, CustomStringConvertible {
     /// The lock this step takes, if it is an acquisition: the explorer does not run the step
     /// while the lock is held.
     public var acquires: LockResource?
-    /// The lock's name in a trace (`A.ptl(0x10000)`), for acquisitions and releases.
+    /// The lock's name in a trace (`A.ptl(0x10000)`), for acquisitions and releases (nil when
+    /// not tracing: the name is built only for a trace).
     public var lockName: String?
     @inline(__always) public init(_ function: StaticString, _ step: StaticString, _ object: PointObject, _ access: PointAccess,
                                   acquires: LockResource? = nil, lockName: String? = nil) {
