@@ -13,9 +13,6 @@
 ///   object its scheduling point names): Flanagan and Godefroid's `next(s, p)`, which catches
 ///   a race with a step the thread only takes later, e.g. two acquisitions of one lock, of
 ///   which the second waited for the first thread's release.
-/// A step that releases a lock and a later acquisition of that lock by another thread are
-/// no race: the releasing thread held the lock, so the acquisition could not run before the
-/// release (they are never co-enabled, FG §4). The two acquisitions still race.
 ///
 /// **Unbounded** (`bound == nil`), sleep sets (Godefroid) prune further: a thread whose step
 /// at a node was explored stays asleep in the later siblings until a conflicting step runs.
@@ -83,11 +80,6 @@ final class DPOR {
     private var runThread: [Int] = []
     private var runFootprint: [Footprint] = []
     private var runPending: [UInt64] = []
-    /// The lock each step acquires and releases (`UInt64.max`: none), and the lock each
-    /// thread's pending step acquires at each node.
-    private var runAcquire: [UInt64] = []
-    private var runRelease: [UInt64] = []
-    private var runPendingAcquire: [UInt64] = []
     /// Backtrack points added by the last analysis (a figure for tests).
     private(set) var racesFound = 0
 
@@ -130,10 +122,7 @@ final class DPOR {
         firstNew = min(max(0, stack.count - 1), runThread.count)
         runThread.removeSubrange(firstNew...)
         runFootprint.removeSubrange(firstNew...)
-        runAcquire.removeSubrange(firstNew...)
-        runRelease.removeSubrange(firstNew...)
         runPending.removeSubrange(min(runPending.count, firstNew * threads)...)
-        runPendingAcquire.removeSubrange(min(runPendingAcquire.count, firstNew * threads)...)
         let o = await Explorer.runOnce(snapshot, tracing: false, maxSteps: maxSteps, ignored: ignored, hashing: cache != nil,
                                        replayed: firstNew,
                                        choose: { ex, en, d in self.choose(ex, en, depth: d) },
@@ -143,16 +132,7 @@ final class DPOR {
     }
 
     private func choose(_ ex: Execution, _ en: ThreadSet, depth d: Int) -> Int? {
-        guard d >= firstNew else { return stack[d].chosen }
-        notePending(ex)
-        guard let c = pick(ex, en, depth: d) else { return nil }
-        runAcquire.append(ex.pendingAcquireKey(c))
-        runRelease.append(ex.pendingReleaseKey(c))
-        return c
-    }
-
-    /// The thread of step `d` (not a replayed one): the stack's, or a new node's.
-    private func pick(_ ex: Execution, _ en: ThreadSet, depth d: Int) -> Int? {
+        if d >= firstNew { notePending(ex) }
         if d < stack.count { return stack[d].chosen }
         let last = d == 0 ? -1 : stack[d - 1].chosen
         let pre = d == 0 ? 0 : stack[d - 1].preemptionsBefore + (stack[d - 1].isPreemption(stack[d - 1].chosen) ? 1 : 0)
@@ -166,9 +146,9 @@ final class DPOR {
             case nil: return nil
             }
         }
-        let choice: Int?
-        if d == 0, let r = rootChoice { choice = awake.contains(r) ? r : nil } else { choice = awake.contains(last) ? last : awake.first }
-        guard let c = choice else { return nil }
+        let pick: Int?
+        if d == 0, let r = rootChoice { pick = awake.contains(r) ? r : nil } else { pick = awake.contains(last) ? last : awake.first }
+        guard let c = pick else { return nil }
         var node = Node(enabled: en, last: last, preemptionsBefore: pre, chosen: c)
         node.backtrack.insert(c)
         node.done.insert(c)
@@ -195,18 +175,7 @@ final class DPOR {
 
     /// Every thread's pending step at this node, for the lookahead races.
     private func notePending(_ ex: Execution) {
-        for t in 0..<threads {
-            runPending.append(ex.pendingKey(t))
-            runPendingAcquire.append(ex.pendingAcquireKey(t))
-        }
-    }
-
-    /// Whether event `j` releases the lock that `acquire` names: then no acquisition of that
-    /// lock by another thread was enabled before `j` (its thread held the lock), so the two
-    /// are never co-enabled and are no race (Flanagan and Godefroid, §4: a release and an
-    /// acquisition of one lock are not co-enabled).
-    @inline(__always) private func releasesBefore(_ j: Int, _ acquire: UInt64) -> Bool {
-        acquire != UInt64.max && runRelease[j] == acquire
+        for t in 0..<threads { runPending.append(ex.pendingKey(t)) }
     }
 
     private func observe(depth d: Int, thread c: Int, log: AccessLog) {
@@ -319,9 +288,8 @@ final class DPOR {
             for p in 0..<tn where p != runThread[i] {
                 let key = runPending[i * tn + p]
                 guard key != UInt64.max else { continue }
-                let acquire = runPendingAcquire[i * tn + p]
                 forEachConflict(key >> 1, write: key & 1 != 0) { j in
-                    if runThread[j] != p && !happensBefore(j, p) && !releasesBefore(j, acquire) { addBacktrack(j, p) }
+                    if runThread[j] != p && !happensBefore(j, p) { addBacktrack(j, p) }
                 }
             }
             let p = runThread[i]
@@ -336,7 +304,7 @@ final class DPOR {
             for j in preds where j != previous {
                 previous = j
                 let q = runThread[j]
-                if q != p && acc[q] < local[j] && !releasesBefore(j, runAcquire[i]) { addBacktrack(j, p) }
+                if q != p && acc[q] < local[j] { addBacktrack(j, p) }
                 for t in 0..<tn { acc[t] = max(acc[t], clock[j * tn + t]) }
             }
             counts[p] += 1

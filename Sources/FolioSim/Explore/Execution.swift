@@ -206,23 +206,6 @@ final class Execution: SchedulingHooks {
         }
     }
 
-    /// The lock thread `t`'s next step acquires (its key), or `UInt64.max`.
-    func pendingAcquireKey(_ t: Int) -> UInt64 {
-        let th = threads[t]
-        switch th.status {
-        case .parked: return th.pending.acquires.map { $0.pointObject.key } ?? UInt64.max
-        case .blocked(let r): return r.pointObject.key
-        case .running, .done: return UInt64.max
-        }
-    }
-
-    /// The lock thread `t`'s next step releases (its key), or `UInt64.max`.
-    func pendingReleaseKey(_ t: Int) -> UInt64 {
-        let th = threads[t]
-        if case .parked = th.status, th.pending.releases { return th.pending.object.key }
-        return UInt64.max
-    }
-
     // MARK: running
 
     /// Runs one schedule: starts the threads, makes the first choice and drains the executor

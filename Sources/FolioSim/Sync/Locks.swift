@@ -84,13 +84,10 @@ extension World {
         }
     }
 
-    /// A release (or, with `releases` false, another step on a lock that never waits, such as
-    /// a trylock or `local_irq_save`): a scheduling point that names the lock.
+    /// A release: a scheduling point that names the lock.
     @inline(__always) func releasePoint(_ t: SimThread, _ fn: StaticString, _ step: StaticString, _ object: PointObject,
-                                        _ access: PointAccess, _ name: @autoclosure () -> String, releases: Bool = true) async {
-        if let h = hooks, h.reach(t, SchedPoint(fn, step, object, access, lockName: tracer != nil ? name() : nil, releases: releases)) {
-            await h.wait(t)
-        }
+                                        _ access: PointAccess, _ name: @autoclosure () -> String) async {
+        if let h = hooks, h.reach(t, SchedPoint(fn, step, object, access, lockName: tracer != nil ? name() : nil)) { await h.wait(t) }
     }
 
     /// `mmap_read_lock`.
@@ -154,7 +151,7 @@ extension World {
 
     /// `folio_trylock`: never sleeps (callable under a PTL).
     @inline(__always) func folioTrylock(_ t: SimThread, _ folio: PFN, _ fn: StaticString = #function) async -> Bool {
-        await releasePoint(t, fn, "folio_trylock", .folioLock(folio), .write, "folio_lock(\(folio))", releases: false)
+        await releasePoint(t, fn, "folio_trylock", .folioLock(folio), .write, "folio_lock(\(folio))")
         guard !memory.test(folio, PageFlag.locked) else { return false }
         memory.set(folio, PageFlag.locked)
         return true
@@ -186,7 +183,7 @@ extension World {
     /// `local_irq_save` at the start of a GUP-fast walk: page tables of `mm` cannot be freed
     /// until `gupFastWalkEnd` (the freeing side waits for an IPI or an RCU grace period).
     @inline(__always) func gupFastWalkBegin(_ t: SimThread, _ mm: MM) async {
-        await releasePoint(t, "gup_fast", "local_irq_save", .tableFree(mm: mm.index), .read, "\(mm.name) page-table freeing", releases: false)
+        await releasePoint(t, "gup_fast", "local_irq_save", .tableFree(mm: mm.index), .read, "\(mm.name) page-table freeing")
         mm.gupFastWalkers += 1
     }
     /// `local_irq_restore`.

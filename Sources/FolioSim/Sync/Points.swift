@@ -193,14 +193,10 @@ public struct SchedPoint: Sendable, CustomStringConvertible {
     /// The lock's name in a trace (`A.ptl(0x10000)`), for acquisitions and releases (nil when
     /// not tracing: the name is built only for a trace).
     public var lockName: String?
-    /// The step releases the lock `object` names, which its thread holds (`spin_unlock`,
-    /// `mmap_*_unlock`, `folio_unlock`, `local_irq_restore`): no other thread's acquisition
-    /// of that lock can run before it (DPOR: they are never co-enabled).
-    public var releases: Bool
     @inline(__always) public init(_ function: StaticString, _ step: StaticString, _ object: PointObject, _ access: PointAccess,
-                                  acquires: LockResource? = nil, lockName: String? = nil, releases: Bool = false) {
+                                  acquires: LockResource? = nil, lockName: String? = nil) {
         self.function = function; self.step = step; self.object = object; self.access = access
-        self.acquires = acquires; self.lockName = lockName; self.releases = releases
+        self.acquires = acquires; self.lockName = lockName
     }
     public var description: String { "\(function): \(step) [\(access == .write ? "W" : "R") \(object)]" }
 }
