@@ -5,7 +5,7 @@ let exploreUsage = """
 usage: foliosim explore FILE [--json] [--strategy S] [--bound N|none] [--seed N] [--count N]
                              [--depth N] [--no-reduction] [--state-cache hash|exact|off] [--jobs N]
                              [--schedule STRING] [--all] [--ignore NAME]... [--shrink-budget N]
-                             [--semantics NAME] [--shard I/N --out FILE | --merge FILE...]
+                             [--semantics NAME] [--shard I/N --out FILE | --merge SHARD...]
 
 Explores the interleavings of the config's `threads` (after its `steps`, before its
 `after`), checks the per-step invariants after every scheduling step and the at-rest ones
@@ -27,8 +27,8 @@ does not take is an error:
                      N at a time; every N prints the same (times aside)
   --shard I/N        search only shard I of that split (the subtrees of threads I, I+N, ...
                      in config order) and write them to --out FILE, for a job array
-  --merge FILE...    add up the shard files of one search (run with the config and options
-                     the shards ran with) and print what --jobs prints
+  --merge SHARD...   add up the shard files of one search and print what --jobs prints
+                     (the config file comes first; give the options the shards ran with)
   --seed N           seed of random and pct (default 1)
   --count N          schedules of random and pct (default 1000)
   --depth N          pct depth (default 3)
@@ -68,7 +68,7 @@ extension FolioSimCLI {
     }
 
     static func exploreCommand(_ args: [String]) async {
-        var json = false, file: String?, semantics: String?, out: String?
+        var json = false, positional: [String] = [], semantics: String?, out: String?
         var shard: (index: Int, count: Int)?, merge: [String]?
         var o = ExploreOverrides()
         var i = 0
@@ -120,17 +120,20 @@ extension FolioSimCLI {
                     fail("explore: --shard expects I/N with 1 ≤ I ≤ N ≤ 1024, e.g. 3/8, found \(JSONWriter.quote(v))")
                 }
                 shard = (si, sn)
-            case "--merge":
-                var files: [String] = []
-                while i + 1 < args.count && !args[i + 1].hasPrefix("-") { i += 1; files.append(args[i]) }
-                guard !files.isEmpty else { fail("explore: --merge expects the shards' files") }
-                merge = files
+            case "--merge": merge = []
             default:
                 if a.hasPrefix("-") { fail("explore: unknown option \(JSONWriter.quote(a)) (see foliosim explore --help)") }
-                if file != nil { fail("explore: expected one config file, got \(JSONWriter.quote(file!)) and \(JSONWriter.quote(a))") }
-                file = a
+                positional.append(a)
             }
             i += 1
+        }
+        // The first file is the config; with --merge the others are the shards' files.
+        let file = positional.first
+        if merge != nil {
+            merge = Array(positional.dropFirst())
+            if file != nil && merge!.isEmpty { fail("explore: --merge expects the shards' files after the config file") }
+        } else if positional.count > 1 {
+            fail("explore: expected one config file, got \(JSONWriter.quote(positional[0])) and \(JSONWriter.quote(positional[1]))")
         }
         guard let file else { fail("explore: missing config file (usage: foliosim explore FILE [options])") }
         let scenario = loadScenario(file, semantics: semantics)

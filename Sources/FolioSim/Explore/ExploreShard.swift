@@ -18,13 +18,14 @@ public struct ExploreShard: Sendable, Equatable {
     public var threads: Int
     var subtrees: [SubtreeRecord]
 
-    /// The fingerprint of a search: FNV-1a of the config's text, the rules in effect and the
-    /// options (`--jobs` aside: it changes no result).
+    /// The fingerprint of a search: FNV-1a of the shard file format, the config's text, the
+    /// rules in effect and the options (`--jobs` aside: it changes no result). A build with
+    /// other kernel paths but the same format is caught only by the merge's replays.
     public static func fingerprint(configText: String, scenario: Scenario, options: ExploreOptions) -> String {
         var o = options
         o.jobs = nil
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in (configText + "\u{0}" + scenario.semanticsName + "\u{0}" + String(describing: o)).utf8 {
+        for b in (Self.format + "\u{0}" + configText + "\u{0}" + scenario.semanticsName + "\u{0}" + String(describing: o)).utf8 {
             h = (h ^ UInt64(b)) &* 0x100_0000_01b3
         }
         return String(h, radix: 16)
