@@ -181,10 +181,8 @@ extension FolioSimCLI {
             do {
                 for f in files { shards.append((f, try ExploreShard.read(path: f))) }
                 let result = try await Explorer.mergeShards(scenario, options: opts, fingerprint: fingerprint, shards)
-                var shown = opts
-                if shown.jobs == nil { shown.jobs = 1 }
                 if json { print(JSONWriter.write(ExploreReport.json(result, scenario))) } else {
-                    print(ExploreReport.text(result, scenario, shown, seconds: nil), terminator: "")
+                    print(ExploreReport.text(result, scenario, opts, seconds: nil), terminator: "")
                 }
                 exit(ExploreReport.matches(result, scenario.expect) ? 0 : 1)
             } catch {
@@ -201,7 +199,7 @@ extension FolioSimCLI {
             fail("explore: \(error.message)")
         }
         do {
-            try (JSONWriter.write(result.json) + "\n").write(toFile: out, atomically: true, encoding: .utf8)
+            try result.write(to: out)
         } catch {
             fail("explore: cannot write \(JSONWriter.quote(out)): \(error.localizedDescription)")
         }

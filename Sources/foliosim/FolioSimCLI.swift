@@ -14,7 +14,7 @@ commands:
   explore FILE [--json] [--strategy S] [--bound N|none] [--seed N] [--count N] [--depth N] [--no-reduction]
                [--state-cache hash|exact|off] [--jobs N] [--schedule S] [--all] [--ignore NAME]... [--shrink-budget N]
                [--semantics NAME] [--shard I/N --out FILE]
-  explore FILE --merge FILE… [options the shards ran with]
+  explore FILE --merge SHARD… [options the shards ran with]
                                 explore the interleavings of the config's threads
   replay FILE SCHEDULE [--json] [--semantics NAME]
                                 run one schedule of the config's threads with a trace

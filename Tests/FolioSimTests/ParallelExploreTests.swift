@@ -44,7 +44,7 @@ import Testing
             for i in 1...n {
                 let sh = try await Explorer.exploreShard(s, options: opts, index: i, count: n, fingerprint: "f")
                 let file = FileManager.default.temporaryDirectory.appendingPathComponent("foliosim-shard-\(name)-\(i)-of-\(n).json").path
-                try (JSONWriter.write(sh.json) + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+                try sh.write(to: file)
                 let back = try ExploreShard.read(path: file)
                 #expect(back == sh)
                 shards.append((file, back))

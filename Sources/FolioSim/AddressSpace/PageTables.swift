@@ -245,16 +245,15 @@ public final class PageTableStore {
     /// `pte_same(ptep_get(s), expected)`: a revalidation learns only whether the entry is
     /// still the one it read before, so that is all the access tells the thread (and all the
     /// state cache's digest folds).
-    @inline(__always) func entrySame(_ s: PTESlot, _ expected: PTE) -> Bool {
-        let v = pte[Int(s.table)].ptes[s.index]
-        if _slowPath(accessLogging), let l = log { l.notePTE(s, write: false, value: v.raw, told: v == expected ? 1 : 2) }
-        return v == expected
-    }
+    @inline(__always) func entrySame(_ s: PTESlot, _ expected: PTE) -> Bool { entryTest(s) { $0 == expected } }
     /// `pte_none(ptep_get(s))`, telling only that.
-    @inline(__always) func entryIsNone(_ s: PTESlot) -> Bool {
+    @inline(__always) func entryIsNone(_ s: PTESlot) -> Bool { entryTest(s) { $0.isNone } }
+    /// A read of an entry that tells the thread only the result of `test`.
+    @inline(__always) private func entryTest(_ s: PTESlot, _ test: (PTE) -> Bool) -> Bool {
         let v = pte[Int(s.table)].ptes[s.index]
-        if _slowPath(accessLogging), let l = log { l.notePTE(s, write: false, value: v.raw, told: v.isNone ? 1 : 2) }
-        return v.isNone
+        let r = test(v)
+        if _slowPath(accessLogging), let l = log { l.notePTE(s, write: false, value: v.raw, told: r ? 1 : 2) }
+        return r
     }
     /// `set_pte_at`.
     @inline(__always) func setEntry(_ s: PTESlot, _ v: PTE) {

@@ -11,6 +11,11 @@ extension ExploreShard {
         ])
     }
 
+    /// Writes the shard file `--merge` reads.
+    public func write(to path: String) throws {
+        try (JSONWriter.write(json) + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
     /// Reads a shard file; a one-line error naming the file and field otherwise.
     public static func read(path: String) throws(ConfigError) -> ExploreShard {
         let text: String

@@ -77,8 +77,7 @@ extension Explorer {
     /// search of this config with these options.
     public static func mergeShards(_ scenario: Scenario, options: ExploreOptions, fingerprint: String,
                                    _ shards: [(file: String, shard: ExploreShard)]) async throws(ConfigError) -> ExploreResult {
-        var opts = options
-        if opts.jobs == nil { opts.jobs = 1 }
+        let opts = options
         let n = scenario.threads.count
         var byThread = [(file: String, record: SubtreeRecord)?](repeating: nil, count: n)
         var seen = Set<Int>()
@@ -109,7 +108,9 @@ extension Explorer {
             }
             acc.merge(try await Accumulator(restoring: r, snapshot, opts, file: file))
         }
-        return await result(of: acc, snapshot, opts)
+        var merged = await result(of: acc, snapshot, opts)
+        merged.split = true
+        return merged
     }
 }
 

@@ -60,6 +60,8 @@ public struct ExploreResult: Sendable {
     /// at every scheduling choice and at the end: how much of the state space their
     /// schedules covered (nil for the other strategies). Beside `endStates`.
     public var distinctStates: Int?
+    /// The dfs was split at its first step (`--jobs`, or a merge of `--shard` files).
+    public var split = false
 }
 
 /// A stateful search's figures, as SPIN prints them.
@@ -163,17 +165,14 @@ public enum Explorer {
             _ = acc.account(o)
         case .dfs where opts.jobs != nil:
             acc = await exploreSplit(scenario, opts, jobs: opts.jobs!, progress: progress)
+            acc.result.split = true
         case .dfs:
-            await searchDFS(snapshot, opts, rootChoice: nil, ignored: ignored, into: &acc)
+            await searchDFS(snapshot, opts, rootChoice: nil, into: &acc)
         case .random(let seed, let count):
             var rng = SplitMix64(seed: seed)
             var seen = Set<UInt64>()
             for _ in 0..<count {
-                let o = await runOnce(snapshot, tracing: false, maxSteps: opts.maxSteps, ignored: ignored, hashing: true) { ex, en, _ in
-                    seen.insert(ex.stateHash())
-                    return en.member(at: Int(rng.next() % UInt64(en.count)))
-                }
-                if let h = o.stateHash { seen.insert(h) }
+                let o = await coverageRun(snapshot, opts, &seen) { _, en, _ in en.member(at: Int(rng.next() % UInt64(en.count))) }
                 if !acc.account(o) { break }
             }
             acc.result.distinctStates = seen.count
@@ -184,16 +183,26 @@ public enum Explorer {
             var seen = Set<UInt64>()
             for _ in 0..<count {
                 var pct = PCT(threads: scenario.threads.count, depth: depth, steps: k, rng: &rng)
-                let o = await runOnce(snapshot, tracing: false, maxSteps: opts.maxSteps, ignored: ignored, hashing: true) { ex, en, step in
-                    seen.insert(ex.stateHash())
-                    return pct.choose(en, step: step, last: ex.current)
-                }
-                if let h = o.stateHash { seen.insert(h) }
+                let o = await coverageRun(snapshot, opts, &seen) { ex, en, step in pct.choose(en, step: step, last: ex.current) }
                 if !acc.account(o) { break }
             }
             acc.result.distinctStates = seen.count
         }
         return await result(of: acc, snapshot, opts)
+    }
+
+    /// One run of `random` or `pct` that adds every state it passes through (at each choice
+    /// and at the end) to `seen`, their coverage.
+    private static func coverageRun(_ snapshot: Snapshot, _ opts: ExploreOptions, _ seen: inout Set<UInt64>,
+                                    choose: @escaping Chooser) async -> RunOutcome {
+        var states = Set<UInt64>()
+        let o = await runOnce(snapshot, tracing: false, maxSteps: opts.maxSteps, ignored: Set(opts.ignore), hashing: true) { ex, en, step in
+            states.insert(ex.stateHash())
+            return choose(ex, en, step)
+        }
+        if let h = o.stateHash { states.insert(h) }
+        seen.formUnion(states)
+        return o
     }
 
     /// The result of the runs `acc` added up: outcomes in a fixed order, end states, and each
@@ -219,13 +228,13 @@ public enum Explorer {
     /// whole tree or of the subtree whose first step is `rootChoice`'s, with `rootSleep`
     /// asleep at the root (DPOR with sleep sets only).
     static func searchDFS(_ snapshot: Snapshot, _ opts: ExploreOptions, rootChoice: Int?,
-                          rootSleep: [(thread: Int, footprint: Footprint)] = [], ignored: Set<String>,
-                          into acc: inout Accumulator) async {
+                          rootSleep: [(thread: Int, footprint: Footprint)] = [], into acc: inout Accumulator) async {
         guard case .dfs(let bound, let reduction) = opts.strategy else { return }
+        let ignored = Set(opts.ignore)
         if reduction {
             let cache = opts.effectiveStateCache.map { StateCache(mode: $0, bounded: bound != nil) }
             let dpor = DPOR(bound: bound, threads: snapshot.scenario.threads.count, cache: cache, rootChoice: rootChoice,
-                            rootSleep: bound == nil ? rootSleep : [])
+                            rootSleep: rootSleep)
             while true {
                 let o = await dpor.run(snapshot, maxSteps: opts.maxSteps, ignored: ignored)
                 if !acc.account(o) || cache?.failure != nil || !dpor.backtrack() { break }
@@ -266,7 +275,6 @@ public enum Explorer {
     /// The searches of the root subtrees whose first step is a step of a thread in `roots`,
     /// `jobs` at a time, in the order of `roots`.
     static func searchSubtrees(_ scenario: Scenario, _ opts: ExploreOptions, roots: [Int], jobs: Int) async -> [Accumulator] {
-        let ignored = Set(opts.ignore)
         let first = await firstStepFootprints(await Snapshot.make(scenario), opts)
         return await withTaskGroup(of: (Int, Accumulator).self) { group in
             var out = [Accumulator?](repeating: nil, count: roots.count)
@@ -279,7 +287,7 @@ public enum Explorer {
                 }
                 group.addTask { [asleep] in
                     var acc = Accumulator(scenario: scenario, opts: opts, progress: nil)
-                    await searchDFS(await Snapshot.make(scenario), opts, rootChoice: t, rootSleep: asleep, ignored: ignored, into: &acc)
+                    await searchDFS(await Snapshot.make(scenario), opts, rootChoice: t, rootSleep: asleep, into: &acc)
                     return (k, acc)
                 }
             }
