@@ -20,6 +20,9 @@ commands:
                                 run one schedule of the config's threads with a trace
   cow-selftest [--semantics NAME] [--sizes 16K,64K,2M] [--history] [--json]
                                 replay the kernel's COW selftest (cow.c) under a rule set
+  kernel-diff FILE [--json] [--repeat N] [--semantics NAME]
+                                run the config's steps on this machine's kernel and in
+                                FolioSim, and show every count that differs (root)
   bench [--pages N] [--repeats N] [--explore-cap N] [--no-explore] [--no-sweep] [--no-process]
                                 measure simulated fault throughput and memory per page
   help                          show this help
@@ -78,6 +81,8 @@ func printErr(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8
 struct FolioSimCLI {
     static func main() async {
         var args = Array(CommandLine.arguments.dropFirst())
+        // kernel-diff's helper: before anything else runs, so that its fork copies one thread.
+        if args.first == "__kernel-diff-helper" { HostHelper.main(Array(args.dropFirst())) }
         guard let command = args.first else {
             print(usage)
             exit(2)
@@ -98,8 +103,10 @@ struct FolioSimCLI {
             await cowSelftestCommand(args)
         case "sweep":
             await sweepCommand(args)
+        case "kernel-diff":
+            await kernelDiffCommand(args)
         default:
-            fail("unknown command '\(command)' (expected run, sweep, explore, replay, cow-selftest, bench or help)")
+            fail("unknown command '\(command)' (expected run, sweep, explore, replay, cow-selftest, kernel-diff, bench or help)")
         }
     }
 

@@ -291,31 +291,9 @@ final class RunState {
         stride(from: addr, to: addr + size, by: Int(Geometry.pageSize))
     }
 
-    /// The addresses a `touch` step accesses, generated one at a time (a 256 GiB range is
-    /// never materialised).
+    /// The addresses a `touch` step accesses (`TouchPattern.addresses`).
     func touchPages(_ addr: UInt64, _ size: UInt64, _ pattern: TouchPattern, _ count: Int?) -> AnySequence<UInt64> {
-        let npages = size >> Geometry.pageShift
-        switch pattern {
-        case .seq:
-            let passes = count ?? 1
-            return AnySequence((0..<passes).lazy.flatMap { _ in self.pages(addr, size) })
-        case .random(let seed):
-            let n = count ?? 1
-            return AnySequence(sequence(state: (x: seed, k: 0)) { st -> UInt64? in
-                guard st.k < n else { return nil }
-                st.k += 1
-                st.x = st.x &* 6364136223846793005 &+ 1442695040888963407
-                return addr + ((st.x >> 33) % npages) << Geometry.pageShift
-            })
-        case .stride(let s):
-            let n = count ?? Int((npages + s - 1) / s)
-            let step = s % npages
-            return AnySequence((0..<n).lazy.map { k -> UInt64 in
-                // (k * s) mod npages without overflow: both factors reduced first.
-                let r = npages.dividingFullWidth((UInt64(k) % npages).multipliedFullWidth(by: step)).remainder
-                return addr + r << Geometry.pageShift
-            })
-        }
+        pattern.addresses(addr, size, count: count)
     }
 
     /// Accesses every address in order; returns the values loaded (when observing a read),
