@@ -38,7 +38,6 @@ public enum HostHelper {
         signal(SIGCHLD, SIG_IGN)
         keepOwnMemorySmall()
         var h = Helper(me: me, all: all)
-        h.calibrateFork()
         h.serve()
     }
 
@@ -74,6 +73,12 @@ private struct Helper {
     /// The config's mappings in this process: [start, end) ranges.
     var ranges: [(UInt64, UInt64)] = []
     var zeroCache: [UInt64: Bool] = [:]
+    /// io_uring instances by fixed-buffer id (set up before the step that registers).
+    var rings: [String: Int32] = [:]
+    /// Pipes by name: read end (non-blocking) and write end.
+    var pipes: [String: (read: Int32, write: Int32)] = [:]
+    /// Where a pipe read lands (filled before a window, so the read takes no fault of ours).
+    var pipeBuffer = [UInt8](repeating: 1, count: 1 << 20)
     var input: [UInt8] = []
     var sink: UInt32 = 0
     /// The mTHP counter files (`anonOrders` × `MTHPCounters.names`, -1 where none).
@@ -103,12 +108,6 @@ private struct Helper {
         touchScratch()
     }
 
-    /// The faults a fork costs the helper itself: after fork(2) every page it writes is
-    /// shared with the child, so the stack page its own code writes before the second
-    /// sample takes a COW fault. Measured once, with no config memory yet, on a child that
-    /// exits at once; a forked helper inherits the figure with the code path.
-    var forkOverhead = 0
-
     /// Runs every command once on a mapping of its own, through the same calls as a step
     /// (so the stack is as deep), so that nothing the code does the first time (lazy runtime
     /// metadata, symbol lookup, stack growth) falls inside a step.
@@ -123,14 +122,15 @@ private struct Helper {
             .write(addr: a, size: size, value: 1), .read(addr: a, size: size),
             .touch(addr: a, size: size, pattern: .seq, count: 1, write: true, value: 2),
             .mprotect(addr: a, size: size, prot: [.read]), .mprotect(addr: a, size: size, prot: [.read, .write]),
+            .vmsplice(addr: a, size: 0x1000, pipe: "-"), .readPipe(pipe: "-"),
+            .iouringRegister(addr: a, size: 0x1000, id: "-"), .iouringRelease(id: "-"),
             .madvise(addr: a, size: size, advice: .dontneed), .mremap(addr: a, size: size, to: b), .munmap(addr: b, size: size),
         ]
         for c in commands { run(c, answer: false) }
-    }
-
-    mutating func calibrateFork() {
-        if forkWindow() == 0 { _exit(0) }
-        forkOverhead = slots[1] - slots[0]
+        if let p = pipes.removeValue(forKey: "-") {
+            close(p.read)
+            close(p.write)
+        }
     }
 
     /// fork(2) between two samples (the parent's second sample only).
@@ -144,8 +144,9 @@ private struct Helper {
 
     func touchScratch() { memset(scratch, 0, Self.scratchBytes) }
 
-    /// Slots of the scratch page: 0 faults before, 1 faults after, 16... counters before,
-    /// 16 + 64... counters after, rusage at 1024 bytes, the read buffer at 2048.
+    /// Slots of the scratch page: 0 faults before, 1 faults after, 2 bytes a pipe read got,
+    /// 16... counters before, 16 + 64... counters after; rusage at byte 1024, the counter
+    /// read buffer at 2048.
     var slots: UnsafeMutablePointer<Int> { scratch.assumingMemoryBound(to: Int.self) }
 
     /// Faults and counters into `slot` (0 before, 1 after): the faults last before a
@@ -207,6 +208,8 @@ private struct Helper {
         default: break
         }
         if let (a, s) = written { before = pfns(a, s) }
+        if case .vmsplice(_, _, let p) = cmd, pipes[p] == nil { openPipe(p) }
+        if case .iouringRegister(_, _, let id) = cmd, rings[id] == nil { rings[id] = HostSyscalls.iouringSetup() }
         // A touch's addresses are generated before the window: generating them allocates.
         var addresses: [UInt64] = []
         if case .touch(let a, let s, let pattern, let count, _, _) = cmd { addresses = Array(pattern.addresses(a, s, count: count)) }
@@ -224,7 +227,18 @@ private struct Helper {
             for i in before.indices where before[i] != 0 && after[i] != before[i] && !isZeroPage(before[i]) { n += 1 }
             copied = "\(n)"
         }
-        reply("ok faults=\(slots[1] - slots[0]) copied=\(copied) rss=\(rss()) \(counterDeltas())")
+        var data = ""
+        if case .readPipe = cmd { data = " data=" + (0..<slots[2] / Int(Geometry.pageSize)).map { page in
+            pipeBuffer.withUnsafeBytes { String($0.load(fromByteOffset: page * Int(Geometry.pageSize), as: UInt32.self)) }
+        }.joined(separator: ",") }
+        reply("ok faults=\(slots[1] - slots[0]) copied=\(copied) rss=\(rss()) \(counterDeltas())" + data)
+    }
+
+    mutating func openPipe(_ name: String) {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { return }
+        _ = fcntl(fds[0], F_SETFL, O_NONBLOCK)
+        pipes[name] = (fds[0], fds[1])
     }
 
     /// Runs the system calls of `cmd`; the error text, or nil.
@@ -250,6 +264,24 @@ private struct Helper {
             for p in stride(from: a, to: a + s, by: Int(Geometry.pageSize)) { load(p) }
         case .touch(_, _, _, _, let w, let v):
             for p in addresses { if w { store(p, v) } else { load(p) } }
+        case .vmsplice(let a, let s, let name):
+            guard let p = pipes[name] else { return "vmsplice: no pipe \(name)" }
+            if HostSyscalls.vmsplice(p.write, a, s) < 0 { return "vmsplice: " + errnoText() }
+        case .iouringRegister(let a, let s, let id):
+            guard let ring = rings[id], ring >= 0 else { return "io_uring_setup: " + errnoText() }
+            if HostSyscalls.iouringRegisterBuffer(ring, a, s) < 0 { return "io_uring_register: " + errnoText() }
+        case .iouringRelease(let id):
+            guard let ring = rings[id] else { return "no io_uring for \(id) in this process" }
+            close(ring)
+        case .readPipe(let name):
+            guard let p = pipes[name] else { return "read: no pipe \(name) in this process" }
+            var got = 0
+            while got < pipeBuffer.count {
+                let n = pipeBuffer.withUnsafeMutableBytes { Glibc.read(p.read, $0.baseAddress! + got, $0.count - got) }
+                if n <= 0 { break }
+                got += n
+            }
+            slots[2] = got
         case .fork, .exit, .empty:
             break
         case .clearRefs:
@@ -292,7 +324,7 @@ private struct Helper {
         others.removeAll { tree.contains($0.name) }
         ownPrivatePages()
         warmUp()
-        reply("ok faults=\(slots[1] - slots[0] - forkOverhead) copied=- rss=\(rss()) \(counterDeltas())")
+        reply("ok faults=\(slots[1] - slots[0]) copied=- rss=\(rss()) \(counterDeltas())")
     }
 
     /// After a fork, the helper's own writable pages are shared with the other process: the
@@ -369,6 +401,7 @@ private struct Helper {
     mutating func track(_ cmd: HostCommand) {
         switch cmd {
         case .mmap(let a, let s, _): ranges.append((a, a + s))
+        case .iouringRelease(let id): rings[id] = nil
         case .munmap(let a, let s): remove(a, a + s)
         case .mremap(let a, let s, let to):
             remove(a, a + s)
@@ -439,6 +472,38 @@ enum HostSyscalls {
         typealias F = @convention(c) (pid_t, Int, UnsafeRawPointer) -> Int32
         guard let sym = dlsym(nil, "sched_setaffinity") else { return -1 }
         return set.withUnsafeBytes { unsafeBitCast(sym, to: F.self)(0, 128, $0.baseAddress!) }
+    }
+
+    /// `vmsplice(fd, {addr, size}, 1, 0)`: the bytes spliced, or -1.
+    static func vmsplice(_ fd: Int32, _ addr: UInt64, _ size: UInt64) -> Int {
+        typealias F = @convention(c) (Int32, UnsafeRawPointer, Int, UInt32) -> Int
+        guard let sym = vmspliceSymbol else { return -1 }
+        var iov = iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(addr)), iov_len: Int(size))
+        return withUnsafePointer(to: &iov) { unsafeBitCast(sym, to: F.self)(fd, UnsafeRawPointer($0), 1, 0) }
+    }
+
+    // Looked up once (the warm-up's first use), not inside a measured step.
+    nonisolated(unsafe) static let vmspliceSymbol = dlsym(nil, "vmsplice")
+    nonisolated(unsafe) static let syscallSymbol = dlsym(nil, "syscall")
+
+    /// `syscall(number, a, b, c, d)` (io_uring's numbers are the same on every architecture).
+    static func syscall4(_ number: Int, _ a: Int, _ b: Int, _ c: Int, _ d: Int) -> Int {
+        typealias F = @convention(c) (Int, Int, Int, Int, Int) -> Int
+        guard let sym = syscallSymbol else { return -1 }
+        return unsafeBitCast(sym, to: F.self)(number, a, b, c, d)
+    }
+
+    /// io_uring_setup(1, zeroed params): the ring's fd, or -1.
+    static func iouringSetup() -> Int32 {
+        var params = [UInt8](repeating: 0, count: 120)
+        let fd = params.withUnsafeMutableBytes { syscall4(425, 1, Int(bitPattern: $0.baseAddress!), 0, 0) }
+        return Int32(truncatingIfNeeded: fd)
+    }
+
+    /// io_uring_register(ring, IORING_REGISTER_BUFFERS, {addr, size}, 1).
+    static func iouringRegisterBuffer(_ ring: Int32, _ addr: UInt64, _ size: UInt64) -> Int {
+        var iov = iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(addr)), iov_len: Int(size))
+        return withUnsafeMutablePointer(to: &iov) { syscall4(427, Int(ring), 0, Int(bitPattern: $0), 1) }
     }
 
     /// `mallopt(param, value)` (malloc.h).

@@ -14,6 +14,16 @@ public enum HostCommand: Equatable, Sendable {
     /// The pages of a `touch` step, in its order (`TouchPattern` as `seq`, `random:SEED`,
     /// `stride:BYTES`).
     case touch(addr: UInt64, size: UInt64, pattern: TouchPattern, count: Int?, write: Bool, value: UInt32)
+    /// vmsplice(2) of the range into the pipe `pipe` (created by the first use in a process,
+    /// inherited by its forks).
+    case vmsplice(addr: UInt64, size: UInt64, pipe: String)
+    /// read(2) of everything in the pipe: the first word of each page.
+    case readPipe(pipe: String)
+    /// io_uring_setup(2), then io_uring_register(2) IORING_REGISTER_BUFFERS of the range as
+    /// the fixed buffer `id` (a FOLL_LONGTERM | FOLL_WRITE pin, kept while the ring is open).
+    case iouringRegister(addr: UInt64, size: UInt64, id: String)
+    /// close(2) of the ring of `id`: its buffers are unpinned.
+    case iouringRelease(id: String)
     /// fork(2); the child becomes the helper of process `child`.
     case fork(child: String)
     case exit
@@ -41,6 +51,10 @@ public enum HostCommand: Equatable, Sendable {
             case .stride(let b): pat = "stride:\(b)"
             }
             return "touch \(h(a)) \(h(s)) \(pat) \(count.map(String.init) ?? "-") \(w ? "w" : "r") \(v)"
+        case .vmsplice(let a, let s, let p): return "vmsplice \(h(a)) \(h(s)) \(p)"
+        case .readPipe(let p): return "read_pipe \(p)"
+        case .iouringRegister(let a, let s, let id): return "io_uring_register \(h(a)) \(h(s)) \(id)"
+        case .iouringRelease(let id): return "io_uring_release \(id)"
         case .fork(let c): return "fork \(c)"
         case .exit: return "exit"
         case .clearRefs: return "clear_refs"
@@ -76,6 +90,10 @@ public enum HostCommand: Equatable, Sendable {
             default: return nil
             }
             self = .touch(addr: a, size: s, pattern: pattern, count: w[4] == "-" ? nil : Int(w[4]), write: w[5] == "w", value: UInt32(truncatingIfNeeded: v))
+        case ("vmsplice", 4): guard let a = n(1), let s = n(2) else { return nil }; self = .vmsplice(addr: a, size: s, pipe: w[3])
+        case ("read_pipe", 2): self = .readPipe(pipe: w[1])
+        case ("io_uring_register", 4): guard let a = n(1), let s = n(2) else { return nil }; self = .iouringRegister(addr: a, size: s, id: w[3])
+        case ("io_uring_release", 2): self = .iouringRelease(id: w[1])
         case ("fork", 2): self = .fork(child: w[1])
         case ("exit", 1): self = .exit
         case ("clear_refs", 1): self = .clearRefs
@@ -111,6 +129,8 @@ public struct HostPlan: Sendable {
     /// The plan of `scenario`; `hostHasSwap` tells whether MADV_PAGEOUT can swap anything out.
     public init(_ scenario: Scenario, hostHasSwap: Bool) {
         var alive = Set<String>()
+        // The process whose io_uring holds each fixed buffer, for its `unpin`.
+        var rings: [String: String] = [:]
         for (i, step) in scenario.steps.enumerated() {
             for r in 0..<step.repeatCount {
                 let op = step.op(r)
@@ -118,6 +138,13 @@ public struct HostPlan: Sendable {
                 switch Self.command(op, hostHasSwap: hostHasSwap) {
                 case .success(let c): s.command = c
                 case .failure(let why): s.skipped = why.text
+                }
+                if case .iouringRegister(_, _, let id)? = s.command { rings[id] = s.process }
+                if case .unpin(let id) = op, let p = rings[id] {
+                    s.process = p
+                    s.command = .iouringRelease(id: id)
+                    s.skipped = nil
+                    rings[id] = nil
                 }
                 if s.command != nil, let p = op.process, !alive.contains(p) {
                     alive.insert(p)
@@ -171,10 +198,9 @@ public struct HostPlan: Sendable {
             return .failure(Skip(text: "a simulated driver's pin has no kernel interface from user space"))
         case .gupTestPin:
             return .failure(Skip(text: "gup_test (CONFIG_GUP_TEST, debugfs) is not driven by kernel-diff"))
-        case .vmsplice, .readPipe:
-            return .failure(Skip(text: "vmsplice and pipe reads are not run on the host yet"))
-        case .iouringRegister:
-            return .failure(Skip(text: "io_uring fixed-buffer registration is not run on the host yet"))
+        case .vmsplice(_, let addr, let size, let pipe): return .success(.vmsplice(addr: addr, size: size, pipe: pipe))
+        case .readPipe(_, let pipe, _): return .success(.readPipe(pipe: pipe))
+        case .iouringRegister(_, let addr, let size, let id): return .success(.iouringRegister(addr: addr, size: size, id: id))
         case .trace:
             return .failure(Skip(text: "a perf trace replay is not a sequence of this config's system calls"))
         }

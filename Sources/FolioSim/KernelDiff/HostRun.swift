@@ -11,6 +11,8 @@ public struct StepMeasure: Equatable, Sendable {
     public var rss: Int?
     public var mthp: [Int: MTHPCounters] = [:]
     public var error: String?
+    /// What a pipe read returned: the first word of each page.
+    public var data: [UInt32]?
 }
 
 /// One run of a `HostPlan` on the host kernel: a helper process per config process
@@ -157,6 +159,7 @@ final class HostRun {
             case "faults": m.faults = v.map { $0 - overhead }
             case "copied": m.copied = v
             case "rss": m.rss = v
+            case "data": m.data = kv[1].split(separator: ",").compactMap { UInt32($0) }
             case "mthp":
                 for part in kv[1].split(separator: ";") {
                     let ov = part.split(separator: ":")

@@ -11,16 +11,20 @@ enum SimRun {
         var out: [StepMeasure?] = []
         for step in plan.steps {
             let op = scenario.steps[step.index].op(step.repetition)
-            let mm = op.process.flatMap { state.thread($0)?.mm }
+            // The plan names the process of an io_uring buffer's `unpin` (the op names none).
+            let process = op.process ?? (step.command != nil ? step.process : nil)
+            let mm = process.flatMap { state.thread($0)?.mm }
             let before = mm?.stats
             let mthpBefore = mthp(world)
             let errors = state.errors.count
+            let reads = state.reads.count
             world.operation = .step(section: "step", index: step.index, repetition: step.repetition,
                                     count: scenario.steps[step.index].repeatCount, op: op)
             await state.execute(op, step: step.index)
             guard step.command != nil else { out.append(nil); continue }
             var m = StepMeasure()
             if state.errors.count > errors { m.error = state.errors[errors].message }
+            if case .readPipe? = step.command { m.data = state.reads.count > reads ? state.reads[reads].data : [] }
             if let mm, let before {
                 let after = mm.stats
                 m.faults = after.faultsTotal - before.faultsTotal
