@@ -97,6 +97,7 @@ import Testing
         #expect(m.mthp[9] == nil)
         #expect(HostRun.parse("err mmap: File exists", overhead: 0).error == "mmap: File exists")
         #expect(HostRun.parse("ok faults=0 copied=- rss=0 mthp= data=1,255", overhead: 0).data == [1, 255])
+        #expect(HostRun.parse("ok faults=0 copied=- moved=32 rss=32 mthp=", overhead: 0).moved == 32)
     }
 
     /// The table against hand-made measures: what differs, the spread of several runs, the
@@ -174,6 +175,19 @@ import Testing
         #expect(m[3]?.copied == 2)
         #expect(m[4]?.rss == 0)
     }
+
+    /// An mremap moves the pages it maps: the same frames at the new address.
+    @Test func theSimulatedSideCountsMovedPages() async throws {
+        let s = try Self.scenario("""
+            { op: "mmap", proc: "P", addr: "0x40000000", size: "64K", prot: "rw", map: "private-anon" },
+            { op: "write", proc: "P", addr: "0x40000000", size: "12K", value: 1 },
+            { op: "mremap", proc: "P", addr: "0x40000000", size: "64K", to: "0x50000000" },
+            """)
+        let m = await SimRun.measure(s, HostPlan(s, hostHasSwap: false))
+        #expect(m[2]?.moved == 3)
+        #expect(m[2]?.rss == 3)
+        #expect(m[1]?.moved == nil)
+    }
 }
 
 /// Whether this machine can run kernel-diff's host side.
@@ -205,7 +219,8 @@ struct KernelDiffHostTests {
 
     @Test func hostWorkloadsAgreeAndTheSettingsComeBack() async throws {
         let before = Self.settings()
-        for name in ["w1b-write-64k", "w3a-read-write-4k", "w4a-fork-child-writes-64k", "w6-dontneed-half-64k", "w10-iouring-after-fork"] {
+        for name in ["w1b-write-64k", "w3a-read-write-4k", "w4a-fork-child-writes-64k", "w6-dontneed-half-64k", "w10-iouring-after-fork",
+                     "w11-mremap-64k"] {
             let r = try await diff(name)
             let differing = r.rows.filter(\.differs).map { "\($0.stepName) \($0.summary) \($0.metric): kernel \($0.kernel), FolioSim \($0.simulated)" }
             #expect(differing.isEmpty, "\(name): \(differing)")

@@ -208,6 +208,7 @@ private struct Helper {
         default: break
         }
         if let (a, s) = written { before = pfns(a, s) }
+        if case .mremap(let a, let s, _) = cmd { before = pfns(a, s) }
         if case .vmsplice(_, _, let p) = cmd, pipes[p] == nil { openPipe(p) }
         if case .iouringRegister(_, _, let id) = cmd, rings[id] == nil { rings[id] = HostSyscalls.iouringSetup() }
         // A touch's addresses are generated before the window: generating them allocates.
@@ -226,6 +227,10 @@ private struct Helper {
             var n = 0
             for i in before.indices where before[i] != 0 && after[i] != before[i] && !isZeroPage(before[i]) { n += 1 }
             copied = "\(n)"
+        }
+        if case .mremap(_, let s, let to) = cmd {
+            let after = pfns(to, s)
+            copied += " moved=\(before.indices.filter { before[$0] != 0 && after[$0] == before[$0] }.count)"
         }
         var data = ""
         if case .readPipe = cmd { data = " data=" + (0..<slots[2] / Int(Geometry.pageSize)).map { page in

@@ -8,6 +8,9 @@ import Glibc
 public struct StepMeasure: Equatable, Sendable {
     public var faults: Int?
     public var copied: Int?
+    /// Pages an mremap step moved: present before at the old address, at the same offset
+    /// of the new one after, same page frame.
+    public var moved: Int?
     public var rss: Int?
     public var mthp: [Int: MTHPCounters] = [:]
     public var error: String?
@@ -158,6 +161,7 @@ final class HostRun {
             switch kv[0] {
             case "faults": m.faults = v.map { $0 - overhead }
             case "copied": m.copied = v
+            case "moved": m.moved = v
             case "rss": m.rss = v
             case "data": m.data = kv[1].split(separator: ",").compactMap { UInt32($0) }
             case "mthp":

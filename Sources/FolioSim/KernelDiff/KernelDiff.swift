@@ -100,6 +100,7 @@ public enum KernelDiff {
             if case .fork = cmd {} else { row(step.process, "faults", k.map(\.faults), s.faults) }
             if case .exit = cmd {} else { row(step.process, "rss anon pages", k.map(\.rss), s.rss) }
             row(step.process, "pages copied", k.map(\.copied), s.copied)
+            row(step.process, "pages moved", k.map(\.moved), s.moved)
             for o in THPSettings.anonOrders {
                 for (n, name) in MTHPCounters.names.enumerated() {
                     // A helper names only the orders whose counters moved.

@@ -16,6 +16,8 @@ enum SimRun {
             let mm = process.flatMap { state.thread($0)?.mm }
             let before = mm?.stats
             let mthpBefore = mthp(world)
+            var movedFrom: [UInt32?] = []
+            if case .mremap(let a, let s, _)? = step.command, let mm { movedFrom = frames(world, mm, a, s) }
             let errors = state.errors.count
             let reads = state.reads.count
             world.operation = .step(section: "step", index: step.index, repetition: step.repetition,
@@ -35,11 +37,25 @@ enum SimRun {
                 default: break
                 }
             }
+            if case .mremap(_, let s, let to)? = step.command, let mm {
+                let now = frames(world, mm, to, s)
+                m.moved = movedFrom.indices.filter { movedFrom[$0] != nil && now[$0] == movedFrom[$0] }.count
+            }
             let mthpAfter = mthp(world)
             for o in THPSettings.anonOrders { m.mthp[o] = mthpAfter[o] - mthpBefore[o] }
             out.append(m)
         }
         return out
+    }
+
+    /// The page frame mapped at each page of [addr, addr + size) (nil where none).
+    static func frames(_ world: World, _ mm: MM, _ addr: UInt64, _ size: UInt64) -> [UInt32?] {
+        stride(from: addr, to: addr + size, by: Int(Geometry.pageSize)).map { a -> UInt32? in
+            let pmd = world.pmdEntry(mm, a)
+            if pmd.isHuge { return pmd.pfn.raw + UInt32((a & (Geometry.pmdSize - 1)) >> Geometry.pageShift) }
+            let pte = world.readPTE(mm, a)
+            return pte.isPresent ? pte.pfn.raw : nil
+        }
     }
 
     /// The mTHP counters of every process, by order.
