@@ -75,6 +75,11 @@ func fail(_ message: String) -> Never {
     exit(2)
 }
 
+/// This foliosim binary, for the child processes it starts (bench, kernel-diff's helpers).
+func selfExecutable() -> String {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+}
+
 func printErr(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
 @main
@@ -198,8 +203,7 @@ struct FolioSimCLI {
         // posix_spawn (vfork) counts this process's peak RSS as its own at exec.
         var processFigures: [BenchFigure] = []
         if process {
-            let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-            processFigures = Bench.processFigures(executable: exe, repeats: repeats) { printErr("bench: " + $0) }
+            processFigures = Bench.processFigures(executable: selfExecutable(), repeats: repeats) { printErr("bench: " + $0) }
         }
         let figures = await Bench.run(pages: pages, repeats: repeats, explore: explore, exploreCap: cap, sweep: sweep) { printErr("bench: " + $0) }
             + processFigures

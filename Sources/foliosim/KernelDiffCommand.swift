@@ -51,9 +51,8 @@ extension FolioSimCLI {
         } catch {
             fail(error.description)
         }
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         do {
-            let r = try await KernelDiff.run(scenario, options: KernelDiff.Options(repeats: repeats, helper: exe))
+            let r = try await KernelDiff.run(scenario, options: KernelDiff.Options(repeats: repeats, helper: selfExecutable()))
             print(json ? JSONWriter.write(r.json) : r.text, terminator: json ? "\n" : "")
             exit(r.agrees ? 0 : 1)
         } catch {

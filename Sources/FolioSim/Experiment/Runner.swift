@@ -102,8 +102,7 @@ public enum ExperimentRunner {
     /// `checks` defaults to incremental checks when the config checks after every step.
     public static func run(_ scenario: Scenario, trace: Bool = false, checks: CheckStrategy? = nil,
                            progress: ((Int, Int) -> Void)? = nil) async -> RunResult {
-        let world = World(memoryBytes: scenario.memoryBytes, swapBytes: scenario.swapBytes,
-                          semantics: scenario.semantics, thp: scenario.thp)
+        let world = scenario.newWorld()
         world.checkStrategy = checks ?? (scenario.check == .step ? .incremental : .full)
         if trace { world.tracer = Tracer() }
         let state = RunState(world: world)
@@ -170,13 +169,19 @@ final class RunState {
         for (i, step) in steps.enumerated() {
             progress?(i, steps.count)
             for k in 0..<step.repeatCount {
-                let op = step.op(k)
-                world.operation = threadName.map { .thread($0, op) } ?? .step(section: label, index: i, repetition: k, count: step.repeatCount, op: op)
-                await execute(op, step: stepOffset + i, threadName: threadName)
+                await runStep(step, index: i, repetition: k, stepOffset: stepOffset, label: label, threadName: threadName)
                 notePeaks()
                 if check == .step { world.checkInvariants() }
             }
         }
+    }
+
+    /// Runs repetition `k` of step `i`, labelled for reports as its section and thread.
+    func runStep(_ step: Step, index i: Int, repetition k: Int, stepOffset: Int = 0, label: StaticString = "step",
+                 threadName: String? = nil) async {
+        let op = step.op(k)
+        world.operation = threadName.map { .thread($0, op) } ?? .step(section: label, index: i, repetition: k, count: step.repeatCount, op: op)
+        await execute(op, step: stepOffset + i, threadName: threadName)
     }
 
     func notePeaks() {

@@ -17,6 +17,13 @@ public enum TouchPattern: Equatable, Sendable {
     case stride(UInt64)
 }
 
+extension Scenario {
+    /// A fresh simulated machine of the config's memory, swap, rules and THP settings.
+    func newWorld() -> World {
+        World(memoryBytes: memoryBytes, swapBytes: swapBytes, semantics: semantics, thp: thp)
+    }
+}
+
 extension TouchPattern {
     /// The addresses a `touch` step of `size` bytes at `addr` accesses, generated one at a
     /// time (a 256 GiB range is never materialised): what FolioSim and kernel-diff's host

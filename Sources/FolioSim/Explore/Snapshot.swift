@@ -18,8 +18,7 @@ final class Snapshot {
     }
 
     static func make(_ scenario: Scenario) async -> Snapshot {
-        let world = World(memoryBytes: scenario.memoryBytes, swapBytes: scenario.swapBytes,
-                          semantics: scenario.semantics, thp: scenario.thp)
+        let world = scenario.newWorld()
         let state = RunState(world: world)
         await state.runSteps(scenario.steps, check: .off, label: "step")
         world.currentOperation = "end of steps"

@@ -57,12 +57,19 @@ public struct MTHPCounters: Sendable, Equatable {
     public var values: [Int] {
         [anonFaultAlloc, anonFaultFallback, split, splitFailed, splitDeferred, swpout, swpoutFallback, swpin]
     }
+}
+
+extension MTHPCounters {
+    /// The counters in the order of `names`.
+    init(values v: [Int]) {
+        self.init(anonFaultAlloc: v[0], anonFaultFallback: v[1], split: v[2], splitFailed: v[3],
+                  splitDeferred: v[4], swpout: v[5], swpoutFallback: v[6], swpin: v[7])
+    }
     static func + (a: MTHPCounters, b: MTHPCounters) -> MTHPCounters {
-        MTHPCounters(anonFaultAlloc: a.anonFaultAlloc + b.anonFaultAlloc,
-                     anonFaultFallback: a.anonFaultFallback + b.anonFaultFallback,
-                     split: a.split + b.split, splitFailed: a.splitFailed + b.splitFailed,
-                     splitDeferred: a.splitDeferred + b.splitDeferred, swpout: a.swpout + b.swpout,
-                     swpoutFallback: a.swpoutFallback + b.swpoutFallback, swpin: a.swpin + b.swpin)
+        MTHPCounters(values: zip(a.values, b.values).map { $0 + $1 })
+    }
+    static func - (a: MTHPCounters, b: MTHPCounters) -> MTHPCounters {
+        MTHPCounters(values: zip(a.values, b.values).map { $0 - $1 })
     }
 }
 

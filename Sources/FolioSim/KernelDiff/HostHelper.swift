@@ -4,8 +4,8 @@ import Glibc
 /// `foliosim __kernel-diff-helper`: one real process of a config on the host kernel. It reads
 /// commands (`HostCommand.line`) from its command pipe, runs their system calls and stores,
 /// and answers on its reply pipe with what the step cost this process:
-/// `ok faults=N copied=N rss=N` (`copied` is `-` where the step writes nothing), or
-/// `err MESSAGE`. Single-threaded and synchronous, so that `fork` copies all of it.
+/// `ok faults=N rss=N mthp=…`, with `copied=N` for a write, `moved=N` for an mremap and
+/// `data=…` for a pipe read, or `err MESSAGE`. Single-threaded and synchronous, so that `fork` copies all of it.
 ///
 /// Measurements: faults are `ru_minflt + ru_majflt` around the system call (FolioSim's
 /// `faultsTotal` counts like that); `copied` is the pages of the written range whose PFN
@@ -46,13 +46,21 @@ public enum HostHelper {
     /// (M_MMAP_THRESHOLD) so that no new mapping of its own appears later.
     static func keepOwnMemorySmall() {
         HostSyscalls.mallopt(-3, 1 << 30)
+        forEachWritableMapping { a, b, anonymous in
+            if anonymous { _ = madvise(UnsafeMutableRawPointer(bitPattern: UInt(a)), Int(b - a), 15) }
+        }
+    }
+
+    /// Each writable mapping of this process (`/proc/self/maps`): start, end, and whether it
+    /// is anonymous (no file, or `[heap]`, `[stack]`).
+    static func forEachWritableMapping(_ body: (UInt64, UInt64, Bool) -> Void) {
         guard let maps = HostSysfs.read("/proc/self/maps") else { return }
         for line in maps.split(separator: "\n") {
             let f = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard f.count >= 5, f[1].hasPrefix("rw"), f.count == 5 || f[5].hasPrefix("[") else { continue }
+            guard f.count >= 5, f[1].hasPrefix("rw") else { continue }
             let r = f[0].split(separator: "-")
-            guard r.count == 2, let a = UInt(r[0], radix: 16), let b = UInt(r[1], radix: 16) else { continue }
-            _ = madvise(UnsafeMutableRawPointer(bitPattern: a), Int(b - a), 15)
+            guard r.count == 2, let a = UInt64(r[0], radix: 16), let b = UInt64(r[1], radix: 16) else { continue }
+            body(a, b, f.count == 5 || f[5].hasPrefix("["))
         }
     }
 
@@ -197,7 +205,7 @@ private struct Helper {
     mutating func run(_ cmd: HostCommand, answer: Bool = true) {
         if case .fork(let child) = cmd { return fork(child) }
         if case .exit = cmd {
-            reply("ok faults=0 copied=- rss=0")
+            reply("ok faults=0 rss=0")
             _exit(0)
         }
         var before: [UInt64] = []
@@ -221,22 +229,22 @@ private struct Helper {
         if !answer { return track(cmd) }
         if let error { reply("err \(error)"); return }
         track(cmd)
-        var copied = "-"
+        var fields = ["ok", "faults=\(slots[1] - slots[0])", "rss=\(rss())", counterDeltas()]
         if let (a, s) = written {
             let after = pfns(a, s)
-            var n = 0
-            for i in before.indices where before[i] != 0 && after[i] != before[i] && !isZeroPage(before[i]) { n += 1 }
-            copied = "\(n)"
+            fields.append("copied=\(before.indices.filter { before[$0] != 0 && after[$0] != before[$0] && !isZeroPage(before[$0]) }.count)")
         }
         if case .mremap(_, let s, let to) = cmd {
             let after = pfns(to, s)
-            copied += " moved=\(before.indices.filter { before[$0] != 0 && after[$0] == before[$0] }.count)"
+            fields.append("moved=\(before.indices.filter { before[$0] != 0 && after[$0] == before[$0] }.count)")
         }
-        var data = ""
-        if case .readPipe = cmd { data = " data=" + (0..<slots[2] / Int(Geometry.pageSize)).map { page in
-            pipeBuffer.withUnsafeBytes { String($0.load(fromByteOffset: page * Int(Geometry.pageSize), as: UInt32.self)) }
-        }.joined(separator: ",") }
-        reply("ok faults=\(slots[1] - slots[0]) copied=\(copied) rss=\(rss()) \(counterDeltas())" + data)
+        if case .readPipe = cmd {
+            let words = (0..<slots[2] / Int(Geometry.pageSize)).map { page in
+                pipeBuffer.withUnsafeBytes { String($0.load(fromByteOffset: page * Int(Geometry.pageSize), as: UInt32.self)) }
+            }
+            fields.append("data=" + words.joined(separator: ","))
+        }
+        reply(fields.joined(separator: " "))
     }
 
     mutating func openPipe(_ name: String) {
@@ -329,7 +337,7 @@ private struct Helper {
         others.removeAll { tree.contains($0.name) }
         ownPrivatePages()
         warmUp()
-        reply("ok faults=\(slots[1] - slots[0]) copied=- rss=\(rss()) \(counterDeltas())")
+        reply("ok faults=\(slots[1] - slots[0]) rss=\(rss()) \(counterDeltas())")
     }
 
     /// After a fork, the helper's own writable pages are shared with the other process: the
@@ -337,14 +345,9 @@ private struct Helper {
     /// (5.14+) breaks the sharing of all of them now, outside any step (the config's
     /// mappings are left alone), and a second warm-up (`warmUp`) catches what it misses.
     func ownPrivatePages() {
-        guard let maps = HostSysfs.read("/proc/self/maps") else { return }
         let own = UInt64(UInt(bitPattern: scratch))
-        for line in maps.split(separator: "\n") {
-            let f = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard f.count >= 5, f[1].hasPrefix("rw") else { continue }
-            let r = f[0].split(separator: "-")
-            guard r.count == 2, let a = UInt64(r[0], radix: 16), let b = UInt64(r[1], radix: 16) else { continue }
-            if a == own || ranges.contains(where: { $0.0 < b && a < $0.1 }) { continue }
+        HostHelper.forEachWritableMapping { a, b, _ in
+            if a == own || ranges.contains(where: { $0.0 < b && a < $0.1 }) { return }
             _ = madvise(UnsafeMutableRawPointer(bitPattern: UInt(a)), Int(b - a), 23)
         }
     }
@@ -490,6 +493,7 @@ enum HostSyscalls {
     // Looked up once (the warm-up's first use), not inside a measured step.
     nonisolated(unsafe) static let vmspliceSymbol = dlsym(nil, "vmsplice")
     nonisolated(unsafe) static let syscallSymbol = dlsym(nil, "syscall")
+    nonisolated(unsafe) static let mremapSymbol = dlsym(nil, "mremap")
 
     /// `syscall(number, a, b, c, d)` (io_uring's numbers are the same on every architecture).
     static func syscall4(_ number: Int, _ a: Int, _ b: Int, _ c: Int, _ d: Int) -> Int {
@@ -528,7 +532,7 @@ enum HostSyscalls {
     /// `mremap(old, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, new)`; the address it returns.
     static func mremap(_ old: UInt64, _ size: UInt64, _ new: UInt64) -> UInt64 {
         typealias F = @convention(c) (UnsafeMutableRawPointer?, Int, Int, Int32, UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer?
-        guard let sym = dlsym(nil, "mremap") else { return UInt64.max }
+        guard let sym = mremapSymbol else { return UInt64.max }
         let f = unsafeBitCast(sym, to: F.self)
         let r = f(UnsafeMutableRawPointer(bitPattern: UInt(old)), Int(size), Int(size), 1 | 2, UnsafeMutableRawPointer(bitPattern: UInt(new)))
         return r.map { UInt64(UInt(bitPattern: $0)) } ?? 0

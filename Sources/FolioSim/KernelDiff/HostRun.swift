@@ -150,7 +150,7 @@ final class HostRun {
         return Self.parse(try readLine(p), overhead: c.overhead)
     }
 
-    /// `ok faults=N copied=N rss=N` or `err TEXT`.
+    /// `ok faults=N rss=N mthp=… [copied=N] [moved=N] [data=…]` or `err TEXT`.
     static func parse(_ line: String, overhead: Int) -> StepMeasure {
         if line.hasPrefix("err ") { return StepMeasure(error: String(line.dropFirst(4))) }
         var m = StepMeasure()
@@ -170,8 +170,7 @@ final class HostRun {
                     guard ov.count == 2, let o = Int(ov[0]) else { continue }
                     let vs = ov[1].split(separator: ",").compactMap { Int($0) }
                     guard vs.count == MTHPCounters.names.count else { continue }
-                    m.mthp[o] = MTHPCounters(anonFaultAlloc: vs[0], anonFaultFallback: vs[1], split: vs[2], splitFailed: vs[3],
-                                             splitDeferred: vs[4], swpout: vs[5], swpoutFallback: vs[6], swpin: vs[7])
+                    m.mthp[o] = MTHPCounters(values: vs)
                 }
             default: break
             }
@@ -230,10 +229,7 @@ final class HostRun {
         var out: [Int: MTHPCounters] = [:]
         for o in THPSettings.anonOrders {
             guard let d = HostSysfs.sizeDir(o) else { continue }
-            func v(_ n: String) -> Int { HostSysfs.readInt(d + "/stats/" + n) ?? 0 }
-            out[o] = MTHPCounters(anonFaultAlloc: v("anon_fault_alloc"), anonFaultFallback: v("anon_fault_fallback"),
-                                  split: v("split"), splitFailed: v("split_failed"), splitDeferred: v("split_deferred"),
-                                  swpout: v("swpout"), swpoutFallback: v("swpout_fallback"), swpin: v("swpin"))
+            out[o] = MTHPCounters(values: MTHPCounters.names.map { HostSysfs.readInt(d + "/stats/" + $0) ?? 0 })
         }
         return out
     }
@@ -272,12 +268,4 @@ final class HostRun {
     }
 }
 
-extension MTHPCounters {
-    static func - (a: MTHPCounters, b: MTHPCounters) -> MTHPCounters {
-        MTHPCounters(anonFaultAlloc: a.anonFaultAlloc - b.anonFaultAlloc, anonFaultFallback: a.anonFaultFallback - b.anonFaultFallback,
-                     split: a.split - b.split, splitFailed: a.splitFailed - b.splitFailed,
-                     splitDeferred: a.splitDeferred - b.splitDeferred, swpout: a.swpout - b.swpout,
-                     swpoutFallback: a.swpoutFallback - b.swpoutFallback, swpin: a.swpin - b.swpin)
-    }
-}
 #endif

@@ -120,6 +120,7 @@ enum HostSignals {
     }
 
     static func addHelper(_ pid: pid_t) {
+        if (0..<pidCount).contains(where: { pids[$0] == pid }) { return }
         if pidCount < 256 { pids[pidCount] = pid; pidCount += 1 }
     }
 

@@ -22,8 +22,6 @@ public enum KernelDiff {
         }
     }
 
-
-
     public static func run(_ scenario: Scenario, options: Options) async throws(KernelDiffError) -> KernelDiffResult {
         try HostSysfs.checkAccess()
         let plan = HostPlan(scenario, hostHasSwap: HostRun.hasSwap())

@@ -5,8 +5,7 @@
 /// are system-wide).
 enum SimRun {
     static func measure(_ scenario: Scenario, _ plan: HostPlan) async -> [StepMeasure?] {
-        let world = World(memoryBytes: scenario.memoryBytes, swapBytes: scenario.swapBytes,
-                          semantics: scenario.semantics, thp: scenario.thp)
+        let world = scenario.newWorld()
         let state = RunState(world: world)
         var out: [StepMeasure?] = []
         for step in plan.steps {
@@ -20,9 +19,7 @@ enum SimRun {
             if case .mremap(let a, let s, _)? = step.command, let mm { movedFrom = frames(world, mm, a, s) }
             let errors = state.errors.count
             let reads = state.reads.count
-            world.operation = .step(section: "step", index: step.index, repetition: step.repetition,
-                                    count: scenario.steps[step.index].repeatCount, op: op)
-            await state.execute(op, step: step.index)
+            await state.runStep(scenario.steps[step.index], index: step.index, repetition: step.repetition)
             guard step.command != nil else { out.append(nil); continue }
             var m = StepMeasure()
             if state.errors.count > errors { m.error = state.errors[errors].message }
