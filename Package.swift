@@ -8,16 +8,22 @@ let settings: [SwiftSetting] = [
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
 
+// Imports go one way: model ← explore ← experiments ← CLI. The model cannot see the
+// explorer or the configs; the explorer runs any `ExplorableProgram`, not a config.
 let package = Package(
     name: "FolioSim",
     products: [
-        .library(name: "FolioSim", targets: ["FolioSim"]),
+        .library(name: "FolioSim", targets: ["FolioSimModel", "FolioSimExplore", "FolioSimExperiments"]),
         .executable(name: "foliosim", targets: ["foliosim"]),
     ],
     targets: [
-        .target(name: "FolioSim", swiftSettings: settings),
-        .executableTarget(name: "foliosim", dependencies: ["FolioSim"], swiftSettings: settings),
-        .testTarget(name: "FolioSimTests", dependencies: ["FolioSim"], swiftSettings: settings),
+        .target(name: "FolioSimModel", swiftSettings: settings),
+        .target(name: "FolioSimExplore", dependencies: ["FolioSimModel"], swiftSettings: settings),
+        .target(name: "FolioSimExperiments", dependencies: ["FolioSimModel", "FolioSimExplore"], swiftSettings: settings),
+        .executableTarget(name: "foliosim", dependencies: ["FolioSimModel", "FolioSimExplore", "FolioSimExperiments"],
+                          swiftSettings: settings),
+        .testTarget(name: "FolioSimTests", dependencies: ["FolioSimModel", "FolioSimExplore", "FolioSimExperiments"],
+                    swiftSettings: settings),
     ],
     swiftLanguageModes: [.v6]
 )

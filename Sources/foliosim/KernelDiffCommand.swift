@@ -1,4 +1,6 @@
-import FolioSim
+import FolioSimModel
+import FolioSimExplore
+import FolioSimExperiments
 import Foundation
 
 let kernelDiffUsage = """

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import FolioSim
+@testable import FolioSimModel
+@testable import FolioSimExplore
+@testable import FolioSimExperiments
 
 /// The commutativity audit (CommutativityAudit.swift): at sampled states of every race
 /// config and of generated programs, every pair of steps the footprints call independent

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import FolioSim
+@testable import FolioSimModel
+@testable import FolioSimExplore
+@testable import FolioSimExperiments
 
 /// The race configs written from the kernel's history: each gives its era's verdict under
 /// its own preset and the fixed verdict under the release that fixed it, with `checkPin`

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import FolioSim
+@testable import FolioSimModel
+@testable import FolioSimExplore
+@testable import FolioSimExperiments
 
 /// The ready-made configs run cleanly, and the counts that were checked against Linux 6.18
 /// (Experiments/host, README "Fidelity") stay what the kernel does.

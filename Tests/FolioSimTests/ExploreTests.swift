@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import FolioSim
+@testable import FolioSimModel
+@testable import FolioSimExplore
+@testable import FolioSimExperiments
 
 /// The interleaving explorer on Experiments/races: every config meets its `expect`; the
 /// sleep-set reduction explores fewer schedules than plain DFS with the same verdict;

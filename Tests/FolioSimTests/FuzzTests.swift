@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import FolioSim
+@testable import FolioSimModel
+@testable import FolioSimExplore
+@testable import FolioSimExperiments
 
 /// Seeded mutations of every config under Experiments/ (deleted, duplicated and retyped
 /// fields, extreme numbers and sizes, truncation, deep nesting, invalid UTF-8) go through the

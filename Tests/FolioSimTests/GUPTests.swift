@@ -1,5 +1,7 @@
 import Testing
-@testable import FolioSim
+@testable import FolioSimModel
+@testable import FolioSimExplore
+@testable import FolioSimExperiments
 
 @Suite struct GUPTests {
     func pin(_ f: Fixture, _ t: SimThread, _ addr: UInt64, _ flags: GUPFlags, fast: Bool = false) async throws -> PFN {

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import FolioSim
+@testable import FolioSimModel
+@testable import FolioSimExplore
+@testable import FolioSimExperiments
 
 /// The kernel's COW selftest replayed under the kernel history: the matrix is the kernel's,
 /// and the well-known facts of each era follow from the rules.

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import FolioSim
+@testable import FolioSimModel
+@testable import FolioSimExplore
+@testable import FolioSimExperiments
 
 /// The incremental checker: it agrees with the full check on every ready-made experiment
 /// under every preset (the audit compares both after every step, and every change must have

@@ -1,5 +1,7 @@
 import Testing
-@testable import FolioSim
+@testable import FolioSimModel
+@testable import FolioSimExplore
+@testable import FolioSimExperiments
 
 /// Each invariant catches a deliberately broken state.
 @Suite struct InvariantTests {

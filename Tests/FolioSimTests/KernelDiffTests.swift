@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import FolioSim
+@testable import FolioSimModel
+@testable import FolioSimExplore
+@testable import FolioSimExperiments
 
 /// kernel-diff without the host: the step-to-syscall plan, the helper's command lines and
 /// replies, the table and the verdict.

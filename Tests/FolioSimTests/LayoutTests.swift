@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import FolioSim
+@testable import FolioSimModel
+@testable import FolioSimExplore
+@testable import FolioSimExperiments
 
 /// Kernel paths reach shared state only through the accessors that record it in the running
 /// step's footprint (the reduction's soundness rests on that): no file of Kernel/ may use
@@ -32,7 +34,7 @@ import Testing
 
     /// `file:line: word` for every code line of Kernel/ (comments left out) with one of `words`.
     static func kernelLines(containing words: [String]) throws -> [String] {
-        let dir = packageRoot.appendingPathComponent("Sources/FolioSim/Kernel")
+        let dir = packageRoot.appendingPathComponent("Sources/FolioSimModel/Kernel")
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".swift") }.sorted()
         #expect(files.count > 10)
         var found: [String] = []

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import FolioSim
+@testable import FolioSimModel
+@testable import FolioSimExplore
+@testable import FolioSimExperiments
 
 /// `--jobs N`: the search split at its root prints the same for every N, and finds what
 /// one search finds (the same verdict and counterexample, the same end states and outcomes).

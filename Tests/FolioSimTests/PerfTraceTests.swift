@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import FolioSim
+@testable import FolioSimModel
+@testable import FolioSimExplore
+@testable import FolioSimExperiments
 
 /// Replaying a real program's `perf script` trace (Experiments/traces/sort.trace, recorded on
 /// the reference host with THP off). The counts are the host's: the real sort took 2677, 684,

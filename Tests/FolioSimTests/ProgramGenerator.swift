@@ -1,5 +1,7 @@
 import Foundation
-@testable import FolioSim
+@testable import FolioSimModel
+@testable import FolioSimExplore
+@testable import FolioSimExperiments
 
 /// Seeded random explorer configs: two or three threads of one to three operations each on a
 /// shared 64 KiB region (order-0 or 16K/64K folios), over a parent that may have forked, with

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import FolioSim
+@testable import FolioSimModel
+@testable import FolioSimExplore
+@testable import FolioSimExperiments
 
 /// Random operation programs (seeded, so deterministic): no invariant may break, and what
 /// user space reads must not depend on the folio-order policy or the COW-copy policy.

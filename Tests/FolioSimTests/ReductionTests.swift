@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import FolioSim
+@testable import FolioSimModel
+@testable import FolioSimExplore
+@testable import FolioSimExperiments
 
 /// The reduction against no reduction: for every race config and generated programs, at
 /// preemption bounds 0–3 and unbounded (where both searches complete), DPOR (unbounded) and

@@ -1,5 +1,7 @@
 import Testing
-@testable import FolioSim
+@testable import FolioSimModel
+@testable import FolioSimExplore
+@testable import FolioSimExperiments
 
 /// The explorer starts every run from a copy of the world after the config's steps
 /// (`World(copying:)`, `Snapshot`): a copy must behave exactly like the original.
@@ -102,4 +104,9 @@ import Testing
         f.world.checkInvariants()
         #expect(f.violated().contains("no-lost-write"))
     }
+}
+
+extension Snapshot {
+    /// The config's run state in the snapshot's world.
+    var state: RunState { (userSpace as! ScenarioUserSpace).state }
 }

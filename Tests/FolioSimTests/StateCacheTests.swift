@@ -1,5 +1,7 @@
 import Testing
-@testable import FolioSim
+@testable import FolioSimModel
+@testable import FolioSimExplore
+@testable import FolioSimExperiments
 
 /// The state hash: canonical names, incremental upkeep, and exact mode's alarms.
 @Suite struct StateCacheTests {

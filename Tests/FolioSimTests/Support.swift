@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import FolioSim
+@testable import FolioSimModel
+@testable import FolioSimExplore
+@testable import FolioSimExperiments
 
 /// A small world for kernel-path tests: one process with one private anon mapping.
 struct Fixture {

@@ -3,7 +3,9 @@ import Foundation
 import FoundationXML
 #endif
 import Testing
-@testable import FolioSim
+@testable import FolioSimModel
+@testable import FolioSimExplore
+@testable import FolioSimExperiments
 
 /// `foliosim sweep`: the grid, its outputs (deterministic, shardable, valid SVG) and its
 /// config errors.

@@ -1,5 +1,7 @@
 import Testing
-@testable import FolioSim
+@testable import FolioSimModel
+@testable import FolioSimExplore
+@testable import FolioSimExperiments
 
 /// The explorer's hash table against `Dictionary`, over seeded random inserts, updates and
 /// deletions that collide (few distinct keys, many probe runs) and grow the table.

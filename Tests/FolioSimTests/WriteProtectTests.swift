@@ -1,5 +1,7 @@
 import Testing
-@testable import FolioSim
+@testable import FolioSimModel
+@testable import FolioSimExplore
+@testable import FolioSimExperiments
 
 @Suite struct DoWPPageTests {
     @Test func forkThenChildWriteCopiesThenParentReuses() async throws {

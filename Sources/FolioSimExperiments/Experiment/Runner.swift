@@ -1,0 +1,324 @@
+import FolioSimModel
+import FolioSimExplore
+
+/// A step that failed (the syscall returned an error, or the access was killed by a signal).
+public struct StepError: Equatable, Sendable {
+    public var step: Int
+    public var operation: String
+    public var message: String
+}
+
+/// The outcome of one `checkPin` step.
+public struct PinCheck: Equatable, Sendable {
+    public var step: Int
+    public var id: String
+    /// Pages whose pinned copy and mapped copy agree, out of `pages`.
+    public var coherentPages: Int
+    public var pages: Int
+    /// "coherent", "stale" (a `pin-coherent` violation), "unmapped" (the user unmapped a
+    /// pinned page; the rest are coherent) or "not checked" (FOLL_GET).
+    public var verdict: String
+}
+
+/// What one `readPipe` or `readPin` step returned: the data word of each page, in order.
+public struct DeviceRead: Equatable, Sendable {
+    public var step: Int
+    /// `pipe NAME` or `pin ID`.
+    public var source: String
+    public var data: [UInt32]
+}
+
+extension Observation {
+    /// An observation written in a config's `expect.outcomes`.
+    init?(expected v: JSONValue) {
+        switch v {
+        case .number(let d, _):
+            guard d >= 0, d <= Double(UInt32.max), d == d.rounded() else { return nil }
+            self = .value(UInt32(d))
+        case .array(let items):
+            var vs: [UInt32] = []
+            for item in items {
+                guard case .number(let d, _) = item, d >= 0, d <= Double(UInt32.max), d == d.rounded() else { return nil }
+                vs.append(UInt32(d))
+            }
+            self = .values(vs)
+        case .string(let s):
+            if ["coherent", "stale", "unmapped", "not checked"].contains(s) { self = .verdict(s) }
+            else if s.hasPrefix("error: ") { self = .error(String(s.dropFirst(7))) }
+            else { return nil }
+        default:
+            return nil
+        }
+    }
+}
+
+/// Everything a run produced; reports read only this.
+public struct RunResult {
+    public var scenario: Scenario
+    public var world: World
+    public var errors: [StepError]
+    public var pinChecks: [PinCheck]
+    public var reads: [DeviceRead]
+    /// What each `trace` step replayed.
+    public var traces: [TraceStats] = []
+    public var peakUsedPages: Int
+    /// The peak of MM_ANONPAGES over the live processes (after every step, and every event
+    /// of a trace).
+    public var peakAnonPages = 0
+    /// Trace lines, when tracing was on.
+    public var trace: [TraceEvent]
+    /// What the `after` steps observed (a config with `threads`: the outcome of the
+    /// non-preemptive schedule).
+    public var observed: [Observation] = []
+}
+
+/// Runs a scenario step by step with the run-to-completion scheduler (no scheduler attached:
+/// kernel paths never suspend), checking invariants as the config asks.
+public enum ExperimentRunner {
+    /// `progress` is called before each step with its index and the number of steps.
+    /// `checks` defaults to incremental checks when the config checks after every step.
+    public static func run(_ scenario: Scenario, trace: Bool = false, checks: CheckStrategy? = nil,
+                           progress: ((Int, Int) -> Void)? = nil) async -> RunResult {
+        let world = scenario.newWorld()
+        world.checkStrategy = checks ?? (scenario.check == .step ? .incremental : .full)
+        if trace { world.tracer = Tracer() }
+        let state = RunState(world: world)
+        await state.runSteps(scenario.steps, check: scenario.check, progress: progress)
+        // A config's threads run one after another, in the order written, each op to the end
+        // (the non-preemptive schedule), then `after`, whose observations are the outcome.
+        state.createsProcesses = false
+        let offset = scenario.steps.count
+        for th in scenario.threads {
+            await state.runSteps(th.steps, check: scenario.check, stepOffset: offset, label: "thread", threadName: th.name)
+        }
+        state.observations = []
+        await state.runSteps(scenario.after, check: scenario.check, stepOffset: offset + scenario.threads.count, label: "after")
+        if scenario.check == .end {
+            world.currentOperation = "end of run"
+            world.checkInvariants()
+        }
+        return RunResult(scenario: scenario, world: world, errors: state.errors, pinChecks: state.pinChecks, reads: state.reads,
+                         traces: state.traces, peakUsedPages: state.peak, peakAnonPages: state.peakAnon,
+                         trace: world.tracer?.events ?? [], observed: state.observations ?? [])
+    }
+}
+
+/// The user-space side of a run: processes by name, the threads of the config's `threads`
+/// section, the pins a simulated driver holds.
+final class RunState {
+    let world: World
+    var threads: [String: SimThread] = [:]
+    /// Threads named in `threads:` that run in another process's mm.
+    var extraThreads: [ThreadKey: SimThread] = [:]
+    struct ThreadKey: Hashable {
+        var thread: String
+        var process: String
+    }
+    var errors: [StepError] = []
+    var pinChecks: [PinCheck] = []
+    var reads: [DeviceRead] = []
+    var traces: [TraceStats] = []
+    var peak = 0
+    var peakAnon = 0
+    /// While non-nil, what each step observes is appended (the `after` steps).
+    var observations: [Observation]?
+    /// Whether naming an unknown process creates it (only in `steps`).
+    var createsProcesses = true
+
+    init(world: World) { self.world = world }
+
+    /// A copy for `world`, a copy of this state's world: the same threads by name.
+    init(copying o: RunState, world: World) {
+        self.world = world
+        threads = o.threads.mapValues { world.threads[Int($0.id) - 1] }
+        extraThreads = o.extraThreads.mapValues { world.threads[Int($0.id) - 1] }
+        errors = o.errors
+        pinChecks = o.pinChecks
+        reads = o.reads
+        traces = o.traces
+        peak = o.peak
+        peakAnon = o.peakAnon
+    }
+
+    /// Runs `steps` one after the other with every kernel path run to completion.
+    func runSteps(_ steps: [Step], check: CheckMode, stepOffset: Int = 0, label: StaticString = "step",
+                  threadName: String? = nil, progress: ((Int, Int) -> Void)? = nil) async {
+        for (i, step) in steps.enumerated() {
+            progress?(i, steps.count)
+            for k in 0..<step.repeatCount {
+                await runStep(step, index: i, repetition: k, stepOffset: stepOffset, label: label, threadName: threadName)
+                notePeaks()
+                if check == .step { world.checkInvariants() }
+            }
+        }
+    }
+
+    /// Runs repetition `k` of step `i`, labelled for reports as its section and thread.
+    func runStep(_ step: Step, index i: Int, repetition k: Int, stepOffset: Int = 0, label: StaticString = "step",
+                 threadName: String? = nil) async {
+        let op = step.op(k)
+        world.operation = threadName.map { .thread($0, op) } ?? .step(section: label, index: i, repetition: k, count: step.repeatCount, op: op)
+        await execute(op, step: stepOffset + i, threadName: threadName)
+    }
+
+    func notePeaks() {
+        peak = max(peak, world.memory.usedPages)
+        peakAnon = max(peakAnon, world.mms.reduce(0) { $0 + ($1.alive ? $1.rssAnon : 0) })
+    }
+
+    /// The process `name`'s own thread; in `steps` a process comes into being when first named,
+    /// in `threads` and `after` it must exist (`createsProcesses` false).
+    func thread(_ name: String) -> SimThread? {
+        if let t = threads[name] { return t }
+        guard createsProcesses, let t = world.createProcess(name: name) else { return nil }
+        threads[name] = t
+        return t
+    }
+
+    /// The simulated thread called `threadName` in the mm of process `proc`: the process's own
+    /// thread when the names agree, else a CLONE_VM thread created on first use.
+    func thread(_ threadName: String, in proc: String) -> SimThread? {
+        guard let main = thread(proc) else { return nil }
+        if threadName == proc { return main }
+        let key = ThreadKey(thread: threadName, process: proc)
+        if let t = extraThreads[key], t.mm === main.mm { return t }
+        let t = world.addThread(name: threadName, mm: main.mm)
+        extraThreads[key] = t
+        return t
+    }
+
+    func fail(_ step: Int, _ op: Op, _ message: String) {
+        errors.append(StepError(step: step, operation: op.summary, message: message))
+        observations?.append(.error(message))
+    }
+
+    /// Runs one op; `threadName` names the thread of a `threads:` entry that runs it.
+    func execute(_ op: Op, step: Int, threadName: String? = nil) async {
+        var t: SimThread?
+        if let procName = op.process {
+            t = threadName.map { thread($0, in: procName) } ?? thread(procName)
+            if t == nil {
+                fail(step, op, createsProcesses ? "ENOMEM: no memory for the process's page-table root" : "ESRCH: process \(procName) does not exist (yet)")
+                return
+            }
+        }
+        await perform(op, step: step, t, threadName: threadName)
+    }
+
+    /// Runs one op in `t` (nil for ops on a pin and for traces).
+    private func perform(_ op: Op, step: Int, _ t: SimThread?, threadName: String?) async {
+        do {
+            switch op {
+            case .mmap(_, let addr, let size, let prot, let map):
+                let kind: MapKind
+                switch map {
+                case .privateAnon: kind = .privateAnon
+                case .privateFile(let name, let fk, let off): kind = .privateFile(file: world.fileIndex(named: name, kind: fk), pgoff: off)
+                case .sharedFile(let name, let fk, let off): kind = .sharedFile(file: world.fileIndex(named: name, kind: fk), pgoff: off)
+                }
+                try await world.mmap(t!, addr: addr, size: size, prot: prot, kind: kind)
+            case .munmap(_, let addr, let size):
+                try await world.munmap(t!, addr: addr, size: size)
+            case .mprotect(_, let addr, let size, let prot):
+                try await world.mprotect(t!, addr: addr, size: size, prot: prot)
+            case .madvise(_, let addr, let size, let advice):
+                try await world.madvise(t!, addr: addr, size: size, advice: advice)
+            case .mremap(_, let addr, let size, let to):
+                try await world.mremap(t!, from: addr, size: size, to: to)
+            case .write(_, let addr, let size, let value):
+                await access(step, op, t!, pages(addr, size), write: true, value: value, expect: nil)
+            case .read(_, let addr, let size, let expect):
+                let values = await access(step, op, t!, pages(addr, size), write: false, value: 0, expect: expect)
+                if let values { observations?.append(.data(values)) }
+            case .touch(_, let addr, let size, let pattern, let count, let write, let value):
+                await access(step, op, t!, touchPages(addr, size, pattern, count), write: write, value: value, expect: nil)
+            case .fork(_, let child):
+                threads[child] = try await world.fork(t!, childName: child)
+            case .exit(let p):
+                await world.exitMM(t!)
+                threads[p] = nil
+            case .pin(_, let addr, let size, let flags, let fast, let id):
+                try await world.pin(t!, id: id, addr: addr, nrPages: Int(size >> Geometry.pageShift), flags: flags, fast: fast)
+            case .unpin(let id):
+                await world.releasePin(id: id, by: threadName.flatMap { n in world.threads.last { $0.name == n } })
+            case .checkPin(let id):
+                await checkPin(step, id)
+            case .vmsplice(_, let addr, let size, let pipe):
+                try await world.vmsplice(t!, pipe: pipe, addr: addr, nrPages: Int(size >> Geometry.pageShift))
+            case .readPipe(_, let pipe, let expect):
+                let data = await world.readPipe(t, pipe: pipe) ?? []
+                recordRead(step, "pipe \(pipe)", data, expect: expect, mm: t!.mm)
+                observations?.append(.data(data))
+            case .iouringRegister(_, let addr, let size, let id):
+                try await world.iouringRegister(t!, id: id, addr: addr, nrPages: Int(size >> Geometry.pageShift))
+            case .gupTestPin(_, let addr, let size, let fast, let id):
+                try await world.gupTestPin(t!, id: id, addr: addr, nrPages: Int(size >> Geometry.pageShift), fast: fast)
+            case .trace(let file, let trace):
+                traces.append(await replay(trace, file: file))
+            case .readPin(let id, let expect):
+                let data = world.readPinned(id: id) ?? []
+                let mm = world.pins.last { $0.id == id && !$0.released }.map { world.mms[$0.mm] }
+                recordRead(step, "pin \(id)", data, expect: expect, mm: mm)
+                observations?.append(.data(data))
+            case .clearRefs:
+                await world.clearRefsSoftDirty(t!)
+            }
+        } catch {
+            fail(step, op, "\(error)")
+        }
+    }
+
+    /// The pages of `[addr, addr + size)`, generated one at a time.
+    func pages(_ addr: UInt64, _ size: UInt64) -> StrideTo<UInt64> {
+        stride(from: addr, to: addr + size, by: Int(Geometry.pageSize))
+    }
+
+    /// The addresses a `touch` step accesses (`TouchPattern.addresses`).
+    func touchPages(_ addr: UInt64, _ size: UInt64, _ pattern: TouchPattern, _ count: Int?) -> AnySequence<UInt64> {
+        pattern.addresses(addr, size, count: count)
+    }
+
+    /// Accesses every address in order; returns the values loaded (when observing a read),
+    /// nil after a failure.
+    @discardableResult
+    func access<S: Sequence<UInt64>>(_ step: Int, _ op: Op, _ t: SimThread, _ addrs: S, write: Bool, value: UInt32, expect: UInt32?) async -> [UInt32]? {
+        var values: [UInt32] = []
+        for a in addrs {
+            let r = await world.access(t, a, write: write, value: value)
+            switch r {
+            case .ok(let v):
+                if let e = expect, v != e {
+                    world.recordViolation(.readValue, t.mm, addr: a, "read \(v), expected \(e)")
+                }
+                if observations != nil && !write { values.append(v) }
+            case .segv:
+                fail(step, op, "SIGSEGV at 0x\(String(a, radix: 16))")
+                return nil
+            case .bus:
+                fail(step, op, "SIGBUS at 0x\(String(a, radix: 16))")
+                return nil
+            case .oom:
+                fail(step, op, "out of memory at 0x\(String(a, radix: 16))")
+                return nil
+            }
+        }
+        return values
+    }
+
+    /// Records what a read through a pipe or a pin returned, and checks `expect`.
+    func recordRead(_ step: Int, _ source: String, _ data: [UInt32], expect: UInt32?, mm: MM?) {
+        reads.append(DeviceRead(step: step, source: source, data: data))
+        if let e = expect, let bad = data.firstIndex(where: { $0 != e }) {
+            world.recordViolation(.readValue, mm, "\(source) page \(bad) read \(data[bad]), expected \(e)")
+        }
+    }
+
+    func checkPin(_ step: Int, _ id: String) async {
+        guard let r = world.checkPinCoherent(id) else {
+            fail(step, .checkPin(id: id), "no pin \(JSONWriter.quote(id)) is held")
+            return
+        }
+        pinChecks.append(PinCheck(step: step, id: id, coherentPages: r.coherent, pages: r.pages, verdict: r.verdict))
+        observations?.append(.verdict(r.verdict))
+    }
+}

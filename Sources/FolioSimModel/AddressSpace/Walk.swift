@@ -1,0 +1,160 @@
+/// Where one PTE lives: its table and index.
+public struct PTESlot: Hashable, Sendable {
+    public var table: Int32
+    public var index: Int
+}
+
+extension PTESlot: Comparable {
+    public static func < (a: PTESlot, b: PTESlot) -> Bool { (a.table, a.index) < (b.table, b.index) }
+}
+
+/// Page-table walks (`pgd_offset` … `pte_offset_map`) and table allocation (`__pte_alloc`,
+/// `__pmd_alloc`, `__pud_alloc`). Upper levels are allocated from the buddy allocator like the
+/// kernel's page-table pages; they are freed only when the address space goes away or a range
+/// is unmapped (`free_pgtables`). Every entry read or written here goes through the store's
+/// accessors, so it is in the step's footprint.
+extension World {
+    /// The PMD table covering `addr`, or nil when an upper level is missing.
+    @inline(__always) func pmdTableID(_ mm: MM, _ addr: UInt64) -> Int32? {
+        let va = VirtualAddress(addr)
+        let pud = tables.upperEntry(mm.pgd, va.pgdIndex)
+        guard pud != 0 else { return nil }
+        let pmd = tables.upperEntry(pud, va.pudIndex)
+        return pmd != 0 ? pmd : nil
+    }
+
+    /// `pmd_alloc`: the PMD table covering `addr`, allocating missing levels. Nil on OOM.
+    func pmdTableAlloc(_ mm: MM, _ addr: UInt64) -> Int32? {
+        let va = VirtualAddress(addr)
+        var pud = tables.upperEntry(mm.pgd, va.pgdIndex)
+        if pud == 0 {
+            guard let page = allocPageTablePage() else { return nil }
+            pud = tables.newUpperTable(backing: page)
+            tables.setUpperEntry(mm.pgd, va.pgdIndex, pud)
+        }
+        var pmd = tables.upperEntry(pud, va.pudIndex)
+        if pmd == 0 {
+            guard let page = allocPageTablePage() else { return nil }
+            pmd = tables.newPMDTable(backing: page)
+            tables.setUpperEntry(pud, va.pudIndex, pmd)
+        }
+        return pmd
+    }
+
+    func allocPageTablePage() -> PFN? {
+        guard let page = allocFolioReclaiming(order: 0) else { return nil }
+        memory.set(page, PageFlag.reserved)
+        return page
+    }
+
+    /// `pte_alloc_one` for `__pte_alloc`: the page is allocated before the PMD lock is taken,
+    /// so when the buddy allocator is empty, direct reclaim is a scheduling step of its own
+    /// (`allocFolio(t, order:)`).
+    @inline(__always) func pteAllocOne(_ t: SimThread) async -> PFN? {
+        let fast = memory.allocFolio(order: 0)
+        guard let page = fast != nil ? fast : await allocFolioSlowPath(t, order: 0) else { return nil }
+        memory.set(page, PageFlag.reserved)
+        return page
+    }
+    func freePageTablePage(_ page: PFN) {
+        memory.clear(page, PageFlag.reserved)
+        memory.folioPut(page)
+    }
+
+    /// `pmdp_get_lockless`: the PMD entry for `addr` (none if no table).
+    @inline(__always) package func pmdEntry(_ mm: MM, _ addr: UInt64) -> PMDEntry {
+        guard let t = pmdTableID(mm, addr) else { return .none }
+        return tables.pmdEntry(t, VirtualAddress(addr).pmdIndex)
+    }
+    @inline(__always) func setPMD(_ table: Int32, _ addr: UInt64, _ e: PMDEntry) {
+        tables.setPMDEntry(table, VirtualAddress(addr).pmdIndex, e)
+    }
+
+    /// The point object for a lockless read of the PMD entry of `addr` (the upper entry that
+    /// is missing, when there is no PMD table).
+    func pmdObject(_ mm: MM, _ addr: UInt64) -> PointObject {
+        let va = VirtualAddress(addr)
+        let pud = tables.upperEntry(mm.pgd, va.pgdIndex)
+        guard pud != 0 else { return .upper(table: mm.pgd, index: va.pgdIndex) }
+        let pmd = tables.upperEntry(pud, va.pudIndex)
+        guard pmd != 0 else { return .upper(table: pud, index: va.pudIndex) }
+        return .pmd(table: pmd, index: va.pmdIndex)
+    }
+
+    /// `pte_offset_map`: the slot of the PTE for `addr` if a PTE table exists (not a huge PMD).
+    @inline(__always) func pteSlot(_ mm: MM, _ addr: UInt64) -> PTESlot? {
+        let e = pmdEntry(mm, addr)
+        guard e.isTable else { return nil }
+        return PTESlot(table: e.tableID, index: VirtualAddress(addr).pteIndex)
+    }
+
+    @inline(__always) func pte(_ s: PTESlot) -> PTE { tables.entry(s) }
+    /// `pte_same(ptep_get(s), expected)` (`PageTableStore.entrySame`).
+    @inline(__always) func pteSame(_ s: PTESlot, _ expected: PTE) -> Bool { tables.entrySame(s, expected) }
+    /// `pte_none(ptep_get(s))` (`PageTableStore.entryIsNone`).
+    @inline(__always) func pteNone(_ s: PTESlot) -> Bool { tables.entryIsNone(s) }
+    @inline(__always) func setPTE(_ s: PTESlot, _ v: PTE) { tables.setEntry(s, v) }
+    /// `ptep_get_lockless` for an address (none when there is no PTE table).
+    @inline(__always) package func readPTE(_ mm: MM, _ addr: UInt64) -> PTE {
+        guard let s = pteSlot(mm, addr) else { return .none }
+        return pte(s)
+    }
+
+    /// `*vmf->pmd`: the fault's PMD entry, read through the PMD table found at fault entry.
+    @inline(__always) func vmfPMD(_ vmf: VMFault) -> PMDEntry {
+        tables.pmdEntry(vmf.pmdTable, VirtualAddress(vmf.address).pmdIndex)
+    }
+
+    /// `pte_alloc(vmf->pmd)`: the fault's PTE table, installed by `__pte_alloc` if missing;
+    /// nil on OOM (or if a huge PMD appeared, which makes the fault retry).
+    @inline(__always) func vmfPTEAlloc(_ t: SimThread, _ vmf: VMFault) async -> Int32? {
+        var e = vmfPMD(vmf)
+        if e.isNone {
+            guard await pteAllocLocked(t, vmf.mm, vmf.pmdTable, vmf.address) else { return nil }
+            e = vmfPMD(vmf)
+        }
+        return e.isTable ? e.tableID : nil
+    }
+
+    /// `__pte_alloc`: installs a PTE table under the PMD lock unless someone else did (the
+    /// loser frees its table). Returns false on OOM.
+    @inline(__always) func pteAlloc(_ t: SimThread, _ mm: MM, _ addr: UInt64) async -> Bool {
+        guard let pmdT = pmdTableAlloc(mm, addr) else { return false }
+        if !pmdEntry(mm, addr).isNone { return true }
+        return await pteAllocLocked(t, mm, pmdT, addr)
+    }
+
+    /// The body of `__pte_alloc` once the PMD table is known: `pte_alloc_one`, then under the
+    /// PMD lock `pmd_populate` if the entry is still none (else free the new table).
+    func pteAllocLocked(_ t: SimThread, _ mm: MM, _ pmdT: Int32, _ addr: UInt64) async -> Bool {
+        guard let page = await pteAllocOne(t) else { return false }
+        let id = tables.newPTETable(backing: page)
+        await pmdLock(t, pmdT, mm, addr)
+        if pmdEntry(mm, addr).isNone {
+            setPMD(pmdT, addr, .table(id))
+            trace(t, "__pte_alloc", "install PTE table for \(VirtualAddress(addr & ~(Geometry.pmdSize - 1)))")
+        } else {
+            tables.freePTETable(id)
+            freePageTablePage(page)
+        }
+        await pmdUnlock(t, pmdT, mm, addr)
+        return true
+    }
+
+    /// Rewrites the PTEs of `[addr, end)`, inside one PTE table, under its PTL: `body` maps
+    /// each old entry to the new one. The lock and the unlock are scheduling points; the loop
+    /// between them is one step, as the kernel's loop under the PTL is (`change_pte_range`,
+    /// `clear_refs_pte_range`).
+    func updatePTEsLocked(_ t: SimThread, _ mm: MM, _ table: Int32, _ addr: UInt64, _ end: UInt64, _ body: (PTE) -> PTE) async {
+        await ptlLock(t, table, mm, addr)
+        var a = addr
+        while a < end {
+            let s = PTESlot(table: table, index: VirtualAddress(a).pteIndex)
+            let old = pte(s)
+            let new = body(old)
+            if new != old { setPTE(s, new) }
+            a += Geometry.pageSize
+        }
+        await ptlUnlock(t, table, mm, addr)
+    }
+}
