@@ -6,7 +6,7 @@ import FolioSimModel
 /// same model state, and each step must read the same values and stop at the same next point
 /// in both orders. A difference means some access was not recorded; the failure names the
 /// two steps and the objects that differ, marking those neither footprint recorded.
-public enum CommutativityAudit {
+package enum CommutativityAudit {
     /// What one step did, as the audit compares it.
     struct StepRecord: Equatable {
         var footprint: Footprint
@@ -17,11 +17,11 @@ public enum CommutativityAudit {
 
     /// The result of one pair: nil when the two steps conflict (nothing to check) or cannot
     /// both run there, else the differences found (empty: they commute).
-    public struct PairResult: Sendable {
-        public var prefix: [Int]
-        public var a: Int
-        public var b: Int
-        public var failures: [String]
+    package struct PairResult: Sendable {
+        package var prefix: [Int]
+        package var a: Int
+        package var b: Int
+        package var failures: [String]
     }
 
     /// Runs `prefix` then `first` then `second`; the two steps' records and the state after.
@@ -49,7 +49,7 @@ public enum CommutativityAudit {
     }
 
     /// Audits one pair of threads at the state `prefix` reaches.
-    public static func audit(_ program: any ExplorableProgram, prefix: [Int], a: Int, b: Int, maxSteps: Int = 20_000) async -> PairResult? {
+    package static func audit(_ program: any ExplorableProgram, prefix: [Int], a: Int, b: Int, maxSteps: Int = 20_000) async -> PairResult? {
         let snapshot = await Snapshot.make(program)
         return await audit(snapshot, prefix: prefix, a: a, b: b, maxSteps: maxSteps)
     }
@@ -80,7 +80,7 @@ public enum CommutativityAudit {
     /// `every`-th step) and audits every pair of threads that can run there. Returns the pairs
     /// checked (independent ones) and the failures.
     /// `forgetting` (the audit's own test): a kind of object whose accesses go unrecorded.
-    public static func sample(_ program: any ExplorableProgram, seed: UInt64, runs: Int, every: Int, maxPairs: Int,
+    package static func sample(_ program: any ExplorableProgram, seed: UInt64, runs: Int, every: Int, maxPairs: Int,
                               forgetting: PointObject? = nil) async -> (checked: Int, failures: [String]) {
         let snapshot = await Snapshot.make(program)
         guard snapshot.setupViolation == nil else { return (0, []) }

@@ -16,28 +16,29 @@ public enum ExploreStrategy: Equatable, Sendable {
 
 /// The `explore` section of a config.
 public struct ExploreOptions: Equatable, Sendable {
+    /// How interleavings are chosen.
     public var strategy: ExploreStrategy
     /// A schedule longer than this many steps stops with an error (no fair kernel schedule
     /// of a config's few operations comes near it).
-    public var maxSteps: Int
+    package var maxSteps: Int
     /// Exploration stops after this many runs (the result says it was cut short).
-    public var maxSchedules: Int
+    package var maxSchedules: Int
     /// Keep exploring after a violation and report every distinct one (`--all`).
-    public var all: Bool
+    package var all: Bool
     /// Invariants not to report (`--ignore NAME`).
-    public var ignore: [String]
+    package var ignore: [String]
     /// Schedules the shrinker may run in all (`--shrink-budget N`).
-    public var shrinkBudget: Int
+    package var shrinkBudget: Int
     /// How a reduced DFS avoids repeated work: with a cache of the states explored (`hash`,
     /// or `exact` for tests), or stateless partial-order reduction alone (`off`: DPOR with
     /// sleep sets, or BPOR under a bound) (`--state-cache hash|exact|off`). Nil: `hash` for
     /// an unbounded search, `off` under a bound (`effectiveStateCache`).
-    public var stateCache: StateCacheMode?
+    package var stateCache: StateCacheMode?
     /// `--jobs N`: split a dfs at its root and search the subtrees N at a time (nil: one
     /// search). Any N prints the same (`Explorer.exploreSplit`).
     public var jobs: Int?
     /// The cache the search uses (nil: none).
-    public var effectiveStateCache: StateCacheMode? {
+    package var effectiveStateCache: StateCacheMode? {
         switch stateCache {
         case .off?: return nil
         case let m?: return m
@@ -46,6 +47,7 @@ public struct ExploreOptions: Equatable, Sendable {
             return nil
         }
     }
+    /// The defaults: a reduced dfs at preemption bound 2.
     public init(strategy: ExploreStrategy = .dfs(preemptionBound: 2, reduction: true), maxSteps: Int = 20_000,
                 maxSchedules: Int = 1_000_000, all: Bool = false, ignore: [String] = [], shrinkBudget: Int = 50_000,
                 stateCache: StateCacheMode? = nil) {
@@ -56,21 +58,31 @@ public struct ExploreOptions: Equatable, Sendable {
 
 /// Command-line overrides of a config's `explore` section (`foliosim explore --strategy …`).
 public struct ExploreOverrides: Sendable {
+    /// `--strategy dfs|random|pct|scripted`.
     public var strategy: String?
     /// `.some(nil)` is `--bound none` (unbounded).
     public var bound: Int??
+    /// `--seed N` (random, pct).
     public var seed: UInt64?
+    /// `--count N`: runs of random or pct.
     public var count: Int?
+    /// `--depth D` (pct).
     public var depth: Int?
+    /// `--no-reduction`: a plain dfs.
     public var noReduction = false
+    /// `--schedule S`: replay one interleaving.
     public var schedule: String?
+    /// `--all`: every distinct violation.
     public var all = false
+    /// `--ignore NAME`, repeatable.
     public var ignore: [String] = []
+    /// `--shrink-budget N`.
     public var shrinkBudget: Int?
     /// `--state-cache`.
     public var stateCache: StateCacheMode?
     /// `--jobs N`.
     public var jobs: Int?
+    /// No overrides.
     public init() {}
 }
 

@@ -12,12 +12,12 @@ import FolioSimModel
 /// replays to what the shard recorded.
 public struct ExploreShard: Sendable, Equatable {
     /// 1-based.
-    public var index: Int
-    public var count: Int
+    package var index: Int
+    package var count: Int
     /// What made the search: the config's text, its rules and the explore options
     /// (`fingerprint(configText:scenario:options:)`). Shards merge only with the same.
-    public var fingerprint: String
-    public var threads: Int
+    package var fingerprint: String
+    package var threads: Int
     package var subtrees: [SubtreeRecord]
     package init(index: Int, count: Int, fingerprint: String, threads: Int, subtrees: [SubtreeRecord]) {
         self.index = index; self.count = count; self.fingerprint = fingerprint; self.threads = threads; self.subtrees = subtrees

@@ -2,85 +2,85 @@ import FolioSimModel
 
 /// A violation found by the explorer: the invariant, where it fired, the shrunk schedule
 /// that reaches it and the trace of that schedule, one line per step.
-public struct Counterexample: Sendable, Equatable {
-    public var invariant: String
+package struct Counterexample: Sendable, Equatable {
+    package var invariant: String
     /// The kernel function of the step after which it was found ("at rest" for the checks
     /// between operations, "after" for the end of the run).
-    public var function: String
-    public var detail: String
-    public var schedule: String
-    public var preemptions: Int
-    public var steps: Int
-    public var trace: [String]
+    package var function: String
+    package var detail: String
+    package var schedule: String
+    package var preemptions: Int
+    package var steps: Int
+    package var trace: [String]
 }
 
 /// One distinct outcome of an exploration: what the `after` steps observed, how many
 /// schedules ended with it, and the one with the fewest preemptions.
-public struct OutcomeGroup: Sendable, Equatable {
-    public var observed: [Observation]
-    public var schedules: Int
-    public var schedule: String
-    public var preemptions: Int
+package struct OutcomeGroup: Sendable, Equatable {
+    package var observed: [Observation]
+    package var schedules: Int
+    package var schedule: String
+    package var preemptions: Int
 }
 
 /// What an exploration found.
 public struct ExploreResult: Sendable {
     package init() {}
     /// Interleavings explored to their end (or to a violation).
-    public var schedules: Int { runs - pruned }
+    package var schedules: Int { runs - pruned }
     /// Runs started: `schedules` plus those cut short.
-    public var runs = 0
+    package var runs = 0
     /// Runs the reduction cut short (every runnable thread asleep).
-    public var pruned = 0
+    package var pruned = 0
     /// Scheduling points executed over all schedules.
-    public var points = 0
+    package var points = 0
     /// Distinct end states of the schedules that completed.
-    public var endStates = 0
+    package var endStates = 0
     /// Their digests, sorted (`World.endStateDigest`: what user space can observe).
-    public var endStateDigests: [UInt64] = []
+    package var endStateDigests: [UInt64] = []
     /// False when `maxSchedules` stopped the search early.
-    public var complete = true
+    package var complete = true
     /// Every schedule within the bound ran to its end: a DFS that `maxSchedules` did not
     /// stop and that did not stop at a violation (unless `all`). Only then are the outcomes
     /// all the outcomes there are.
-    public var exhaustive = false
+    package var exhaustive = false
     /// The first violation (shrunk), if any.
-    public var counterexample: Counterexample? { violations.first }
+    package var counterexample: Counterexample? { violations.first }
     /// Every distinct violation (invariant, kernel function, process and address), each
     /// shrunk: only the first unless `all` was asked for.
-    public var violations: [Counterexample] = []
+    package var violations: [Counterexample] = []
     /// The distinct outcomes of the schedules that completed, in a fixed order.
-    public var outcomes: [OutcomeGroup] = []
+    package var outcomes: [OutcomeGroup] = []
     /// Schedules run while shrinking (not in `schedules`).
-    public var shrinkSchedules = 0
+    package var shrinkSchedules = 0
     /// The shrinker stopped at its budget before searching every bound.
-    public var shrinkBudgetSpent = false
+    package var shrinkBudgetSpent = false
     /// A schedule that ran past `maxSteps`.
-    public var tooLong: String?
+    package var tooLong: String?
     /// What the state cache did (nil: the search kept none).
-    public var cache: CacheStats?
+    package var cache: CacheStats?
     /// Distinct states (by `StateHasher`'s hash) that `random` or `pct` passed through,
     /// at every scheduling choice and at the end: how much of the state space their
     /// schedules covered (nil for the other strategies). Beside `endStates`.
-    public var distinctStates: Int?
+    package var distinctStates: Int?
     /// The dfs was split at its first step (`--jobs`, or a merge of `--shard` files).
-    public var split = false
+    package var split = false
 }
 
 /// A stateful search's figures, as SPIN prints them.
-public struct CacheStats: Sendable, Equatable {
+package struct CacheStats: Sendable, Equatable {
     /// Distinct states stored (with the last thread, under a bound).
-    public var states: Int
+    package var states: Int
     /// Runs stopped at a state explored already.
-    public var matched: Int
+    package var matched: Int
     /// Steps taken from a state for the first time (replayed steps not counted).
-    public var transitions: Int
+    package var transitions: Int
     /// The longest schedule explored.
-    public var maxDepth: Int
+    package var maxDepth: Int
     /// Bytes the visited set holds.
-    public var memoryBytes: Int
+    package var memoryBytes: Int
     /// Why the exact mode stopped the search, if it did.
-    public var failure: String?
+    package var failure: String?
     package init(states: Int, matched: Int, transitions: Int, maxDepth: Int, memoryBytes: Int, failure: String?) {
         self.states = states; self.matched = matched; self.transitions = transitions; self.maxDepth = maxDepth; self.memoryBytes = memoryBytes; self.failure = failure
     }
@@ -495,12 +495,13 @@ public enum Explorer {
 
 /// What `foliosim replay` prints.
 public struct ReplayResult: Sendable {
-    public var schedule: String
+    package var schedule: String
+    /// The violation the schedule ran into, if any.
     public var violation: Violation?
-    public var trace: [String]
-    public var steps: Int
-    public var preemptions: Int
-    public var tooLong: Bool
+    package var trace: [String]
+    package var steps: Int
+    package var preemptions: Int
+    package var tooLong: Bool
     /// What the `after` steps observed (empty when the run did not complete).
-    public var observed: [Observation]
+    package var observed: [Observation]
 }

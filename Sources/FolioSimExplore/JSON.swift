@@ -11,6 +11,7 @@ public indirect enum JSONValue: Equatable, Sendable {
     case bool(Bool)
     case null
 
+    /// Equal values; numbers compare by value, not by how they were written.
     public static func == (a: JSONValue, b: JSONValue) -> Bool {
         switch (a, b) {
         case (.object(let x), .object(let y)): x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.value == $1.value }
@@ -24,7 +25,7 @@ public indirect enum JSONValue: Equatable, Sendable {
     }
 
     /// Kind name for error messages.
-    public var kindName: String {
+    package var kindName: String {
         switch self {
         case .object: "an object"
         case .array: "an array"
@@ -38,6 +39,7 @@ public indirect enum JSONValue: Equatable, Sendable {
 
 /// Writes JSON with keys in the order given: byte-identical output for identical values.
 public enum JSONWriter {
+    /// The text of `v`, indented by `indent` spaces a level (nil: one line).
     public static func write(_ v: JSONValue, indent: Int? = 2) -> String {
         var out = ""
         emit(v, indent, 0, &out)
@@ -107,16 +109,16 @@ public enum JSONWriter {
 
 extension JSONValue {
     /// An integer number value.
-    public static func int(_ v: Int) -> JSONValue { .number(Double(v), text: String(v)) }
-    public static func uint(_ v: UInt64) -> JSONValue { .number(Double(v), text: String(v)) }
+    package static func int(_ v: Int) -> JSONValue { .number(Double(v), text: String(v)) }
+    package static func uint(_ v: UInt64) -> JSONValue { .number(Double(v), text: String(v)) }
 }
 
 /// A bad config: which file, which field (a path like `steps[3].size`), what was expected.
 public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
-    public var file: String
-    public var path: String
-    public var message: String
-    public init(file: String, path: String, message: String) {
+    package var file: String
+    package var path: String
+    package var message: String
+    package init(file: String, path: String, message: String) {
         self.file = file; self.path = path; self.message = message
     }
     /// One line: `FILE: PATH: MESSAGE`, with any control character that a file name or a

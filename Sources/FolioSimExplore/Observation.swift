@@ -13,7 +13,7 @@ public enum Observation: Hashable, Sendable, CustomStringConvertible {
     /// Data words as one observation: a number for one page, a list for more.
     package static func data(_ d: [UInt32]) -> Observation { d.count == 1 ? .value(d[0]) : .values(d) }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         switch self {
         case .value(let v): .int(Int(v))
         case .values(let vs): .array(vs.map { .int(Int($0)) })
@@ -21,10 +21,11 @@ public enum Observation: Hashable, Sendable, CustomStringConvertible {
         case .error(let s): .string("error: " + s)
         }
     }
+    /// The observation as JSON on one line.
     public var description: String { JSONWriter.write(json, indent: nil) }
 
     /// The text of a list of observations, `[2, "coherent"]`: what outcomes are grouped and
     /// ordered by, and how they print.
-    public static func render(_ obs: [Observation]) -> String { JSONWriter.write(.array(obs.map(\.json)), indent: nil) }
+    package static func render(_ obs: [Observation]) -> String { JSONWriter.write(.array(obs.map(\.json)), indent: nil) }
 }
 

@@ -8,14 +8,14 @@ import FolioSimModel
 /// thread in the order of the config's `threads`. So a schedule only spells out the steps up
 /// to its last preemption: `A1*9 B*14 A2*31` is Ryan Roberts' race for a config whose threads
 /// are A1, B, A2. An empty schedule is the non-preemptive run.
-public struct Schedule: Equatable, Sendable, CustomStringConvertible {
+package struct Schedule: Equatable, Sendable, CustomStringConvertible {
     /// Thread names, one per step.
-    public var steps: [String]
+    package var steps: [String]
 
-    public init(steps: [String]) { self.steps = steps }
+    package init(steps: [String]) { self.steps = steps }
 
     /// Parses `A1*5 B A2*3`; the message of the error says what is wrong.
-    public static func parse(_ text: String, threads: [String]) throws(ScheduleError) -> Schedule {
+    package static func parse(_ text: String, threads: [String]) throws(ScheduleError) -> Schedule {
         var steps: [String] = []
         for token in text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," }) {
             let parts = token.split(separator: "*", omittingEmptySubsequences: false)
@@ -41,7 +41,7 @@ public struct Schedule: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// The run-length form, e.g. `A1*9 B*14 A2*31`.
-    public var description: String {
+    package var description: String {
         var out: [String] = []
         var i = 0
         while i < steps.count {
@@ -54,7 +54,10 @@ public struct Schedule: Equatable, Sendable, CustomStringConvertible {
     }
 }
 
+/// A schedule that does not parse or cannot run, or explore options that do not fit together.
 public struct ScheduleError: Error, Sendable, CustomStringConvertible {
+    /// One line for the user.
     public var message: String
+    /// The message.
     public var description: String { message }
 }

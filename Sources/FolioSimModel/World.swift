@@ -1,14 +1,14 @@
 /// A simulated thread: the `current` of a kernel path. Thread IDs start at 1 (0 = nobody).
-public final class SimThread: CustomStringConvertible {
-    public let id: Int32
+package final class SimThread: CustomStringConvertible {
+    package let id: Int32
     /// The name used in traces and schedules, e.g. "A1".
-    public let name: String
-    public let mm: MM
+    package let name: String
+    package let mm: MM
     /// Pages the GUP call in flight has kept (FOLL_PIN): pins the checker counts from the
     /// moment they are kept until the driver holds them. The call's own state, not shared.
     var gupKept: [(page: PFN, flags: GUPFlags)] = []
     init(id: Int32, name: String, mm: MM) { self.id = id; self.name = name; self.mm = mm }
-    public var description: String { name }
+    package var description: String { name }
 }
 
 /// What a violation report says an operation was: an op of the program that drives the
@@ -20,13 +20,13 @@ public protocol DescribedOperation: Sendable {
 
 /// The operation a world is running, for violation reports: built per step, so it keeps the
 /// op and only formats it on demand.
-public enum OperationLabel: Sendable, CustomStringConvertible {
+package enum OperationLabel: Sendable, CustomStringConvertible {
     case text(String)
     /// Step `index` (repetition `repetition` of `count`) of a program section (`step`, `after`).
     case step(section: StaticString, index: Int, repetition: Int, count: Int, op: any DescribedOperation)
     /// An op of a concurrent thread.
     case thread(String, any DescribedOperation)
-    public var description: String {
+    package var description: String {
         switch self {
         case .text(let s): s
         case .step(let section, let i, let k, let n, let op): "\(section) \(i)\(n > 1 ? "#\(k)" : "") (\(op.summary))"
@@ -37,12 +37,13 @@ public enum OperationLabel: Sendable, CustomStringConvertible {
 
 /// A violation of a named invariant.
 public struct Violation: Sendable, Equatable, CustomStringConvertible {
-    public var invariant: String
-    public var process: String
-    public var address: UInt64?
-    public var folio: PFN?
-    public var operation: String
-    public var detail: String
+    package var invariant: String
+    package var process: String
+    package var address: UInt64?
+    package var folio: PFN?
+    package var operation: String
+    package var detail: String
+    /// One line: the invariant, the detail, the process, address, folio and operation.
     public var description: String {
         var s = "\(invariant): \(detail) [process \(process)"
         if let a = address { s += ", addr 0x" + String(a, radix: 16) }
@@ -57,7 +58,7 @@ public struct Violation: Sendable, Equatable, CustomStringConvertible {
 /// A point is split in a synchronous part and a wait, so that a thread that goes on at once
 /// pays no `await`: an awaited call through the protocol is followed by an executor hop that
 /// costs a runtime lock (measured with perf: 6 % of the explorer's time).
-public protocol SchedulingHooks: AnyObject {
+package protocol SchedulingHooks: AnyObject {
     /// Called before each atomic step of `thread`: `point` names the kernel function and the
     /// object the step touches, and whether it writes it. Returns true when the thread must
     /// `wait` before it takes the step.
@@ -72,19 +73,19 @@ public protocol SchedulingHooks: AnyObject {
 /// The whole simulated machine: physical memory, page tables, address spaces, files, swap,
 /// the rule switches in force, statistics, pins and the trace.
 public final class World {
-    public let memory: PhysicalMemory
-    public let tables: PageTableStore
+    package let memory: PhysicalMemory
+    package let tables: PageTableStore
     /// The checker's record of what user space wrote through each PTE (instrumentation: kernel
     /// paths only report to it, through `userData`).
     let shadow: WrittenShadow
     /// The user-data tracepoints kernel paths report to.
     var userData: any UserDataEvents { shadow }
-    public internal(set) var mms: [MM] = []
-    public internal(set) var threads: [SimThread] = []
-    public internal(set) var files: [SimFile] = []
-    public let swap: SwapDevice
-    public var semantics: Semantics
-    public var thp: THPSettings { didSet { updateTHPMasks() } }
+    package internal(set) var mms: [MM] = []
+    package internal(set) var threads: [SimThread] = []
+    package internal(set) var files: [SimFile] = []
+    package let swap: SwapDevice
+    package var semantics: Semantics
+    package var thp: THPSettings { didSet { updateTHPMasks() } }
     /// `thp.sysfsMask` without and with VM_HUGEPAGE, computed when the settings change.
     var thpMaskPlain: UInt32 = 0
     var thpMaskHugepage: UInt32 = 0
@@ -95,9 +96,9 @@ public final class World {
     /// The deferred split queue (`deferred_split_queue`), in queueing order. Entries whose
     /// folio was freed are dropped lazily.
     private var deferredSplit: [PFN] = []
-    public var hooks: SchedulingHooks?
+    package var hooks: SchedulingHooks?
     /// Records what each step touches while an explorer runs (nil otherwise).
-    public var log: AccessLog? {
+    package var log: AccessLog? {
         didSet {
             memory.log = log
             swap.log = log
@@ -108,13 +109,13 @@ public final class World {
             if oldValue != nil && log == nil { accessLogsAttached.subtract(1, ordering: .relaxed) }
         }
     }
-    public var tracer: Tracer?
-    public internal(set) var violations: [Violation] = []
+    package var tracer: Tracer?
+    package internal(set) var violations: [Violation] = []
     var reportedKeys: Set<String> = []
     /// Invariants not to report (`explore --ignore`).
-    public var ignoredInvariants: Set<String> = []
+    package var ignoredInvariants: Set<String> = []
     /// How `checkInvariants` works; a copy of a world starts with full checks.
-    public var checkStrategy = CheckStrategy.full
+    package var checkStrategy = CheckStrategy.full
     /// What the last check derived, while checks are incremental.
     var checkState: CheckState?
     /// While an incremental check runs, `report` only notes that there is something to report.
@@ -125,24 +126,25 @@ public final class World {
     /// With `CheckStrategy.audit`: what the frames, tables and slots held at the last check,
     /// and every disagreement found between the incremental and the full check.
     var auditSnapshot: CheckAuditSnapshot?
+    /// With `CheckStrategy.audit`: every disagreement found between the incremental and the full check.
     public internal(set) var auditFailures: [String] = []
     /// Checks done incrementally, full checks, incremental checks that fell back to one, and
     /// full checks because a step changed too much to note.
     public internal(set) var checkCounts = (incremental: 0, full: 0, fallback: 0, overflow: 0)
     /// The checks' work: 2 MiB units whose mappings were checked, folios checked.
-    public internal(set) var checkWork = (units: 0, folios: 0)
+    package internal(set) var checkWork = (units: 0, folios: 0)
     /// Counters of work done on behalf of no process (reclaim's splits).
     let systemCounters: UnsafeMutablePointer<Int>
     /// Description of the operation in progress, for violation reports.
-    public var currentOperation: String {
+    package var currentOperation: String {
         get { operation.description }
         set { operation = .text(newValue) }
     }
     /// The operation in progress, described only when a violation is reported.
-    public var operation = OperationLabel.text("boot")
+    package var operation = OperationLabel.text("boot")
     var nextAnonVMA: Int32 = 1
 
-    public init(memoryBytes: UInt64, swapBytes: UInt64 = 0, semantics: Semantics = .v6_18,
+    package init(memoryBytes: UInt64, swapBytes: UInt64 = 0, semantics: Semantics = .v6_18,
                 thp: THPSettings = THPSettings()) {
         memory = PhysicalMemory(bytes: memoryBytes)
         tables = PageTableStore()
@@ -197,7 +199,7 @@ public final class World {
 
     /// Bytes of simulator memory held by the model (memmap, page tables with the checker
     /// shadow, large-folio side table, swap slots).
-    public var footprintBytes: Int {
+    package var footprintBytes: Int {
         memory.usedFrameCount * MemoryLayout<Frame>.stride
             + memory.peekLarge.capacity * MemoryLayout<LargeFolioMeta>.stride
             + tables.footprintBytes + shadow.footprintBytes + swap.footprintBytes
@@ -254,7 +256,7 @@ public final class World {
     // MARK: processes
 
     /// Creates a process with an empty address space and one thread named like it.
-    public func createProcess(name: String) -> SimThread? {
+    package func createProcess(name: String) -> SimThread? {
         if _slowPath(accessLogging), let l = log { l.note(.processes, write: true) }
         guard let pgdPage = allocPageTablePage() else { return nil }
         let pgd = tables.newUpperTable(backing: pgdPage)
@@ -265,13 +267,13 @@ public final class World {
     }
 
     /// Adds a thread to `mm` (a CLONE_VM thread).
-    public func addThread(name: String, mm: MM) -> SimThread {
+    package func addThread(name: String, mm: MM) -> SimThread {
         let t = SimThread(id: Int32(threads.count + 1), name: name, mm: mm)
         threads.append(t)
         return t
     }
 
-    public func mm(named name: String) -> MM? { mms.last { $0.name == name && $0.alive } }
+    package func mm(named name: String) -> MM? { mms.last { $0.name == name && $0.alive } }
 
     /// `deferred_split_folio`'s `list_add_tail`: queues a folio.
     func enqueueDeferredSplit(_ folio: PFN) {
@@ -280,7 +282,7 @@ public final class World {
     }
     /// Folios on the deferred split queue, oldest first (entries whose folio left the queue
     /// or was freed are dropped lazily, as here).
-    public var deferredSplitQueue: [PFN] {
+    package var deferredSplitQueue: [PFN] {
         if _slowPath(accessLogging), let l = log { l.note(.deferredSplit, write: false, value: UInt64(deferredSplit.count)) }
         var seen = Set<UInt32>()
         return deferredSplit.filter { memory.test($0, PageFlag.deferredQueued) && seen.insert($0.raw).inserted }
@@ -303,7 +305,7 @@ public final class World {
     @inline(__always) func count(_ mm: MM, _ counter: Int, _ n: Int = 1) { mm.counters[counter] += n }
 
     /// The sum of every process's counters and of the work done for no process (reclaim).
-    public var totalStats: ProcessStats {
+    package var totalStats: ProcessStats {
         mms.reduce(ProcessStats(counters: systemCounters)) { $0 + $1.stats }
     }
 }

@@ -27,7 +27,8 @@ commands:
                                 FolioSim, and show every count that differs (root)
   bench [--pages N] [--repeats N] [--explore-cap N] [--no-explore] [--no-sweep] [--no-process]
                                 measure simulated fault throughput and memory per page
-  help                          show this help
+  help [ops [--markdown]]       show this help; `help ops` lists the config ops, their
+                                fields and what each does (--markdown: README's table)
 
 exit status: 0 ok, 1 an invariant was violated, 2 bad input (config or arguments)
 """
@@ -97,7 +98,12 @@ struct FolioSimCLI {
         args.removeFirst()
         switch command {
         case "help", "--help", "-h":
-            print(usage)
+            switch args {
+            case []: print(usage)
+            case ["ops"]: print(OpReference.text, terminator: "")
+            case ["ops", "--markdown"]: print(OpReference.markdownTable, terminator: "")
+            default: fail("help: unknown topic '\(args.joined(separator: " "))' (expected nothing or ops)")
+            }
         case "run":
             await runCommand(args)
         case "bench":

@@ -52,7 +52,7 @@ import Testing
         let s = try Scenario.decode(text: Self.issueExample, file: "x.json5")
         #expect(s.name == "fork-snapshot" && s.memoryBytes == 1 << 30 && s.steps.count == 10)
         #expect(s.thp.perOrder[4] == .always && s.thp.perOrder[9] == .inherit && s.thp.enabled == .madvise)
-        #expect(s.steps[7].op == .pin(proc: "P", addr: 0x4000_0000, size: 4096, flags: [.pin, .longterm], fast: false, id: "p1"))
+        #expect(s.steps[7].op == Op(PinOp(proc: "P", addr: 0x4000_0000, size: 4096, flags: [.pin, .longterm], fast: false, id: "p1")))
         let r = await ExperimentRunner.run(s)
         #expect(r.world.violations.isEmpty && r.errors.isEmpty)
         #expect(r.pinChecks.first?.coherentPages == 1)
@@ -80,9 +80,9 @@ import Testing
         #expect(s.semantics.cowCopy == .alignedRange && s.semantics.anonReuse == .ae && s.semantics.forkIgnoresPins)
         #expect(s.semanticsName.hasPrefix("v6.18 ("))
         #expect(!s.thp.useZeroPage && s.thp.perOrder[2] == .madvise && s.check == .end)
-        #expect(s.steps[7].repeatCount == 4 && s.steps[7].op(1) == .madvise(proc: "P", addr: 0x5000_2000, size: 4096, advice: .dontneed))
-        #expect(s.steps[0].op == .mmap(proc: "P", addr: 0x4000_0000, size: 1 << 20, prot: [.read],
-                                       map: .privateFile(name: "f", kind: .regular, offset: 1)))
+        #expect(s.steps[7].repeatCount == 4 && s.steps[7].op(1) == Op(MadviseOp(proc: "P", addr: 0x5000_2000, size: 4096, advice: .dontneed)))
+        #expect(s.steps[0].op == Op(MmapOp(proc: "P", addr: 0x4000_0000, size: 1 << 20, prot: [.read],
+                                           map: .privateFile(name: "f", kind: .regular, offset: 1))))
     }
 
     func error(_ text: String) -> ConfigError? {

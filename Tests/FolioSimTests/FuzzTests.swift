@@ -94,10 +94,10 @@ import Testing
     static func isSmall(_ s: Scenario) -> Bool {
         var work: UInt64 = 0
         for step in s.steps + s.threads.flatMap(\.steps) + s.after {
-            switch step.op {
-            case .write(_, _, let size, _), .read(_, _, let size, _), .touch(_, _, let size, _, _, _, _):
-                work += (size >> Geometry.pageShift) * UInt64(step.repeatCount)
-            case .mmap, .munmap, .mprotect, .madvise, .mremap:
+            switch step.op.body {
+            case is WriteOp, is ReadOp, is TouchOp:
+                work += (step.op.body.range!.size >> Geometry.pageShift) * UInt64(step.repeatCount)
+            case is MmapOp, is MunmapOp, is MprotectOp, is MadviseOp, is MremapOp:
                 work += UInt64(step.repeatCount)
             default:
                 work += 1

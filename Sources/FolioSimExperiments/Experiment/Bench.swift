@@ -5,9 +5,13 @@ import Foundation
 
 /// One benchmark figure.
 public struct BenchFigure: Sendable {
+    /// What was measured.
     public var name: String
+    /// The figure, in `unit`.
     public var value: Double
+    /// e.g. `M faults/s`, `ms`, `bytes`.
     public var unit: String
+    /// The workload and how the figure was taken.
     public var detail: String
 }
 

@@ -10,7 +10,7 @@ extension Bench {
     /// Ryan's race as a config: A and B share a COW page, B exits, `writers` threads of A
     /// write it, optionally a GUP-fast R/O long-term pin thread; the same text as
     /// Experiments/races/scaling-*.json5.
-    public static func ryanScenario(writers: Int, gupFast: Bool, bound: Int?, inject: String? = nil) -> Scenario {
+    package static func ryanScenario(writers: Int, gupFast: Bool, bound: Int?, inject: String? = nil) -> Scenario {
         var threads = [#"A1: [ { op: "write", proc: "A", addr: "0x10000", value: 2 } ]"#, #"B: [ { op: "exit", proc: "B" } ]"#]
         for w in 2...max(2, writers) { threads.append(#"A\#(w): [ { op: "write", proc: "A", addr: "0x10000", value: \#(w + 1) } ]"#) }
         if gupFast { threads.append(#"G: [ { op: "pin", proc: "A", addr: "0x10000", id: "g", flags: ["fast", "longterm"] } ]"#) }
@@ -29,7 +29,7 @@ extension Bench {
 
     /// MADV_PAGEOUT of a 64K folio against a GUP-fast long-term pin of one of its pages; the
     /// same text as Experiments/races/pageout-64k-vs-gup-fast.json5.
-    public static func pageoutScenario() -> Scenario {
+    package static func pageoutScenario() -> Scenario {
         let text = #"""
         { name: "pageout-64k-vs-gup-fast", memory: "16M", swap: "16M",
           thp: { enabled: "never", sizes: { "64K": "always" } },

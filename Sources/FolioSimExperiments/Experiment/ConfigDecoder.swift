@@ -19,7 +19,7 @@ extension Scenario {
         return try decode(text: text, file: path, semantics: semantics)
     }
 
-    public static func decode(text: String, file: String, semantics override: String? = nil) throws(ConfigError) -> Scenario {
+    package static func decode(text: String, file: String, semantics override: String? = nil) throws(ConfigError) -> Scenario {
         try decode(root: parse(text: text, file: file), file: file, semantics: override)
     }
 
@@ -265,13 +265,24 @@ extension Scenario {
         return thp
     }
 
-    private static let ops = ["mmap", "munmap", "mprotect", "madvise", "mremap", "write", "read", "touch", "fork",
-                              "exit", "pin", "unpin", "checkPin", "vmsplice", "readPipe", "iouringRegister", "gupTestPin",
-                              "readPin", "clearRefs", "trace"]
-
+    /// One step: the op's own fields (`OpBody.decode`), then what every step shares:
+    /// `repeat` and `stride`, the per-step limits, the 47-bit address space.
     private static func decodeStep(_ v: JSONValue, file: String, path: String, procs: inout ProcessTracker) throws(ConfigError) -> Step {
         var f = try Fields(v, file: file, path: path)
         let op = try f.requireString("op")
+        let (repeatCount, stride) = try decodeRepeat(&f, op: op)
+        guard let entry = OpRegistry.entry(named: op) else {
+            throw f.fail("op", "unknown op \(JSONWriter.quote(op)) (expected one of \(OpRegistry.all.map(\.name).joined(separator: ", ")))")
+        }
+        let step = Step(Op(try entry.decode(&f, &procs, repeatCount)), repeatCount: repeatCount, stride: op == "touch" ? 0 : stride)
+        if let end = step.highestAddress, end > Geometry.taskSize {
+            throw f.fail(f.has("repeat") ? "repeat" : "size", "the range ends beyond the 47-bit user address space (0x\(String(Geometry.taskSize, radix: 16)))")
+        }
+        return step
+    }
+
+    /// A step's `repeat` and `stride` (a `touch`'s `stride` is its pattern's).
+    private static func decodeRepeat(_ f: inout Fields, op: String) throws(ConfigError) -> (Int, UInt64) {
         let repeatCount = try f.int("repeat", min: 1) ?? 1
         if repeatCount > ConfigLimits.maxRepeat { throw f.fail("repeat", "expected at most \(ConfigLimits.maxRepeat) repetitions, found \(repeatCount)") }
         let stride = try f.size("stride") ?? 0
@@ -279,177 +290,11 @@ extension Scenario {
             guard f.has("repeat") else { throw f.fail("stride", "a stride needs \"repeat\"") }
             guard stride % Geometry.pageSize == 0 else { throw f.fail("stride", "expected a multiple of 4K") }
         }
-        if repeatCount > 1 && !["mmap", "munmap", "mprotect", "madvise", "mremap", "write", "read"].contains(op) {
+        if repeatCount > 1 && !(OpRegistry.entry(named: op)?.repeatable ?? false) {
             throw f.fail("repeat", "only ops with an address can repeat")
         }
         if repeatCount > 1 && op != "touch" && !f.has("stride") { throw f.fail("stride", "missing required field (\"repeat\" needs a stride such as \"64K\")") }
-        func proc() throws(ConfigError) -> String {
-            let p = try f.requireString("proc")
-            try procs.use(p, f.fail("proc", ""))
-            return p
-        }
-        func prot() throws(ConfigError) -> Prot {
-            let s = try f.requireString("prot")
-            guard let p = parseProt(s) else { throw f.fail("prot", "expected \"none\" or letters of \"rwx\" such as \"rw\", found \(JSONWriter.quote(s))") }
-            return p
-        }
-        func value(_ key: String) throws(ConfigError) -> UInt32? {
-            guard let n = try f.int(key) else { return nil }
-            guard n >= 0, n <= Int(UInt32.max) else { throw f.fail(key, "expected an integer from 0 to 4294967295") }
-            return UInt32(n)
-        }
-        let result: Op
-        switch op {
-        case "mmap":
-            let p = try proc()
-            let addr = try f.requireAddress("addr"), size = try f.pageSize("size"), pr = try prot()
-            let map = try f.requireString("map")
-            let kind = try f.choice("fileKind", FileKind.self) ?? .memfd
-            let offset = try f.size("offset") ?? 0
-            if offset % Geometry.pageSize != 0 { throw f.fail("offset", "expected a multiple of 4K") }
-            switch map {
-            case "private-anon":
-                if f.has("file") { throw f.fail("file", "a private-anon mapping has no file") }
-                result = .mmap(proc: p, addr: addr, size: size, prot: pr, map: .privateAnon)
-            case "private-file", "shared-file":
-                guard let file = try f.string("file") else { throw f.fail("file", "missing required field (a \(map) mapping needs a file name)") }
-                let spec: MapSpec = map == "private-file"
-                    ? .privateFile(name: file, kind: kind, offset: offset >> Geometry.pageShift)
-                    : .sharedFile(name: file, kind: kind, offset: offset >> Geometry.pageShift)
-                result = .mmap(proc: p, addr: addr, size: size, prot: pr, map: spec)
-            default:
-                throw f.fail("map", "expected one of \"private-anon\", \"private-file\", \"shared-file\", found \(JSONWriter.quote(map))")
-            }
-        case "munmap":
-            result = .munmap(proc: try proc(), addr: try f.requireAddress("addr"), size: try f.pageSize("size"))
-        case "mprotect":
-            result = .mprotect(proc: try proc(), addr: try f.requireAddress("addr"), size: try f.pageSize("size"), prot: try prot())
-        case "madvise":
-            let p = try proc()
-            let addr = try f.requireAddress("addr"), size = try f.pageSize("size")
-            guard let adv = try f.choice("advice", Advice.self) else { throw f.fail("advice", "missing required field") }
-            result = .madvise(proc: p, addr: addr, size: size, advice: adv)
-        case "mremap":
-            let p = try proc()
-            let addr = try f.requireAddress("addr"), size = try f.pageSize("size")
-            guard let to = try f.address("to") else { throw f.fail("to", "missing required field") }
-            result = .mremap(proc: p, addr: addr, size: size, to: to)
-        case "write":
-            result = .write(proc: try proc(), addr: try f.requireAddress("addr"), size: try f.pageSize("size", default: Geometry.pageSize),
-                            value: try value("value") ?? 1)
-        case "read":
-            result = .read(proc: try proc(), addr: try f.requireAddress("addr"), size: try f.pageSize("size", default: Geometry.pageSize),
-                           expect: try value("expect"))
-        case "touch":
-            let p = try proc()
-            let addr = try f.requireAddress("addr"), size = try f.pageSize("size")
-            let count = try f.int("count", min: 1)
-            if let c = count, c > ConfigLimits.maxAccessesPerStep { throw f.fail("count", "expected at most \(ConfigLimits.maxAccessesPerStep) accesses, found \(c)") }
-            let pattern: TouchPattern
-            switch try f.string("pattern") ?? "seq" {
-            case "seq": pattern = .seq
-            case "random":
-                guard let seed = try f.int("seed", min: 0) else { throw f.fail("seed", "missing required field (pattern \"random\" needs a seed)") }
-                guard count != nil else { throw f.fail("count", "missing required field (pattern \"random\" needs a count)") }
-                pattern = .random(seed: UInt64(seed))
-            case "stride":
-                guard let stride = try f.size("stride") else { throw f.fail("stride", "missing required field (pattern \"stride\" needs a stride such as \"64K\")") }
-                guard stride > 0, stride % Geometry.pageSize == 0 else { throw f.fail("stride", "expected a positive multiple of 4K") }
-                pattern = .stride(stride >> Geometry.pageShift)
-            case let other:
-                throw f.fail("pattern", "expected one of \"seq\", \"random\", \"stride\", found \(JSONWriter.quote(other))")
-            }
-            result = .touch(proc: p, addr: addr, size: size, pattern: pattern, count: count,
-                            write: try f.bool("write") ?? false, value: try value("value") ?? 1)
-        case "fork":
-            let p = try proc()
-            let child = try f.requireString("child")
-            try procs.create(child, f.fail("child", ""))
-            result = .fork(proc: p, child: child)
-        case "exit":
-            let p = try proc()
-            procs.exit(p, f.fail("proc", ""))
-            result = .exit(proc: p)
-        case "pin":
-            let p = try proc()
-            let addr = try f.requireAddress("addr"), size = try f.pageSize("size", default: Geometry.pageSize)
-            let id = try f.requireString("id")
-            if procs.pins.contains(id) { throw f.fail("id", "pin \(JSONWriter.quote(id)) is already held") }
-            var flags: GUPFlags = [.pin]
-            var fast = false
-            for (i, s) in (try f.strings("flags") ?? []).enumerated() {
-                switch s {
-                case "longterm": flags.insert(.longterm)
-                case "write": flags.insert(.write)
-                case "force": flags.insert(.force)
-                case "fast": fast = true
-                case "get": flags.remove(.pin); flags.insert(.get)
-                default:
-                    throw ConfigError(file: file, path: "\(f.sub("flags"))[\(i)]",
-                                      message: "expected one of \"longterm\", \"write\", \"force\", \"fast\", \"get\", found \(JSONWriter.quote(s))")
-                }
-            }
-            if flags.contains(.get) && flags.contains(.longterm) { throw f.fail("flags", "\"longterm\" needs FOLL_PIN; it cannot go with \"get\"") }
-            procs.takePin(id, f.sub("id"))
-            result = .pin(proc: p, addr: addr, size: size, flags: flags, fast: fast, id: id)
-        case "unpin", "checkPin":
-            let id = try f.requireString("id")
-            guard procs.hasPin(id) else { throw procs.noPin(id, f.fail("id", "")) }
-            if op == "unpin" { procs.releasePin(id, f.sub("id")) }
-            result = op == "unpin" ? .unpin(id: id) : .checkPin(id: id)
-        case "vmsplice":
-            let p = try proc()
-            let addr = try f.requireAddress("addr"), size = try f.pageSize("size", default: Geometry.pageSize)
-            let pipe = try f.requireString("pipe")
-            procs.pipes.insert(pipe)
-            procs.thread?.filled.insert(pipe)
-            result = .vmsplice(proc: p, addr: addr, size: size, pipe: pipe)
-        case "readPipe":
-            let p = try proc()
-            let pipe = try f.requireString("pipe")
-            guard procs.hasPipe(pipe) else { throw f.fail("pipe", "nothing was vmspliced into pipe \(JSONWriter.quote(pipe)) before this step") }
-            procs.pipes.remove(pipe)
-            procs.thread?.drained[pipe] = f.sub("pipe")
-            result = .readPipe(proc: p, pipe: pipe, expect: try value("expect"))
-        case "iouringRegister", "gupTestPin":
-            let p = try proc()
-            let addr = try f.requireAddress("addr"), size = try f.pageSize("size", default: Geometry.pageSize)
-            let id = try f.requireString("id")
-            if procs.pins.contains(id) { throw f.fail("id", "pin \(JSONWriter.quote(id)) is already held") }
-            procs.takePin(id, f.sub("id"))
-            if op == "iouringRegister" {
-                result = .iouringRegister(proc: p, addr: addr, size: size, id: id)
-            } else {
-                result = .gupTestPin(proc: p, addr: addr, size: size, fast: try f.bool("fast") ?? false, id: id)
-            }
-        case "readPin":
-            let id = try f.requireString("id")
-            guard procs.hasPin(id) else { throw procs.noPin(id, f.fail("id", "")) }
-            result = .readPin(id: id, expect: try value("expect"))
-        case "clearRefs":
-            result = .clearRefs(proc: try proc())
-        case "trace":
-            let name = try f.requireString("file")
-            let dir = (file as NSString).deletingLastPathComponent
-            let path = name.hasPrefix("/") || dir.isEmpty ? name : (dir as NSString).appendingPathComponent(name)
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw f.fail("file", "cannot read \(JSONWriter.quote(path)) (expected the text of perf script, see the README's trace recipe)")
-            }
-            do {
-                result = .trace(file: path, trace: try PerfTrace.parse(text))
-            } catch {
-                throw f.fail("file", "\(JSONWriter.quote(path)) line \(error.line): \(error.message)")
-            }
-        default:
-            throw f.fail("op", "unknown op \(JSONWriter.quote(op)) (expected one of \(ops.joined(separator: ", ")))")
-        }
-        try f.finish()
-        let step = Step(result, repeatCount: repeatCount, stride: op == "touch" ? 0 : stride)
-        try ConfigLimits.check(step, &f)
-        if let end = step.highestAddress, end > Geometry.taskSize {
-            throw f.fail(f.has("repeat") ? "repeat" : "size", "the range ends beyond the 47-bit user address space (0x\(String(Geometry.taskSize, radix: 16)))")
-        }
-        return step
+        return (repeatCount, stride)
     }
 }
 
@@ -554,11 +399,14 @@ struct ThreadEffects {
                     guard let v = members.first(where: { $0.key == k })?.value, case .string(let s) = v else { return nil }
                     return s
                 }
-                switch str("op") {
-                case "fork": if let c = str("child") { out.processes.insert(c) }
-                case "pin", "iouringRegister", "gupTestPin": if let id = str("id") { out.pins.insert(id) }
-                case "vmsplice": if let p = str("pipe") { out.pipes.insert(p) }
-                default: break
+                guard let op = str("op"), let entry = OpRegistry.entry(named: op) else { continue }
+                for (field, kind) in entry.creates {
+                    guard let name = str(field) else { continue }
+                    switch kind {
+                    case .process: out.processes.insert(name)
+                    case .pin: out.pins.insert(name)
+                    case .pipe: out.pipes.insert(name)
+                    }
                 }
             }
         }
@@ -600,7 +448,7 @@ struct ThreadEffects {
 }
 
 /// Injected bugs a config can switch on (`semantics.inject`).
-public enum Injection: String, CaseIterable, Sendable {
+package enum Injection: String, CaseIterable, Sendable {
     case skipPTESameAfterCopy = "skip-pte-same-after-copy"
     case gupFastSkipsSeqCheck = "gup-fast-skips-seq-check"
     case gupFastSkipsPTERecheck = "gup-fast-skips-pte-recheck"
@@ -624,51 +472,42 @@ public enum Injection: String, CaseIterable, Sendable {
 
 /// The work one step may ask for, checked before anything runs, so that a config cannot make
 /// FolioSim run for hours or allocate without bound.
-public enum ConfigLimits {
+package enum ConfigLimits {
     /// Repetitions of one step.
-    public static let maxRepeat = 1 << 20
+    package static let maxRepeat = 1 << 20
     /// Page accesses of one `write`, `read` or `touch` step, repetitions included: 2^26
     /// pages, a 256 GiB write.
-    public static let maxAccessesPerStep = 1 << 26
+    package static let maxAccessesPerStep = 1 << 26
     /// Pages one pin, vmsplice or io_uring registration holds: 2^20 pages, 4 GiB.
-    public static let maxPinPages = 1 << 20
+    package static let maxPinPages = 1 << 20
     /// Pages of address space the range ops (mmap, munmap, mprotect, madvise, mremap) may walk
     /// in one step, repetitions included: 2^35 pages, the whole 47-bit user address space.
-    public static let maxRangePagesPerStep: UInt64 = 1 << 35
+    package static let maxRangePagesPerStep: UInt64 = 1 << 35
 
-    static func check(_ step: Step, _ f: inout Fields) throws(ConfigError) {
-        let reps = UInt64(step.repeatCount)
-        func pages(_ size: UInt64) -> UInt64 { size >> Geometry.pageShift }
-        func total(_ perRep: UInt64) -> UInt64 {
-            let (t, o) = perRep.multipliedReportingOverflow(by: reps)
-            return o ? .max : t
+    /// `a × b`, or `UInt64.max` when that overflows.
+    static func times(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let (t, o) = a.multipliedReportingOverflow(by: b)
+        return o ? .max : t
+    }
+
+    /// A range op's walk: `pages` of address space, `repeats` times.
+    static func checkWalk(pages: UInt64, repeats: UInt64, _ f: inout Fields) throws(ConfigError) {
+        let n = times(pages, repeats)
+        if n > maxRangePagesPerStep {
+            throw f.fail("repeat", "the step would walk \(n) pages of address space; at most \(maxRangePagesPerStep) per step")
         }
-        switch step.op {
-        case .write(_, _, let size, _), .read(_, _, let size, _):
-            if total(pages(size)) > UInt64(maxAccessesPerStep) {
-                throw f.fail(f.has("repeat") ? "repeat" : "size", "the step would access \(total(pages(size))) pages; at most \(maxAccessesPerStep) (256 GiB) per step")
-            }
-        case .touch(_, _, let size, let pattern, let count, _, _):
-            let n: UInt64
-            switch pattern {
-            case .seq:
-                let (t, o) = pages(size).multipliedReportingOverflow(by: UInt64(count ?? 1))
-                n = o ? .max : t
-            case .random: n = UInt64(count ?? 1)
-            case .stride(let s): n = count.map(UInt64.init) ?? (pages(size) + s - 1) / s
-            }
-            if n > UInt64(maxAccessesPerStep) {
-                throw f.fail("count", "the step would access \(n == .max ? "more than 2^64" : "\(n)") pages; at most \(maxAccessesPerStep) (256 GiB) per step")
-            }
-        case .pin(_, _, let size, _, _, _), .vmsplice(_, _, let size, _), .iouringRegister(_, _, let size, _), .gupTestPin(_, _, let size, _, _):
-            if pages(size) > UInt64(maxPinPages) { throw f.fail("size", "expected at most \(maxPinPages) pages (4G) in one pin, found \(pages(size))") }
-        case .mmap(_, _, let size, _, _), .munmap(_, _, let size), .mprotect(_, _, let size, _), .madvise(_, _, let size, _),
-             .mremap(_, _, let size, _):
-            if total(pages(size)) > maxRangePagesPerStep {
-                throw f.fail("repeat", "the step would walk \(total(pages(size))) pages of address space; at most \(maxRangePagesPerStep) per step")
-            }
-        default:
-            break
+    }
+
+    /// A step that accesses `pages` pages in all (`key` is the field to blame).
+    static func checkAccesses(pages: UInt64, key: String, _ f: inout Fields) throws(ConfigError) {
+        if pages > UInt64(maxAccessesPerStep) {
+            throw f.fail(key, "the step would access \(pages) pages; at most \(maxAccessesPerStep) (256 GiB) per step")
         }
+    }
+
+    /// A pin, io_uring buffer or vmsplice of `size` bytes.
+    static func checkPin(size: UInt64, _ f: inout Fields) throws(ConfigError) {
+        let pages = size >> Geometry.pageShift
+        if pages > UInt64(maxPinPages) { throw f.fail("size", "expected at most \(maxPinPages) pages (4G) in one pin, found \(pages)") }
     }
 }

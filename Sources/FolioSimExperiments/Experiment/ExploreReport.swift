@@ -41,7 +41,7 @@ public enum ExploreReport {
         return inv.holdsAtEveryStep ? "holds at every step" : "holds at rest"
     }
 
-    public static func strategyName(_ s: ExploreStrategy, cache: StateCacheMode? = nil) -> String {
+    package static func strategyName(_ s: ExploreStrategy, cache: StateCacheMode? = nil) -> String {
         switch s {
         case .scripted(let text): "scripted \"\(text)\""
         case .dfs(let b, let red):
@@ -111,6 +111,7 @@ public enum ExploreReport {
         ])
     }
 
+    /// `explore --json`: the result, the counterexamples, the outcomes and the search's figures.
     public static func json(_ r: ExploreResult, _ s: Scenario) -> JSONValue {
         var members: [(key: String, value: JSONValue)] = [
             ("result", .string(r.counterexample == nil ? "ok" : "violation")),
@@ -143,6 +144,7 @@ public enum ExploreReport {
         return .object(members)
     }
 
+    /// `replay`: the trace, the schedule and the verdict.
     public static func replayText(_ r: ReplayResult) -> String {
         var out = r.trace.joined(separator: "\n") + "\n"
         out += "schedule: \"\(r.schedule)\" (\(r.preemptions) preemption\(r.preemptions == 1 ? "" : "s"), \(r.steps) steps)\n"
@@ -152,6 +154,7 @@ public enum ExploreReport {
         return out
     }
 
+    /// `replay --json`.
     public static func replayJSON(_ r: ReplayResult) -> JSONValue {
         var m: [(key: String, value: JSONValue)] = [
             ("result", .string(r.violation == nil ? "ok" : "violation")),

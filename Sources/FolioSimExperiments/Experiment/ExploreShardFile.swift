@@ -7,7 +7,7 @@ extension ExploreShard {
     /// The fingerprint of a search: FNV-1a of the shard file format, the config's text, the
     /// rules in effect and the options (`--jobs` aside: it changes no result). A build with
     /// other kernel paths but the same format is caught only by the merge's replays.
-    public static func fingerprint(configText: String, scenario: Scenario, options: ExploreOptions) -> String {
+    package static func fingerprint(configText: String, scenario: Scenario, options: ExploreOptions) -> String {
         var o = options
         o.jobs = nil
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -24,7 +24,7 @@ extension ExploreShard {
 
     static let format = "foliosim explore shard 1"
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         .object([
             ("format", .string(Self.format)), ("shard", .int(index)), ("count", .int(count)),
             ("fingerprint", .string(fingerprint)), ("threads", .int(threads)),

@@ -2,26 +2,26 @@ import FolioSimModel
 import FolioSimExplore
 
 /// A syntax error with its line and column (1-based).
-public struct JSON5SyntaxError: Error, Equatable, Sendable {
-    public var line: Int
-    public var column: Int
-    public var message: String
+package struct JSON5SyntaxError: Error, Equatable, Sendable {
+    package var line: Int
+    package var column: Int
+    package var message: String
 }
 
 /// A JSON5 parser (comments, trailing commas, unquoted keys, single quotes, hex numbers,
 /// leading/trailing decimal points, +/-Infinity and NaN). Foundation's `JSONDecoder` accepts
 /// JSON5 too but reports neither the position of a syntax error nor unknown keys, and
 /// configs need both.
-public struct JSON5Parser {
+package struct JSON5Parser {
     private let bytes: [UInt8]
     private var pos = 0
     private var depth = 0
     /// Objects and arrays nest at most this deep; a config needs five levels.
-    public static let maxDepth = 64
+    package static let maxDepth = 64
 
-    public init(_ text: String) { bytes = Array(text.utf8) }
+    package init(_ text: String) { bytes = Array(text.utf8) }
 
-    public static func parse(_ text: String) throws(JSON5SyntaxError) -> JSONValue {
+    package static func parse(_ text: String) throws(JSON5SyntaxError) -> JSONValue {
         var p = JSON5Parser(text)
         p.skipSpace()
         let v = try p.value()

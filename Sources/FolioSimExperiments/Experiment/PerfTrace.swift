@@ -13,8 +13,8 @@ import Foundation
 /// write). Left out: the data values (every replayed store writes 1), timing, threads as
 /// separate schedulable entities (a thread's faults go to its process), and file mappings,
 /// whose faults are counted, not replayed.
-public struct PerfTrace: Equatable, Sendable {
-    public enum Event: Equatable, Sendable {
+package struct PerfTrace: Equatable, Sendable {
+    package enum Event: Equatable, Sendable {
         /// A mapping appears (replacing what was there): anonymous or not, with its protection.
         case map(pid: Int32, addr: UInt64, size: UInt64, anon: Bool, prot: Prot)
         case unmap(pid: Int32, addr: UInt64, size: UInt64)
@@ -27,13 +27,13 @@ public struct PerfTrace: Equatable, Sendable {
         case fault(pid: Int32, addr: UInt64, write: Bool)
     }
 
-    public var events: [Event] = []
+    package var events: [Event] = []
     /// Lines read, and lines of other events left out.
-    public var lines = 0
-    public var skipped = 0
+    package var lines = 0
+    package var skipped = 0
 
     /// Parses `perf script --show-mmap-events --show-task-events -F comm,pid,tid,time,event,trace`.
-    public static func parse(_ text: String) throws(TraceError) -> PerfTrace {
+    package static func parse(_ text: String) throws(TraceError) -> PerfTrace {
         var t = PerfTrace()
         var pendingMremap: [Int32: (addr: UInt64, old: UInt64, new: UInt64)] = [:]
         var lineNo = 0
@@ -173,7 +173,7 @@ public struct PerfTrace: Equatable, Sendable {
     }
 }
 
-public struct TraceError: Error, Equatable {
-    public let line: Int
-    public let message: String
+package struct TraceError: Error, Equatable {
+    package let line: Int
+    package let message: String
 }

@@ -60,6 +60,7 @@ public enum Report {
         }
     }
 
+    /// `run --json`: every counter, gauge, folio census, error and violation, keys in a fixed order.
     public static func json(_ r: RunResult) -> JSONValue {
         let w = r.world
         let liveRSS = w.mms.filter(\.alive).reduce(0) { $0 + $1.rssAnon }

@@ -2,30 +2,30 @@ import FolioSimModel
 import FolioSimExplore
 
 /// A step that failed (the syscall returned an error, or the access was killed by a signal).
-public struct StepError: Equatable, Sendable {
-    public var step: Int
-    public var operation: String
-    public var message: String
+package struct StepError: Equatable, Sendable {
+    package var step: Int
+    package var operation: String
+    package var message: String
 }
 
 /// The outcome of one `checkPin` step.
-public struct PinCheck: Equatable, Sendable {
-    public var step: Int
-    public var id: String
+package struct PinCheck: Equatable, Sendable {
+    package var step: Int
+    package var id: String
     /// Pages whose pinned copy and mapped copy agree, out of `pages`.
-    public var coherentPages: Int
-    public var pages: Int
+    package var coherentPages: Int
+    package var pages: Int
     /// "coherent", "stale" (a `pin-coherent` violation), "unmapped" (the user unmapped a
     /// pinned page; the rest are coherent) or "not checked" (FOLL_GET).
-    public var verdict: String
+    package var verdict: String
 }
 
 /// What one `readPipe` or `readPin` step returned: the data word of each page, in order.
-public struct DeviceRead: Equatable, Sendable {
-    public var step: Int
+package struct DeviceRead: Equatable, Sendable {
+    package var step: Int
     /// `pipe NAME` or `pin ID`.
-    public var source: String
-    public var data: [UInt32]
+    package var source: String
+    package var data: [UInt32]
 }
 
 extension Observation {
@@ -54,22 +54,27 @@ extension Observation {
 
 /// Everything a run produced; reports read only this.
 public struct RunResult {
-    public var scenario: Scenario
+    package var scenario: Scenario
+    /// The world as the run left it.
     public var world: World
-    public var errors: [StepError]
-    public var pinChecks: [PinCheck]
-    public var reads: [DeviceRead]
+    package var errors: [StepError]
+    package var pinChecks: [PinCheck]
+    package var reads: [DeviceRead]
     /// What each `trace` step replayed.
-    public var traces: [TraceStats] = []
-    public var peakUsedPages: Int
+    package var traces: [TraceStats] = []
+    package var peakUsedPages: Int
     /// The peak of MM_ANONPAGES over the live processes (after every step, and every event
     /// of a trace).
-    public var peakAnonPages = 0
+    package var peakAnonPages = 0
     /// Trace lines, when tracing was on.
     public var trace: [TraceEvent]
     /// What the `after` steps observed (a config with `threads`: the outcome of the
     /// non-preemptive schedule).
-    public var observed: [Observation] = []
+    package var observed: [Observation] = []
+    /// The event counters summed over every process of the run (exited ones too).
+    public var totals: ProcessStats { world.totalStats }
+    /// The invariant violations the checks found, in the order found.
+    public var violations: [Violation] { world.violations }
 }
 
 /// Runs a scenario step by step with the run-to-completion scheduler (no scheduler attached:
@@ -205,77 +210,19 @@ final class RunState {
         await perform(op, step: step, t, threadName: threadName)
     }
 
-    /// Runs one op in `t` (nil for ops on a pin and for traces).
+    /// Runs one op in `t` (nil for ops on a pin and for traces): what the op's definition
+    /// calls in the model; a thrown error is the step's error.
     private func perform(_ op: Op, step: Int, _ t: SimThread?, threadName: String?) async {
         do {
-            switch op {
-            case .mmap(_, let addr, let size, let prot, let map):
-                let kind: MapKind
-                switch map {
-                case .privateAnon: kind = .privateAnon
-                case .privateFile(let name, let fk, let off): kind = .privateFile(file: world.fileIndex(named: name, kind: fk), pgoff: off)
-                case .sharedFile(let name, let fk, let off): kind = .sharedFile(file: world.fileIndex(named: name, kind: fk), pgoff: off)
-                }
-                try await world.mmap(t!, addr: addr, size: size, prot: prot, kind: kind)
-            case .munmap(_, let addr, let size):
-                try await world.munmap(t!, addr: addr, size: size)
-            case .mprotect(_, let addr, let size, let prot):
-                try await world.mprotect(t!, addr: addr, size: size, prot: prot)
-            case .madvise(_, let addr, let size, let advice):
-                try await world.madvise(t!, addr: addr, size: size, advice: advice)
-            case .mremap(_, let addr, let size, let to):
-                try await world.mremap(t!, from: addr, size: size, to: to)
-            case .write(_, let addr, let size, let value):
-                await access(step, op, t!, pages(addr, size), write: true, value: value, expect: nil)
-            case .read(_, let addr, let size, let expect):
-                let values = await access(step, op, t!, pages(addr, size), write: false, value: 0, expect: expect)
-                if let values { observations?.append(.data(values)) }
-            case .touch(_, let addr, let size, let pattern, let count, let write, let value):
-                await access(step, op, t!, touchPages(addr, size, pattern, count), write: write, value: value, expect: nil)
-            case .fork(_, let child):
-                threads[child] = try await world.fork(t!, childName: child)
-            case .exit(let p):
-                await world.exitMM(t!)
-                threads[p] = nil
-            case .pin(_, let addr, let size, let flags, let fast, let id):
-                try await world.pin(t!, id: id, addr: addr, nrPages: Int(size >> Geometry.pageShift), flags: flags, fast: fast)
-            case .unpin(let id):
-                await world.releasePin(id: id, by: threadName.flatMap { n in world.threads.last { $0.name == n } })
-            case .checkPin(let id):
-                await checkPin(step, id)
-            case .vmsplice(_, let addr, let size, let pipe):
-                try await world.vmsplice(t!, pipe: pipe, addr: addr, nrPages: Int(size >> Geometry.pageShift))
-            case .readPipe(_, let pipe, let expect):
-                let data = await world.readPipe(t, pipe: pipe) ?? []
-                recordRead(step, "pipe \(pipe)", data, expect: expect, mm: t!.mm)
-                observations?.append(.data(data))
-            case .iouringRegister(_, let addr, let size, let id):
-                try await world.iouringRegister(t!, id: id, addr: addr, nrPages: Int(size >> Geometry.pageShift))
-            case .gupTestPin(_, let addr, let size, let fast, let id):
-                try await world.gupTestPin(t!, id: id, addr: addr, nrPages: Int(size >> Geometry.pageShift), fast: fast)
-            case .trace(let file, let trace):
-                traces.append(await replay(trace, file: file))
-            case .readPin(let id, let expect):
-                let data = world.readPinned(id: id) ?? []
-                let mm = world.pins.last { $0.id == id && !$0.released }.map { world.mms[$0.mm] }
-                recordRead(step, "pin \(id)", data, expect: expect, mm: mm)
-                observations?.append(.data(data))
-            case .clearRefs:
-                await world.clearRefsSoftDirty(t!)
-            }
+            try await op.body.run(OpRun(state: self, step: step, thread: t, threadName: threadName))
         } catch {
             fail(step, op, "\(error)")
         }
     }
 
     /// The pages of `[addr, addr + size)`, generated one at a time.
-    func pages(_ addr: UInt64, _ size: UInt64) -> StrideTo<UInt64> {
+    static func pages(_ addr: UInt64, _ size: UInt64) -> StrideTo<UInt64> {
         stride(from: addr, to: addr + size, by: Int(Geometry.pageSize))
-    }
-
-    /// The addresses a `touch` step accesses (`TouchPattern.addresses`).
-    func touchPages(_ addr: UInt64, _ size: UInt64, _ pattern: TouchPattern, _ count: Int?) -> AnySequence<UInt64> {
-        pattern.addresses(addr, size, count: count)
     }
 
     /// Accesses every address in order; returns the values loaded (when observing a read),
@@ -315,7 +262,7 @@ final class RunState {
 
     func checkPin(_ step: Int, _ id: String) async {
         guard let r = world.checkPinCoherent(id) else {
-            fail(step, .checkPin(id: id), "no pin \(JSONWriter.quote(id)) is held")
+            fail(step, Op(CheckPinOp(id: id)), "no pin \(JSONWriter.quote(id)) is held")
             return
         }
         pinChecks.append(PinCheck(step: step, id: id, coherentPages: r.coherent, pages: r.pages, verdict: r.verdict))

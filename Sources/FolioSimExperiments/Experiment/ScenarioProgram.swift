@@ -1,13 +1,14 @@
 import FolioSimModel
 import FolioSimExplore
 
-extension Op: DescribedOperation {}
 
 /// A config as the explorer sees it: `steps` are the setup, `threads` the threads, `after`
 /// the closing operations whose observations are a run's outcome.
 extension Scenario: ExplorableProgram {
+    /// The `threads` section's names, in order.
     public var threadNames: [String] { threads.map(\.name) }
 
+    /// A fresh world with `steps` run, and the user space that runs `threads` and `after`.
     public func setUp() async -> (world: World, userSpace: any UserSpace) {
         let world = newWorld()
         let state = RunState(world: world)

@@ -21,13 +21,14 @@ import Foundation
 /// Every point is decoded, and every metric checked against the result's shape, before
 /// anything runs: a bad axis or metric is a config error.
 public struct SweepPlan: Sendable {
-    public let file: String
+    package let file: String
+    /// The sweep's `name`.
     public let name: String
-    public let axes: [SweepAxis]
-    public let metrics: [String]
+    package let axes: [SweepAxis]
+    package let metrics: [String]
     /// The grid's points in order, the first axis varying slowest (empty for a plan rebuilt
     /// from shard outputs, which only writes files).
-    public let points: [Scenario]
+    package let points: [Scenario]
 
     /// The number of points (Int.max when it would overflow).
     public var pointCount: Int {
@@ -37,7 +38,7 @@ public struct SweepPlan: Sendable {
         }
     }
     /// The index on each axis of point `p` (the first axis varies slowest).
-    public func coordinates(of p: Int) -> [Int] {
+    package func coordinates(of p: Int) -> [Int] {
         var coord = Array(repeating: 0, count: axes.count)
         var rest = p
         for i in axes.indices.reversed() {
@@ -48,14 +49,14 @@ public struct SweepPlan: Sendable {
     }
 }
 
-public struct SweepAxis: Sendable, Equatable {
-    public let name: String
-    public let values: [JSONValue]
+package struct SweepAxis: Sendable, Equatable {
+    package let name: String
+    package let values: [JSONValue]
     /// A parameter the steps use (`"${name}"`), not a config field.
-    public let isParameter: Bool
+    package let isParameter: Bool
 
     /// The value as a table cell and legend label: a string as is, anything else as compact JSON.
-    public func label(_ i: Int) -> String {
+    package func label(_ i: Int) -> String {
         if case .string(let s) = values[i] { return s }
         return JSONWriter.write(values[i], indent: nil)
     }
@@ -64,8 +65,9 @@ public struct SweepAxis: Sendable, Equatable {
 /// A point's result: the metric values (nil where the result has no such number, e.g. a
 /// process that a point never created) and its invariant violations.
 public struct SweepRow: Sendable, Equatable {
-    public let point: Int
-    public let metrics: [Double?]
+    package let point: Int
+    package let metrics: [Double?]
+    /// Invariant violations the point ran into.
     public let violations: Int
 }
 
@@ -83,7 +85,7 @@ extension Sweep {
         return try plan(text: text, file: path)
     }
 
-    public static func plan(text: String, file: String) throws(ConfigError) -> SweepPlan {
+    package static func plan(text: String, file: String) throws(ConfigError) -> SweepPlan {
         let root = try Scenario.parse(text: text, file: file)
         guard case .object(var members) = root else { throw ConfigError(file: file, path: "", message: "expected an object") }
         guard let si = members.firstIndex(where: { $0.key == "sweep" }) else {
@@ -234,7 +236,7 @@ extension Sweep {
     }
 
     /// The value at a dotted path in a JSON result, nil if there is none.
-    public static func lookup(_ v: JSONValue, _ path: [String]) -> JSONValue? {
+    package static func lookup(_ v: JSONValue, _ path: [String]) -> JSONValue? {
         var cur = v
         for k in path {
             guard case .object(let ms) = cur, let next = ms.first(where: { $0.key == k })?.value else { return nil }

@@ -60,7 +60,7 @@ extension Sweep {
     }
 
     /// One row per point: the axis values, then the metrics, in the order written.
-    public static func csv(_ plan: SweepPlan, _ rows: [SweepRow]) -> String {
+    package static func csv(_ plan: SweepPlan, _ rows: [SweepRow]) -> String {
         var out = (plan.axes.map(\.name) + plan.metrics).map(csvField).joined(separator: ",") + "\n"
         for row in rows {
             let axes = zip(plan.axes, plan.coordinates(of: row.point)).map { $0.label($1) }
@@ -103,7 +103,7 @@ extension Sweep {
     }
 
     /// The file of each metric's chart in the output directory.
-    public static func chartFile(_ metric: String) -> String {
+    package static func chartFile(_ metric: String) -> String {
         metric.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-" ? $0 : "_" }.reduce("") { $0 + String($1) } + ".svg"
     }
 

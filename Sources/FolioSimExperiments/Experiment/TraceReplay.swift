@@ -5,17 +5,17 @@ import FolioSimExplore
 /// through the simulated kernel; file and special mappings are only tracked, so that a fault
 /// in one is counted as such. Each traced process is a FolioSim process named `pidN` (`pidN+1`,
 /// `pidN+2`, … after each exec).
-public struct TraceStats: Sendable, Equatable {
-    public var file: String
-    public var events = 0
+package struct TraceStats: Sendable, Equatable {
+    package var file: String
+    package var events = 0
     /// Faults in anonymous mappings (replayed), in file or special mappings (counted), and
     /// at addresses no mapping of the trace covers.
-    public var anonFaults = 0
-    public var fileFaults = 0
-    public var unmappedFaults = 0
-    public var processes = 0
+    package var anonFaults = 0
+    package var fileFaults = 0
+    package var unmappedFaults = 0
+    package var processes = 0
     /// Mapping changes the simulated kernel refused.
-    public var failedOps = 0
+    package var failedOps = 0
 }
 
 /// Non-overlapping address ranges, in order.

@@ -4,7 +4,7 @@ import FolioSimExplore
 /// What `foliosim kernel-diff` asks a host helper process to do for one config step: the
 /// system calls of the op, written as one text line (`HostCommand.line`) that the helper
 /// parses back (`HostCommand(line:)`).
-public enum HostCommand: Equatable, Sendable {
+package enum HostCommand: Equatable, Sendable {
     case mmap(addr: UInt64, size: UInt64, prot: Prot)
     case munmap(addr: UInt64, size: UInt64)
     case mprotect(addr: UInt64, size: UInt64, prot: Prot)
@@ -36,7 +36,7 @@ public enum HostCommand: Equatable, Sendable {
     case empty
 
     /// The command as the helper reads it.
-    public var line: String {
+    package var line: String {
         func h(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
         switch self {
         case .mmap(let a, let s, let p): return "mmap \(h(a)) \(h(s)) \(p.rawValue)"
@@ -66,7 +66,7 @@ public enum HostCommand: Equatable, Sendable {
     }
 
     /// Parses `line`; nil when it is not a command.
-    public init?(line: String) {
+    package init?(line: String) {
         let w = line.split(separator: " ").map(String.init)
         guard let verb = w.first else { return nil }
         func n(_ i: Int) -> UInt64? {
@@ -107,30 +107,30 @@ public enum HostCommand: Equatable, Sendable {
 }
 
 /// One step of a config as the host runs it: the command, or why it is skipped.
-public struct HostStep: Equatable, Sendable {
+package struct HostStep: Equatable, Sendable {
     /// Index in the config's `steps` (0-based), and the repetition of a `repeat` step.
-    public var index: Int
-    public var repetition: Int
-    public var process: String
+    package var index: Int
+    package var repetition: Int
+    package var process: String
     /// `Op.summary`: what the table prints.
-    public var summary: String
-    public var command: HostCommand?
+    package var summary: String
+    package var command: HostCommand?
     /// Why the host does not run it (nil when it does).
-    public var skipped: String?
+    package var skipped: String?
 }
 
 /// The config's `steps` as host system calls (`foliosim kernel-diff`), with the processes
 /// they run in: a process first named by a step is a new helper; a `fork` child is the
 /// forking helper's child. `threads` and `after` are the explorer's and are not run.
-public struct HostPlan: Sendable {
-    public var steps: [HostStep] = []
+package struct HostPlan: Sendable {
+    package var steps: [HostStep] = []
     /// Every process, in the order it comes into being.
-    public var processes: [String] = []
+    package var processes: [String] = []
     /// The process each `fork` child was forked from (absent for new processes).
-    public var parent: [String: String] = [:]
+    package var parent: [String: String] = [:]
 
     /// The plan of `scenario`; `hostHasSwap` tells whether MADV_PAGEOUT can swap anything out.
-    public init(_ scenario: Scenario, hostHasSwap: Bool) {
+    package init(_ scenario: Scenario, hostHasSwap: Bool) {
         var alive = Set<String>()
         // The process whose io_uring holds each fixed buffer, for its `unpin`.
         var rings: [String: String] = [:]
@@ -143,7 +143,7 @@ public struct HostPlan: Sendable {
                 case .failure(let why): s.skipped = why.text
                 }
                 if case .iouringRegister(_, _, let id)? = s.command { rings[id] = s.process }
-                if case .unpin(let id) = op, let p = rings[id] {
+                if let id = op.as(UnpinOp.self)?.id, let p = rings[id] {
                     s.process = p
                     s.command = .iouringRelease(id: id)
                     s.skipped = nil
@@ -164,7 +164,7 @@ public struct HostPlan: Sendable {
     }
 
     /// The processes forked, directly or not, from `p`.
-    public func descendants(of p: String) -> [String] {
+    package func descendants(of p: String) -> [String] {
         var out: [String] = []
         for q in processes where parent[q] != nil {
             var x = q
@@ -178,34 +178,8 @@ public struct HostPlan: Sendable {
 
     struct Skip: Error { var text: String }
 
-    /// The command of one op, or why the host cannot run it.
+    /// The command of one op, or why the host cannot run it (the op's `hostCommand`).
     static func command(_ op: Op, hostHasSwap: Bool) -> Result<HostCommand, Skip> {
-        switch op {
-        case .mmap(_, let addr, let size, let prot, let map):
-            guard case .privateAnon = map else { return .failure(Skip(text: "file mappings are not run on the host")) }
-            return .success(.mmap(addr: addr, size: size, prot: prot))
-        case .munmap(_, let addr, let size): return .success(.munmap(addr: addr, size: size))
-        case .mprotect(_, let addr, let size, let prot): return .success(.mprotect(addr: addr, size: size, prot: prot))
-        case .madvise(_, let addr, let size, let advice):
-            if advice == .pageout && !hostHasSwap { return .failure(Skip(text: "MADV_PAGEOUT of anonymous memory needs a swap device; the host has none")) }
-            return .success(.madvise(addr: addr, size: size, advice: advice))
-        case .mremap(_, let addr, let size, let to): return .success(.mremap(addr: addr, size: size, to: to))
-        case .write(_, let addr, let size, let value): return .success(.write(addr: addr, size: size, value: value))
-        case .read(_, let addr, let size, _): return .success(.read(addr: addr, size: size))
-        case .touch(_, let addr, let size, let pattern, let count, let write, let value):
-            return .success(.touch(addr: addr, size: size, pattern: pattern, count: count, write: write, value: value))
-        case .fork(_, let child): return .success(.fork(child: child))
-        case .exit: return .success(.exit)
-        case .clearRefs: return .success(.clearRefs)
-        case .pin, .unpin, .checkPin, .readPin:
-            return .failure(Skip(text: "a simulated driver's pin has no kernel interface from user space"))
-        case .gupTestPin:
-            return .failure(Skip(text: "gup_test (CONFIG_GUP_TEST, debugfs) is not driven by kernel-diff"))
-        case .vmsplice(_, let addr, let size, let pipe): return .success(.vmsplice(addr: addr, size: size, pipe: pipe))
-        case .readPipe(_, let pipe, _): return .success(.readPipe(pipe: pipe))
-        case .iouringRegister(_, let addr, let size, let id): return .success(.iouringRegister(addr: addr, size: size, id: id))
-        case .trace:
-            return .failure(Skip(text: "a perf trace replay is not a sequence of this config's system calls"))
-        }
+        op.body.hostCommand(hostHasSwap: hostHasSwap)
     }
 }

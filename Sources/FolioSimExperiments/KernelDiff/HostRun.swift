@@ -8,17 +8,17 @@ import Glibc
 /// What one step did on the host (or in FolioSim, `SimRun`): the faults and copied pages
 /// of the process that ran it, that process's anonymous RSS afterwards (pages), the
 /// system-wide mTHP counter deltas by order, and the error if the step failed.
-public struct StepMeasure: Equatable, Sendable {
-    public var faults: Int?
-    public var copied: Int?
+package struct StepMeasure: Equatable, Sendable {
+    package var faults: Int?
+    package var copied: Int?
     /// Pages an mremap step moved: present before at the old address, at the same offset
     /// of the new one after, same page frame.
-    public var moved: Int?
-    public var rss: Int?
-    public var mthp: [Int: MTHPCounters] = [:]
-    public var error: String?
+    package var moved: Int?
+    package var rss: Int?
+    package var mthp: [Int: MTHPCounters] = [:]
+    package var error: String?
     /// What a pipe read returned: the first word of each page.
-    public var data: [UInt32]?
+    package var data: [UInt32]?
 }
 
 /// One run of a `HostPlan` on the host kernel: a helper process per config process

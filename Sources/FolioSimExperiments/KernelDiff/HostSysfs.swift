@@ -7,7 +7,9 @@ import Glibc
 
 /// Why kernel-diff cannot run, or what went wrong on the host: one line for the user.
 public struct KernelDiffError: Error, Sendable, CustomStringConvertible {
+    /// One line for the user.
     public var message: String
+    /// The message.
     public var description: String { message }
 }
 

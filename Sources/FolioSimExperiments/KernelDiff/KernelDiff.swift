@@ -14,17 +14,20 @@ import FolioSimExplore
 /// PFNs rather than from the process's whole RSS, and runs thrown away when khugepaged
 /// collapsed anything or another process moved the system-wide mTHP counters.
 public enum KernelDiff {
+    /// How kernel-diff runs: the good host runs to take and the executable of the helpers.
     public struct Options: Sendable {
         /// Good host runs to take; the table shows their spread.
-        public var repeats = 1
+        package var repeats = 1
         /// The `foliosim` executable the helpers run (`__kernel-diff-helper`).
-        public var helper: String
+        package var helper: String
+        /// One good host run by default.
         public init(repeats: Int = 1, helper: String) {
             self.repeats = repeats
             self.helper = helper
         }
     }
 
+    /// Runs the config's steps on the host kernel and in FolioSim and compares every count; an error when the host cannot be used (not root, no THP sysfs) or a host step fails.
     public static func run(_ scenario: Scenario, options: Options) async throws(KernelDiffError) -> KernelDiffResult {
         try HostSysfs.checkAccess()
         let plan = HostPlan(scenario, hostHasSwap: HostRun.hasSwap())
@@ -118,48 +121,49 @@ public enum KernelDiff {
 #endif
 
 /// One count of one step: the host's (the spread over the good runs) and FolioSim's.
-public struct DiffRow: Equatable, Sendable {
+package struct DiffRow: Equatable, Sendable {
     /// The config step (from 1) and its repetition (from 0).
-    public var step: Int
-    public var repetition = 0
-    public var summary: String
-    public var process: String
-    public var metric: String
-    public var kernelMin = 0
-    public var kernelMax = 0
-    public var foliosim = 0
+    package var step: Int
+    package var repetition = 0
+    package var summary: String
+    package var process: String
+    package var metric: String
+    package var kernelMin = 0
+    package var kernelMax = 0
+    package var foliosim = 0
     /// For `result` rows: `ok` or the error.
-    public var kernelText: String?
-    public var foliosimText: String?
-    public var differs: Bool
+    package var kernelText: String?
+    package var foliosimText: String?
+    package var differs: Bool
 
     /// `3`, or `3.2` for the second repetition of a `repeat` step.
-    public var stepName: String { repetition == 0 ? "\(step)" : "\(step).\(repetition + 1)" }
-    public var kernel: String { kernelText ?? (kernelMin == kernelMax ? "\(kernelMin)" : "\(kernelMin)..\(kernelMax)") }
-    public var simulated: String { foliosimText ?? "\(foliosim)" }
+    package var stepName: String { repetition == 0 ? "\(step)" : "\(step).\(repetition + 1)" }
+    package var kernel: String { kernelText ?? (kernelMin == kernelMax ? "\(kernelMin)" : "\(kernelMin)..\(kernelMax)") }
+    package var simulated: String { foliosimText ?? "\(foliosim)" }
 }
 
-public struct SkippedStep: Equatable, Sendable {
-    public var step: Int
-    public var summary: String
-    public var reason: String
+package struct SkippedStep: Equatable, Sendable {
+    package var step: Int
+    package var summary: String
+    package var reason: String
 }
 
 /// What kernel-diff found.
 public struct KernelDiffResult: Sendable {
-    public var name: String
+    package var name: String
     /// `uname -r` of the host.
-    public var host: String
+    package var host: String
     /// The rules FolioSim ran with.
-    public var rules: String
+    package var rules: String
     /// Good host runs, and why others were dropped.
-    public var runs: Int
-    public var discarded: [String]
-    public var rows: [DiffRow] = []
-    public var skipped: [SkippedStep] = []
+    package var runs: Int
+    package var discarded: [String]
+    package var rows: [DiffRow] = []
+    package var skipped: [SkippedStep] = []
     /// Set when the config's rules are not the host kernel's.
-    public var note: String?
+    package var note: String?
 
+    /// Every count agrees.
     public var agrees: Bool { !rows.contains { $0.differs } }
 
     /// The side-by-side table and the verdict.
@@ -182,6 +186,7 @@ public struct KernelDiffResult: Sendable {
         return out
     }
 
+    /// `kernel-diff --json`.
     public var json: JSONValue {
         .object([
             ("name", .string(name)), ("host", .string(host)), ("rules", .string(rules)),

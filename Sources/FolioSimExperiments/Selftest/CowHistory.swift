@@ -5,8 +5,9 @@ import FolioSimExplore
 /// case × preset with the passed and failed counts of each cell. The presets run in
 /// parallel, one task each, on all cores.
 public struct CowHistory: Sendable {
-    public var reports: [CowSelftest.Report]
+    package var reports: [CowSelftest.Report]
 
+    /// Runs the selftest under every preset (`sizes`: the THP sizes to test, nil for the default ones).
     public static func run(sizes: [UInt64]? = nil) async -> CowHistory {
         let presets = Semantics.presets
         let reports = await withTaskGroup(of: (Int, CowSelftest.Report).self) { group in
@@ -21,13 +22,13 @@ public struct CowHistory: Sendable {
     }
 
     /// The test cases in the kernel's order.
-    public var testCases: [String] {
+    package var testCases: [String] {
         var seen = Set<String>()
         return reports.first?.tests.map(\.testCase).filter { seen.insert($0).inserted } ?? []
     }
 
     /// Passed and failed tests of `testCase` in `report` (skips are in neither).
-    public static func cell(_ report: CowSelftest.Report, _ testCase: String) -> (passed: Int, failed: Int) {
+    package static func cell(_ report: CowSelftest.Report, _ testCase: String) -> (passed: Int, failed: Int) {
         var p = 0, f = 0
         for t in report.tests where t.testCase == testCase {
             switch t.outcome {
@@ -71,6 +72,7 @@ public struct CowHistory: Sendable {
         return out
     }
 
+    /// `cow-selftest --history --json`.
     public var json: JSONValue {
         .object([
             ("presets", .array(reports.map { .string($0.semantics) })),

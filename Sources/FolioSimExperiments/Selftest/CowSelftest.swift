@@ -15,29 +15,30 @@ import FolioSimExplore
 /// MADV_COLLAPSE (the four anon-THP collapse cases). After each test the FolioSim invariants
 /// of the rule set are checked; a violation makes the test `not ok` with the invariant named.
 public enum CowSelftest {
-    public enum Outcome: String, Sendable, CaseIterable {
+    package enum Outcome: String, Sendable, CaseIterable {
         case pass, fail, xfail, xpass, skip
     }
 
     /// One TAP test.
-    public struct Test: Sendable {
-        public var number: Int
+    package struct Test: Sendable {
+        package var number: Int
         /// The test case (`Basic COW after fork()`).
-        public var testCase: String
+        package var testCase: String
         /// The memory type (`base page`, `THP (2048 kB)`), empty for the collapse cases.
-        public var memoryType: String
-        public var outcome: Outcome
+        package var memoryType: String
+        package var outcome: Outcome
         /// The `# …` lines the test printed before its result.
-        public var messages: [String]
-        public var name: String { memoryType.isEmpty ? testCase : "\(testCase) ... with \(memoryType)" }
+        package var messages: [String]
+        package var name: String { memoryType.isEmpty ? testCase : "\(testCase) ... with \(memoryType)" }
     }
 
+    /// The results of one run of the selftest under one semantics.
     public struct Report: Sendable {
-        public var semantics: String
-        public var tests: [Test]
+        package var semantics: String
+        package var tests: [Test]
         /// The whole TAP output, one line per element.
         public var tap: [String]
-        public func count(_ o: Outcome) -> Int { tests.reduce(0) { $0 + ($1.outcome == o ? 1 : 0) } }
+        package func count(_ o: Outcome) -> Int { tests.reduce(0) { $0 + ($1.outcome == o ? 1 : 0) } }
         /// The kernel's exit status: 0 iff every test passed, was skipped or failed as expected.
         public var exitStatus: Int32 { count(.fail) == 0 && count(.xpass) == 0 ? 0 : 1 }
     }

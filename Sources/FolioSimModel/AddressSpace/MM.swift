@@ -1,9 +1,9 @@
 /// State of a simulated rw-semaphore (`mmap_lock`).
-public struct RWSemState: Sendable, Hashable {
-    public var readers: Int32 = 0
+package struct RWSemState: Sendable, Hashable {
+    package var readers: Int32 = 0
     /// Thread holding it for write, 0 if none.
-    public var writer: Int32 = 0
-    public var isFree: Bool { readers == 0 && writer == 0 }
+    package var writer: Int32 = 0
+    package var isFree: Bool { readers == 0 && writer == 0 }
 }
 
 /// An address space (`mm_struct`) of one simulated process.
@@ -13,17 +13,17 @@ public struct RWSemState: Sendable, Hashable {
 /// `write_protect_seq` (`seqcount`), whether the mm is alive (`processes`). The RSS and event
 /// counters are not recorded: kernel paths only add to them (per-CPU counters in the kernel,
 /// whose additions commute) and only the checker and the reports read them, at rest.
-public final class MM {
+package final class MM {
     /// Index in `World.mms`; also the 6.15 `mm_id` (plus one, so that 0 stays the dummy id).
-    public let index: Int
-    public let name: String
+    package let index: Int
+    package let name: String
     private var vmaList: [VMA] = []
     /// ID of the PGD table in the page-table store.
     let pgd: Int32
     private var hasPinnedFlag = false
     private var disableTHPFlag = false
     private var wpSeq: UInt32 = 0
-    public internal(set) var mmapLock = RWSemState()
+    package internal(set) var mmapLock = RWSemState()
     /// Per-VMA locks (6.4+ `vm_lock`), by VMA id: readers, and the VMAs write-locked by the
     /// mmap_lock writer until it unlocks (`vma_start_write` … `vma_end_write_all`).
     /// By VMA id (ids are small and never reused): readers, and whether the writer locked it;
@@ -38,9 +38,9 @@ public final class MM {
     /// The next VMA id (ids are never reused within an mm).
     private var nextVMAId: Int32 = 1
     /// `MM_ANONPAGES`, `MM_FILEPAGES`, `MM_SWAPENTS`.
-    public internal(set) var rssAnon = 0
-    public internal(set) var rssFile = 0
-    public internal(set) var rssSwap = 0
+    package internal(set) var rssAnon = 0
+    package internal(set) var rssFile = 0
+    package internal(set) var rssSwap = 0
     private var isAlive = true
     /// A lookup cache of `vmaIndex(containing:)`: not state.
     private var lastVMA = -1
@@ -86,50 +86,50 @@ public final class MM {
     }
 
     /// This process's event counters.
-    public var stats: ProcessStats { ProcessStats(counters: counters) }
+    package var stats: ProcessStats { ProcessStats(counters: counters) }
 
     /// 6.15 `mm->mm_id`.
-    public var mmID: Int32 { Int32(index + 1) }
+    package var mmID: Int32 { Int32(index + 1) }
 
     // MARK: recorded fields
 
     /// The VMAs, sorted by start address, non-overlapping.
-    public var vmas: [VMA] {
+    package var vmas: [VMA] {
         get { note(.vmas(mm: index), write: false, value: UInt64(vmaList.count)); return vmaList }
         _modify { note(.vmas(mm: index), write: true); lastVMA = -1; yield &vmaList }
     }
     /// `MMF_HAS_PINNED`: set by the first FOLL_PIN, never cleared, not inherited.
-    public internal(set) var hasPinned: Bool {
+    package internal(set) var hasPinned: Bool {
         get { note(.mmFlags(mm: index), write: false, value: hasPinnedFlag ? 1 : 0); return hasPinnedFlag }
         set { note(.mmFlags(mm: index), write: true); hasPinnedFlag = newValue }
     }
     /// `MMF_DISABLE_THP` (prctl PR_SET_THP_DISABLE).
-    public internal(set) var disableTHP: Bool {
+    package internal(set) var disableTHP: Bool {
         get { note(.mmFlags(mm: index), write: false, value: disableTHPFlag ? 2 : 0); return disableTHPFlag }
         set { note(.mmFlags(mm: index), write: true); disableTHPFlag = newValue }
     }
     /// `write_protect_seq`: odd while fork write-protects this mm's COW mappings.
-    public internal(set) var writeProtectSeq: UInt32 {
+    package internal(set) var writeProtectSeq: UInt32 {
         get { note(.seqcount(mm: index), write: false, value: UInt64(wpSeq)); return wpSeq }
         set { note(.seqcount(mm: index), write: true); wpSeq = newValue }
     }
     /// False once `exit_mmap` tore the address space down.
-    public internal(set) var alive: Bool {
+    package internal(set) var alive: Bool {
         get { note(.processes, write: false, value: isAlive ? 1 : 0); return isAlive }
         set { note(.processes, write: true); isAlive = newValue }
     }
 
     /// The fields as the checker and reports read them (unlogged).
-    public var peekVMAs: [VMA] { vmaList }
-    public var peekAlive: Bool { isAlive }
-    public var peekHasPinned: Bool { hasPinnedFlag }
-    public var peekWriteProtectSeq: UInt32 { wpSeq }
+    package var peekVMAs: [VMA] { vmaList }
+    package var peekAlive: Bool { isAlive }
+    package var peekHasPinned: Bool { hasPinnedFlag }
+    package var peekWriteProtectSeq: UInt32 { wpSeq }
     var disableTHPFlagPeek: Bool { disableTHPFlag }
 
     // MARK: the VMA tree
 
     /// `find_vma` restricted to VMAs containing `addr` (`vma_lookup`).
-    @inline(__always) public func vmaIndex(containing addr: UInt64) -> Int? {
+    @inline(__always) package func vmaIndex(containing addr: UInt64) -> Int? {
         note(.vmas(mm: index), write: false, value: addr)
         if lastVMA >= 0 && lastVMA < vmaList.count && vmaList[lastVMA].contains(addr) { return lastVMA }
         var lo = 0, hi = vmaList.count

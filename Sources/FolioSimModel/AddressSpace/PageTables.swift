@@ -4,18 +4,18 @@
 /// the last invariant check; while the checker tracks changes, the first write also keeps a
 /// copy of the entries as they were at that check (`entriesAtLastCheck`). The checker's
 /// record of what user space wrote through each entry lives apart (`WrittenShadow`).
-public struct PTETable {
-    @inline(__always) public var ptes: UnsafePointer<PTE> { UnsafePointer(entries) }
+package struct PTETable {
+    @inline(__always) package var ptes: UnsafePointer<PTE> { UnsafePointer(entries) }
     private let entries: UnsafeMutablePointer<PTE>
     /// [4] the change state (`Change`), [5] 1 while the checker tracks changes, [6…7] the
     /// address of the entries at the last check; [0…3] unused.
     private let header: UnsafeMutablePointer<UInt32>
     /// The simulated page backing this table (page tables come from the buddy allocator).
-    public var backing: PFN
+    package var backing: PFN
     /// Thread holding the PTL, 0 if free.
-    public var ptlOwner: Int32 = 0
+    package var ptlOwner: Int32 = 0
     /// False once the table is freed (its slot waits for reuse).
-    public var inUse: Bool
+    package var inUse: Bool
 
     static let bytes = 512 * 8 + 32
 
@@ -126,13 +126,13 @@ public struct PTETable {
 }
 
 /// A PMD table: 512 PMD entries and the PMD lock (`pmd_lock`, one per PMD page).
-public struct PMDTable {
-    public let entries: UnsafeMutablePointer<PMDEntry>
+package struct PMDTable {
+    package let entries: UnsafeMutablePointer<PMDEntry>
     /// PTE table deposited with each huge PMD (`pgtable_trans_huge_deposit`), 0 if none.
-    public let deposited: UnsafeMutablePointer<Int32>
-    public var backing: PFN
-    public var lockOwner: Int32 = 0
-    public var inUse: Bool
+    package let deposited: UnsafeMutablePointer<Int32>
+    package var backing: PFN
+    package var lockOwner: Int32 = 0
+    package var inUse: Bool
     init(backing: PFN) {
         entries = .allocate(capacity: 512)
         entries.initialize(repeating: .none, count: 512)
@@ -155,10 +155,10 @@ public struct PMDTable {
 
 /// Upper levels (PGD and PUD): 512 table IDs each (0 = none). They only locate PMD tables;
 /// huge PUD mappings are not modelled.
-public struct UpperTable {
-    public let entries: UnsafeMutablePointer<Int32>
-    public var backing: PFN
-    public var inUse: Bool
+package struct UpperTable {
+    package let entries: UnsafeMutablePointer<Int32>
+    package var backing: PFN
+    package var inUse: Bool
     init(backing: PFN) {
         entries = .allocate(capacity: 512)
         entries.initialize(repeating: 0, count: 512)
@@ -182,7 +182,7 @@ public struct UpperTable {
 /// (`pmd`), one PGD/PUD entry (`upper`), the table free lists (`tableAllocator`). The
 /// checker and the reports read through the `peek` functions, unlogged; a test checks that
 /// no kernel path calls them.
-public final class PageTableStore {
+package final class PageTableStore {
     private var pte: [PTETable] = []
     private var pmd: [PMDTable] = []
     private var upper: [UpperTable] = []
@@ -400,10 +400,10 @@ public final class PageTableStore {
     // MARK: instrumentation (unlogged)
 
     /// A PTE table as the checker reads it.
-    public func peekPTETable(_ id: Int32) -> PTETable { pte[Int(id)] }
+    package func peekPTETable(_ id: Int32) -> PTETable { pte[Int(id)] }
     /// A PMD table as the checker reads it.
-    public func peekPMDTable(_ id: Int32) -> PMDTable { pmd[Int(id)] }
-    public func peekUpperTable(_ id: Int32) -> UpperTable { upper[Int(id)] }
+    package func peekPMDTable(_ id: Int32) -> PMDTable { pmd[Int(id)] }
+    package func peekUpperTable(_ id: Int32) -> UpperTable { upper[Int(id)] }
     var peekPTETables: [PTETable] { pte }
     var pteTableCount: Int { pte.count }
     var pmdTableCount: Int { pmd.count }
@@ -429,7 +429,7 @@ public final class PageTableStore {
     var anyLockHeld: Bool { pte.contains { $0.ptlOwner != 0 } || pmd.contains { $0.lockOwner != 0 } }
 
     /// Bytes of simulator memory held by page tables (PTE tables include the checker shadow).
-    public var footprintBytes: Int {
+    package var footprintBytes: Int {
         pte.count * (PTETable.bytes + MemoryLayout<PTETable>.stride)
             + pmd.count * (512 * 12 + MemoryLayout<PMDTable>.stride)
             + upper.count * (512 * 4 + MemoryLayout<UpperTable>.stride)

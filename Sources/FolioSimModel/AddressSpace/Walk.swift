@@ -1,11 +1,11 @@
 /// Where one PTE lives: its table and index.
-public struct PTESlot: Hashable, Sendable {
-    public var table: Int32
-    public var index: Int
+package struct PTESlot: Hashable, Sendable {
+    package var table: Int32
+    package var index: Int
 }
 
 extension PTESlot: Comparable {
-    public static func < (a: PTESlot, b: PTESlot) -> Bool { (a.table, a.index) < (b.table, b.index) }
+    package static func < (a: PTESlot, b: PTESlot) -> Bool { (a.table, a.index) < (b.table, b.index) }
 }
 
 /// Page-table walks (`pgd_offset` … `pte_offset_map`) and table allocation (`__pte_alloc`,

@@ -2,7 +2,7 @@
 /// pins, swapcache and pagecache references the checker counted.
 extension World {
     /// The page mapped at `addr` (through a PTE or a huge PMD), nil if none.
-    public func mappedPage(_ mm: MM, _ addr: UInt64) -> PFN? {
+    package func mappedPage(_ mm: MM, _ addr: UInt64) -> PFN? {
         let e = pmdEntry(mm, addr)
         if e.isHuge { return e.pfn + VirtualAddress(addr).pteIndex }
         let p = readPTE(mm, addr)

@@ -21,7 +21,7 @@ public enum CheckStrategy: String, Sendable, CaseIterable {
 extension World {
     /// Runs every invariant and appends the violations found. Returns how many were new.
     @discardableResult
-    public func checkInvariants() -> Int {
+    package func checkInvariants() -> Int {
         let before = violations.count
         if checkStrategy == .audit { auditChangeMarks() }
         var incremental: CheckState?

@@ -58,7 +58,7 @@ public enum Invariant: String, CaseIterable, Sendable {
 
     /// Whether the invariant must hold after every scheduling step, or only at rest (when no
     /// operation is in flight: counts balance, locks are free, writes have landed).
-    public var holdsAtEveryStep: Bool {
+    package var holdsAtEveryStep: Bool {
         switch self {
         case .writablePTEImpliesExclusive, .exclusivePageMappedOnce, .pinnedPageExclusive, .countsNonNegative,
              .useAfterFree, .noUseAfterFree, .unshareNeverWritable, .faultFlagsExclusive, .deadlock, .zeroPageReadOnly:
@@ -72,7 +72,7 @@ public enum Invariant: String, CaseIterable, Sendable {
     /// terms of PageAnonExclusive and FAULT_FLAG_UNSHARE exist from 5.19 on; MM-ID ownership
     /// from 6.15. Under older rules the checker does not look for them: what they guard was
     /// not promised then, and the selftest reports its absence as an outcome.
-    public func applies(under semantics: Semantics) -> Bool {
+    package func applies(under semantics: Semantics) -> Bool {
         switch self {
         case .writablePTEImpliesExclusive, .exclusivePageMappedOnce, .swapPageNotExclusive, .pinnedPageExclusive,
              .unshareNeverWritable, .faultFlagsExclusive:
@@ -84,7 +84,7 @@ public enum Invariant: String, CaseIterable, Sendable {
         }
     }
 
-    public var summary: String {
+    package var summary: String {
         switch self {
         case .writablePTEImpliesExclusive: "a writable PTE/PMD mapping an anon page implies PageAnonExclusive (I1)"
         case .exclusivePageMappedOnce: "a PageAnonExclusive page is mapped at most once (I2)"

@@ -8,8 +8,8 @@
 /// The checks only compare the entry of one call with the return of another (or of the same
 /// thread's calls); in an explored run those are ordered the same way in every interleaving
 /// the reduction treats as equivalent (Execution.swift), so the checks decide alike.
-public final class UserActivity {
-    public enum Kind: Sendable, Equatable {
+package final class UserActivity {
+    package enum Kind: Sendable, Equatable {
         /// The range's pages are gone (munmap, a mapping put over it, DONTNEED, exit).
         case unmap
         /// The range moved to `to` (mremap).
@@ -17,16 +17,16 @@ public final class UserActivity {
         /// MADV_PAGEOUT of the range (the kernel swaps out what it may).
         case pageout
     }
-    public struct Change: Sendable {
-        public var mm: Int
-        public var start: UInt64
-        public var end: UInt64
-        public var kind: Kind
-        public var began: Int
-        public var ended: Int?
+    package struct Change: Sendable {
+        package var mm: Int
+        package var start: UInt64
+        package var end: UInt64
+        package var kind: Kind
+        package var began: Int
+        package var ended: Int?
     }
-    public private(set) var clock = 0
-    public private(set) var changes: [Change] = []
+    package private(set) var clock = 0
+    package private(set) var changes: [Change] = []
 
     init() {}
     init(copying o: UserActivity) { clock = o.clock; changes = o.changes }

@@ -1,5 +1,5 @@
 /// Outcome of a user-space load or store.
-public enum AccessResult: Equatable, Sendable {
+package enum AccessResult: Equatable, Sendable {
     case ok(UInt32)
     /// SIGSEGV (no VMA, or the VMA forbids the access).
     case segv
@@ -15,7 +15,7 @@ public enum AccessResult: Equatable, Sendable {
 /// as x86 does.
 extension World {
     /// Loads (write == false) or stores `value` at `addr`, faulting as needed.
-    @inline(__always) public func access(_ t: SimThread, _ addr: UInt64, write: Bool, value: UInt32 = 0) async -> AccessResult {
+    @inline(__always) package func access(_ t: SimThread, _ addr: UInt64, write: Bool, value: UInt32 = 0) async -> AccessResult {
         let mm = t.mm
         var attempts = 0
         while true {

@@ -7,7 +7,7 @@
 /// selftest relies on that to keep a PTE read-only). Left out: the other clear_refs modes
 /// (referenced bits, RSS high-water mark), TLB flushing.
 extension World {
-    public func clearRefsSoftDirty(_ t: SimThread) async {
+    package func clearRefsSoftDirty(_ t: SimThread) async {
         let mm = t.mm
         await mmapWriteLock(t, mm)
         for vma in mm.vmas { await vmaStartWrite(t, mm, vma) }

@@ -4,7 +4,7 @@
 /// and device entries, uffd-wp, hugetlb, swap count continuations.
 extension World {
     /// `dup_mmap` for a new child process called `childName`. The child has one thread.
-    public func fork(_ t: SimThread, childName: String) async throws(MMError) -> SimThread {
+    package func fork(_ t: SimThread, childName: String) async throws(MMError) -> SimThread {
         let parent = t.mm
         await mmapWriteLock(t, parent)
         guard let child = createProcess(name: childName) else {

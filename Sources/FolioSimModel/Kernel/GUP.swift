@@ -1,14 +1,14 @@
 /// `FOLL_*` flags a GUP caller passes.
-public struct GUPFlags: OptionSet, Hashable, Sendable {
-    public let rawValue: UInt16
-    public init(rawValue: UInt16) { self.rawValue = rawValue }
-    public static let write = GUPFlags(rawValue: 1 << 0)
-    public static let force = GUPFlags(rawValue: 1 << 1)
-    public static let longterm = GUPFlags(rawValue: 1 << 2)
+package struct GUPFlags: OptionSet, Hashable, Sendable {
+    package let rawValue: UInt16
+    package init(rawValue: UInt16) { self.rawValue = rawValue }
+    package static let write = GUPFlags(rawValue: 1 << 0)
+    package static let force = GUPFlags(rawValue: 1 << 1)
+    package static let longterm = GUPFlags(rawValue: 1 << 2)
     /// FOLL_PIN (set by `pin_user_pages*`).
-    public static let pin = GUPFlags(rawValue: 1 << 3)
+    package static let pin = GUPFlags(rawValue: 1 << 3)
     /// FOLL_GET (set by `get_user_pages*`).
-    public static let get = GUPFlags(rawValue: 1 << 4)
+    package static let get = GUPFlags(rawValue: 1 << 4)
     /// Internal: FOLL_COW of 4.9–5.19 (a forced COW happened; S7 = foll-cow).
     static let cow = GUPFlags(rawValue: 1 << 5)
 }
@@ -38,7 +38,7 @@ extension World {
 
     /// `get_user_pages` / `pin_user_pages` on `t`'s own mm: returns one page per 4 KiB page of
     /// `[addr, addr + nr pages)`, each with a reference (FOLL_GET) or a pin (FOLL_PIN).
-    public func getUserPages(_ t: SimThread, addr: UInt64, nrPages: Int, flags: GUPFlags) async throws(MMError) -> [PFN] {
+    package func getUserPages(_ t: SimThread, addr: UInt64, nrPages: Int, flags: GUPFlags) async throws(MMError) -> [PFN] {
         try validateGUPFlags(flags)
         let mm = t.mm
         await mmapReadLock(t, mm)
@@ -249,7 +249,7 @@ extension World {
     /// `unpin_user_pages` (or `put_page` for FOLL_GET) with the `sanity_check_pinned_pages`
     /// check that a pinned anon page is exclusive. `function` and `step` name the caller in
     /// traces (a pipe read drops its references in `pipe_read`).
-    public func unpinUserPages(_ t: SimThread?, _ pages: [PFN], flags: GUPFlags, mm: MM?,
+    package func unpinUserPages(_ t: SimThread?, _ pages: [PFN], flags: GUPFlags, mm: MM?,
                                function: StaticString = "unpin_user_pages", step: StaticString? = nil) async {
         for page in pages {
             let folio = memory.folio(of: page)

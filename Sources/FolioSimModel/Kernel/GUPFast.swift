@@ -7,7 +7,7 @@
 /// Left out: devmap, P2PDMA, secretmem, `arch_make_folio_accessible`.
 extension World {
     /// `get_user_pages_fast` / `pin_user_pages_fast`.
-    public func getUserPagesFast(_ t: SimThread, addr: UInt64, nrPages: Int, flags: GUPFlags) async throws(MMError) -> [PFN] {
+    package func getUserPagesFast(_ t: SimThread, addr: UInt64, nrPages: Int, flags: GUPFlags) async throws(MMError) -> [PFN] {
         try validateGUPFlags(flags)
         let mm = t.mm
         if flags.contains(.pin) && !mm.hasPinned {

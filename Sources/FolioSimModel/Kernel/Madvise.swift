@@ -1,5 +1,5 @@
 /// madvise advice that FolioSim models.
-public enum Advice: String, Hashable, Sendable, CaseIterable {
+package enum Advice: String, Hashable, Sendable, CaseIterable {
     case hugepage, nohugepage, dontneed, dontfork, dofork, wipeonfork, keeponfork, pageout
 }
 
@@ -8,7 +8,7 @@ public enum Advice: String, Hashable, Sendable, CaseIterable {
 /// (`madvise_dontneed_single_vma`); MADV_PAGEOUT reclaims to swap (Swap.swift).
 /// Left out: MADV_FREE, MADV_COLLAPSE, MADV_POPULATE_*, process_madvise.
 extension World {
-    public func madvise(_ t: SimThread, addr: UInt64, size: UInt64, advice: Advice) async throws(MMError) {
+    package func madvise(_ t: SimThread, addr: UInt64, size: UInt64, advice: Advice) async throws(MMError) {
         try checkRange(addr, size)
         let kind: UserActivity.Kind? = advice == .dontneed ? .unmap : advice == .pageout ? .pageout : nil
         let change = kind.map { userActivity.begin(mm: t.mm.index, addr, addr + size, $0) }

@@ -1,24 +1,24 @@
 /// Protection bits of mmap/mprotect.
-public struct Prot: OptionSet, Hashable, Sendable {
-    public let rawValue: UInt8
-    public init(rawValue: UInt8) { self.rawValue = rawValue }
-    public static let read = Prot(rawValue: 1)
-    public static let write = Prot(rawValue: 2)
-    public static let exec = Prot(rawValue: 4)
-    public static let none: Prot = []
+package struct Prot: OptionSet, Hashable, Sendable {
+    package let rawValue: UInt8
+    package init(rawValue: UInt8) { self.rawValue = rawValue }
+    package static let read = Prot(rawValue: 1)
+    package static let write = Prot(rawValue: 2)
+    package static let exec = Prot(rawValue: 4)
+    package static let none: Prot = []
 }
 
 /// What an mmap creates.
-public enum MapKind: Hashable, Sendable {
+package enum MapKind: Hashable, Sendable {
     case privateAnon
     case privateFile(file: Int, pgoff: UInt64)
     case sharedFile(file: Int, pgoff: UInt64)
 }
 
 /// Errors of the memory-management syscalls (negative errno in the kernel).
-public enum MMError: Error, Equatable, Sendable, CustomStringConvertible {
+package enum MMError: Error, Equatable, Sendable, CustomStringConvertible {
     case einval(String), enomem(String), eexist(String), efault(String), eperm(String), ebusy(String)
-    public var description: String {
+    package var description: String {
         switch self {
         case .einval(let s): "EINVAL: \(s)"
         case .enomem(let s): "ENOMEM: \(s)"
@@ -53,7 +53,7 @@ extension World {
     }
 
     /// `mmap(addr, size, prot, MAP_FIXED | ...)`: replaces whatever is mapped there.
-    public func mmap(_ t: SimThread, addr: UInt64, size: UInt64, prot: Prot, kind: MapKind) async throws(MMError) {
+    package func mmap(_ t: SimThread, addr: UInt64, size: UInt64, prot: Prot, kind: MapKind) async throws(MMError) {
         try checkRange(addr, size)
         let mm = t.mm
         let change = userActivity.begin(mm: mm.index, addr, addr + size, .unmap)
@@ -78,7 +78,7 @@ extension World {
     /// `munmap` (`__vm_munmap` → `do_vmi_munmap` with `unlock`): the VMAs are split and taken
     /// out of the tree under mmap_lock held for write, which is then downgraded to read for
     /// the page-table teardown (`unmap_region`), so faults on other VMAs may run beside it.
-    public func munmap(_ t: SimThread, addr: UInt64, size: UInt64) async throws(MMError) {
+    package func munmap(_ t: SimThread, addr: UInt64, size: UInt64) async throws(MMError) {
         try checkRange(addr, size)
         let mm = t.mm
         let start = addr, end = addr + size
@@ -149,7 +149,7 @@ extension World {
     /// `mremap(old, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, new)`: moves the VMAs and their
     /// page-table entries (`move_vma` / `move_page_tables`); folios keep their mappings and
     /// exclusivity. Huge PMDs move whole when both sides are 2 MiB aligned, else they are split.
-    public func mremap(_ t: SimThread, from old: UInt64, size: UInt64, to new: UInt64) async throws(MMError) {
+    package func mremap(_ t: SimThread, from old: UInt64, size: UInt64, to new: UInt64) async throws(MMError) {
         try checkRange(old, size)
         try checkRange(new, size)
         guard new + size <= old || old + size <= new else { throw .einval("mremap ranges overlap") }

@@ -3,7 +3,7 @@
 /// PTE protections, with `can_change_pte_writable` (S6: the write upgrade of exclusive anon
 /// pages). Left out: NUMA-hinting protnone, uffd-wp resolve, PKEYs.
 extension World {
-    public func mprotect(_ t: SimThread, addr: UInt64, size: UInt64, prot: Prot) async throws(MMError) {
+    package func mprotect(_ t: SimThread, addr: UInt64, size: UInt64, prot: Prot) async throws(MMError) {
         try checkRange(addr, size)
         let mm = t.mm
         let end = addr + size

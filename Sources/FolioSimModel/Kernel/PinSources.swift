@@ -13,12 +13,12 @@
 /// pipe buffer merging and the io_uring ring itself are not modelled.
 extension World {
     /// Pages one pipe holds (`PIPE_DEF_BUFFERS`).
-    public static let pipeCapacityPages = 16
+    package static let pipeCapacityPages = 16
 
     /// `vmsplice(fd, {addr, nrPages pages}, 1, 0)` into the pipe `pipe`: references at most
     /// as many pages as the pipe has free slots. Returns how many pages it took.
     @discardableResult
-    public func vmsplice(_ t: SimThread, pipe: String, addr: UInt64, nrPages: Int) async throws(MMError) -> Int {
+    package func vmsplice(_ t: SimThread, pipe: String, addr: UInt64, nrPages: Int) async throws(MMError) -> Int {
         let n = min(nrPages, Self.pipeCapacityPages - pinTable.pagesHeld(pipe))
         guard n > 0 else { throw .einval("pipe \(pipe) is full") }
         try await pin(t, id: pipe, addr: addr, nrPages: n, flags: [.get], fast: true)
@@ -30,7 +30,7 @@ extension World {
     /// references are dropped (`anon_pipe_buf_release` → `put_page`). The reference vmsplice
     /// took for each buffer (FOLL_GET) keeps its page alive until then, whatever the process
     /// did to its mapping. Nil when the pipe is empty.
-    public func readPipe(_ t: SimThread?, pipe: String) async -> [UInt32]? {
+    package func readPipe(_ t: SimThread?, pipe: String) async -> [UInt32]? {
         var data: [UInt32] = []
         var chunks: [PinRecord] = []
         while let i = pinTable.held(pipe) {
@@ -48,20 +48,20 @@ extension World {
 
     /// `io_uring_register_buffers` of `nrPages` pages at `addr` as the fixed buffer `id`.
     @discardableResult
-    public func iouringRegister(_ t: SimThread, id: String, addr: UInt64, nrPages: Int) async throws(MMError) -> [PFN] {
+    package func iouringRegister(_ t: SimThread, id: String, addr: UInt64, nrPages: Int) async throws(MMError) -> [PFN] {
         try await pin(t, id: id, addr: addr, nrPages: nrPages, flags: [.pin, .write, .longterm], fast: true)
     }
 
     /// gup_test `PIN_LONGTERM_TEST_START` without PIN_LONGTERM_TEST_FLAG_USE_WRITE: an R/O
     /// long-term pin (GUP-fast first with `fast`).
     @discardableResult
-    public func gupTestPin(_ t: SimThread, id: String, addr: UInt64, nrPages: Int, fast: Bool) async throws(MMError) -> [PFN] {
+    package func gupTestPin(_ t: SimThread, id: String, addr: UInt64, nrPages: Int, fast: Bool) async throws(MMError) -> [PFN] {
         try await pin(t, id: id, addr: addr, nrPages: nrPages, flags: [.pin, .longterm], fast: fast)
     }
 
     /// What a device sees through the held pin `id` (IORING_OP_WRITE_FIXED from the fixed
     /// buffer, gup_test `PIN_LONGTERM_TEST_READ`): the data of the pinned pages now.
-    public func readPinned(id: String) -> [UInt32]? {
+    package func readPinned(id: String) -> [UInt32]? {
         guard let i = pinTable.held(id) else { return nil }
         return pinTable.record(i).pages.map { memory.data($0) }
     }

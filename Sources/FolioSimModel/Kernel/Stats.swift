@@ -42,15 +42,15 @@ public enum FaultKind: String, CaseIterable, Sendable {
 
 /// The per-size counters of `/sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/stats`
 /// that FolioSim models (event counters).
-public struct MTHPCounters: Sendable, Equatable {
-    public var anonFaultAlloc = 0
-    public var anonFaultFallback = 0
-    public var split = 0
-    public var splitFailed = 0
-    public var splitDeferred = 0
-    public var swpout = 0
-    public var swpoutFallback = 0
-    public var swpin = 0
+package struct MTHPCounters: Sendable, Equatable {
+    package var anonFaultAlloc = 0
+    package var anonFaultFallback = 0
+    package var split = 0
+    package var splitFailed = 0
+    package var splitDeferred = 0
+    package var swpout = 0
+    package var swpoutFallback = 0
+    package var swpin = 0
     /// All zero.
     package init() {}
     package init(anonFaultAlloc: Int, anonFaultFallback: Int, split: Int, splitFailed: Int, splitDeferred: Int,
@@ -60,9 +60,9 @@ public struct MTHPCounters: Sendable, Equatable {
         self.swpoutFallback = swpoutFallback; self.swpin = swpin
     }
 
-    public static let names = ["anon_fault_alloc", "anon_fault_fallback", "split", "split_failed",
+    package static let names = ["anon_fault_alloc", "anon_fault_fallback", "split", "split_failed",
                                "split_deferred", "swpout", "swpout_fallback", "swpin"]
-    public var values: [Int] {
+    package var values: [Int] {
         [anonFaultAlloc, anonFaultFallback, split, splitFailed, splitDeferred, swpout, swpoutFallback, swpin]
     }
 }
@@ -85,10 +85,11 @@ extension MTHPCounters {
 public struct ProcessStats: Sendable, Equatable {
     /// Faults by kind; `faultsTotal` counts the `handle_mm_fault` calls that did not fail or
     /// retry (like `ru_minflt` + `ru_majflt`, which also count faults GUP takes for the task).
-    public var faults: [Int] = Array(repeating: 0, count: FaultKind.allCases.count)
+    package var faults: [Int] = Array(repeating: 0, count: FaultKind.allCases.count)
+    /// Faults handled (`ru_minflt` + `ru_majflt`).
     public var faultsTotal = 0
     /// Indexed by order.
-    public var mthp: [MTHPCounters] = Array(repeating: MTHPCounters(), count: Geometry.pmdOrder + 1)
+    package var mthp: [MTHPCounters] = Array(repeating: MTHPCounters(), count: Geometry.pmdOrder + 1)
     /// Bytes copied from an old page into a new one by COW (`wp_page_copy`, including
     /// unsharing); zero-page "copies" are zero fills and do not count.
     public var cowCopiedBytes: UInt64 = 0
@@ -97,11 +98,12 @@ public struct ProcessStats: Sendable, Equatable {
     /// Pages allocated by fault paths (anon faults, COW, unshare, swap-in).
     public var pagesAllocated = 0
 
-    public init() {}
+    package init() {}
 
+    /// Faults of one kind.
     public func faults(_ kind: FaultKind) -> Int { faults[kind.index] }
 
-    public static func + (a: ProcessStats, b: ProcessStats) -> ProcessStats {
+    package static func + (a: ProcessStats, b: ProcessStats) -> ProcessStats {
         var r = ProcessStats()
         r.faults = zip(a.faults, b.faults).map { $0 + $1 }
         r.faultsTotal = a.faultsTotal + b.faultsTotal

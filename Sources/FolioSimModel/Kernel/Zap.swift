@@ -192,7 +192,7 @@ extension World {
 
     /// `exit_mmap`: zap every VMA, free all page tables and the PGD. GUP pins stay valid
     /// references; their pages are freed on unpin.
-    public func exitMM(_ t: SimThread) async {
+    package func exitMM(_ t: SimThread) async {
         let mm = t.mm
         guard mm.alive else { return }
         let change = userActivity.begin(mm: mm.index, 0, Geometry.taskSize, .unmap)

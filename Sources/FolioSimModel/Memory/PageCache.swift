@@ -1,5 +1,5 @@
 /// What kind of file backs a mapping.
-public enum FileKind: String, Sendable, CaseIterable {
+package enum FileKind: String, Sendable, CaseIterable {
     /// A regular file on a filesystem without dirty tracking (written pages stay in the pagecache).
     case regular
     /// A memfd (shmem-backed).
@@ -9,18 +9,18 @@ public enum FileKind: String, Sendable, CaseIterable {
 /// A file and its pagecache: one order-0 folio per cached page, created on first access with
 /// data word 0 (a fresh sparse file or memfd). Left out: readahead, writeback, large pagecache
 /// folios and truncation.
-public final class SimFile {
-    public let name: String
-    public let kind: FileKind
+package final class SimFile {
+    package let name: String
+    package let kind: FileKind
     /// Pagecache: page index → folio PFN (0 = not cached; PFN 0 is the zero page, never a file page).
-    public internal(set) var pages: [UInt32] = []
+    package internal(set) var pages: [UInt32] = []
     init(name: String, kind: FileKind) { self.name = name; self.kind = kind }
     init(copying o: SimFile) { name = o.name; kind = o.kind; pages = o.pages }
 }
 
 extension World {
     /// Returns the index of the file called `name`, creating it on first use.
-    public func fileIndex(named name: String, kind: FileKind) -> Int {
+    package func fileIndex(named name: String, kind: FileKind) -> Int {
         if _slowPath(accessLogging), let l = log { l.note(.processes, write: true) }
         if let i = files.firstIndex(where: { $0.name == name }) { return i }
         files.append(SimFile(name: name, kind: kind))

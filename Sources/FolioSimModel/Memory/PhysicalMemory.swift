@@ -8,13 +8,13 @@ import Foundation
 /// that were never used cost (almost) nothing and a 1 TiB machine fits. Max-order blocks that were never allocated stay off the free list,
 /// above `virginNext`, and are handed out in ascending order once the list is empty: exactly
 /// the order in which a list holding them from boot would hand them out.
-public final class PhysicalMemory {
-    public let frameCount: Int
+package final class PhysicalMemory {
+    package let frameCount: Int
     /// The memmap as instrumentation reads it (the checker, reports): unlogged. Kernel paths
     /// use the accessors below and in Folio.swift, which record every access in the running
     /// step's footprint and note writes for the incremental checker; the writable memmap is
     /// private to this file (a test checks that kernel paths never read `frames`).
-    public let frames: UnsafePointer<Frame>
+    package let frames: UnsafePointer<Frame>
     private let mframes: UnsafeMutablePointer<Frame>
     /// Whether writes are noted for the incremental checker.
     private(set) var tracksChanges = false
@@ -33,22 +33,22 @@ public final class PhysicalMemory {
     /// Free-list heads and block counts per order.
     let freeHead: UnsafeMutablePointer<Int32>
     let freeBlocks: UnsafeMutablePointer<Int>
-    public internal(set) var freePages: Int = 0
+    package internal(set) var freePages: Int = 0
     /// Never-allocated max-order blocks: `[virginNext, virginEnd)`, all free, all frames zero.
     var virginNext: Int
     let virginEnd: Int
     private var large: [LargeFolioMeta] = []
     private var largeFree: [Int32] = []
     /// PFN of the shared zero page (`zero_pfn`), reserved at boot.
-    public let zeroPFN: PFN
+    package let zeroPFN: PFN
     /// Head PFN of the huge zero folio once allocated (`huge_zero_folio`), allocated on first use.
-    public internal(set) var hugeZeroPFN: PFN?
+    package internal(set) var hugeZeroPFN: PFN?
     /// Set while an explorer runs: records what each step touches (see `AccessLog`). Set
     /// through `World.log`, which counts the attached logs.
-    public internal(set) var log: AccessLog?
+    package internal(set) var log: AccessLog?
     /// Number of folios allocated per order (gauge), indexed by order.
     let folioCounts: UnsafeMutablePointer<Int>
-    public var allocatedFolios: [Int] { (0...Geometry.maxOrder).map { folioCounts[$0] } }
+    package var allocatedFolios: [Int] { (0...Geometry.maxOrder).map { folioCounts[$0] } }
 
     /// A zero-filled memmap of `count` frames. `calloc` maps a large one straight from the
     /// host, which backs its pages only when they are touched; a small one (the explorer's
@@ -66,7 +66,7 @@ public final class PhysicalMemory {
     }
 
     /// Creates memory of `bytes` (a multiple of the page size); PFN 0 becomes the zero page.
-    public init(bytes: UInt64) {
+    package init(bytes: UInt64) {
         let count = Int(bytes / Geometry.pageSize)
         precondition(count >= 2, "memory must hold at least two pages")
         frameCount = count
@@ -139,15 +139,15 @@ public final class PhysicalMemory {
 
     /// The frames that may hold anything but zeros: below the virgin blocks and above them.
     /// Scans of the memmap (the checker, the reports) walk only these.
-    public var usedFrameRanges: [Range<Int>] {
+    package var usedFrameRanges: [Range<Int>] {
         virginEnd < frameCount ? [0..<virginNext, virginEnd..<frameCount] : [0..<virginNext]
     }
 
     /// Frames ever used (what the memmap costs in host memory).
-    public var usedFrameCount: Int { usedFrameRanges.reduce(0) { $0 + $1.count } }
+    package var usedFrameCount: Int { usedFrameRanges.reduce(0) { $0 + $1.count } }
 
-    public var totalPages: Int { frameCount }
-    public var usedPages: Int { frameCount - freePages }
+    package var totalPages: Int { frameCount }
+    package var usedPages: Int { frameCount - freePages }
 }
 
 /// Change tracking for the incremental checker (Check/Checker.swift): which frames were
@@ -317,7 +317,7 @@ extension PhysicalMemory {
     }
 
     /// Number of free blocks per order (index = order), as /proc/buddyinfo shows them.
-    public var buddyInfo: [Int] { (0...Geometry.maxOrder).map { freeBlocks[$0] } }
+    package var buddyInfo: [Int] { (0...Geometry.maxOrder).map { freeBlocks[$0] } }
 }
 
 // MARK: accessors
@@ -357,19 +357,19 @@ extension PhysicalMemory {
     // MARK: which folio a page belongs to
 
     /// The order of the folio whose head is `folio`.
-    @inline(__always) public func order(of folio: PFN) -> Int {
+    @inline(__always) package func order(of folio: PFN) -> Int {
         logPage(folio.index, write: false, value: UInt64(frames[folio.index].flags & PageFlag.orderMask), use: nil)
         return Int(frames[folio.index].flags & PageFlag.orderMask)
     }
-    @inline(__always) public func nrPages(_ folio: PFN) -> Int { 1 << order(of: folio) }
-    @inline(__always) public func isLarge(_ folio: PFN) -> Bool { order(of: folio) != 0 }
+    @inline(__always) package func nrPages(_ folio: PFN) -> Int { 1 << order(of: folio) }
+    @inline(__always) package func isLarge(_ folio: PFN) -> Bool { order(of: folio) != 0 }
     /// `page_folio`: folios are naturally aligned, so the head is the PFN rounded down to the
     /// order every frame of the folio stores.
-    @inline(__always) public func folio(of page: PFN) -> PFN {
+    @inline(__always) package func folio(of page: PFN) -> PFN {
         let o = UInt32(order(of: page))
         return PFN(page.raw & ~((UInt32(1) << o) - 1))
     }
-    @inline(__always) public func isAllocated(_ page: PFN) -> Bool {
+    @inline(__always) package func isAllocated(_ page: PFN) -> Bool {
         guard page.index < frameCount else { return false }
         logPage(page.index, write: false, value: UInt64(frames[page.index].flags & PageFlag.allocated), use: nil)
         return frames[page.index].flags & PageFlag.allocated != 0
@@ -377,15 +377,15 @@ extension PhysicalMemory {
 
     // MARK: flags
 
-    @inline(__always) public func test(_ page: PFN, _ flag: UInt32) -> Bool {
+    @inline(__always) package func test(_ page: PFN, _ flag: UInt32) -> Bool {
         logFlags(page.index, flag, write: false, use: "read the flags of")
         return frames[page.index].flags & flag != 0
     }
-    @inline(__always) public func set(_ page: PFN, _ flag: UInt32) {
+    @inline(__always) package func set(_ page: PFN, _ flag: UInt32) {
         logFlags(page.index, flag, write: true, use: "set a flag of")
         writeFrame(page.index).pointee.flags |= flag
     }
-    @inline(__always) public func clear(_ page: PFN, _ flag: UInt32) {
+    @inline(__always) package func clear(_ page: PFN, _ flag: UInt32) {
         logFlags(page.index, flag, write: true, use: "clear a flag of")
         writeFrame(page.index).pointee.flags &= ~flag
     }
@@ -394,14 +394,14 @@ extension PhysicalMemory {
 
     /// `folio_ref_count`. Reading a freed frame's count is allowed (GUP-fast's
     /// `try_get_folio` does it speculatively), so it is not a use-after-free.
-    @inline(__always) public func refcount(_ folio: PFN) -> Int32 {
+    @inline(__always) package func refcount(_ folio: PFN) -> Int32 {
         logFolio(folio.index, write: false, value: UInt64(UInt32(bitPattern: frames[folio.index].ref)), use: nil)
         return frames[folio.index].ref
     }
     /// `folio_ref_count(folio) <cmp> n` for a kernel path, which only ever compares the count:
     /// the comparison's result is all the access tells the thread (and all the state cache's
     /// digest folds), so threads that read 2 and 3 and both decide "copy" stay one state.
-    @inline(__always) public func refcountIs(_ folio: PFN, _ cmp: (Int32, Int32) -> Bool, _ n: Int32) -> Bool {
+    @inline(__always) package func refcountIs(_ folio: PFN, _ cmp: (Int32, Int32) -> Bool, _ n: Int32) -> Bool {
         let r = cmp(frames[folio.index].ref, n)
         logFolio(folio.index, write: false, value: UInt64(UInt32(bitPattern: frames[folio.index].ref)), told: r ? 1 : 2, use: nil)
         return r
@@ -416,7 +416,7 @@ extension PhysicalMemory {
         return zero
     }
     /// Per-page mapcount (`page_mapcount` without the entire mapcount).
-    @inline(__always) public func pageMapcount(_ page: PFN) -> Int32 {
+    @inline(__always) package func pageMapcount(_ page: PFN) -> Int32 {
         logPage(page.index, write: false, value: UInt64(UInt32(bitPattern: frames[page.index].map)), use: "read the mapcount of")
         return frames[page.index].map
     }
@@ -435,18 +435,18 @@ extension PhysicalMemory {
         logPage(page.index, write: true, value: 0, use: "set the mapcount of")
         writeFrame(page.index).pointee.map = v
     }
-    @inline(__always) public func data(_ page: PFN) -> UInt32 {
+    @inline(__always) package func data(_ page: PFN) -> UInt32 {
         logPage(page.index, write: false, value: UInt64(frames[page.index].data), use: "read the data of")
         return frames[page.index].data
     }
-    @inline(__always) public func setData(_ page: PFN, _ value: UInt32) {
+    @inline(__always) package func setData(_ page: PFN, _ value: UInt32) {
         logPage(page.index, write: true, value: 0, use: "wrote the data of")
         writeFrame(page.index).pointee.data = value
     }
 
     @inline(__always) private func metaIndex(_ folio: PFN) -> Int { Int(frames[folio.index + 1].ref) }
     /// The large-folio fields; only valid for a large folio.
-    @inline(__always) public func meta(_ folio: PFN) -> LargeFolioMeta {
+    @inline(__always) package func meta(_ folio: PFN) -> LargeFolioMeta {
         let m = large[metaIndex(folio)]
         logFolio(folio.index, write: false, value: UInt64(UInt32(bitPattern: m.largeMapcount)) | UInt64(UInt32(bitPattern: m.pincount)) << 32,
                  told: AccessLog.whole,
@@ -463,7 +463,7 @@ extension PhysicalMemory {
 
     /// Allocates and initialises a folio of `order` (`folio_alloc` + zeroing): `ref = 1`, no
     /// mappings, every data word 0. Returns nil when the buddy allocator has no block.
-    public func allocFolio(order: Int) -> PFN? {
+    package func allocFolio(order: Int) -> PFN? {
         if _slowPath(accessLogging), let l = log { l.note(.allocator, write: true) }
         guard let start = allocBlock(order: order) else { return nil }
         let flagsTail = PageFlag.allocated | UInt32(order)
@@ -498,7 +498,7 @@ extension PhysicalMemory {
 
     /// Frees a folio whose refcount reached zero (`free_unref_folios` / `__free_pages`):
     /// clears every flag, including PageAnonExclusive, and returns its block to the buddy.
-    public func freeFolio(_ folio: PFN) {
+    package func freeFolio(_ folio: PFN) {
         if _slowPath(accessLogging), let l = log { l.note(.allocator, write: true) }
         let o = Int(frames[folio.index].flags & PageFlag.orderMask)
         logNewFrames(folio.index, 1 << o)
@@ -516,17 +516,17 @@ extension PhysicalMemory {
     /// `folio_put` / `folio_put_refs`. Returns true when the folio was freed. Reserved pages
     /// (the zero page, the huge zero folio) are never freed.
     @discardableResult
-    public func folioPut(_ folio: PFN, _ n: Int32 = 1) -> Bool {
+    package func folioPut(_ folio: PFN, _ n: Int32 = 1) -> Bool {
         guard addRef(folio, -n, "folio_put on"), !test(folio, PageFlag.reserved) else { return false }
         freeFolio(folio)
         return true
     }
 
     /// `folio_get` / `folio_ref_add`.
-    @inline(__always) public func folioGet(_ folio: PFN, _ n: Int32 = 1) { addRef(folio, n, "folio_get on") }
+    @inline(__always) package func folioGet(_ folio: PFN, _ n: Int32 = 1) { addRef(folio, n, "folio_get on") }
 
     /// `mm_get_huge_zero_folio`: allocates the huge zero folio on first use; nil if that fails.
-    public func hugeZeroFolio() -> PFN? {
+    package func hugeZeroFolio() -> PFN? {
         if let h = hugeZeroPFN { return h }
         guard let h = allocFolio(order: Geometry.pmdOrder) else { return nil }
         set(h, PageFlag.zero | PageFlag.reserved | PageFlag.uptodate)

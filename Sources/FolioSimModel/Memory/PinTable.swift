@@ -1,23 +1,23 @@
 /// GUP references held by a simulated driver (`pin` op, a pipe, an io_uring fixed buffer):
 /// pages grabbed with FOLL_PIN or FOLL_GET at `addr` of mm `mm`.
-public struct PinRecord: Sendable {
-    public var id: String
-    public var mm: Int
-    public var addr: UInt64
-    public var pages: [PFN]
-    public var flags: GUPFlags
-    public var released = false
+package struct PinRecord: Sendable {
+    package var id: String
+    package var mm: Int
+    package var addr: UInt64
+    package var pages: [PFN]
+    package var flags: GUPFlags
+    package var released = false
     /// The user-activity clock when the GUP call began and when the driver got its pages
     /// (`UserActivity`): the pin checks exempt what the user unmapped or moved meanwhile.
-    public var since: Int
-    public var registered: Int
+    package var since: Int
+    package var registered: Int
 }
 
 /// The table of pins the simulated drivers hold, in the order taken. Private storage behind
 /// accessors that record what they touch: which ids exist (`pinTable`) and the pins kept on
 /// each folio (`pins(folio)`), so that a pin taken or released conflicts with the per-step
 /// check that reads the pins of a folio the other step changed.
-public final class PinTable {
+package final class PinTable {
     private var records: [PinRecord] = []
     /// Set through `World.log` while an explorer runs.
     var log: AccessLog?
@@ -66,7 +66,7 @@ public final class PinTable {
     }
 
     /// Every pin record, released ones included (for the checker and reports: unlogged).
-    public var all: [PinRecord] { records }
+    package var all: [PinRecord] { records }
 }
 
 /// The driver side of pinning: a simulated driver pins (or references) user pages through
@@ -77,7 +77,7 @@ extension World {
     /// The pages a GUP call has kept are the thread's (`SimThread.gupKept`) until the driver
     /// holds them.
     @discardableResult
-    public func pin(_ t: SimThread, id: String, addr: UInt64, nrPages: Int = 1, flags: GUPFlags,
+    package func pin(_ t: SimThread, id: String, addr: UInt64, nrPages: Int = 1, flags: GUPFlags,
                     fast: Bool = false) async throws(MMError) -> [PFN] {
         let since = userActivity.tick()
         let got: [PFN]
@@ -95,7 +95,7 @@ extension World {
     }
 
     /// Releases the newest held pin called `id` (`unpin_user_pages` / `put_page`).
-    public func releasePin(id: String, by t: SimThread? = nil) async {
+    package func releasePin(id: String, by t: SimThread? = nil) async {
         guard let i = pinTable.held(id) else { return }
         let pin = pinTable.record(i)
         let mm = mms[pin.mm]
@@ -104,7 +104,7 @@ extension World {
     }
 
     /// The pins held now (for the checker and reports).
-    public var pins: [PinRecord] { pinTable.all }
+    package var pins: [PinRecord] { pinTable.all }
 
     /// A GUP call of `t` keeps `page`: from now on it is a pin for the checker (FOLL_PIN).
     func gupKeep(_ t: SimThread, _ page: PFN, _ flags: GUPFlags) {

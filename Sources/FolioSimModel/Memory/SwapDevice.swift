@@ -10,8 +10,8 @@
 /// lookup conflicts with the swap-out or free that changes the entry; a folio's slot
 /// (`folio->swap`) is part of the folio (`PointObject.folio`); the slot search and usage count
 /// are the device's allocator (`PointObject.swapAllocator`).
-public final class SwapDevice {
-    public let slotCount: Int
+package final class SwapDevice {
+    package let slotCount: Int
     private let slotData: UnsafeMutablePointer<UInt32>
     private let swapCount: UnsafeMutablePointer<Int32>
     private let swapCache: UnsafeMutablePointer<UInt32>
@@ -64,10 +64,10 @@ public final class SwapDevice {
     }
 
     /// One column of the slot table, indexed by slot; a write is noted for the checker.
-    public struct Column<T: BinaryInteger> {
+    package struct Column<T: BinaryInteger> {
         fileprivate let base: UnsafeMutablePointer<T>
         fileprivate unowned let device: SwapDevice
-        public internal(set) subscript(slot: Int) -> T {
+        package internal(set) subscript(slot: Int) -> T {
             get {
                 let v = base[slot]
                 device.note(.swapSlot(slot), write: false, value: UInt64(truncatingIfNeeded: v))
@@ -84,7 +84,7 @@ public final class SwapDevice {
     /// Data word of each slot.
     var data: Column<UInt32> { Column(base: slotData, device: self) }
     /// Swap count: how many swap PTEs refer to the slot (plus 0 for the swapcache).
-    public var count: Column<Int32> { Column(base: swapCount, device: self) }
+    package var count: Column<Int32> { Column(base: swapCount, device: self) }
     /// The swapcache folio's page for the slot (0 = not cached).
     var cache: Column<UInt32> { Column(base: swapCache, device: self) }
 
@@ -113,11 +113,11 @@ public final class SwapDevice {
     func peekSlot(of folio: PFN) -> Int? { folioSlot[folio.raw] }
 
     /// Slots in use (with a swap count or a swapcache entry).
-    public var usedSlots: Int {
+    package var usedSlots: Int {
         note(.swapAllocator, write: false, value: UInt64(used))
         return used
     }
-    public var peekUsedSlots: Int { used }
+    package var peekUsedSlots: Int { used }
 
     var footprintBytes: Int { slotCount * 12 }
 

@@ -2,7 +2,7 @@
 /// preset of these values (data, not a fork of the code).
 public struct Semantics: Hashable, Sendable {
     /// S1: anon reuse rule in `do_wp_page`.
-    public enum AnonReuse: String, Hashable, Sendable, CaseIterable {
+    package enum AnonReuse: String, Hashable, Sendable, CaseIterable {
         /// ≤5.8: reuse iff mapcount + swapcount ≤ 1, references ignored.
         case mapcount
         /// 5.9–5.18: reuse iff not KSM and `ref == 1` (after freeing the swapcache).
@@ -13,7 +13,7 @@ public struct Semantics: Hashable, Sendable {
         case aeMMID = "ae+mmid"
     }
     /// S2: read-only GUP on a read-only PTE.
-    public enum ROPinRule: String, Hashable, Sendable, CaseIterable {
+    package enum ROPinRule: String, Hashable, Sendable, CaseIterable {
         case none
         /// 5.8: FOLL_GET reads in COW mappings are treated as writes (break COW).
         case forceCOW = "force-cow"
@@ -23,7 +23,7 @@ public struct Semantics: Hashable, Sendable {
         case unshareCOWLongterm = "unshare-cow-longterm"
     }
     /// S3: fork and possibly pinned pages.
-    public enum ForkPinned: String, Hashable, Sendable, CaseIterable {
+    package enum ForkPinned: String, Hashable, Sendable, CaseIterable {
         case share
         /// 5.9–5.18: copy for the child if the page may be pinned.
         case earlyCOW = "early-cow"
@@ -31,35 +31,35 @@ public struct Semantics: Hashable, Sendable {
         case earlyCOWAE = "early-cow-ae"
     }
     /// S4: GUP-fast versus fork.
-    public enum GUPFastFork: String, Hashable, Sendable, CaseIterable {
+    package enum GUPFastFork: String, Hashable, Sendable, CaseIterable {
         case noSeq = "no-seq"
         case wpSeq = "wp-seq"
     }
     /// S5: exclusivity across swap, migration and KSM.
-    public enum ExclusiveCarry: String, Hashable, Sendable, CaseIterable {
+    package enum ExclusiveCarry: String, Hashable, Sendable, CaseIterable {
         case none
         case carry
     }
     /// S6: mprotect write upgrade of private anon PTEs.
-    public enum MprotectUpgrade: String, Hashable, Sendable, CaseIterable {
+    package enum MprotectUpgrade: String, Hashable, Sendable, CaseIterable {
         case never
         case dirtyAE = "dirty-ae"
         case ae
     }
     /// S7: FOLL_FORCE write into a read-only private VMA.
-    public enum ForceWrite: String, Hashable, Sendable, CaseIterable {
+    package enum ForceWrite: String, Hashable, Sendable, CaseIterable {
         case follCOW = "foll-cow"
         case ae
     }
     /// S8: anonymous fault order.
-    public enum FaultOrder: String, Hashable, Sendable, CaseIterable {
+    package enum FaultOrder: String, Hashable, Sendable, CaseIterable {
         /// ≤6.7: order 0 or a PMD THP.
         case order0PMD = "order0-pmd"
         /// 6.8+: multi-size THP (§2.1).
         case mthp
     }
     /// S9: how much of a large folio a COW fault copies.
-    public enum COWCopy: String, Hashable, Sendable, CaseIterable {
+    package enum COWCopy: String, Hashable, Sendable, CaseIterable {
         /// Mainline: the faulting page only.
         case onePage = "one-page"
         /// The whole source folio when it is mapped naturally aligned, else the faulting page.
@@ -70,7 +70,7 @@ public struct Semantics: Hashable, Sendable {
     }
 
     /// Reclaim and pinned anon pages.
-    public enum PinnedSwapout: String, Hashable, Sendable, CaseIterable {
+    package enum PinnedSwapout: String, Hashable, Sendable, CaseIterable {
         /// ≤5.10: reclaim adds a pinned page to the swap cache and unmaps it.
         case swap
         /// 5.11+ (feb889fb40fa, "mm: don't put pinned pages into the swap cache"): a maybe-pinned
@@ -78,47 +78,47 @@ public struct Semantics: Hashable, Sendable {
         case keep
     }
 
-    public var anonReuse: AnonReuse
-    public var roPin: ROPinRule
-    public var forkPinned: ForkPinned
-    public var gupFastFork: GUPFastFork
-    public var exclusiveCarry: ExclusiveCarry
-    public var mprotectUpgrade: MprotectUpgrade
-    public var forceWrite: ForceWrite
-    public var faultOrder: FaultOrder
-    public var cowCopy: COWCopy
+    package var anonReuse: AnonReuse
+    package var roPin: ROPinRule
+    package var forkPinned: ForkPinned
+    package var gupFastFork: GUPFastFork
+    package var exclusiveCarry: ExclusiveCarry
+    package var mprotectUpgrade: MprotectUpgrade
+    package var forceWrite: ForceWrite
+    package var faultOrder: FaultOrder
+    package var cowCopy: COWCopy
     /// RFC v2: make every PTE of an exclusive large folio writable on reuse.
-    public var rangeReuse: Bool
+    package var rangeReuse: Bool
     /// ~6.13+: a write fault on a huge zero PMD allocates a PMD THP instead of splitting.
-    public var hugeZeroWPAllocatesTHP: Bool
+    package var hugeZeroWPAllocatesTHP: Bool
     /// Whether reclaim swaps out pinned anon pages.
-    public var pinnedSwapout: PinnedSwapout = .keep
+    package var pinnedSwapout: PinnedSwapout = .keep
     /// 6.4+ (per-VMA locks, 50ee32537206 "mm: introduce lock_vma_under_rcu"): an anonymous fault
     /// on a VMA that has an anon_vma takes only that VMA's read lock, not mmap_lock.
-    public var vmaLocks: Bool = false
+    package var vmaLocks: Bool = false
     /// The release whose function names traces use (major × 100 + minor), e.g. 518 for 5.18.
     /// Not a rule: a preset's metadata.
-    public var release: Int = 618
+    package var release: Int = 618
 
     /// Injected bug: `wp_page_copy` commits without the `pte_same` revalidation.
-    public var skipPTESameAfterCopy: Bool = false
+    package var skipPTESameAfterCopy: Bool = false
     /// Injected bug: GUP-fast ignores `write_protect_seq`.
-    public var gupFastSkipsSeqCheck: Bool = false
+    package var gupFastSkipsSeqCheck: Bool = false
     /// Injected bug: GUP-fast does not re-read the PTE after grabbing the folio.
-    public var gupFastSkipsPTERecheck: Bool = false
+    package var gupFastSkipsPTERecheck: Bool = false
     /// Injected bug: fork treats every page as unpinned.
-    public var forkIgnoresPins: Bool = false
+    package var forkIgnoresPins: Bool = false
     /// Injected bug: a large anon fault installs its folio without rechecking under the PTL
     /// that the whole PTE range is still empty (`pte_range_none`).
-    public var skipPTERangeNoneRecheck: Bool = false
+    package var skipPTERangeNoneRecheck: Bool = false
     /// Injected bug: swap-out's try-share skips step A2 (`folio_maybe_dma_pinned`) and clears
     /// AE of a pinned page.
-    public var tryShareIgnoresPins: Bool = false
+    package var tryShareIgnoresPins: Bool = false
     /// Injected bug: `do_wp_page` copies without the temporary folio reference, so another
     /// thread can free the source page during the unlocked copy.
-    public var wpCopyWithoutFolioGet: Bool = false
+    package var wpCopyWithoutFolioGet: Bool = false
 
-    public init(anonReuse: AnonReuse, roPin: ROPinRule, forkPinned: ForkPinned, gupFastFork: GUPFastFork,
+    package init(anonReuse: AnonReuse, roPin: ROPinRule, forkPinned: ForkPinned, gupFastFork: GUPFastFork,
                 exclusiveCarry: ExclusiveCarry, mprotectUpgrade: MprotectUpgrade, forceWrite: ForceWrite,
                 faultOrder: FaultOrder, cowCopy: COWCopy, rangeReuse: Bool = false,
                 hugeZeroWPAllocatesTHP: Bool) {
@@ -131,7 +131,7 @@ public struct Semantics: Hashable, Sendable {
 
     /// Linux 5.7 and earlier: mapcount-based reuse (`reuse_swap_page`), read-only GUP
     /// references whatever is mapped, fork shares pinned pages, no exclusivity marker.
-    public static let v5_7: Semantics = {
+    package static let v5_7: Semantics = {
         var s = Semantics(
             anonReuse: .mapcount, roPin: .none, forkPinned: .share, gupFastFork: .noSeq,
             exclusiveCarry: .none, mprotectUpgrade: .never, forceWrite: .follCOW, faultOrder: .order0PMD,
@@ -143,11 +143,11 @@ public struct Semantics: Hashable, Sendable {
 
     /// 5.8 (and 5.7.3 stable): CVE-2020-29374's first fix, 17839856fd58: a FOLL_GET read in
     /// a COW mapping breaks COW like a write.
-    public static let v5_8: Semantics = { var s = v5_7; s.roPin = .forceCOW; s.release = 508; return s }()
+    package static let v5_8: Semantics = { var s = v5_7; s.roPin = .forceCOW; s.release = 508; return s }()
 
     /// 5.9: refcount-based reuse (09854ba94c6a), the forced COW removed again (a308c71bf1e6),
     /// early COW of maybe-pinned pages at fork (70e806e4e645).
-    public static let v5_9: Semantics = {
+    package static let v5_9: Semantics = {
         var s = Semantics(
             anonReuse: .refcount, roPin: .none, forkPinned: .earlyCOW, gupFastFork: .noSeq,
             exclusiveCarry: .none, mprotectUpgrade: .never, forceWrite: .follCOW, faultOrder: .order0PMD,
@@ -159,12 +159,12 @@ public struct Semantics: Hashable, Sendable {
 
     /// 5.11: GUP-fast checks `write_protect_seq` against fork (57efa1fe5957); reclaim keeps
     /// maybe-pinned anon pages out of the swap cache (feb889fb40fa).
-    public static let v5_11: Semantics = { var s = v5_9; s.gupFastFork = .wpSeq; s.pinnedSwapout = .keep; s.release = 511; return s }()
+    package static let v5_11: Semantics = { var s = v5_9; s.gupFastFork = .wpSeq; s.pinnedSwapout = .keep; s.release = 511; return s }()
 
     /// 5.19: PageAnonExclusive and FAULT_FLAG_UNSHARE ("COW fixes part 2"), exclusivity carried
     /// across swap. mprotect() does not upgrade private anon PTEs yet (that came in 6.0,
     /// KERNEL-NOTES.md).
-    public static let v5_19: Semantics = {
+    package static let v5_19: Semantics = {
         var s = Semantics(
             anonReuse: .ae, roPin: .unshareAnon, forkPinned: .earlyCOWAE, gupFastFork: .wpSeq,
             exclusiveCarry: .carry, mprotectUpgrade: .never, forceWrite: .follCOW, faultOrder: .order0PMD,
@@ -175,15 +175,15 @@ public struct Semantics: Hashable, Sendable {
 
     /// 6.0/6.1: FOLL_FORCE writes need an exclusive anon page; FOLL_COW is gone (5535be309971,
     /// CVE-2022-2590); mprotect() upgrades dirty exclusive anon PTEs (64fe24a3e05e).
-    public static let v6_1: Semantics = { var s = v5_19; s.forceWrite = .ae; s.mprotectUpgrade = .dirtyAE; s.release = 601; return s }()
+    package static let v6_1: Semantics = { var s = v5_19; s.forceWrite = .ae; s.mprotectUpgrade = .dirtyAE; s.release = 601; return s }()
 
     /// 6.2: reliable R/O long-term pins in any COW mapping (84209e87c696, 8d6a0ac09a16); clean
     /// exclusive anon PTEs are upgraded by mprotect too (d84887739d5c).
-    public static let v6_2: Semantics = { var s = v6_1; s.roPin = .unshareCOWLongterm; s.mprotectUpgrade = .ae; s.release = 602; return s }()
+    package static let v6_2: Semantics = { var s = v6_1; s.roPin = .unshareCOWLongterm; s.mprotectUpgrade = .ae; s.release = 602; return s }()
 
     /// 6.8: multi-size THP for anonymous faults; a COW fault copies one page. Anonymous faults
     /// take the per-VMA lock (6.4+) when the VMA has an anon_vma.
-    public static let v6_8: Semantics = {
+    package static let v6_8: Semantics = {
         var s = v6_2
         s.faultOrder = .mthp
         s.cowCopy = .onePage
@@ -194,11 +194,11 @@ public struct Semantics: Hashable, Sendable {
 
     /// 6.15: large-folio reuse from MM-ID ownership (1da190f4d0a6), and the 6.13 huge zero
     /// page write fault that allocates a PMD THP.
-    public static let v6_15: Semantics = { var s = v6_8; s.anonReuse = .aeMMID; s.hugeZeroWPAllocatesTHP = true; s.release = 615; return s }()
+    package static let v6_15: Semantics = { var s = v6_8; s.anonReuse = .aeMMID; s.hugeZeroWPAllocatesTHP = true; s.release = 615; return s }()
 
     /// What runs on our machines: Linux 6.18 (6.15 large-folio reuse, 6.13 huge-zero THP
     /// allocation on write).
-    public static let v6_18: Semantics = {
+    package static let v6_18: Semantics = {
         var s = Semantics(
             anonReuse: .aeMMID, roPin: .unshareCOWLongterm, forkPinned: .earlyCOWAE, gupFastFork: .wpSeq,
             exclusiveCarry: .carry, mprotectUpgrade: .ae, forceWrite: .ae, faultOrder: .mthp,
@@ -213,7 +213,7 @@ public struct Semantics: Hashable, Sendable {
     /// only this mm maps, with no other references, is reused, every PTE made writable. The
     /// RFC's own exclusivity test is not in the thread; FolioSim uses the 6.15 whole-folio
     /// ownership test for it (KERNEL.md §2.7, KERNEL-NOTES.md).
-    public static let rfc2023: Semantics = {
+    package static let rfc2023: Semantics = {
         var s = v6_2
         s.faultOrder = .mthp
         s.cowCopy = .alignedRange
@@ -230,11 +230,12 @@ public struct Semantics: Hashable, Sendable {
         ("rfc2023", .rfc2023),
     ]
 
+    /// The preset called `name` (`"v6.18"`, `"v5.9"`, `"rfc2023"`, …), nil for an unknown name.
     public static func preset(named name: String) -> Semantics? {
         presets.first { $0.name == name }?.semantics
     }
 
     /// Whether the rules know PageAnonExclusive (5.19+): only then do the invariants that
     /// are stated in terms of it apply.
-    public var hasAnonExclusive: Bool { anonReuse == .ae || anonReuse == .aeMMID }
+    package var hasAnonExclusive: Bool { anonReuse == .ae || anonReuse == .aeMMID }
 }

@@ -1,22 +1,22 @@
 /// `/sys/kernel/mm/transparent_hugepage/enabled`.
-public enum THPEnabled: String, Hashable, Sendable, CaseIterable {
+package enum THPEnabled: String, Hashable, Sendable, CaseIterable {
     case always, madvise, never
 }
 
 /// `/sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/enabled`.
-public enum THPSizeSetting: String, Hashable, Sendable, CaseIterable {
+package enum THPSizeSetting: String, Hashable, Sendable, CaseIterable {
     case always, inherit, madvise, never
 }
 
 /// The mTHP sysfs model (KERNEL.md §2.1): the top-level setting, one setting per anon order
 /// (2…9), and `use_zero_page`. Defaults are the kernel's: PMD order `inherit`, the rest `never`.
 public struct THPSettings: Hashable, Sendable {
-    public var enabled: THPEnabled
+    package var enabled: THPEnabled
     /// Indexed by order; orders 0 and 1 are never used for anonymous THP.
-    public var perOrder: [THPSizeSetting]
-    public var useZeroPage: Bool
+    package var perOrder: [THPSizeSetting]
+    package var useZeroPage: Bool
 
-    public init(enabled: THPEnabled = .madvise, useZeroPage: Bool = true) {
+    package init(enabled: THPEnabled = .madvise, useZeroPage: Bool = true) {
         self.enabled = enabled
         self.useZeroPage = useZeroPage
         perOrder = Array(repeating: .never, count: Geometry.pmdOrder + 1)
@@ -24,7 +24,7 @@ public struct THPSettings: Hashable, Sendable {
     }
 
     /// Orders that anonymous THP may use (`THP_ORDERS_ALL_ANON`).
-    public static let anonOrders = 2...Geometry.pmdOrder
+    package static let anonOrders = 2...Geometry.pmdOrder
 
     /// The sysfs size names that exist for anon orders, "16K" … "2M", as configs write them.
     public static func order(forSize bytes: UInt64) -> Int? {
@@ -35,7 +35,7 @@ public struct THPSettings: Hashable, Sendable {
     /// The order mask `thp_vma_allowable_orders` derives from sysfs for an anonymous VMA
     /// (TVA_ENFORCE_SYSFS): always, plus madvise with VM_HUGEPAGE, plus inherit when the top
     /// level is always (or madvise with VM_HUGEPAGE).
-    public func sysfsMask(vmaHugepage: Bool) -> UInt32 {
+    package func sysfsMask(vmaHugepage: Bool) -> UInt32 {
         var mask: UInt32 = 0
         let inheritOn = enabled == .always || (enabled == .madvise && vmaHugepage)
         for o in Self.anonOrders {

@@ -23,27 +23,27 @@ let accessLogsAttached = Atomic<Int>(0)
 /// written are what the per-step invariant checks look at, so a check costs time in
 /// proportion to what the step changed; `useAfterFree` collects accesses to the data, flags
 /// or counts of freed frames.
-public final class AccessLog {
+package final class AccessLog {
     /// Footprint entries: `PointObject.key << 1 | write`.
-    public internal(set) var objects: [UInt64] = []
+    package internal(set) var objects: [UInt64] = []
     /// A digest of the objects read in this step and the values they held.
-    public internal(set) var readDigest: UInt64 = 0
+    package internal(set) var readDigest: UInt64 = 0
     /// For each entry of `objects`, in order (until `footprint()` sorts them): all that the
     /// access told the running thread, where the accessor knows it exactly (a value read,
     /// a comparison's result, a revalidation's yes or no, nothing for a blind write; the
     /// state cache's thread digest folds it), else `AccessLog.whole` (the digest folds the
     /// object's whole value).
-    public internal(set) var told: [UInt64] = []
+    package internal(set) var told: [UInt64] = []
     package static let whole = UInt64.max
     /// PTE slots written in this step.
-    public internal(set) var ptesWritten: [PTESlot] = []
+    package internal(set) var ptesWritten: [PTESlot] = []
     /// Frames whose folio or page state this step wrote (any page of the folio).
-    public internal(set) var foliosWritten: [PFN] = []
+    package internal(set) var foliosWritten: [PFN] = []
     /// Accesses to freed frames in this step: the page and what was done.
-    public internal(set) var useAfterFree: [(PFN, String)] = []
+    package internal(set) var useAfterFree: [(PFN, String)] = []
     /// What this step allocated, in order: frames (`start | count << 32`) and swap slots
     /// (the same, with bit 63 set); the state cache names them after the step.
-    public internal(set) var allocations: [UInt64] = []
+    package internal(set) var allocations: [UInt64] = []
     /// Off while the at-rest checker reads the model.
     package var enabled = true
     /// While the per-step checker reads: its reads join the footprint, but reading a freed
@@ -54,7 +54,7 @@ public final class AccessLog {
     /// record hides.
     package var forgottenKind: UInt64?
 
-    public init() {}
+    package init() {}
 
     @inline(__always) package func note(_ o: PointObject, write: Bool, value: UInt64 = 0) {
         note(key: o.key, write: write, value: value)
@@ -116,9 +116,9 @@ public final class AccessLog {
 /// The objects one step read and wrote. Two steps are independent (they commute) when no
 /// object is touched by both with at least one write; `PointObject.unknown` conflicts with
 /// everything.
-public struct Footprint: Sendable, Equatable {
+package struct Footprint: Sendable, Equatable {
     /// Sorted, deduplicated `key << 1 | write` entries (a written object appears once, as written).
-    public let entries: [UInt64]
+    package let entries: [UInt64]
 
     /// `sorted`: entries in ascending order, possibly repeated.
     init(sorted: [UInt64]) {
@@ -137,10 +137,10 @@ public struct Footprint: Sendable, Equatable {
     /// One object.
     init(_ o: PointObject, write: Bool) { entries = [o.key << 1 | (write ? 1 : 0)] }
 
-    public var isUnknown: Bool { entries.contains { $0 >> 1 == AccessKey.unknownKey } }
+    package var isUnknown: Bool { entries.contains { $0 >> 1 == AccessKey.unknownKey } }
 
     /// True when the two steps touch a common object and one of them writes it.
-    public func conflicts(with other: Footprint) -> Bool { firstConflict(with: other) != nil }
+    package func conflicts(with other: Footprint) -> Bool { firstConflict(with: other) != nil }
 
     /// The first object both touch with at least one write (nil: they commute).
     func firstConflict(with other: Footprint) -> UInt64? {

@@ -1,5 +1,5 @@
 /// A lock a simulated thread can wait for.
-public enum LockResource: Hashable, Sendable, CustomStringConvertible {
+package enum LockResource: Hashable, Sendable, CustomStringConvertible {
     /// `mmap_lock` of an mm (by index), for read or write.
     case mmapLock(mm: Int, write: Bool)
     /// The per-VMA lock of a VMA (by id), for read or write (`vma_start_read/write`).
@@ -14,7 +14,7 @@ public enum LockResource: Hashable, Sendable, CustomStringConvertible {
     /// walk of that mm has interrupts disabled. GUP-fast holds it shared.
     case tableFree(mm: Int, write: Bool)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .mmapLock(let mm, let w): "mmap_lock(mm \(mm), \(w ? "write" : "read"))"
         case .vmaLock(let mm, let v, let w): "vma_lock(mm \(mm), vma \(v), \(w ? "write" : "read"))"

@@ -7,7 +7,7 @@
 /// (`folio`) are apart from each page's own state (`page`: data word, per-page mapcount,
 /// PageAnonExclusive, which folio the frame belongs to); every PTE and PMD entry is its own
 /// object; allocators and queues are one object each.
-public enum PointObject: Hashable, Sendable, CustomStringConvertible {
+package enum PointObject: Hashable, Sendable, CustomStringConvertible {
     /// `mmap_lock` of an mm (by index).
     case mmapLock(mm: Int)
     /// The per-VMA lock (6.4+ `vm_lock`) of the VMA with this id in an mm.
@@ -70,7 +70,7 @@ public enum PointObject: Hashable, Sendable, CustomStringConvertible {
     /// Not described: conflicts with every other step (the safe default).
     case unknown
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .mmapLock(let mm): "mmap_lock(mm \(mm))"
         case .vmaLock(let mm, let v): "vma_lock(mm \(mm), vma \(v))"
@@ -176,27 +176,27 @@ package enum AccessKey {
 }
 
 /// Whether a step reads or writes the object of its point.
-public enum PointAccess: Sendable {
+package enum PointAccess: Sendable {
     case read, write
 }
 
 /// One scheduling point: the kernel function, the object the following step touches, how,
 /// and a short name of the step (`lock PTL`, `B3 grab folio`).
-public struct SchedPoint: Sendable, CustomStringConvertible {
-    public var function: StaticString
-    public var object: PointObject
-    public var access: PointAccess
-    public var step: StaticString
+package struct SchedPoint: Sendable, CustomStringConvertible {
+    package var function: StaticString
+    package var object: PointObject
+    package var access: PointAccess
+    package var step: StaticString
     /// The lock this step takes, if it is an acquisition: the explorer does not run the step
     /// while the lock is held.
-    public var acquires: LockResource?
+    package var acquires: LockResource?
     /// The lock's name in a trace (`A.ptl(0x10000)`), for acquisitions and releases (nil when
     /// not tracing: the name is built only for a trace).
-    public var lockName: String?
-    @inline(__always) public init(_ function: StaticString, _ step: StaticString, _ object: PointObject, _ access: PointAccess,
+    package var lockName: String?
+    @inline(__always) package init(_ function: StaticString, _ step: StaticString, _ object: PointObject, _ access: PointAccess,
                                   acquires: LockResource? = nil, lockName: String? = nil) {
         self.function = function; self.step = step; self.object = object; self.access = access
         self.acquires = acquires; self.lockName = lockName
     }
-    public var description: String { "\(function): \(step) [\(access == .write ? "W" : "R") \(object)]" }
+    package var description: String { "\(function): \(step) [\(access == .write ? "W" : "R") \(object)]" }
 }
