@@ -186,6 +186,7 @@ import Testing
         let pages = try await f.world.pin(f.p, id: "x", addr: Fixture.base, flags: [.pin, .longterm])
         try await f.world.madvise(f.p, addr: Fixture.base, size: 1 << 20, advice: .pageout)
         #expect(f.pte(f.p, Fixture.base).isPresent)
+        #expect(f.page(f.p, Fixture.base) == pages.first, "the pinned page itself stays mapped")
         #expect(f.violated().isEmpty)
     }
 

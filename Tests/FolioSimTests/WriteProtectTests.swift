@@ -133,7 +133,7 @@ import Testing
         try await f.mmapAndFill64K()
         let c = try await f.world.fork(f.p, childName: "C")
         await f.world.exitMM(c)
-        let pages = try await f.world.pin(f.p, id: "k", addr: Fixture.base + 2 * Geometry.pageSize, flags: [.pin, .longterm])
+        try await f.world.pin(f.p, id: "k", addr: Fixture.base + 2 * Geometry.pageSize, flags: [.pin, .longterm])
         #expect(f.stats(f.p).faults(.unshare) == 1)
         await f.write(f.p, Fixture.base + 5 * Geometry.pageSize, Geometry.pageSize, 2)
         return f
