@@ -1,7 +1,7 @@
 import Testing
 @testable import FolioSim
 
-@Suite struct ForkTests {
+@Suite(.enabled(if: Tier.fast)) struct ForkTests {
     @Test func forkSharesReadOnlyAndKeepsSequenceEven() async throws {
         let f = Fixture(sizes: [4: .always])
         try await f.mmap(1 << 20)

@@ -5,7 +5,7 @@ import Testing
 /// Kernel paths reach shared state only through the accessors that record it in the running
 /// step's footprint (the reduction's soundness rests on that): no file of Kernel/ may use
 /// the checker's unrecorded views.
-@Suite struct LayoutTests {
+@Suite(.enabled(if: Tier.fast)) struct LayoutTests {
     static let unrecorded = ["peek", "memory.frames", ".frames[", "mframes", "framesAtLastCheck", "checkState"]
 
     /// Kernel paths keep no checker state: what the user wrote is the checker's record

@@ -1,7 +1,7 @@
 import Testing
 @testable import FolioSim
 
-@Suite struct ZapTests {
+@Suite(.enabled(if: Tier.fast)) struct ZapTests {
     @Test func dontneedOfHalfAFolioQueuesDeferredSplit() async throws {
         let f = Fixture(sizes: [4: .always])
         try await f.mmapAndFill64K()
@@ -69,7 +69,7 @@ import Testing
     }
 }
 
-@Suite struct MprotectTests {
+@Suite(.enabled(if: Tier.fast)) struct MprotectTests {
     @Test func exclusivePagesBecomeWritableAgain() async throws {
         let f = Fixture()
         try await f.mmap(1 << 20)
@@ -146,7 +146,7 @@ import Testing
     }
 }
 
-@Suite struct SwapTests {
+@Suite(.enabled(if: Tier.fast)) struct SwapTests {
     @Test func pageoutKeepsExclusivityInTheSwapPTE() async throws {
         let f = Fixture(swap: 16 << 20)
         try await f.mmap(1 << 20)
@@ -228,7 +228,7 @@ import Testing
     }
 }
 
-@Suite struct MremapTests {
+@Suite(.enabled(if: Tier.fast)) struct MremapTests {
     @Test func moveKeepsPagesAndData() async throws {
         let f = Fixture(sizes: [4: .always])
         try await f.mmap(1 << 20)
