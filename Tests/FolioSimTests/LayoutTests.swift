@@ -14,6 +14,8 @@ import Testing
 
     @Test func kernelPathsUseOnlyRecordingAccessors() throws {
         #expect(try Self.kernelLines(containing: Self.unrecorded).isEmpty)
+        // The same scan finds them where they belong: the checker uses them.
+        #expect(try !Self.lines(in: "Check", containing: Self.unrecorded).isEmpty, "the scan finds no unrecorded view in Check/")
     }
 
     @Test func kernelPathsKeepNoCheckerState() throws {
@@ -32,7 +34,12 @@ import Testing
 
     /// `file:line: word` for every code line of Kernel/ (comments left out) with one of `words`.
     static func kernelLines(containing words: [String]) throws -> [String] {
-        let dir = packageRoot.appendingPathComponent("Sources/FolioSim/Kernel")
+        try lines(in: "Kernel", containing: words)
+    }
+
+    /// The same for Sources/FolioSim/`folder`.
+    static func lines(in folder: String, containing words: [String]) throws -> [String] {
+        let dir = packageRoot.appendingPathComponent("Sources/FolioSim/\(folder)")
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".swift") }.sorted()
         #expect(files.count > 10)
         var found: [String] = []
