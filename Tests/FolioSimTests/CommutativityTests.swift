@@ -7,19 +7,27 @@ import Testing
 /// The commutativity audit (CommutativityAudit.swift): at sampled states of every race
 /// config and of generated programs, every pair of steps the footprints call independent
 /// must commute: the same state after both orders, the same values read, the same next point.
+/// The fast tier samples 2 runs and 60 pairs of each config and 24 programs; the full tier 6
+/// runs and 400 pairs, and 220 programs.
 @Suite struct CommutativityTests {
-    static var full: Bool { ProcessInfo.processInfo.environment["FOLIOSIM_TESTS"] == "full" }
-
-    @Test(arguments: ExploreTests.raceConfigs)
-    func independentStepsOfARaceConfigCommute(_ name: String) async throws {
+    static func raceConfig(_ name: String, full: Bool) async throws {
         let s = try ExploreTests.load(name)
-        let r = await CommutativityAudit.sample(s, seed: 1, runs: Self.full ? 6 : 2, every: 3, maxPairs: Self.full ? 400 : 60)
+        let r = await CommutativityAudit.sample(s, seed: 1, runs: full ? 6 : 2, every: 3, maxPairs: full ? 400 : 60)
         #expect(r.failures.isEmpty, "\(name): \(r.failures.prefix(3))")
         #expect(r.checked > 0, "\(name): no independent pair was found to check")
     }
 
-    @Test func independentStepsOfGeneratedProgramsCommute() async throws {
-        let count = Self.full ? 220 : 24
+    @Test(.enabled(if: Tier.fast), arguments: ExploreTests.raceConfigs)
+    func independentStepsOfARaceConfigCommuteInAFewRuns(_ name: String) async throws {
+        try await Self.raceConfig(name, full: false)
+    }
+
+    @Test(.enabled(if: Tier.full, "full tier: 6 runs and 400 pairs per config"), arguments: ExploreTests.raceConfigs)
+    func independentStepsOfARaceConfigCommute(_ name: String) async throws {
+        try await Self.raceConfig(name, full: true)
+    }
+
+    static func generatedPrograms(count: Int) async {
         var checked = 0
         var programs = 0
         for seed in UInt64(1)...UInt64(count) {
@@ -32,6 +40,16 @@ import Testing
         #expect(programs >= count * 9 / 10)
         #expect(checked > programs)
     }
+
+    @Test(.enabled(if: Tier.fast))
+    func independentStepsOf24GeneratedProgramsCommute() async {
+        await Self.generatedPrograms(count: 24)
+    }
+
+    @Test(.enabled(if: Tier.full, "full tier: 220 programs"))
+    func independentStepsOfGeneratedProgramsCommute() async {
+        await Self.generatedPrograms(count: 220)
+    }
 }
 
 extension CommutativityTests {
@@ -39,7 +57,7 @@ extension CommutativityTests {
     /// `raw_write_seqcount_begin` and GUP-fast's `raw_read_seqcount` look independent, and in
     /// one order GUP-fast goes slow; forgetting PTEs, a store through a writable PTE and
     /// mprotect's write-protect of it look independent, and in one order the store faults.
-    @Test(arguments: [
+    @Test(.enabled(if: Tier.fast), arguments: [
         (PointObject.seqcount(mm: 0), #"F: [ { op: "fork", proc: "A", child: "C" } ], G: [ { op: "pin", proc: "A", addr: "0x10000", id: "g", flags: ["fast", "longterm", "write"] } ]"#),
         (PointObject.pte(PTESlot(table: 0, index: 0)), #"W: [ { op: "write", proc: "A", addr: "0x10000", value: 2 } ], P: [ { op: "mprotect", proc: "A", addr: "0x10000", size: "4K", prot: "r" } ]"#),
     ])

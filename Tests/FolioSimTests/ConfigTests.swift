@@ -4,7 +4,7 @@ import Testing
 @testable import FolioSimExplore
 @testable import FolioSimExperiments
 
-@Suite struct JSON5Tests {
+@Suite(.enabled(if: Tier.fast)) struct JSON5Tests {
     @Test func acceptsJSON5Features() throws {
         let v = try JSON5Parser.parse("""
         // comment
@@ -32,7 +32,7 @@ import Testing
     }
 }
 
-@Suite struct ConfigTests {
+@Suite(.enabled(if: Tier.fast)) struct ConfigTests {
     static let issueExample = """
     { name: "fork-snapshot", semantics: "v6.18", memory: "1G",
       thp: { enabled: "madvise", sizes: { "64K": "always", "2M": "inherit" } },
@@ -168,7 +168,7 @@ import Testing
     }
 }
 
-@Suite struct CLITests {
+@Suite(.enabled(if: Tier.fast)) struct CLITests {
     /// The CLI built next to the tests (`swift test` builds every target).
     func cli() throws -> URL {
         let candidates = [packageRoot.appendingPathComponent(".build/debug/foliosim"),

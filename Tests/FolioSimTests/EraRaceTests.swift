@@ -16,7 +16,7 @@ import Testing
 
     static func outcomes(_ r: ExploreResult) -> [String] { r.outcomes.map { Observation.render($0.observed) } }
 
-    @Test(arguments: [
+    @Test(.enabled(if: Tier.fast), arguments: [
         // The 5.9 GUP-fast vs fork race: opened by f3c64eda3e50 (5.9), closed by 57efa1fe5957 (5.11).
         ("gup-fast-vs-fork-v5.9.json5", "v5.9", "pin-coherent"),
         ("gup-fast-vs-fork-v5.9.json5", "v5.11", "none"), ("gup-fast-vs-fork-v5.9.json5", "v6.18", "none"),
@@ -36,7 +36,7 @@ import Testing
         }
     }
 
-    @Test func theV59RaceNeedsAPreemptionInsideFork() async throws {
+    @Test(.enabled(if: Tier.fast)) func theV59RaceNeedsAPreemptionInsideFork() async throws {
         // Without a preemption fork runs wholly before or after the pin: no violation.
         let r0 = try await Self.explore("gup-fast-vs-fork-v5.9.json5", "v5.9", bound: 0)
         #expect(r0.counterexample == nil && r0.complete)
@@ -48,7 +48,7 @@ import Testing
         #expect(cx.trace.contains { $0.hasPrefix("G ") && $0.contains("B3") })
     }
 
-    @Test func vmspliceLeaksTheParentsWriteOnlyBefore58() async throws {
+    @Test(.enabled(if: Tier.fast)) func vmspliceLeaksTheParentsWriteOnlyBefore58() async throws {
         let old = try await Self.explore("vmsplice-vs-parent-write.json5", "v5.7", bound: nil)
         #expect(old.complete && old.counterexample == nil)
         #expect(Self.outcomes(old) == ["[1]", "[255]"])
@@ -58,12 +58,24 @@ import Testing
         }
     }
 
-    @Test(arguments: ["dontneed-beside-gup-fast.json5", "munmap-beside-gup.json5", "mremap-beside-gup-fast.json5",
-                      "pin-unpin-one-thread.json5", "ryan-pageout.json5"])
-    func aUsersOwnUnmapOrUnpinBesideAPinIsNoViolationInAnyEra(_ name: String) async throws {
+    static let usersOwnUnmaps = ["dontneed-beside-gup-fast.json5", "munmap-beside-gup.json5", "mremap-beside-gup-fast.json5",
+                                 "pin-unpin-one-thread.json5", "ryan-pageout.json5"]
+
+    static func usersOwnUnmap(_ name: String, bound: Int) async throws {
         for preset in ["v5.7", "v5.9", "v5.11", "v5.19", "v6.1", "v6.18"] {
-            let r = try await Self.explore(name, preset)
+            let r = try await Self.explore(name, preset, bound: bound)
+            #expect(r.complete, "\(name) under \(preset)")
             #expect(r.counterexample == nil, "\(name) under \(preset): \(r.counterexample?.invariant ?? "")")
         }
+    }
+
+    @Test(.enabled(if: Tier.full, "full tier: preemption bound 2"), arguments: usersOwnUnmaps)
+    func aUsersOwnUnmapOrUnpinBesideAPinIsNoViolationInAnyEra(_ name: String) async throws {
+        try await Self.usersOwnUnmap(name, bound: 2)
+    }
+
+    @Test(.enabled(if: Tier.fast), arguments: usersOwnUnmaps)
+    func aUsersOwnUnmapOrUnpinBesideAPinIsNoViolationInAnyEraAtBound0(_ name: String) async throws {
+        try await Self.usersOwnUnmap(name, bound: 0)
     }
 }

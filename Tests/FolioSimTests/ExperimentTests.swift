@@ -4,9 +4,10 @@ import Testing
 @testable import FolioSimExplore
 @testable import FolioSimExperiments
 
-/// The ready-made configs run cleanly, and the counts that were checked against Linux 6.18
-/// (Experiments/host, README "Fidelity") stay what the kernel does.
-@Suite struct ExperimentTests {
+/// The counts of the ready-made configs that were checked against Linux 6.18 (Experiments/host,
+/// README "Fidelity") stay what the kernel does (that every config runs and meets its
+/// `expect` is `EveryConfigTests`').
+@Suite(.enabled(if: Tier.fast)) struct ExperimentTests {
     static let dir = packageRoot.appendingPathComponent("Experiments")
 
     static func configs() -> [String] {
@@ -25,13 +26,6 @@ import Testing
                          "seq-write-2m.json5", "seq-write-all.json5"] {
             #expect(names.contains(required), "missing Experiments/\(required)")
         }
-    }
-
-    @Test(arguments: configs())
-    func runsWithoutViolations(_ name: String) async throws {
-        let r = try await run(name)
-        #expect(r.world.violations.isEmpty, "\(r.world.violations)")
-        #expect(r.errors.isEmpty, "\(r.errors)")
     }
 
     @Test func sequentialWriteUnderFourPolicies() async throws {

@@ -3,7 +3,7 @@ import Testing
 @testable import FolioSimExplore
 @testable import FolioSimExperiments
 
-@Suite struct AnonymousFaultTests {
+@Suite(.enabled(if: Tier.fast)) struct AnonymousFaultTests {
     @Test func readMapsZeroPageThenWriteCopiesIt() async throws {
         let f = Fixture()
         try await f.mmap(1 << 20)
@@ -108,7 +108,7 @@ import Testing
     }
 }
 
-@Suite struct HugePMDTests {
+@Suite(.enabled(if: Tier.fast)) struct HugePMDTests {
     @Test func pmdTHPOnWriteAndHugeZeroOnRead() async throws {
         let f = Fixture(enabled: .always, sizes: [Geometry.pmdOrder: .inherit])
         try await f.mmap(8 << 20)
@@ -168,7 +168,7 @@ import Testing
     }
 }
 
-@Suite struct FileFaultTests {
+@Suite(.enabled(if: Tier.fast)) struct FileFaultTests {
     @Test func privateFileReadMapsPagecacheThenWriteCopies() async throws {
         let f = Fixture()
         let file = f.world.fileIndex(named: "lib.so", kind: .regular)

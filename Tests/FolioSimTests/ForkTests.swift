@@ -3,7 +3,7 @@ import Testing
 @testable import FolioSimExplore
 @testable import FolioSimExperiments
 
-@Suite struct ForkTests {
+@Suite(.enabled(if: Tier.fast)) struct ForkTests {
     @Test func forkSharesReadOnlyAndKeepsSequenceEven() async throws {
         let f = Fixture(sizes: [4: .always])
         try await f.mmap(1 << 20)
@@ -57,7 +57,7 @@ import Testing
         let f = Fixture(semantics: sem)
         try await f.mmap(1 << 20)
         await f.write(f.p, Fixture.base)
-        let pinned = try await f.world.pin(f.p, id: "dma", addr: Fixture.base, flags: [.pin, .write, .longterm])
+        try await f.world.pin(f.p, id: "dma", addr: Fixture.base, flags: [.pin, .write, .longterm])
         _ = try await f.world.fork(f.p, childName: "C")
         let v = f.violated()
         #expect(v.contains("pinned-page-exclusive"))
@@ -66,7 +66,7 @@ import Testing
     @Test func pinnedLargeFolioCopiesOnlyItsExclusivePages() async throws {
         let f = Fixture(sizes: [4: .always])
         try await f.mmapAndFill64K()
-        let pinned = try await f.world.pin(f.p, id: "p", addr: Fixture.base, flags: [.pin, .longterm])
+        try await f.world.pin(f.p, id: "p", addr: Fixture.base, flags: [.pin, .longterm])
         let c = try await f.world.fork(f.p, childName: "C")
         // Every page is AE and the folio may be pinned: all 16 are copied for the child.
         #expect(f.stats(c).forkCopiedBytes == 64 << 10)

@@ -10,8 +10,8 @@ import Testing
 /// 2) or gives a scenario that runs, and explores when it has threads, to an outcome (exit 0
 /// or 1). A crash, a trap or a runtime error would end the test process. Mutants whose work
 /// is large run only their decoding here, so the suite stays short; the work limits
-/// themselves are tested below. `FOLIOSIM_FUZZ_SEEDS=N swift test --filter FuzzTests` runs
-/// N mutants per config (default 6).
+/// themselves are tested below. `FOLIOSIM_FUZZ_SEEDS=N FOLIOSIM_TESTS=full swift test --filter
+/// FuzzTests` runs N mutants per config (default 6; the fast tier runs the first).
 @Suite struct FuzzTests {
     static let seeds = Int(ProcessInfo.processInfo.environment["FOLIOSIM_FUZZ_SEEDS"] ?? "") ?? 6
 
@@ -106,16 +106,33 @@ import Testing
         return work <= 1 << 14 && s.memoryBytes <= 1 << 30 && s.swapBytes <= 1 << 30
     }
 
-    @Test(arguments: Self.configs.map(\.lastPathComponent))
-    func mutantsLoadOrFailWithOneLine(name: String) async throws {
+    /// A config that does not load must say why in one line that names the file.
+    static func checkOneLine(_ error: ConfigError, file: URL, _ label: String) {
+        let line = error.description
+        #expect(!line.contains("\n") && !line.contains("\u{1B}"), "\(label): \(line)")
+        #expect(line.hasPrefix(file.path), "\(label): the error does not name the file: \(line)")
+    }
+
+    /// Mutants `seeds` of the config `name`.
+    static func fuzz(_ name: String, seeds: Range<Int>) async throws {
         let url = Self.configs.first { $0.lastPathComponent == name }!
         let text = try String(contentsOf: url, encoding: .utf8)
         let value = try JSON5Parser.parse(text)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("foliosim-fuzz-\(getpid())-\(name)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        var ran = 0, rejected = 0
-        for k in 0..<Self.seeds {
+        // Both branches are live: the config as written loads, and its bytes with two that
+        // are not UTF-8 put in front are refused in one line.
+        _ = try Scenario.load(path: url.path)
+        let notUTF8 = dir.appendingPathComponent("not-utf8.json5")
+        try Data([0xFF, 0xC3] + Array(text.utf8)).write(to: notUTF8)
+        do {
+            _ = try Scenario.load(path: notUTF8.path)
+            Issue.record("\(name): a config that is not UTF-8 loaded")
+        } catch {
+            checkOneLine(error, file: notUTF8, "\(name) not UTF-8")
+        }
+        for k in seeds {
             let seed = UInt64(k) &* 0x9E37_79B9 &+ UInt64(name.utf8.reduce(0) { $0 &* 31 &+ Int($1) } & 0xFFFF)
             let file = dir.appendingPathComponent("m\(k).json5")
             try Self.mutant(text, value, seed: seed).write(to: file)
@@ -123,32 +140,42 @@ import Testing
             do {
                 scenario = try Scenario.load(path: file.path)
             } catch {
-                rejected += 1
-                let line = error.description
-                #expect(!line.contains("\n") && !line.contains("\u{1B}"), "\(name) mutant \(k): \(line)")
-                #expect(line.hasPrefix(file.path), "\(name) mutant \(k): the error does not name the file: \(line)")
+                checkOneLine(error, file: file, "\(name) mutant \(k)")
                 continue
             }
             guard Self.isSmall(scenario) else { continue }
-            ran += 1
             // Audited: the incremental checks must agree with full ones on every mutant.
             let r = await ExperimentRunner.run(scenario, checks: .audit)
             #expect(r.world.auditFailures.isEmpty, "\(name) mutant \(k): \(r.world.auditFailures.prefix(3))")
             if !scenario.threads.isEmpty {
-                _ = try? await Explorer.explore(scenario, options: ExploreOptions(strategy: .random(seed: seed, count: 2), maxSteps: 2_000))
+                // Random schedules never throw (only a scripted one can); each run ends in an
+                // outcome, a violation or the step limit.
+                let e = try await Explorer.explore(scenario, options: ExploreOptions(strategy: .random(seed: seed, count: 2), maxSteps: 2_000))
+                #expect((1...2).contains(e.runs), "\(name) mutant \(k): \(e.runs) runs")
+                #expect(!e.outcomes.isEmpty || e.counterexample != nil || e.tooLong != nil, "\(name) mutant \(k): no run ended")
             }
         }
-        #expect(ran + rejected > 0)
     }
 
-    @Test func deepNestingIsASyntaxError() {
+    /// The full tier runs mutants 1 to N-1 of each config, the fast tier mutant 0.
+    @Test(.enabled(if: Tier.full, "full tier: fuzzing"), arguments: Self.configs.map(\.lastPathComponent))
+    func mutantsLoadOrFailWithOneLine(name: String) async throws {
+        try await Self.fuzz(name, seeds: 1..<max(1, Self.seeds))
+    }
+
+    @Test(.enabled(if: Tier.fast), arguments: Self.configs.map(\.lastPathComponent))
+    func oneMutantLoadsOrFailsWithOneLine(name: String) async throws {
+        try await Self.fuzz(name, seeds: 0..<1)
+    }
+
+    @Test(.enabled(if: Tier.fast)) func deepNestingIsASyntaxError() {
         let text = "{steps:" + String(repeating: "[", count: 35_000)
         #expect(throws: JSON5SyntaxError.self) { _ = try JSON5Parser.parse(text) }
         let flat = "{ a: " + String(repeating: "[", count: JSON5Parser.maxDepth - 1) + String(repeating: "]", count: JSON5Parser.maxDepth - 1) + " }"
         #expect(throws: Never.self) { _ = try JSON5Parser.parse(flat) }
     }
 
-    @Test func workLimitsAreConfigErrors() {
+    @Test(.enabled(if: Tier.fast)) func workLimitsAreConfigErrors() {
         func decode(_ step: String) throws -> Scenario {
             try Scenario.decode(text: """
             { steps: [ { op: "mmap", proc: "P", addr: "0x10000", size: "4K", prot: "rw", map: "private-anon" }, \(step) ] }
@@ -161,7 +188,7 @@ import Testing
         #expect(throws: Never.self) { _ = try decode(#"{ op: "write", proc: "P", addr: "0x10000", size: "256G" }"#) }
     }
 
-    @Test func hugeStridesWrapInsteadOfTrapping() async throws {
+    @Test(.enabled(if: Tier.fast)) func hugeStridesWrapInsteadOfTrapping() async throws {
         let s = try Scenario.decode(text: """
         { memory: "16M", steps: [ { op: "mmap", proc: "P", addr: "0x10000", size: "64K", prot: "rw", map: "private-anon" },
           { op: "touch", proc: "P", addr: "0x10000", size: "64K", pattern: "stride", stride: 140737488355328, count: 5, write: true } ] }
@@ -170,7 +197,7 @@ import Testing
         #expect(r.errors.isEmpty && r.world.violations.isEmpty)
     }
 
-    @Test func errorsAreOneLine() {
+    @Test(.enabled(if: Tier.fast)) func errorsAreOneLine() {
         let e = ConfigError(file: "a\nb.json5", path: "steps[0].x\u{1B}", message: "found \"\u{7}\"")
         #expect(e.description == #"a\nb.json5: steps[0].x\u{1b}: found "\u{7}""#)
     }

@@ -3,7 +3,7 @@ import Testing
 @testable import FolioSimExplore
 @testable import FolioSimExperiments
 
-@Suite struct GUPTests {
+@Suite(.enabled(if: Tier.fast)) struct GUPTests {
     func pin(_ f: Fixture, _ t: SimThread, _ addr: UInt64, _ flags: GUPFlags, fast: Bool = false) async throws -> PFN {
         try await f.world.pin(t, id: "p\(f.world.pins.count)", addr: addr, flags: flags, fast: fast)[0]
     }

@@ -16,7 +16,7 @@ import Testing
         r.tests.filter { $0.testCase == testCase && $0.memoryType.hasPrefix(memoryType) }.map(\.outcome)
     }
 
-    @Test func matrixIsTheKernels() async {
+    @Test(.enabled(if: Tier.full, "full tier: the whole matrix")) func matrixIsTheKernels() async {
         let r = await Self.run("v6.18")
         #expect(r.tests.count == 778)
         #expect(r.tap.first == "TAP version 13")
@@ -29,21 +29,21 @@ import Testing
         #expect(r.tap.last == "# Totals: pass:740 fail:0 xfail:0 xpass:0 skip:38 error:0")
     }
 
-    @Test func beforeMTHPOnlyThePMDSizeExists() async {
+    @Test(.enabled(if: Tier.fast)) func beforeMTHPOnlyThePMDSizeExists() async {
         // COW-SELFTEST.md §1: a pre-6.8 x86-64 machine with 2 hugetlb sizes runs 190 tests.
         let r = await Self.run("v6.2")
         #expect(r.tests.count == 190)
         #expect(!r.tests.contains { $0.memoryType.contains("(16 kB)") })
     }
 
-    @Test func sizesSelectTheTHPRows() async {
+    @Test(.enabled(if: Tier.fast)) func sizesSelectTheTHPRows() async {
         let r = await Self.run("v6.18", sizes: [16 << 10])
         // 14 anon cases × (2 + 2 hugetlb + 6) + 4 collapse + 3 × 6 non-anon.
         let expected: Int = 14 * 10 + 4 + 18
         #expect(r.tests.count == expected)
     }
 
-    @Test func everyModelledCasePassesUnder618() async {
+    @Test(.enabled(if: Tier.full, "full tier: the whole matrix")) func everyModelledCasePassesUnder618() async {
         let r = await Self.run("v6.18")
         #expect(r.count(.fail) == 0)
         #expect(r.exitStatus == 0)
@@ -53,7 +53,7 @@ import Testing
         })
     }
 
-    @Test func vmspliceLeakIsFixedIn59() async {
+    @Test(.enabled(if: Tier.full, "full tier: four matrices")) func vmspliceLeakIsFixedIn59() async {
         let old = await Self.run("v5.7"), new = await Self.run("v5.9")
         let c = "vmsplice() + unmap in child"
         #expect(Self.outcomes(old, c, "base page") == [.fail])
@@ -66,7 +66,7 @@ import Testing
         #expect(!Self.outcomes(await Self.run("v5.19"), c, "").contains(.fail))
     }
 
-    @Test func readOnlyPinOfExclusivePageIsFixedIn519() async {
+    @Test(.enabled(if: Tier.full, "full tier: two matrices")) func readOnlyPinOfExclusivePageIsFixedIn519() async {
         let c = "R/O GUP pin on R/O-mapped exclusive page"
         let old = await Self.run("v5.9"), new = await Self.run("v5.19")
         #expect(Self.outcomes(old, c, "base page") == [.fail])
@@ -74,7 +74,7 @@ import Testing
         #expect(!Self.outcomes(new, c, "").contains(.fail))
     }
 
-    @Test func zeroPageLongtermPinIsFixedIn62() async {
+    @Test(.enabled(if: Tier.full, "full tier: two matrices")) func zeroPageLongtermPinIsFixedIn62() async {
         let c = "R/O longterm GUP pin"
         let old = await Self.run("v6.1"), new = await Self.run("v6.2")
         #expect(Self.outcomes(old, c, "shared zeropage") == [.fail])
@@ -82,7 +82,7 @@ import Testing
         #expect(Self.outcomes(new, c, "huge zeropage") == [.pass])
     }
 
-    @Test func rfcRangeCopyDetachesPins() async {
+    @Test(.enabled(if: Tier.fast)) func rfcRangeCopyDetachesPins() async {
         // Pinning page 0 reuses the exclusively owned folio; unsharing page 1 then copies the
         // aligned range, page 0's PTE included (KERNEL.md §2.7, §10 item 20).
         let c = "R/O GUP pin on R/O-mapped previously-shared page"
@@ -93,7 +93,7 @@ import Testing
         #expect(!Self.outcomes(mainline, c, "").contains(.fail))
     }
 
-    @Test func historyTableIsDeterministic() async {
+    @Test(.enabled(if: Tier.full, "full tier: every preset's matrix, twice")) func historyTableIsDeterministic() async {
         let a = await CowHistory.run(sizes: [16 << 10, 2 << 20]), b = await CowHistory.run(sizes: [16 << 10, 2 << 20])
         #expect(a.text == b.text)
         #expect(JSONWriter.write(a.json) == JSONWriter.write(b.json))
@@ -117,7 +117,7 @@ import Testing
       ] }
     """
 
-    @Test func semanticsOverrideReplacesThePreset() throws {
+    @Test(.enabled(if: Tier.fast)) func semanticsOverrideReplacesThePreset() throws {
         let s = try Scenario.decode(text: Self.vmsplice, file: "t", semantics: "v5.7")
         #expect(s.semantics == .v5_7 && s.semanticsName == "v5.7")
         let withSwitch = try Scenario.decode(text: #"{ semantics: { preset: "v6.18", cowCopy: "whole-folio" }, steps: [] }"#,
@@ -127,7 +127,7 @@ import Testing
         #expect(throws: ConfigError.self) { _ = try Scenario.decode(text: Self.vmsplice, file: "t", semantics: "v4.0") }
     }
 
-    @Test func pipeReturnsThePagesDataWhenRead() async throws {
+    @Test(.enabled(if: Tier.fast)) func pipeReturnsThePagesDataWhenRead() async throws {
         let old = await ExperimentRunner.run(try Scenario.decode(text: Self.vmsplice, file: "t", semantics: "v5.7"))
         let new = await ExperimentRunner.run(try Scenario.decode(text: Self.vmsplice, file: "t", semantics: "v5.9"))
         #expect(old.reads.map(\.data) == [[255]])
@@ -135,7 +135,7 @@ import Testing
         #expect(old.world.violations.isEmpty && new.world.violations.isEmpty)
     }
 
-    @Test func clearRefsKeepsTheNextMprotectFromUpgrading() async throws {
+    @Test(.enabled(if: Tier.fast)) func clearRefsKeepsTheNextMprotectFromUpgrading() async throws {
         let text = """
         { name: "softdirty", memory: "16M",
           steps: [
@@ -155,19 +155,41 @@ import Testing
         #expect(try await !writable(true))
     }
 
-    @Test func aeInvariantsApplyFrom519() {
+    @Test(.enabled(if: Tier.fast)) func aeInvariantsApplyFrom519() {
         #expect(!Invariant.writablePTEImpliesExclusive.applies(under: .v5_9))
         #expect(Invariant.writablePTEImpliesExclusive.applies(under: .v5_19))
         #expect(Invariant.noLostWrite.applies(under: .v5_7))
         #expect(!Invariant.mmIDOwner.applies(under: .v6_8) && Invariant.mmIDOwner.applies(under: .v6_15))
     }
 
-    @Test func everyExperimentRunsCleanUnderEveryPreset() async throws {
+    static func experiments() throws -> [String] {
         let dir = packageRoot.appendingPathComponent("Experiments")
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".json5") }.sorted()
+        return try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".json5") }.sorted()
+    }
+
+    @Test(.enabled(if: Tier.full, "full tier: every config under every preset"))
+    func everyExperimentRunsCleanUnderEveryPreset() async throws {
+        try await Self.runClean { _, _ in true }
+    }
+
+    /// The fast tier's part: the quick start under every preset, and each other config under
+    /// one preset (in turn).
+    @Test(.enabled(if: Tier.fast))
+    func everyExperimentRunsCleanUnderOnePresetAndTheQuickStartUnderEvery() async throws {
+        try await Self.runClean { i, p in i % Semantics.presets.count == p }
+        for p in Semantics.presets {
+            let r = await ExperimentRunner.run(try Scenario.load(path: packageRoot.appendingPathComponent("Experiments/quickstart.json5").path, semantics: p.name))
+            #expect(r.world.violations.isEmpty, "quickstart under \(p.name): \(r.world.violations.first.map { "\($0)" } ?? "")")
+        }
+    }
+
+    /// Runs config `i` under preset `p` where `include(i, p)`.
+    static func runClean(_ include: (Int, Int) -> Bool) async throws {
+        let dir = packageRoot.appendingPathComponent("Experiments")
+        let files = try experiments()
         #expect(!files.isEmpty)
-        for f in files {
-            for p in Semantics.presets {
+        for (i, f) in files.enumerated() {
+            for (k, p) in Semantics.presets.enumerated() where include(i, k) {
                 let r = await ExperimentRunner.run(try Scenario.load(path: dir.appendingPathComponent(f).path, semantics: p.name))
                 #expect(r.world.violations.isEmpty, "\(f) under \(p.name): \(r.world.violations.first.map { "\($0)" } ?? "")")
             }
@@ -176,7 +198,7 @@ import Testing
 }
 
 @Suite struct HistoryDocTests {
-    @Test func historyFileHoldsTheTable() async throws {
+    @Test(.enabled(if: Tier.full, "full tier: every preset's matrix")) func historyFileHoldsTheTable() async throws {
         let text = try String(contentsOf: packageRoot.appendingPathComponent("Experiments/history.md"), encoding: .utf8)
         let table = await CowHistory.run().markdown
         #expect(text.contains(table))

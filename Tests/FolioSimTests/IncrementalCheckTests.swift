@@ -18,9 +18,22 @@ import Testing
         return (top + races).sorted()
     }
 
-    @Test(arguments: configs())
+    static let presets = ["v5.7", "v6.1", "v6.18"]
+
+    @Test(.enabled(if: Tier.full, "full tier: every config under three presets"), arguments: configs())
     func agreesWithTheFullCheck(_ name: String) async throws {
-        for preset in ["v5.7", "v6.1", "v6.18"] {
+        try await Self.agree(name, presets: Self.presets)
+    }
+
+    /// The fast tier's part: config `i` (in name order) under preset `i mod 3`.
+    @Test(.enabled(if: Tier.fast), arguments: configs())
+    func agreesWithTheFullCheckUnderOnePreset(_ name: String) async throws {
+        let i = Self.configs().firstIndex(of: name)!
+        try await Self.agree(name, presets: [Self.presets[i % Self.presets.count]])
+    }
+
+    static func agree(_ name: String, presets: [String]) async throws {
+        for preset in presets {
             let s = try Scenario.load(path: Self.dir.appendingPathComponent(name).path, semantics: preset)
             let audited = await ExperimentRunner.run(s, checks: .audit)
             let full = await ExperimentRunner.run(s, checks: .full)
@@ -40,7 +53,8 @@ import Testing
 
     /// A 1 GiB mapping written in 64 steps of 16 MiB: each check revisits the 8 units and
     /// 4096 pages the step wrote (plus the step's page tables), not the whole mapping.
-    @Test func aWriteInSixtyFourStepsIsNotSixtyFourFullScans() async throws {
+    @Test(.enabled(if: Tier.full, "full tier: a 1 GiB mapping"))
+    func aWriteInSixtyFourStepsIsNotSixtyFourFullScans() async throws {
         let s = try Scenario.decode(text: """
             { name: "w64", memory: "2G", thp: { enabled: "never" },
               steps: [ { op: "mmap", proc: "P", addr: "0x40000000", size: "1G", prot: "rw", map: "private-anon" },
@@ -64,7 +78,7 @@ import Testing
 
     /// Fork of a written range, then the child writes a quarter per step: the parent's pages
     /// lose a mapping each step without their own PTEs changing, which needs no full check.
-    @Test func forkThenChildWritesStaysIncremental() async throws {
+    @Test(.enabled(if: Tier.fast)) func forkThenChildWritesStaysIncremental() async throws {
         let s = try Scenario.decode(text: """
             { name: "fork", memory: "256M", thp: { enabled: "never" },
               steps: [ { op: "mmap", proc: "P", addr: "0x40000000", size: "16M", prot: "rw", map: "private-anon" },
@@ -81,7 +95,8 @@ import Testing
 
     /// A step that changes more frames in use than an eighth of memory (at least 65536) stops
     /// noting them and is checked in full: fork of 128 Ki pages, and the child's writes.
-    @Test func aStepThatChangesMuchIsCheckedInFull() async throws {
+    @Test(.enabled(if: Tier.full, "full tier: a 512 MiB fork"))
+    func aStepThatChangesMuchIsCheckedInFull() async throws {
         let s = try Scenario.decode(text: """
             { name: "big", memory: "2G", thp: { enabled: "never" },
               steps: [ { op: "mmap", proc: "P", addr: "0x40000000", size: "512M", prot: "rw", map: "private-anon" },
@@ -98,7 +113,7 @@ import Testing
 
     /// A bug found after an incremental check passed is reported exactly as the full check
     /// reports it (the incremental check hands over to it).
-    @Test func aLostWriteInAnUntouchedMappingIsCaught() async throws {
+    @Test(.enabled(if: Tier.fast)) func aLostWriteInAnUntouchedMappingIsCaught() async throws {
         let f = Fixture(memory: 64 << 20)
         f.world.checkStrategy = .incremental
         try await f.mmap(4 << 20)

@@ -4,7 +4,7 @@ import Testing
 @testable import FolioSimExperiments
 
 /// Each invariant catches a deliberately broken state.
-@Suite struct InvariantTests {
+@Suite(.enabled(if: Tier.fast)) struct InvariantTests {
     /// A healthy world: P has order-0 pages at base (written 1) and a 64K folio at base+1M
     /// (written 2) and order-0 pages at base+2M (written 3); a fork child C shares them all.
     /// Its checks are audited: the breakage each test makes after the first check must be

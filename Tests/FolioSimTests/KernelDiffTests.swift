@@ -6,7 +6,7 @@ import Testing
 
 /// kernel-diff without the host: the step-to-syscall plan, the helper's command lines and
 /// replies, the table and the verdict.
-@Suite struct KernelDiffPlanTests {
+@Suite(.enabled(if: Tier.fast)) struct KernelDiffPlanTests {
     static func scenario(_ steps: String, thp: String = "") throws -> Scenario {
         try Scenario.decode(text: "{ name: \"t\", memory: \"64M\", swap: \"16M\", \(thp) steps: [ \(steps) ] }", file: "t.json5")
     }
@@ -204,7 +204,7 @@ enum HostKernel {
 /// kernel-diff on this machine's kernel: only as root with a writable THP sysfs and the
 /// `foliosim` binary built (`swift test` builds it); skipped elsewhere. Serialized: the runs
 /// write the same sysfs files and read the same system-wide counters.
-@Suite(.serialized, .enabled(if: HostKernel.ready, "needs root, a writable /sys/kernel/mm/transparent_hugepage and .build/debug/foliosim"))
+@Suite(.serialized, .enabled(if: Tier.fast), .enabled(if: HostKernel.ready, "needs root, a writable /sys/kernel/mm/transparent_hugepage and .build/debug/foliosim"))
 struct KernelDiffHostTests {
 
     static func settings() -> [String] {

@@ -3,7 +3,7 @@ import Testing
 @testable import FolioSimExplore
 @testable import FolioSimExperiments
 
-@Suite struct BuddyAllocatorTests {
+@Suite(.enabled(if: Tier.fast)) struct BuddyAllocatorTests {
     @Test func allocationSplitsAndFreeMerges() {
         let m = PhysicalMemory(bytes: 4 << 20)
         let freeBefore = m.freePages
@@ -52,7 +52,7 @@ import Testing
     }
 }
 
-@Suite struct PTEValueTests {
+@Suite(.enabled(if: Tier.fast)) struct PTEValueTests {
     @Test func presentBitsRoundTrip() {
         let p = PTE.page(PFN(0x1234), write: true, dirty: true, young: false)
         #expect(p.isPresent && p.isWritable && p.isDirty && !p.isYoung)

@@ -6,7 +6,7 @@ import Testing
 
 /// The ops' reference is generated from their definitions (`OpRegistry`); README's table and
 /// `foliosim help ops` must be that reference.
-@Suite struct OpReferenceTests {
+@Suite(.enabled(if: Tier.fast)) struct OpReferenceTests {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     @Test func readmeOpTableIsTheGeneratedOne() throws {

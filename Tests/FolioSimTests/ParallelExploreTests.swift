@@ -7,9 +7,18 @@ import Testing
 /// `--jobs N`: the search split at its root prints the same for every N, and finds what
 /// one search finds (the same verdict and counterexample, the same end states and outcomes).
 @Suite struct ParallelExploreTests {
-    @Test(arguments: ["scaling-2w.json5", "ryan-order0-skip-pte-same.json5", "gup-fast-vs-fork-v5.9.json5"],
-          [2, nil] as [Int?])
+    @Test(.enabled(if: Tier.full, "full tier: three configs, bound 2 and unbounded"),
+          arguments: ["scaling-2w.json5", "ryan-order0-skip-pte-same.json5", "gup-fast-vs-fork-v5.9.json5"], [2, nil] as [Int?])
     func everyJobCountPrintsTheSame(_ name: String, _ bound: Int?) async throws {
+        try await Self.jobCounts(name, bound)
+    }
+
+    @Test(.enabled(if: Tier.fast))
+    func everyJobCountPrintsTheSameAtBound1() async throws {
+        try await Self.jobCounts("ryan-order0-skip-pte-same.json5", 1)
+    }
+
+    static func jobCounts(_ name: String, _ bound: Int?) async throws {
         let s = try ExploreTests.load(name)
         var opts = s.explore ?? ExploreOptions()
         opts.strategy = .dfs(preemptionBound: bound, reduction: true)
@@ -33,7 +42,7 @@ import Testing
     /// `--shard I/N` then `--merge`: for every N the merged report is the `--jobs` report
     /// (time aside), also through the shard files' JSON; a violation found in a shard is
     /// replayed and shrunk at the merge.
-    @Test(arguments: ["scaling-2w.json5", "ryan-order0-skip-pte-same.json5"])
+    @Test(.enabled(if: Tier.full, "full tier: unbounded searches"), arguments: ["scaling-2w.json5", "ryan-order0-skip-pte-same.json5"])
     func shardsMergeToTheJobsReport(_ name: String) async throws {
         let s = try ExploreTests.load(name)
         var opts = s.explore ?? ExploreOptions()
@@ -59,7 +68,7 @@ import Testing
 
     /// A merge refuses shards of another search, a shard given twice and a missing shard,
     /// each with an error that names the file and field.
-    @Test func aMergeRefusesShardsThatDoNotMakeOneSearch() async throws {
+    @Test(.enabled(if: Tier.fast)) func aMergeRefusesShardsThatDoNotMakeOneSearch() async throws {
         let s = try ExploreTests.load("scaling-2w.json5")
         var opts = s.explore ?? ExploreOptions()
         opts.strategy = .dfs(preemptionBound: nil, reduction: true)

@@ -8,10 +8,12 @@ import Testing
 /// the reference host with THP off). The counts are the host's: the real sort took 2677, 684,
 /// 196, 187 and 594 faults in anonymous memory with THP off, 16K, 64K, {64K,32K,16K} and 2M
 /// (README, "Real programs").
+/// The replays of the recorded trace and its mutants are in the full tier; parsing it, the
+/// hand-written trace and the errors in the fast one.
 @Suite struct PerfTraceTests {
     static let dir = packageRoot.appendingPathComponent("Experiments/traces")
 
-    @Test func theSortTraceParses() throws {
+    @Test(.enabled(if: Tier.fast)) func theSortTraceParses() throws {
         let text = try String(contentsOf: Self.dir.appendingPathComponent("sort.trace"), encoding: .utf8)
         let t = try PerfTrace.parse(text)
         let faults = t.events.filter { if case .fault = $0 { true } else { false } }.count
@@ -21,7 +23,8 @@ import Testing
         #expect(t.events.contains(.exec(pid: 1612)) && t.events.contains(.exit(pid: 1612)))
     }
 
-    @Test func replayUnderEachPolicyGivesTheHostsAnonymousFaults() async throws {
+    @Test(.enabled(if: Tier.full, "full tier: trace replay under five policies"))
+    func replayUnderEachPolicyGivesTheHostsAnonymousFaults() async throws {
         let plan = try Sweep.load(path: Self.dir.appendingPathComponent("sort-sweep.json5").path)
         let rows = await Sweep.run(plan, points: Array(plan.points.indices), jobs: 2)
         #expect(rows.map { $0.metrics[0] } == [2677, 684, 196, 187, 594])
@@ -30,14 +33,15 @@ import Testing
         #expect(rows.allSatisfy { $0.violations == 0 })
     }
 
-    @Test func theReplayCountsFileFaultsWithoutReplayingThem() async throws {
+    @Test(.enabled(if: Tier.full, "full tier: trace replay"))
+    func theReplayCountsFileFaultsWithoutReplayingThem() async throws {
         let r = await ExperimentRunner.run(try Scenario.load(path: Self.dir.appendingPathComponent("sort.json5").path))
         #expect(r.traces.map(\.anonFaults) == [2677] && r.traces.map(\.fileFaults) == [59] && r.traces.map(\.unmappedFaults) == [0])
         #expect(r.world.totalStats.faultsTotal == 2677 && r.world.violations.isEmpty)
         #expect(Report.text(r).contains("2677 in anonymous memory (replayed), 59 in file or special mappings"))
     }
 
-    @Test func forkExecAndMremapAreFollowed() async throws {
+    @Test(.enabled(if: Tier.fast)) func forkExecAndMremapAreFollowed() async throws {
         let text = """
                 sh  100/100  1.0: PERF_RECORD_MMAP2 100/100: [0x10000000(0x10000) @ 0x10000000 00:00 0 0]: rw-p //anon
                 sh  100/100  1.1:   exceptions:page_fault_user: address=0x10000010 ip=0x1 error_code=0x6
@@ -70,7 +74,8 @@ import Testing
 
     /// Mutated traces (huge numbers, cut lines, shuffled lines) parse or fail with a line
     /// number, and whatever parses replays without a crash.
-    @Test func mutatedTracesNeverCrash() async throws {
+    @Test(.enabled(if: Tier.full, "full tier: fuzzing"))
+    func mutatedTracesNeverCrash() async throws {
         let lines = try String(contentsOf: Self.dir.appendingPathComponent("sort.trace"), encoding: .utf8)
             .split(separator: "\n", omittingEmptySubsequences: false).prefix(300).map(String.init)
         var x: UInt64 = 7
@@ -81,6 +86,7 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("foliosim-trace-fuzz-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
+        var replayed = 0, rejected = 0
         for k in 0..<20 {
             var m = lines
             for _ in 0..<10 {
@@ -95,13 +101,29 @@ import Testing
             let file = dir.appendingPathComponent("m\(k).trace")
             try m.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
             let config = "{ memory: \"256M\", steps: [ { op: \"trace\", file: \"\(file.path)\" } ] }"
-            guard let s = try? Scenario.decode(text: config, file: "m.json5") else { continue }
+            let s: Scenario
+            do {
+                s = try Scenario.decode(text: config, file: "m.json5")
+            } catch {
+                // The error names the trace and the line, within the mutant's lines.
+                rejected += 1
+                let text = error.description
+                #expect(!text.contains("\n"), "mutant \(k): \(text)")
+                let marker = "m\(k).trace\" line "
+                let number = text.range(of: marker).map { Int(text[$0.upperBound...].prefix { $0.isNumber }) } ?? nil
+                #expect(number.map { (1...m.count).contains($0) } == true, "mutant \(k): no line number: \(text)")
+                continue
+            }
+            replayed += 1
             let r = await ExperimentRunner.run(s)
             #expect(r.traces.count == 1)
+            #expect(r.traces.first.map { $0.anonFaults + $0.fileFaults + $0.unmappedFaults } ?? 0 > 0, "mutant \(k): \(r.traces)")
         }
+        // Both kinds of mutant occur among the 20.
+        #expect(replayed > 0 && rejected > 0, "\(replayed) replayed, \(rejected) rejected")
     }
 
-    @Test func anUnreadableTraceIsAConfigError() throws {
+    @Test(.enabled(if: Tier.fast)) func anUnreadableTraceIsAConfigError() throws {
         let bad = "{ steps: [ { op: \"trace\", file: \"/nonexistent.trace\" } ] }"
         #expect(throws: ConfigError.self) { try Scenario.decode(text: bad, file: "x.json5") }
         let garbled = "  x  1/1  1.0: PERF_RECORD_MMAP2 1/1: [0xZZ(0x1000) @ 0 00:00 0 0]: rw-p //anon\n"

@@ -112,8 +112,18 @@ import Testing
         return t
     }
 
-    @Test(arguments: Array(UInt64(1)...UInt64(Self.seeds)))
+    /// The fast tier runs seed 1, the full tier seeds 2 to N.
+    @Test(.enabled(if: Tier.full, "full tier: seeds 2 to FOLIOSIM_PROPERTY_SEEDS (16)"), arguments: Array(UInt64(2)...UInt64(max(2, Self.seeds))))
     func randomProgramsKeepInvariantsAndValues(seed: UInt64) async {
+        await Self.check(seed: seed)
+    }
+
+    @Test(.enabled(if: Tier.fast))
+    func aRandomProgramKeepsInvariantsAndValues() async {
+        await Self.check(seed: 1)
+    }
+
+    static func check(seed: UInt64) async {
         let policies = [Self.thp([:]), Self.thp([4: .always]), Self.thp([2: .always, 4: .always, 6: .always]),
                         Self.thp([Geometry.pmdOrder: .inherit], enabled: .always)]
         var reference: [UInt32]?
@@ -121,7 +131,7 @@ import Testing
             for copy in Semantics.COWCopy.allCases {
                 var sem = Semantics.v6_18
                 sem.cowCopy = copy
-                let (reads, violations) = await program(seed: seed, thp: policy, semantics: sem)
+                let (reads, violations) = await PropertyTests().program(seed: seed, thp: policy, semantics: sem)
                 // Copying more than the faulting page can replace a pinned page's PTE: that is
                 // the named hazard (KERNEL.md §2.7), reported, and nothing else may break.
                 #expect(violations.filter { !$0.hasPrefix("pin-stays-mapped") || copy == .onePage }.isEmpty,

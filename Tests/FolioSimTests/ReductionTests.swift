@@ -8,12 +8,12 @@ import Testing
 /// preemption bounds 0–3 and unbounded (where both searches complete), DPOR (unbounded) and
 /// BPOR (bounded) must give the same verdict as plain DFS, and, when nothing is violated,
 /// the same distinct end states and outcomes. Each comparison prints the schedules both needed.
-/// The fast tier runs bounds 0–1 and unbounded (capped) on the smaller configs and 8 programs;
-/// `FOLIOSIM_TESTS=full` runs bounds 0–3 and unbounded on every config but the largest scaling
-/// ones, and 220 programs.
+/// The fast tier runs bounds 0–1 (at most 300 schedules) on the smaller configs and 4 programs,
+/// and the split search on one config and one program; the full tier (`FOLIOSIM_TESTS=full`)
+/// runs bounds 0–3 and unbounded on every config but the largest scaling ones, and 220
+/// programs. Each check is one test per tier.
 @Suite struct ReductionTests {
-    static var full: Bool { ProcessInfo.processInfo.environment["FOLIOSIM_TESTS"] == "full" }
-    static var bounds: [Int?] { full ? [0, 1, 2, 3, nil] : [0, 1, nil] }
+    static func bounds(full: Bool) -> [Int?] { full ? [0, 1, 2, 3, nil] : [0, 1] }
 
     /// Explores `s` with and without reduction at `bound`; nil when either search did not
     /// complete within `cap` runs, else the differences found.
@@ -51,7 +51,7 @@ import Testing
         return diffs
     }
 
-    static var raceConfigs: [String] {
+    static func raceConfigs(full: Bool) -> [String] {
         ExploreTests.raceConfigs.filter { name in
             if name.hasPrefix("scaling-4w") || name.hasPrefix("scaling-5w") || name == "scaling-3w-gup.json5" { return false }
             return full || !(name.hasPrefix("scaling-") || name.contains("gup-fast.json5") || name.contains("gup-fast-") && name.hasPrefix("ryan"))
@@ -63,26 +63,38 @@ import Testing
     /// that share a hash).
     static let caches: [StateCacheMode] = [.off, .exact]
 
-    @Test(arguments: raceConfigs, caches)
-    func aRaceConfigGivesTheSameVerdictsAndEndStatesReduced(_ name: String, _ cache: StateCacheMode) async throws {
+    static func raceConfig(_ name: String, _ cache: StateCacheMode, full: Bool) async throws {
         let s = try ExploreTests.load(name)
         var compared = 0
-        for bound in Self.bounds {
-            guard let diffs = try await Self.compare(s, bound: bound, cap: Self.full ? 300_000 : 3_000, label: name, cache: cache) else { continue }
+        for bound in Self.bounds(full: full) {
+            guard let diffs = try await Self.compare(s, bound: bound, cap: full ? 300_000 : 300, label: name, cache: cache) else { continue }
             compared += 1
             #expect(diffs.isEmpty, "\(diffs)")
         }
-        #expect(compared >= (Self.full ? 3 : 1), "\(name): too few bounds completed to compare")
+        #expect(compared >= (full ? 3 : 1), "\(name): too few bounds completed to compare")
     }
 
-    @Test(arguments: caches)
-    func generatedProgramsGiveTheSameVerdictsAndEndStatesReduced(_ cache: StateCacheMode) async throws {
-        let count = Self.full ? 220 : 8
+    @Test(.enabled(if: Tier.fast), arguments: raceConfigs(full: false), caches)
+    func aRaceConfigGivesTheSameVerdictsAndEndStatesReducedAtSmallBounds(_ name: String, _ cache: StateCacheMode) async throws {
+        try await Self.raceConfig(name, cache, full: false)
+    }
+
+    @Test(.enabled(if: Tier.full, "full tier: bounds 0–3 and unbounded, every config but the largest"), arguments: raceConfigs(full: true), caches)
+    func aRaceConfigGivesTheSameVerdictsAndEndStatesReduced(_ name: String, _ cache: StateCacheMode) async throws {
+        try await Self.raceConfig(name, cache, full: true)
+    }
+
+    /// The fast tier's programs are ones whose bound-1 searches stay under its cap.
+    static let fastPrograms: [UInt64] = [1, 2, 5, 6]
+
+    static func generatedPrograms(_ cache: StateCacheMode, full: Bool) async throws {
+        let seeds = full ? Array(UInt64(1)...UInt64(220)) : Self.fastPrograms
+        let count = seeds.count
         var compared = 0
-        for seed in UInt64(1)...UInt64(count) {
+        for seed in seeds {
             guard let s = ProgramGenerator.scenario(seed: seed) else { continue }
-            for bound in Self.bounds {
-                guard let diffs = try await Self.compare(s, bound: bound, cap: Self.full ? 20_000 : 2_000, label: "program \(seed)", cache: cache) else { continue }
+            for bound in Self.bounds(full: full) {
+                guard let diffs = try await Self.compare(s, bound: bound, cap: full ? 20_000 : 300, label: "program \(seed)", cache: cache) else { continue }
                 compared += 1
                 #expect(diffs.isEmpty, "\(diffs)\n\(ProgramGenerator.text(seed: seed))")
             }
@@ -90,26 +102,36 @@ import Testing
         #expect(compared >= count * 2, "only \(compared) comparisons completed")
     }
 
+    @Test(.enabled(if: Tier.fast), arguments: caches)
+    func fourGeneratedProgramsGiveTheSameVerdictsAndEndStatesReduced(_ cache: StateCacheMode) async throws {
+        try await Self.generatedPrograms(cache, full: false)
+    }
+
+    @Test(.enabled(if: Tier.full, "full tier: 220 programs at bounds 0–3 and unbounded"), arguments: caches)
+    func generatedProgramsGiveTheSameVerdictsAndEndStatesReduced(_ cache: StateCacheMode) async throws {
+        try await Self.generatedPrograms(cache, full: true)
+    }
+
     /// The split of `--jobs` (each subtree with the earlier threads whose first steps are
     /// independent of its own asleep at the root), unbounded: against plain DFS where that
     /// completes within the cap, and against the unsplit reduced search everywhere.
-    @Test(arguments: caches)
-    func theSplitSearchGivesTheSameVerdictsAndEndStates(_ cache: StateCacheMode) async throws {
+    static func splitSearch(_ cache: StateCacheMode, full: Bool) async throws {
         var againstPlain = 0, againstUnsplit = 0
-        let configs = Self.full ? Self.raceConfigs : ["scaling-2w.json5", "ryan-order0-skip-pte-same.json5", "gup-fast-vs-fork-v5.9.json5", "two-faults-one-block.json5"]
+        // The fast tier's config and program are ones whose unbounded plain search is short.
+        let configs = full ? Self.raceConfigs(full: true) : ["gup-fast-vs-fork-v5.9.json5"]
         var scenarios: [(String, Scenario)] = try configs.map { ($0, try ExploreTests.load($0)) }
-        for seed in UInt64(1)...UInt64(Self.full ? 220 : 10) {
+        for seed in full ? Array(UInt64(1)...UInt64(220)) : [10] {
             if let s = ProgramGenerator.scenario(seed: seed) { scenarios.append(("program \(seed)", s)) }
         }
         for (label, s) in scenarios {
-            if let diffs = try await Self.compare(s, bound: nil, cap: Self.full ? 300_000 : 1_000, label: "\(label) split", cache: cache, jobs: 2) {
+            if let diffs = try await Self.compare(s, bound: nil, cap: full ? 300_000 : 1_000, label: "\(label) split", cache: cache, jobs: 2) {
                 againstPlain += 1
                 #expect(diffs.isEmpty, "\(diffs)")
             }
             var opts = s.explore ?? ExploreOptions()
             opts.strategy = .dfs(preemptionBound: nil, reduction: true)
             opts.stateCache = cache
-            opts.maxSchedules = Self.full ? 300_000 : 1_000
+            opts.maxSchedules = full ? 300_000 : 1_000
             let one = try await Explorer.explore(s, options: opts)
             opts.jobs = 2
             let split = try await Explorer.explore(s, options: opts)
@@ -122,13 +144,23 @@ import Testing
                 #expect(split.outcomes.map(\.observed) == one.outcomes.map(\.observed), "\(label)")
             }
         }
-        #expect(againstPlain >= 2 && againstUnsplit >= (Self.full ? 100 : 6), "compared \(againstPlain) against plain, \(againstUnsplit) against the unsplit search")
+        #expect(againstPlain >= 2 && againstUnsplit >= (full ? 100 : 2), "compared \(againstPlain) against plain, \(againstUnsplit) against the unsplit search")
+    }
+
+    @Test(.enabled(if: Tier.fast), arguments: caches)
+    func theSplitSearchGivesTheSameVerdictsAndEndStatesOnAConfigAndAProgram(_ cache: StateCacheMode) async throws {
+        try await Self.splitSearch(cache, full: false)
+    }
+
+    @Test(.enabled(if: Tier.full, "full tier: the split search on every config and 220 programs"), arguments: caches)
+    func theSplitSearchGivesTheSameVerdictsAndEndStates(_ cache: StateCacheMode) async throws {
+        try await Self.splitSearch(cache, full: true)
     }
 
     /// Sleep sets under a preemption bound lose schedules (the reason BPOR does not use
     /// them): threads A with two steps and B with one, only A's second step and B's
     /// conflicting. At bound 0, B then A is a schedule of its own end state.
-    @Test func theBoundedSearchKeepsWhatSleepSetsWouldLose() async throws {
+    @Test(.enabled(if: Tier.fast)) func theBoundedSearchKeepsWhatSleepSetsWouldLose() async throws {
         let text = """
         { memory: "16M",
           steps: [ { op: "mmap", proc: "A", addr: "0x10000", size: "64K", prot: "rw", map: "private-anon" },

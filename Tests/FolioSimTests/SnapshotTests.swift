@@ -5,7 +5,7 @@ import Testing
 
 /// The explorer starts every run from a copy of the world after the config's steps
 /// (`World(copying:)`, `Snapshot`): a copy must behave exactly like the original.
-@Suite struct SnapshotTests {
+@Suite(.enabled(if: Tier.fast)) struct SnapshotTests {
     /// The first `setup` steps leave every part of the model in use: 64K folios, a partially
     /// unmapped folio on the deferred split queue, swap slots and swapcache folios, a fork, a
     /// pin. The rest runs after the copy, on the original and on the copy alike: COW copies,
@@ -85,7 +85,7 @@ import Testing
 }
 
 /// The checker's shadow of written values: one value per table until a second one appears.
-@Suite struct ShadowTests {
+@Suite(.enabled(if: Tier.fast)) struct ShadowTests {
     @Test func uniformTableKeepsOneValueUntilASecondIsWritten() async throws {
         let f = Fixture()
         try await f.mmap(2 << 20)

@@ -8,7 +8,7 @@ import Testing
     /// Two threads each copy a COW page (one allocation each). Run in either order they end
     /// alike, though each order hands out the frames in the other order: the raw states
     /// differ, the canonical hashes agree; a third order that leaves other data differs.
-    @Test func twoOrdersThatAllocateDifferentlyAndEndAlikeHashAlike() async throws {
+    @Test(.enabled(if: Tier.fast)) func twoOrdersThatAllocateDifferentlyAndEndAlikeHashAlike() async throws {
         let text = """
         { memory: "16M",
           steps: [ { op: "mmap", proc: "A", addr: "0x10000", size: "64K", prot: "rw", map: "private-anon" },
@@ -40,7 +40,7 @@ import Testing
 
     /// Exact mode notices a write that escaped the access log: with the records of page
     /// writes dropped (the audit's test hook), the kept hash drifts from a fresh one.
-    @Test func exactModeStopsWhenAWriteEscapesTheLog() async throws {
+    @Test(.enabled(if: Tier.fast)) func exactModeStopsWhenAWriteEscapesTheLog() async throws {
         let s = try ExploreTests.load("ryan-order0.json5")
         let snapshot = await Snapshot.make(s)
         for forgetting in [nil, PointObject.page(PFN(0)).key >> 56] as [UInt64?] {
@@ -59,7 +59,7 @@ import Testing
     }
 
     /// The summary explore prints with a cache, and the JSON keys.
-    @Test func aCachedSearchReportsItsStates() async throws {
+    @Test(.enabled(if: Tier.fast)) func aCachedSearchReportsItsStates() async throws {
         let s = try ExploreTests.load("ryan-order0.json5")
         var opts = ExploreOptions(strategy: .dfs(preemptionBound: 1, reduction: true))
         opts.stateCache = .hash
@@ -75,7 +75,7 @@ import Testing
     /// `random` and `pct` report the distinct states their schedules passed through: the
     /// same seed the same figure, more schedules more states; no more end states than the
     /// exhaustive search finds; the exhaustive search reports its states, not coverage.
-    @Test(arguments: ["random", "pct"])
+    @Test(.enabled(if: Tier.fast), arguments: ["random", "pct"])
     func randomAndPCTReportCoverage(_ strategy: String) async throws {
         let s = try ExploreTests.load("scaling-2w.json5")
         func run(_ count: Int) async throws -> ExploreResult {
@@ -97,8 +97,18 @@ import Testing
 
     /// Unbounded, a reduced search keeps a state cache unless told `off`; under a bound it
     /// keeps none unless told `hash`. Both give the same verdict and end states.
-    @Test func theCacheIsTheUnboundedDefault() async throws {
-        let s = try ExploreTests.load("scaling-2w.json5")
+    @Test(.enabled(if: Tier.full, "full tier: scaling-2w unbounded"))
+    func theCacheIsTheUnboundedDefault() async throws {
+        try await Self.cacheIsTheUnboundedDefault(try ExploreTests.load("scaling-2w.json5"))
+    }
+
+    /// The fast tier's part, on a fork beside a fault.
+    @Test(.enabled(if: Tier.fast))
+    func theCacheIsTheUnboundedDefaultForAForkBesideAFault() async throws {
+        try await Self.cacheIsTheUnboundedDefault(try Scenario.decode(text: ExploreTests.forkBesideAFault, file: "t.json5"))
+    }
+
+    static func cacheIsTheUnboundedDefault(_ s: Scenario) async throws {
         func run(_ bound: Int?, _ cache: StateCacheMode?) async throws -> ExploreResult {
             var opts = ExploreOptions(strategy: .dfs(preemptionBound: bound, reduction: true))
             opts.stateCache = cache
@@ -116,7 +126,8 @@ import Testing
     /// Item 7 of the stateful-search issue: with the cache in either mode and without it, an
     /// unbounded search prints the same verdict, counterexample, outcomes and end states (the
     /// figures of work differ; nothing else may).
-    @Test(arguments: ["scaling-2w.json5", "ryan-order0-skip-pte-same.json5", "gup-fast-vs-fork-v5.9.json5", "two-faults-one-block.json5"])
+    @Test(.enabled(if: Tier.full, "full tier: unbounded searches"),
+          arguments: ["scaling-2w.json5", "ryan-order0-skip-pte-same.json5", "gup-fast-vs-fork-v5.9.json5", "two-faults-one-block.json5"])
     func everyCacheModeReportsTheSame(_ name: String) async throws {
         let s = try ExploreTests.load(name)
         var opts = s.explore ?? ExploreOptions()

@@ -42,7 +42,7 @@ import Testing
         return out
     }
 
-    @Test func theGridRunsEveryPointAndMatchesSingleRuns() async throws {
+    @Test(.enabled(if: Tier.fast)) func theGridRunsEveryPointAndMatchesSingleRuns() async throws {
         let plan = try Sweep.plan(text: Self.config, file: "grid.json5")
         #expect(plan.points.count == 12)
         #expect(plan.axes.map(\.name) == ["thp.sizes", "semantics.cowCopy", "stride"])
@@ -67,7 +67,7 @@ import Testing
         #expect(csv.split(separator: "\n").count == 13)
     }
 
-    @Test func outputsAreDeterministicShardableAndValidSVG() async throws {
+    @Test(.enabled(if: Tier.fast)) func outputsAreDeterministicShardableAndValidSVG() async throws {
         let file = tempDir("config") + ".json5"
         try Self.config.write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
@@ -96,7 +96,7 @@ import Testing
         }
     }
 
-    @Test func aNumericFirstAxisIsDrawnAsLines() async throws {
+    @Test(.enabled(if: Tier.fast)) func aNumericFirstAxisIsDrawnAsLines() async throws {
         let text = Self.config.replacingOccurrences(of: "stride: [ \"4K\", \"64K\" ],        // a named parameter: steps use \"${stride}\"", with: "")
             .replacingOccurrences(of: "axes: {", with: "axes: { stride: [ \"4K\", \"16K\", \"64K\" ],")
         let plan = try Sweep.plan(text: text, file: "lines.json5")
@@ -108,7 +108,7 @@ import Testing
     }
 
     /// A damaged shard file is an error, never a crash.
-    @Test func damagedShardsAreErrors() throws {
+    @Test(.enabled(if: Tier.fast)) func damagedShardsAreErrors() throws {
         let d = tempDir("damaged")
         try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: d) }
@@ -123,7 +123,7 @@ import Testing
         }
     }
 
-    @Test func badAxesAndMetricsAreConfigErrors() {
+    @Test(.enabled(if: Tier.fast)) func badAxesAndMetricsAreConfigErrors() {
         let cases: [(String, String, String)] = [
             ("\"total.rssAnonPages\" ]", "\"total.nope\" ]", "sweep.metrics[2]"),
             ("\"total.rssAnonPages\" ]", "\"total.faults\" ]", "is an object"),
@@ -146,7 +146,8 @@ import Testing
     }
 
     /// Experiments/sweeps/mthp-cow/ holds what the tool writes for its config.
-    @Test func theCommittedSweepOutputIsCurrent() async throws {
+    @Test(.enabled(if: Tier.full, "full tier: the whole committed sweep"))
+    func theCommittedSweepOutputIsCurrent() async throws {
         let dir = packageRoot.appendingPathComponent("Experiments/sweeps").path
         let plan = try Sweep.load(path: dir + "/mthp-cow.json5")
         let out = tempDir("committed")

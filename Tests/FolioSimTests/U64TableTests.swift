@@ -5,7 +5,7 @@ import Testing
 
 /// The explorer's hash table against `Dictionary`, over seeded random inserts, updates and
 /// deletions that collide (few distinct keys, many probe runs) and grow the table.
-@Suite struct U64TableTests {
+@Suite(.enabled(if: Tier.fast)) struct U64TableTests {
     @Test(arguments: [16, 200, 5000])
     func agreesWithDictionary(_ keySpace: Int) {
         var rng = SplitMix64(seed: UInt64(keySpace))

@@ -3,7 +3,7 @@ import Testing
 @testable import FolioSimExplore
 @testable import FolioSimExperiments
 
-@Suite struct ZapTests {
+@Suite(.enabled(if: Tier.fast)) struct ZapTests {
     @Test func dontneedOfHalfAFolioQueuesDeferredSplit() async throws {
         let f = Fixture(sizes: [4: .always])
         try await f.mmapAndFill64K()
@@ -71,7 +71,7 @@ import Testing
     }
 }
 
-@Suite struct MprotectTests {
+@Suite(.enabled(if: Tier.fast)) struct MprotectTests {
     @Test func exclusivePagesBecomeWritableAgain() async throws {
         let f = Fixture()
         try await f.mmap(1 << 20)
@@ -148,7 +148,7 @@ import Testing
     }
 }
 
-@Suite struct SwapTests {
+@Suite(.enabled(if: Tier.fast)) struct SwapTests {
     @Test func pageoutKeepsExclusivityInTheSwapPTE() async throws {
         let f = Fixture(swap: 16 << 20)
         try await f.mmap(1 << 20)
@@ -188,6 +188,7 @@ import Testing
         let pages = try await f.world.pin(f.p, id: "x", addr: Fixture.base, flags: [.pin, .longterm])
         try await f.world.madvise(f.p, addr: Fixture.base, size: 1 << 20, advice: .pageout)
         #expect(f.pte(f.p, Fixture.base).isPresent)
+        #expect(f.page(f.p, Fixture.base) == pages.first, "the pinned page itself stays mapped")
         #expect(f.violated().isEmpty)
     }
 
@@ -229,7 +230,7 @@ import Testing
     }
 }
 
-@Suite struct MremapTests {
+@Suite(.enabled(if: Tier.fast)) struct MremapTests {
     @Test func moveKeepsPagesAndData() async throws {
         let f = Fixture(sizes: [4: .always])
         try await f.mmap(1 << 20)

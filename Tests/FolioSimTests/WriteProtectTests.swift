@@ -3,7 +3,7 @@ import Testing
 @testable import FolioSimExplore
 @testable import FolioSimExperiments
 
-@Suite struct DoWPPageTests {
+@Suite(.enabled(if: Tier.fast)) struct DoWPPageTests {
     @Test func forkThenChildWriteCopiesThenParentReuses() async throws {
         let f = Fixture()
         try await f.mmap(1 << 20)
@@ -78,7 +78,7 @@ import Testing
     }
 }
 
-@Suite struct COWCopyPolicyTests {
+@Suite(.enabled(if: Tier.fast)) struct COWCopyPolicyTests {
     /// Parent with one 64K folio, forked; the child writes page 3.
     func setup(_ policy: Semantics.COWCopy) async throws -> (Fixture, SimThread) {
         var sem = Semantics.v6_18
@@ -135,7 +135,7 @@ import Testing
         try await f.mmapAndFill64K()
         let c = try await f.world.fork(f.p, childName: "C")
         await f.world.exitMM(c)
-        let pages = try await f.world.pin(f.p, id: "k", addr: Fixture.base + 2 * Geometry.pageSize, flags: [.pin, .longterm])
+        try await f.world.pin(f.p, id: "k", addr: Fixture.base + 2 * Geometry.pageSize, flags: [.pin, .longterm])
         #expect(f.stats(f.p).faults(.unshare) == 1)
         await f.write(f.p, Fixture.base + 5 * Geometry.pageSize, Geometry.pageSize, 2)
         return f
@@ -184,7 +184,7 @@ final class FindCopyPoint: SchedulingHooks {
 /// Ryan Roberts' April 2023 race, interleaved by hand: P and C share a page; P's thread 1
 /// starts a COW copy and drops the PTL; C exits; P's thread 2 copies and writes; thread 1
 /// retakes the PTL. `pte_same` makes thread 1 back off; without it, thread 2's write is lost.
-@Suite struct RevalidationTests {
+@Suite(.enabled(if: Tier.fast)) struct RevalidationTests {
     func race(skipPTESame: Bool) async throws -> Fixture {
         var sem = Semantics.v6_18
         sem.skipPTESameAfterCopy = skipPTESame
