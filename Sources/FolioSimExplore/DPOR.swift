@@ -245,6 +245,39 @@ final class DPOR {
         }
     }
 
+    /// The working state of one `analyze` pass. It lives in a local (a class member would be
+    /// checked for uniqueness at every write) that the helpers take inout.
+    private struct Analysis {
+        let threads: Int
+        /// `[event * threads + thread]`: the vector clock of each event.
+        var clock: [Int32]
+        /// Each event's own count (its place among its thread's events, from 1).
+        var local: [Int32]
+        /// Each thread's last event so far (-1: none yet) and its number of events.
+        var lastOf: [Int]
+        var counts: [Int32]
+        /// Scratch for one event: its direct conflicting predecessors, and the clock they add up to.
+        var preds: [Int] = []
+        var acc: [Int32]
+
+        init(threads tn: Int, clock: [Int32], local: [Int32]) {
+            threads = tn
+            self.clock = clock
+            self.local = local
+            lastOf = [Int](repeating: -1, count: tn)
+            counts = [Int32](repeating: 0, count: tn)
+            acc = [Int32](repeating: 0, count: tn)
+        }
+
+        /// Whether event `j`, of thread `q`, happens before the current state of thread `p`
+        /// (its last event).
+        @inline(__always)
+        func happensBefore(_ j: Int, of q: Int, _ p: Int) -> Bool {
+            let prev = lastOf[p]
+            return prev >= 0 && clock[prev * threads + q] >= local[j]
+        }
+    }
+
     /// Adds the backtrack points of the last run's races.
     private func analyze() {
         let n = runThread.count
@@ -252,18 +285,15 @@ final class DPOR {
         analyzed = 0
         guard n > 1 else { return }
         let tn = threads
-        // Local while analysing (a class member would be checked for uniqueness at every write).
-        var clock = self.clock, local = self.local
+        var a = Analysis(threads: tn, clock: self.clock, local: self.local)
         self.clock = []
         self.local = []
         defer {
-            self.clock = clock
-            self.local = local
+            self.clock = a.clock
+            self.local = a.local
         }
-        if clock.count < n * tn { clock.append(contentsOf: repeatElement(0, count: n * tn - clock.count)) }
-        if local.count < n { local.append(contentsOf: repeatElement(0, count: n - local.count)) }
-        var lastOf = [Int](repeating: -1, count: tn)
-        var counts = [Int32](repeating: 0, count: tn)
+        if a.clock.count < n * tn { a.clock.append(contentsOf: repeatElement(0, count: n * tn - a.clock.count)) }
+        if a.local.count < n { a.local.append(contentsOf: repeatElement(0, count: n - a.local.count)) }
         resetObjects()
         racesFound = 0
         // The first `firstNew` events are the last run's (its stack, replayed): their vector
@@ -272,61 +302,77 @@ final class DPOR {
         let known = min(firstNew, valid, n)
         for i in 0..<known {
             let p = runThread[i]
-            counts[p] += 1
-            lastOf[p] = i
+            a.counts[p] += 1
+            a.lastOf[p] = i
             for e in runFootprint[i].entries { record(e >> 1, write: e & 1 != 0, event: i) }
         }
         analyzed = n
-        /// Whether event `j` happens before the current state of thread `p` (its last event).
-        func happensBefore(_ j: Int, _ p: Int) -> Bool {
-            let prev = lastOf[p]
-            return prev >= 0 && clock[prev * tn + runThread[j]] >= local[j]
-        }
-        var preds: [Int] = []
-        var acc = [Int32](repeating: 0, count: tn)
         for i in known..<n {
-            // Lookahead: the pending step of every other thread at node i against the steps
-            // before i (the tables hold events < i).
-            for p in 0..<tn where p != runThread[i] {
-                let key = runPending[i * tn + p]
-                guard key != UInt64.max else { continue }
-                forEachConflict(key >> 1, write: key & 1 != 0) { j in
-                    if runThread[j] != p && !happensBefore(j, p) { addBacktrack(j, p) }
-                }
-            }
-            let p = runThread[i]
-            // The direct conflicting predecessors of event i, latest first.
-            preds.removeAll(keepingCapacity: true)
-            for e in runFootprint[i].entries {
-                forEachConflict(e >> 1, write: e & 1 != 0) { j in preds.append(j) }
-            }
-            preds.sort(by: >)
-            for t in 0..<tn { acc[t] = lastOf[p] >= 0 ? clock[lastOf[p] * tn + t] : 0 }
-            var previous = -1
-            for j in preds where j != previous {
-                previous = j
-                let q = runThread[j]
-                if q != p && acc[q] < local[j] { addBacktrack(j, p) }
-                for t in 0..<tn { acc[t] = max(acc[t], clock[j * tn + t]) }
-            }
-            counts[p] += 1
-            local[i] = counts[p]
-            acc[p] = counts[p]
-            for t in 0..<tn { clock[i * tn + t] = acc[t] }
-            lastOf[p] = i
-            for e in runFootprint[i].entries { record(e >> 1, write: e & 1 != 0, event: i) }
+            addLookaheadRaces(at: i, &a)
+            addRaces(of: i, &a)
         }
         guard cache != nil else { return }
-        // The subtree the run stopped at: its events race with the run's as if next.
-        if let summary = matchedSummary {
-            summary.forEach { entry, p in
-                forEachConflict(entry >> 1, write: entry & 1 != 0) { j in
-                    if runThread[j] != p && !happensBefore(j, p) { addBacktrack(j, p) }
-                }
+        if let summary = matchedSummary { addSubtreeRaces(summary, &a, events: n) }
+        addToSummaries(events: n)
+    }
+
+    /// Lookahead: the races of the pending step of every other thread at node `i` with the
+    /// steps before `i` (the object tables hold events < i).
+    @inline(__always)
+    private func addLookaheadRaces(at i: Int, _ a: inout Analysis) {
+        let tn = threads
+        for p in 0..<tn where p != runThread[i] {
+            let key = runPending[i * tn + p]
+            guard key != UInt64.max else { continue }
+            forEachConflict(key >> 1, write: key & 1 != 0) { j in
+                if runThread[j] != p && !a.happensBefore(j, of: runThread[j], p) { addBacktrack(j, p) }
             }
-            if n > 0 && n <= stack.count { stack[n - 1].summary.formUnion(summary) }
         }
-        // This run's events join the summaries of the nodes they were taken from.
+    }
+
+    /// The races of event `i` with its direct conflicting predecessors, taken latest first so
+    /// that one ordered before `i` through a later one does not count; then `i`'s vector clock
+    /// and its accesses join the tables.
+    @inline(__always)
+    private func addRaces(of i: Int, _ a: inout Analysis) {
+        let tn = threads
+        let p = runThread[i]
+        a.preds.removeAll(keepingCapacity: true)
+        for e in runFootprint[i].entries {
+            forEachConflict(e >> 1, write: e & 1 != 0) { j in a.preds.append(j) }
+        }
+        a.preds.sort(by: >)
+        for t in 0..<tn { a.acc[t] = a.lastOf[p] >= 0 ? a.clock[a.lastOf[p] * tn + t] : 0 }
+        var previous = -1
+        for j in a.preds where j != previous {
+            previous = j
+            let q = runThread[j]
+            if q != p && a.acc[q] < a.local[j] { addBacktrack(j, p) }
+            for t in 0..<tn { a.acc[t] = max(a.acc[t], a.clock[j * tn + t]) }
+        }
+        a.counts[p] += 1
+        a.local[i] = a.counts[p]
+        a.acc[p] = a.counts[p]
+        for t in 0..<tn { a.clock[i * tn + t] = a.acc[t] }
+        a.lastOf[p] = i
+        for e in runFootprint[i].entries { record(e >> 1, write: e & 1 != 0, event: i) }
+    }
+
+    /// The races of the events of the subtree the run stopped at (`summary`) with the run's
+    /// `n` events, as if each came next; the last node's subtree now includes them.
+    private func addSubtreeRaces(_ summary: EventSummary, _ a: inout Analysis, events n: Int) {
+        summary.forEach { entry, p in
+            forEachConflict(entry >> 1, write: entry & 1 != 0) { j in
+                if runThread[j] != p && !a.happensBefore(j, of: runThread[j], p) { addBacktrack(j, p) }
+            }
+        }
+        if n > 0 && n <= stack.count { stack[n - 1].summary.formUnion(summary) }
+    }
+
+    /// Adds this run's new events (each step, and the steps other threads were parked at) to
+    /// the summaries of the nodes they were taken from.
+    private func addToSummaries(events n: Int) {
+        let tn = threads
         var events: [(entry: UInt64, thread: Int)] = []
         for i in min(firstNew, n)..<min(n, stack.count) {
             events.removeAll(keepingCapacity: true)

@@ -60,6 +60,18 @@ runnable one) and prints the trace, one line per scheduling step.
 Exit status: 0 no violation, 1 a violation, 2 bad config, schedule or arguments.
 """
 
+/// What explore's command line asked for: its flags, the files it named, and the overrides
+/// of the config's `explore` section.
+private struct ExploreArguments {
+    var json = false
+    var positional: [String] = []
+    var semantics: String?
+    var out: String?
+    var shard: (index: Int, count: Int)?
+    var merge: [String]?
+    var overrides = ExploreOverrides()
+}
+
 extension FolioSimCLI {
     static func loadScenario(_ file: String, semantics: String? = nil) -> Scenario {
         do {
@@ -70,9 +82,26 @@ extension FolioSimCLI {
     }
 
     static func exploreCommand(_ args: [String]) async {
-        var json = false, positional: [String] = [], semantics: String?, out: String?
-        var shard: (index: Int, count: Int)?, merge: [String]?
-        var o = ExploreOverrides()
+        var a = parseExploreArguments(args)
+        let file = exploreFiles(&a)
+        let scenario = loadScenario(file, semantics: a.semantics)
+        guard !scenario.threads.isEmpty else { fail("\(file): threads: missing required field (explore needs concurrent threads)") }
+        let opts: ExploreOptions
+        do {
+            opts = try (scenario.explore ?? ExploreOptions()).applying(a.overrides, threads: scenario.threads.map(\.name))
+        } catch {
+            fail("explore: \(error.message)")
+        }
+        if a.shard != nil || a.merge != nil || a.out != nil {
+            await shardCommand(file, scenario, opts, shard: a.shard, merge: a.merge, out: a.out, json: a.json)
+        }
+        await runExplore(file, scenario, opts, json: a.json)
+    }
+
+    /// Reads explore's options; the files are left in `positional` (`--help` prints the usage
+    /// and exits).
+    private static func parseExploreArguments(_ args: [String]) -> ExploreArguments {
+        var r = ExploreArguments()
         var i = 0
         func value(_ name: String) -> String {
             guard i + 1 < args.count else { fail("explore: \(name) expects a value") }
@@ -88,67 +117,81 @@ extension FolioSimCLI {
             let a = args[i]
             switch a {
             case "--help", "-h": print(exploreUsage); exit(0)
-            case "--json": json = true
-            case "--no-reduction": o.noReduction = true
-            case "--strategy": o.strategy = value(a)
-            case "--bound":
-                let b = value(a)
-                if b == "none" { o.bound = .some(nil) } else if let n = Int(b), n >= 0, n <= 1000 { o.bound = .some(n) } else {
-                    fail("explore: --bound expects an integer from 0 to 1000 or \"none\", found \(JSONWriter.quote(b))")
-                }
-            case "--seed": o.seed = UInt64(number(a, 0, Int.max))
-            case "--count": o.count = number(a, 1, 100_000_000)
-            case "--depth": o.depth = number(a, 1, 64)
-            case "--schedule": o.schedule = value(a)
-            case "--all": o.all = true
-            case "--ignore":
-                let n = value(a)
-                guard Invariant(rawValue: n) != nil else {
-                    fail("explore: --ignore expects an invariant name (\(Invariant.allCases.map(\.rawValue).joined(separator: ", "))), found \(JSONWriter.quote(n))")
-                }
-                o.ignore.append(n)
-            case "--shrink-budget": o.shrinkBudget = number(a, 0, 100_000_000)
-            case "--jobs": o.jobs = number(a, 1, 1024)
-            case "--state-cache":
-                let m = value(a)
-                guard let c = StateCacheMode(rawValue: m) else { fail("explore: --state-cache expects hash, exact or off, found \(JSONWriter.quote(m))") }
-                o.stateCache = c
-            case "--semantics": semantics = value(a)
-            case "--out": out = value(a)
-            case "--shard":
-                let v = value(a)
-                let parts = v.split(separator: "/", omittingEmptySubsequences: false).map { Int($0) }
-                guard parts.count == 2, let si = parts[0], let sn = parts[1], sn >= 1, sn <= 1024, si >= 1, si <= sn else {
-                    fail("explore: --shard expects I/N with 1 ≤ I ≤ N ≤ 1024, e.g. 3/8, found \(JSONWriter.quote(v))")
-                }
-                shard = (si, sn)
-            case "--merge": merge = []
+            case "--json": r.json = true
+            case "--no-reduction": r.overrides.noReduction = true
+            case "--strategy": r.overrides.strategy = value(a)
+            case "--bound": r.overrides.bound = .some(preemptionBound(value(a)))
+            case "--seed": r.overrides.seed = UInt64(number(a, 0, Int.max))
+            case "--count": r.overrides.count = number(a, 1, 100_000_000)
+            case "--depth": r.overrides.depth = number(a, 1, 64)
+            case "--schedule": r.overrides.schedule = value(a)
+            case "--all": r.overrides.all = true
+            case "--ignore": r.overrides.ignore.append(invariantName(value(a)))
+            case "--shrink-budget": r.overrides.shrinkBudget = number(a, 0, 100_000_000)
+            case "--jobs": r.overrides.jobs = number(a, 1, 1024)
+            case "--state-cache": r.overrides.stateCache = stateCacheMode(value(a))
+            case "--semantics": r.semantics = value(a)
+            case "--out": r.out = value(a)
+            case "--shard": r.shard = exploreShard(value(a))
+            case "--merge": r.merge = []
             default:
                 if a.hasPrefix("-") { fail("explore: unknown option \(JSONWriter.quote(a)) (see foliosim explore --help)") }
-                positional.append(a)
+                r.positional.append(a)
             }
             i += 1
         }
-        // The first file is the config; with --merge the others are the shards' files.
-        let file = positional.first
-        if merge != nil {
-            merge = Array(positional.dropFirst())
-            if file != nil && merge!.isEmpty { fail("explore: --merge expects the shards' files after the config file") }
-        } else if positional.count > 1 {
-            fail("explore: expected one config file, got \(JSONWriter.quote(positional[0])) and \(JSONWriter.quote(positional[1]))")
+        return r
+    }
+
+    /// `--bound N|none`: the preemption bound (nil: unbounded).
+    private static func preemptionBound(_ b: String) -> Int? {
+        if b == "none" { return nil }
+        guard let n = Int(b), n >= 0, n <= 1000 else {
+            fail("explore: --bound expects an integer from 0 to 1000 or \"none\", found \(JSONWriter.quote(b))")
+        }
+        return n
+    }
+
+    /// `--ignore NAME`: NAME, which must name an invariant.
+    private static func invariantName(_ n: String) -> String {
+        guard Invariant(rawValue: n) != nil else {
+            fail("explore: --ignore expects an invariant name (\(Invariant.allCases.map(\.rawValue).joined(separator: ", "))), found \(JSONWriter.quote(n))")
+        }
+        return n
+    }
+
+    /// `--state-cache hash|exact|off`.
+    private static func stateCacheMode(_ m: String) -> StateCacheMode {
+        guard let c = StateCacheMode(rawValue: m) else { fail("explore: --state-cache expects hash, exact or off, found \(JSONWriter.quote(m))") }
+        return c
+    }
+
+    /// `--shard I/N`, 1 ≤ I ≤ N ≤ 1024.
+    private static func exploreShard(_ v: String) -> (index: Int, count: Int) {
+        let parts = v.split(separator: "/", omittingEmptySubsequences: false).map { Int($0) }
+        guard parts.count == 2, let si = parts[0], let sn = parts[1], sn >= 1, sn <= 1024, si >= 1, si <= sn else {
+            fail("explore: --shard expects I/N with 1 ≤ I ≤ N ≤ 1024, e.g. 3/8, found \(JSONWriter.quote(v))")
+        }
+        return (si, sn)
+    }
+
+    /// The config file: the first one named. With `--merge` the others are the shards' files
+    /// (they become `merge`); without it, naming more than one is an error.
+    private static func exploreFiles(_ a: inout ExploreArguments) -> String {
+        let file = a.positional.first
+        if a.merge != nil {
+            a.merge = Array(a.positional.dropFirst())
+            if file != nil && a.merge!.isEmpty { fail("explore: --merge expects the shards' files after the config file") }
+        } else if a.positional.count > 1 {
+            fail("explore: expected one config file, got \(JSONWriter.quote(a.positional[0])) and \(JSONWriter.quote(a.positional[1]))")
         }
         guard let file else { fail("explore: missing config file (usage: foliosim explore FILE [options])") }
-        let scenario = loadScenario(file, semantics: semantics)
-        guard !scenario.threads.isEmpty else { fail("\(file): threads: missing required field (explore needs concurrent threads)") }
-        let opts: ExploreOptions
-        do {
-            opts = try (scenario.explore ?? ExploreOptions()).applying(o, threads: scenario.threads.map(\.name))
-        } catch {
-            fail("explore: \(error.message)")
-        }
-        if shard != nil || merge != nil || out != nil {
-            await shardCommand(file, scenario, opts, shard: shard, merge: merge, out: out, json: json)
-        }
+        return file
+    }
+
+    /// Runs the exploration (showing its progress on a terminal), prints the report and exits
+    /// with whether the outcome matches `expect`.
+    private static func runExplore(_ file: String, _ scenario: Scenario, _ opts: ExploreOptions, json: Bool) async -> Never {
         let interactive = isatty(STDERR_FILENO) != 0
         let clock = ContinuousClock()
         let start = clock.now

@@ -19,11 +19,37 @@ prints one line per point: the axis values, the metrics, the invariant violation
 Exit status: 0 ok, 1 some point broke an invariant, 2 bad config or arguments.
 """
 
+/// What sweep's command line asked for.
+private struct SweepArguments {
+    var file: String?
+    var out: String?
+    var jobs = ProcessInfo.processInfo.activeProcessorCount
+    var json = false
+    var shard: (index: Int, count: Int)?
+    /// The shards' output directories (`--merge`).
+    var merge: [String]?
+}
+
 extension FolioSimCLI {
     static func sweepCommand(_ args: [String]) async {
-        var file: String?, out: String?, jobs = ProcessInfo.processInfo.activeProcessorCount, json = false
-        var shard: (index: Int, count: Int)?
-        var merge: [String]?
+        let a = parseSweepArguments(args)
+        if let dirs = a.merge {
+            guard a.file == nil, a.shard == nil else { fail("sweep: --merge takes output directories, not a config or --shard") }
+            guard let out = a.out else { fail("sweep: --merge needs --out DIR") }
+            let merged: (plan: SweepPlan, rows: [SweepRow])
+            do { merged = try Sweep.merge(dirs) } catch { fail(error.description) }
+            finish(merged.plan, merged.rows, out: out, shard: nil, json: a.json)
+        }
+        guard let file = a.file else { fail("sweep: missing config file (usage: foliosim sweep FILE [--out DIR])") }
+        let plan: SweepPlan
+        do { plan = try Sweep.load(path: file) } catch { fail(error.description) }
+        let rows = await runSweep(plan, points: Sweep.shardPoints(plan, shard: a.shard), jobs: a.jobs)
+        finish(plan, rows, out: a.out, shard: a.shard, json: a.json)
+    }
+
+    /// Reads sweep's options and config file (`--help` prints the usage and exits).
+    private static func parseSweepArguments(_ args: [String]) -> SweepArguments {
+        var r = SweepArguments()
         var i = 0
         func value(_ name: String) -> String {
             guard i + 1 < args.count else { fail("sweep: \(name) expects a value") }
@@ -34,19 +60,13 @@ extension FolioSimCLI {
             let a = args[i]
             switch a {
             case "--help", "-h": print(sweepUsage); exit(0)
-            case "--json": json = true
-            case "--out": out = value(a)
+            case "--json": r.json = true
+            case "--out": r.out = value(a)
             case "--jobs":
                 let v = value(a)
                 guard let n = Int(v), n >= 1, n <= 1024 else { fail("sweep: --jobs expects a number from 1 to 1024, got \(JSONWriter.quote(v))") }
-                jobs = n
-            case "--shard":
-                let v = value(a)
-                let parts = v.split(separator: "/")
-                guard parts.count == 2, let si = Int(parts[0]), let sn = Int(parts[1]), sn >= 1, sn <= 1_000_000, si >= 1, si <= sn else {
-                    fail("sweep: --shard expects I/N with 1 ≤ I ≤ N, e.g. 3/8, got \(JSONWriter.quote(v))")
-                }
-                shard = (si, sn)
+                r.jobs = n
+            case "--shard": r.shard = sweepShard(value(a))
             case "--merge":
                 var dirs: [String] = []
                 while i + 1 < args.count && !args[i + 1].hasPrefix("--") {
@@ -54,25 +74,28 @@ extension FolioSimCLI {
                     dirs.append(args[i])
                 }
                 guard !dirs.isEmpty else { fail("sweep: --merge expects the shards' output directories") }
-                merge = dirs
+                r.merge = dirs
             default:
                 if a.hasPrefix("-") { fail("sweep: unknown option \(JSONWriter.quote(a)) (expected --out, --jobs, --shard, --merge or --json)") }
-                if file != nil { fail("sweep: expected one config file, got \(JSONWriter.quote(file!)) and \(JSONWriter.quote(a))") }
-                file = a
+                if let file = r.file { fail("sweep: expected one config file, got \(JSONWriter.quote(file)) and \(JSONWriter.quote(a))") }
+                r.file = a
             }
             i += 1
         }
-        if let dirs = merge {
-            guard file == nil, shard == nil else { fail("sweep: --merge takes output directories, not a config or --shard") }
-            guard let out else { fail("sweep: --merge needs --out DIR") }
-            let merged: (plan: SweepPlan, rows: [SweepRow])
-            do { merged = try Sweep.merge(dirs) } catch { fail(error.description) }
-            finish(merged.plan, merged.rows, out: out, shard: nil, json: json)
+        return r
+    }
+
+    /// `--shard I/N`, 1 ≤ I ≤ N ≤ 1000000.
+    private static func sweepShard(_ v: String) -> (index: Int, count: Int) {
+        let parts = v.split(separator: "/")
+        guard parts.count == 2, let si = Int(parts[0]), let sn = Int(parts[1]), sn >= 1, sn <= 1_000_000, si >= 1, si <= sn else {
+            fail("sweep: --shard expects I/N with 1 ≤ I ≤ N, e.g. 3/8, got \(JSONWriter.quote(v))")
         }
-        guard let file else { fail("sweep: missing config file (usage: foliosim sweep FILE [--out DIR])") }
-        let plan: SweepPlan
-        do { plan = try Sweep.load(path: file) } catch { fail(error.description) }
-        let points = Sweep.shardPoints(plan, shard: shard)
+        return (si, sn)
+    }
+
+    /// Runs `points` of the sweep, `jobs` at a time, showing the progress on a terminal.
+    private static func runSweep(_ plan: SweepPlan, points: [Int], jobs: Int) async -> [SweepRow] {
         let interactive = isatty(STDERR_FILENO) != 0
         let clock = ContinuousClock()
         let start = clock.now
@@ -84,7 +107,7 @@ extension FolioSimCLI {
             FileHandle.standardError.write(Data(String(format: "\rsweep: %d/%d points, %.1f points/s, %.0f s left\u{1B}[K", done, total, rate, left).utf8))
         }
         if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        finish(plan, rows, out: out, shard: shard, json: json)
+        return rows
     }
 
     private static func finish(_ plan: SweepPlan, _ rows: [SweepRow], out: String?, shard: (index: Int, count: Int)?, json: Bool) -> Never {

@@ -59,11 +59,27 @@ public enum Bench {
     /// `exploreCap`: runs after which a stateful unbounded exploration stops (`statefulFigures`).
     public static func run(pages: Int = 1 << 20, repeats: Int = 3, explore: Bool = true, exploreCap: Int = 100_000, sweep: Bool = true,
                            progress: (String) -> Void = { _ in }) async -> [BenchFigure] {
-        var figures: [BenchFigure] = []
         var off = THPSettings()
         off.enabled = .never
         off.perOrder[Geometry.pmdOrder] = .never
+        var figures = await orderZeroFigures(pages: pages, repeats: repeats, thp: off, progress: progress)
+        figures.append(await mthpFigure(pages: pages, repeats: repeats, off: off, progress: progress))
+        figures += await forkAndCheckFigures(pages: pages / 4, thp: off, progress: progress)
+        progress("incremental check")
+        figures.append(await incrementalCheckFigure(pages: pages / 4))
+        if explore { figures += await exploreFigures(repeats: repeats, cap: exploreCap, progress: progress) }
+        if sweep {
+            progress("sweep")
+            if let f = await sweepFigure(jobs: ProcessInfo.processInfo.activeProcessorCount) { figures.append(f) }
+        }
+        return figures
+    }
 
+    /// Order-0 fault throughput (best of `repeats`), stores without a fault, and the
+    /// simulator's memory per touched page, as the model counts it and as the process's RSS
+    /// grows (when it can be read).
+    private static func orderZeroFigures(pages: Int, repeats: Int, thp off: THPSettings,
+                                         progress: (String) -> Void) async -> [BenchFigure] {
         var best = 0.0, bestAccess = 0.0
         var footprint = 0
         var rssPerPage = 0.0
@@ -77,6 +93,7 @@ public enum Bench {
             let again = await writePass(world, world.threads[0], pages: pages, value: 2)
             bestAccess = max(bestAccess, Double(pages) / again)
         }
+        var figures: [BenchFigure] = []
         figures.append(BenchFigure(name: "order-0 anonymous faults", value: best / 1e6, unit: "M faults/s",
                                    detail: "write 1 byte into each of \(pages) pages (\(formatSize(UInt64(pages) * Geometry.pageSize))), THP off; best of \(repeats)"))
         figures.append(BenchFigure(name: "simulated stores without a fault", value: bestAccess / 1e6, unit: "M stores/s",
@@ -87,7 +104,11 @@ public enum Bench {
             figures.append(BenchFigure(name: "process RSS growth per touched page", value: rssPerPage, unit: "bytes",
                                        detail: "/proc/self/statm resident delta over one run / touched pages"))
         }
+        return figures
+    }
 
+    /// Fault throughput with 64K mTHP on (best of `repeats`).
+    private static func mthpFigure(pages: Int, repeats: Int, off: THPSettings, progress: (String) -> Void) async -> BenchFigure {
         var m64 = off
         m64.perOrder[4] = .always
         var bestL = 0.0
@@ -96,11 +117,14 @@ public enum Bench {
             let (secs, faults, _) = await faultRun(pages: pages, thp: m64)
             bestL = max(bestL, Double(faults) / secs)
         }
-        figures.append(BenchFigure(name: "64K mTHP anonymous faults", value: bestL / 1e6, unit: "M faults/s",
-                                   detail: "same workload with hugepages-64kB=always: 16 pages per fault, \(Int(bestL * 16 / 1e6)) M pages/s; best of \(repeats)"))
+        return BenchFigure(name: "64K mTHP anonymous faults", value: bestL / 1e6, unit: "M faults/s",
+                           detail: "same workload with hugepages-64kB=always: 16 pages per fault, \(Int(bestL * 16 / 1e6)) M pages/s; best of \(repeats)")
+    }
 
+    /// A fork of `cowPages` order-0 pages with the child's COW faults on each, then one full
+    /// invariant check over both address spaces.
+    private static func forkAndCheckFigures(pages cowPages: Int, thp off: THPSettings, progress: (String) -> Void) async -> [BenchFigure] {
         progress("fork + COW")
-        let cowPages = pages / 4
         let (_, _, w) = await faultRun(pages: cowPages, thp: off, extraMemoryPages: cowPages + 8192)
         let parent = w.threads[0]
         let clock = ContinuousClock()
@@ -108,6 +132,7 @@ public enum Bench {
         let child = try! await w.fork(parent, childName: "child")
         _ = await writePass(w, child, pages: cowPages, value: 2)
         let secs = seconds(clock.now - start)
+        var figures: [BenchFigure] = []
         figures.append(BenchFigure(name: "fork + child COW faults", value: Double(cowPages) / secs / 1e6, unit: "M faults/s",
                                    detail: "fork of \(cowPages) order-0 pages, then the child writes each (one wp_page_copy per page)"))
 
@@ -117,13 +142,6 @@ public enum Bench {
         let csecs = seconds(clock.now - cstart)
         figures.append(BenchFigure(name: "full invariant check", value: csecs * 1e9 / Double(2 * cowPages), unit: "ns per mapped page",
                                    detail: "one checkInvariants() over two address spaces of \(cowPages) pages each"))
-        progress("incremental check")
-        figures.append(await incrementalCheckFigure(pages: pages / 4))
-        if explore { figures += await exploreFigures(repeats: repeats, cap: exploreCap, progress: progress) }
-        if sweep {
-            progress("sweep")
-            if let f = await sweepFigure(jobs: ProcessInfo.processInfo.activeProcessorCount) { figures.append(f) }
-        }
         return figures
     }
 }

@@ -39,14 +39,7 @@ extension Scenario {
         if f.raw("sweep") != nil { throw f.fail("sweep", "this config is a sweep: run it with `foliosim sweep FILE`") }
         let name = try f.string("name") ?? (file as NSString).lastPathComponent
         let (semName, semantics) = try decodeSemantics(&f, override: override)
-        let memory = try f.size("memory") ?? (1 << 30)
-        guard memory >= 16 * Geometry.pageSize, memory % Geometry.pageSize == 0, memory <= 1 << 40 else {
-            throw f.fail("memory", "expected a multiple of 4K between 64K and 1T, found \(memory) bytes")
-        }
-        let swapBytes = try f.size("swap") ?? 0
-        guard swapBytes % Geometry.pageSize == 0, swapBytes <= 64 << 30 else {
-            throw f.fail("swap", "expected a multiple of 4K up to 64G, found \(swapBytes) bytes")
-        }
+        let (memory, swapBytes) = try decodeSizes(&f)
         var thp = THPSettings()
         if let t = f.raw("thp") { thp = try decodeTHP(t, file: file) }
         let check = try f.choice("check", CheckMode.self) ?? .step
@@ -57,42 +50,14 @@ extension Scenario {
         let exploreValue = f.raw("explore")
         let expectValue = f.raw("expect")
         try f.finish()
-        var steps: [Step] = []
         var procs = ProcessTracker()
-        for (i, item) in items.enumerated() {
-            steps.append(try decodeStep(item, file: file, path: "steps[\(i)]", procs: &procs))
-        }
+        let steps = try decodeSteps(items, file: file, path: "steps", procs: &procs)
         var threads: [ThreadSpec] = []
-        if let tv = threadsValue {
-            let tf = try Fields(tv, file: file, path: "threads")
-            guard tf.members.count <= 16 else { throw f.fail("threads", "expected at most 16 threads, found \(tf.members.count)") }
-            let made = ThreadEffects.scan(tf.members.map(\.value))
-            var effects = ThreadEffects()
-            for m in tf.members {
-                let tpath = tf.sub(m.key)
-                guard !m.key.isEmpty, m.key.count <= 32,
-                      m.key.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-" || $0 == "." }) else {
-                    throw ConfigError(file: file, path: tpath, message: "a thread name is 1 to 32 letters, digits, '_', '-' or '.', found \(JSONWriter.quote(m.key))")
-                }
-                guard case .array(let titems) = m.value else { throw ConfigError(file: file, path: tpath, message: "expected an array of steps, found \(m.value.kindName)") }
-                guard !titems.isEmpty else { throw ConfigError(file: file, path: tpath, message: "a thread needs at least one step") }
-                var tp = procs
-                tp.thread = ThreadContext(name: m.key, otherProcesses: made.processes, otherPins: made.pins, otherPipes: made.pipes)
-                var tsteps: [Step] = []
-                for (i, item) in titems.enumerated() {
-                    tsteps.append(try decodeStep(item, file: file, path: "\(tpath)[\(i)]", procs: &tp))
-                }
-                try effects.add(tp.thread!, file: file)
-                threads.append(ThreadSpec(name: m.key, steps: tsteps))
-            }
-            procs = effects.after(procs)
-        }
+        if let tv = threadsValue { threads = try decodeThreads(tv, root: f, procs: &procs) }
         var after: [Step] = []
         if let av = afterValue {
             guard case .array(let aitems) = av else { throw f.fail("after", "expected an array of steps, found \(av.kindName)") }
-            for (i, item) in aitems.enumerated() {
-                after.append(try decodeStep(item, file: file, path: "after[\(i)]", procs: &procs))
-            }
+            after = try decodeSteps(aitems, file: file, path: "after", procs: &procs)
         }
         let explore = try exploreValue.map { v throws(ConfigError) in try decodeExplore(v, file: file, threads: threads.map(\.name)) }
         if explore != nil && threads.isEmpty { throw f.fail("explore", "exploring needs a \"threads\" section") }
@@ -100,6 +65,57 @@ extension Scenario {
         return Scenario(name: name, semanticsName: semName, semantics: semantics, memoryBytes: memory,
                         swapBytes: swapBytes, thp: thp, check: check, steps: steps, threads: threads, after: after,
                         explore: explore, expect: expect)
+    }
+
+    /// `memory` (default 1G) and `swap` (default none), in bytes.
+    private static func decodeSizes(_ f: inout Fields) throws(ConfigError) -> (memory: UInt64, swap: UInt64) {
+        let memory = try f.size("memory") ?? (1 << 30)
+        guard memory >= 16 * Geometry.pageSize, memory % Geometry.pageSize == 0, memory <= 1 << 40 else {
+            throw f.fail("memory", "expected a multiple of 4K between 64K and 1T, found \(memory) bytes")
+        }
+        let swapBytes = try f.size("swap") ?? 0
+        guard swapBytes % Geometry.pageSize == 0, swapBytes <= 64 << 30 else {
+            throw f.fail("swap", "expected a multiple of 4K up to 64G, found \(swapBytes) bytes")
+        }
+        return (memory, swapBytes)
+    }
+
+    /// The steps of one list, each at `path[i]`, in order: each sees the processes the ones
+    /// before it created or ended.
+    private static func decodeSteps(_ items: [JSONValue], file: String, path: String, procs: inout ProcessTracker) throws(ConfigError) -> [Step] {
+        var steps: [Step] = []
+        for (i, item) in items.enumerated() {
+            steps.append(try decodeStep(item, file: file, path: "\(path)[\(i)]", procs: &procs))
+        }
+        return steps
+    }
+
+    /// The `threads` section (at most 16, by name). Each thread's steps see the processes of
+    /// `steps` and may not use what another thread creates; `procs` becomes what the `after`
+    /// steps see once every thread is done.
+    private static func decodeThreads(_ tv: JSONValue, root f: Fields, procs: inout ProcessTracker) throws(ConfigError) -> [ThreadSpec] {
+        let file = f.file
+        let tf = try Fields(tv, file: file, path: "threads")
+        guard tf.members.count <= 16 else { throw f.fail("threads", "expected at most 16 threads, found \(tf.members.count)") }
+        let made = ThreadEffects.scan(tf.members.map(\.value))
+        var effects = ThreadEffects()
+        var threads: [ThreadSpec] = []
+        for m in tf.members {
+            let tpath = tf.sub(m.key)
+            guard !m.key.isEmpty, m.key.count <= 32,
+                  m.key.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-" || $0 == "." }) else {
+                throw ConfigError(file: file, path: tpath, message: "a thread name is 1 to 32 letters, digits, '_', '-' or '.', found \(JSONWriter.quote(m.key))")
+            }
+            guard case .array(let titems) = m.value else { throw ConfigError(file: file, path: tpath, message: "expected an array of steps, found \(m.value.kindName)") }
+            guard !titems.isEmpty else { throw ConfigError(file: file, path: tpath, message: "a thread needs at least one step") }
+            var tp = procs
+            tp.thread = ThreadContext(name: m.key, otherProcesses: made.processes, otherPins: made.pins, otherPipes: made.pipes)
+            let tsteps = try decodeSteps(titems, file: file, path: tpath, procs: &tp)
+            try effects.add(tp.thread!, file: file)
+            threads.append(ThreadSpec(name: m.key, steps: tsteps))
+        }
+        procs = effects.after(procs)
+        return threads
     }
 
     /// `expect: { violation: "none" | NAME, outcomes: [[2], [3]] }`: either or both.

@@ -32,10 +32,13 @@ package struct PerfTrace: Equatable, Sendable {
     package var lines = 0
     package var skipped = 0
 
+    /// An mremap entered and not yet exited: its address and page-aligned old and new sizes.
+    private typealias PendingMremap = (addr: UInt64, old: UInt64, new: UInt64)
+
     /// Parses `perf script --show-mmap-events --show-task-events -F comm,pid,tid,time,event,trace`.
     package static func parse(_ text: String) throws(TraceError) -> PerfTrace {
         var t = PerfTrace()
-        var pendingMremap: [Int32: (addr: UInt64, old: UInt64, new: UInt64)] = [:]
+        var pendingMremap: [Int32: PendingMremap] = [:]
         var lineNo = 0
         for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNo += 1
@@ -43,62 +46,106 @@ package struct PerfTrace: Equatable, Sendable {
             if line.isEmpty { continue }
             t.lines += 1
             guard let pid = Self.pid(line) else { t.skipped += 1; continue }
-            if line.contains("PERF_RECORD_MMAP2") || line.contains("PERF_RECORD_MMAP ") {
-                guard pid > 0 else { t.skipped += 1; continue }
-                guard let (addr, size, prot, path) = mmap2(line) else { throw TraceError(line: lineNo, message: "unreadable PERF_RECORD_MMAP2 line") }
-                let anon = path == "//anon" || path == "[stack]" || path == "[heap]" || path.hasPrefix("[anon")
-                t.events.append(.map(pid: pid, addr: addr, size: pageAlign(size), anon: anon, prot: prot))
-            } else if line.contains("PERF_RECORD_COMM exec") {
-                t.events.append(.exec(pid: pid))
-            } else if line.contains("exceptions:page_fault_user:") || line.contains("exceptions:page_fault_kernel:") {
-                guard let addr = hexField(line, "address="), let code = hexField(line, "error_code=") else {
-                    throw TraceError(line: lineNo, message: "a page fault without address= and error_code=")
-                }
-                guard addr < Geometry.taskSize else { t.skipped += 1; continue }
-                t.events.append(.fault(pid: pid, addr: addr & ~(Geometry.pageSize - 1), write: code & 0x2 != 0))
-            } else if line.contains("syscalls:sys_enter_munmap:") {
-                guard let a = hexField(line, "addr: "), let l = hexField(line, "len: ") else { throw TraceError(line: lineNo, message: "munmap without addr and len") }
-                t.events.append(.unmap(pid: pid, addr: a, size: pageAlign(l)))
-            } else if line.contains("syscalls:sys_enter_mprotect:") {
-                guard let a = hexField(line, "start: "), let l = hexField(line, "len: "), let p = hexField(line, "prot: ") else {
-                    throw TraceError(line: lineNo, message: "mprotect without start, len and prot")
-                }
-                t.events.append(.protect(pid: pid, addr: a, size: pageAlign(l), prot: protBits(p)))
-            } else if line.contains("syscalls:sys_enter_madvise:") {
-                guard let a = hexField(line, "start: "), let l = hexField(line, "len_in: "), let b = hexField(line, "behavior: ") else {
-                    throw TraceError(line: lineNo, message: "madvise without start, len_in and behavior")
-                }
-                let advice: Advice? = switch b {
-                case 4: .dontneed
-                case 10: .dontfork
-                case 11: .dofork
-                case 14: .hugepage
-                case 15: .nohugepage
-                case 18: .wipeonfork
-                case 19: .keeponfork
-                case 21: .pageout
-                default: nil
-                }
-                if let advice { t.events.append(.advise(pid: pid, addr: a, size: pageAlign(l), advice: advice)) } else { t.skipped += 1 }
-            } else if line.contains("syscalls:sys_enter_mremap:") {
-                guard let a = hexField(line, "addr: "), let o = hexField(line, "old_len: "), let n = hexField(line, "new_len: ") else {
-                    throw TraceError(line: lineNo, message: "mremap without addr, old_len and new_len")
-                }
-                pendingMremap[pid] = (a, pageAlign(o), pageAlign(n))
-            } else if line.contains("syscalls:sys_exit_mremap:") {
-                guard let m = pendingMremap.removeValue(forKey: pid) else { t.skipped += 1; continue }
-                guard let ret = lastHex(line), ret < Geometry.taskSize else { continue }  // failed
-                t.events.append(.move(pid: pid, from: m.addr, oldSize: m.old, to: ret, newSize: m.new))
-            } else if line.contains("sched:sched_process_fork:") {
-                guard let child = intField(line, "child_pid=") else { throw TraceError(line: lineNo, message: "fork without child_pid=") }
-                t.events.append(.fork(parent: intField(line, " pid=") ?? pid, child: child))
-            } else if line.contains("sched:sched_process_exit:") {
-                t.events.append(.exit(pid: pid))
-            } else {
-                t.skipped += 1
-            }
+            if try t.readMapping(line, pid: pid, lineNo: lineNo) { continue }
+            if try t.readFault(line, pid: pid, lineNo: lineNo) { continue }
+            if try t.readSyscall(line, pid: pid, lineNo: lineNo, pendingMremap: &pendingMremap) { continue }
+            if try t.readTaskEvent(line, pid: pid, lineNo: lineNo) { continue }
+            t.skipped += 1
         }
-        t.events.removeAll { e in
+        t.dropOutsideUserSpace()
+        return t
+    }
+
+    /// A PERF_RECORD_MMAP2 or PERF_RECORD_COMM exec line; false for any other.
+    private mutating func readMapping(_ line: String, pid: Int32, lineNo: Int) throws(TraceError) -> Bool {
+        if line.contains("PERF_RECORD_MMAP2") || line.contains("PERF_RECORD_MMAP ") {
+            guard pid > 0 else { skipped += 1; return true }
+            guard let (addr, size, prot, path) = Self.mmap2(line) else { throw TraceError(line: lineNo, message: "unreadable PERF_RECORD_MMAP2 line") }
+            let anon = path == "//anon" || path == "[stack]" || path == "[heap]" || path.hasPrefix("[anon")
+            events.append(.map(pid: pid, addr: addr, size: Self.pageAlign(size), anon: anon, prot: prot))
+        } else if line.contains("PERF_RECORD_COMM exec") {
+            events.append(.exec(pid: pid))
+        } else {
+            return false
+        }
+        return true
+    }
+
+    /// A user or kernel page fault line (one at a kernel address is left out); false for any other.
+    private mutating func readFault(_ line: String, pid: Int32, lineNo: Int) throws(TraceError) -> Bool {
+        guard line.contains("exceptions:page_fault_user:") || line.contains("exceptions:page_fault_kernel:") else { return false }
+        guard let addr = Self.hexField(line, "address="), let code = Self.hexField(line, "error_code=") else {
+            throw TraceError(line: lineNo, message: "a page fault without address= and error_code=")
+        }
+        guard addr < Geometry.taskSize else { skipped += 1; return true }
+        events.append(.fault(pid: pid, addr: addr & ~(Geometry.pageSize - 1), write: code & 0x2 != 0))
+        return true
+    }
+
+    /// A munmap, mprotect, madvise or mremap entry, or an mremap exit (which completes the
+    /// entry as a move, unless it failed); false for any other line.
+    private mutating func readSyscall(_ line: String, pid: Int32, lineNo: Int,
+                                      pendingMremap: inout [Int32: PendingMremap]) throws(TraceError) -> Bool {
+        if line.contains("syscalls:sys_enter_munmap:") {
+            guard let a = Self.hexField(line, "addr: "), let l = Self.hexField(line, "len: ") else { throw TraceError(line: lineNo, message: "munmap without addr and len") }
+            events.append(.unmap(pid: pid, addr: a, size: Self.pageAlign(l)))
+        } else if line.contains("syscalls:sys_enter_mprotect:") {
+            guard let a = Self.hexField(line, "start: "), let l = Self.hexField(line, "len: "), let p = Self.hexField(line, "prot: ") else {
+                throw TraceError(line: lineNo, message: "mprotect without start, len and prot")
+            }
+            events.append(.protect(pid: pid, addr: a, size: Self.pageAlign(l), prot: Self.protBits(p)))
+        } else if line.contains("syscalls:sys_enter_madvise:") {
+            guard let a = Self.hexField(line, "start: "), let l = Self.hexField(line, "len_in: "), let b = Self.hexField(line, "behavior: ") else {
+                throw TraceError(line: lineNo, message: "madvise without start, len_in and behavior")
+            }
+            if let advice = Self.advice(b) { events.append(.advise(pid: pid, addr: a, size: Self.pageAlign(l), advice: advice)) } else { skipped += 1 }
+        } else if line.contains("syscalls:sys_enter_mremap:") {
+            guard let a = Self.hexField(line, "addr: "), let o = Self.hexField(line, "old_len: "), let n = Self.hexField(line, "new_len: ") else {
+                throw TraceError(line: lineNo, message: "mremap without addr, old_len and new_len")
+            }
+            pendingMremap[pid] = (a, Self.pageAlign(o), Self.pageAlign(n))
+        } else if line.contains("syscalls:sys_exit_mremap:") {
+            guard let m = pendingMremap.removeValue(forKey: pid) else { skipped += 1; return true }
+            guard let ret = Self.lastHex(line), ret < Geometry.taskSize else { return true }  // failed
+            events.append(.move(pid: pid, from: m.addr, oldSize: m.old, to: ret, newSize: m.new))
+        } else {
+            return false
+        }
+        return true
+    }
+
+    /// The madvise advice of a `behavior` value, for the advices FolioSim models.
+    private static func advice(_ behavior: UInt64) -> Advice? {
+        switch behavior {
+        case 4: .dontneed
+        case 10: .dontfork
+        case 11: .dofork
+        case 14: .hugepage
+        case 15: .nohugepage
+        case 18: .wipeonfork
+        case 19: .keeponfork
+        case 21: .pageout
+        default: nil
+        }
+    }
+
+    /// A sched_process_fork or sched_process_exit line; false for any other.
+    private mutating func readTaskEvent(_ line: String, pid: Int32, lineNo: Int) throws(TraceError) -> Bool {
+        if line.contains("sched:sched_process_fork:") {
+            guard let child = Self.intField(line, "child_pid=") else { throw TraceError(line: lineNo, message: "fork without child_pid=") }
+            events.append(.fork(parent: Self.intField(line, " pid=") ?? pid, child: child))
+        } else if line.contains("sched:sched_process_exit:") {
+            events.append(.exit(pid: pid))
+        } else {
+            return false
+        }
+        return true
+    }
+
+    /// Leaves out (as skipped) the events whose ranges reach beyond user space.
+    private mutating func dropOutsideUserSpace() {
+        var dropped = 0
+        events.removeAll { e in
             let inUserSpace: Bool
             switch e {
             case .map(_, let a, let n, _, _), .unmap(_, let a, let n), .protect(_, let a, let n, _), .advise(_, let a, let n, _):
@@ -108,10 +155,10 @@ package struct PerfTrace: Equatable, Sendable {
             default:
                 inUserSpace = true
             }
-            if !inUserSpace { t.skipped += 1 }
+            if !inUserSpace { dropped += 1 }
             return !inUserSpace
         }
-        return t
+        skipped += dropped
     }
 
     /// The `PID/TID` after the command name (the first field that has that shape).

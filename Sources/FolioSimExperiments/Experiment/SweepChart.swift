@@ -64,33 +64,66 @@ enum SweepChart {
         return Sweep.format(v)
     }
 
+    /// The rows' values of one metric: one series per combination of coordinates on the
+    /// axes after the first, in the order the rows first reach it, each a value (or none) per
+    /// value of the first axis.
+    private struct Series {
+        var keys: [[Int]] = []
+        var data: [[Int]: [Double?]] = [:]
+        var names: [String] = []
+    }
+
+    /// Where values go: the y scale (ticks every `step` up to `yMax`) and one x slot per value
+    /// of the first axis.
+    private struct Layout {
+        let step: Double, yMax: Double
+        let plotW = SweepChart.width - SweepChart.left - SweepChart.right
+        let plotH = SweepChart.height - SweepChart.top - SweepChart.bottom
+        let slot: Double
+
+        init(maxValue: Double, xCount: Int) {
+            step = SweepChart.tickStep(maxValue)
+            yMax = max(step, (maxValue / step).rounded(.up) * step)
+            slot = plotW / Double(xCount)
+        }
+        func y(_ v: Double) -> Double { SweepChart.top + plotH - v / yMax * plotH }
+        func xCenter(_ i: Int) -> Double { SweepChart.left + slot * (Double(i) + 0.5) }
+    }
+
     static func svg(_ plan: SweepPlan, _ rows: [SweepRow], metric m: Int) -> String {
-        let metric = plan.metrics[m]
+        let xAxis = plan.axes[0]
+        let series = series(plan, rows, metric: m)
+        let layout = Layout(maxValue: max(rows.compactMap { $0.metrics[m] }.max() ?? 0, 0), xCount: xAxis.values.count)
+        var s = frame(plan, metric: plan.metrics[m], layout)
+        s += isNumeric(xAxis.values) ? lines(series, layout) : bars(series, layout)
+        s += legend(Array(plan.axes.dropFirst()), series.names)
+        return s + "</svg>\n"
+    }
+
+    /// Groups the rows' values of metric `m` into series.
+    private static func series(_ plan: SweepPlan, _ rows: [SweepRow], metric m: Int) -> Series {
         let xAxis = plan.axes[0]
         let others = Array(plan.axes.dropFirst())
-        // series key: the coordinates on the other axes
-        var seriesKeys: [[Int]] = []
-        var data: [[Int]: [Double?]] = [:]
+        var series = Series()
         for row in rows {
             let c = plan.coordinates(of: row.point)
             let key = Array(c.dropFirst())
-            if data[key] == nil {
-                seriesKeys.append(key)
-                data[key] = Array(repeating: nil, count: xAxis.values.count)
+            if series.data[key] == nil {
+                series.keys.append(key)
+                series.data[key] = Array(repeating: nil, count: xAxis.values.count)
             }
-            data[key]![c[0]] = row.metrics[m]
+            series.data[key]![c[0]] = row.metrics[m]
         }
-        let seriesNames = seriesKeys.map { key in
-            key.isEmpty ? metric : zip(others, key).map { label($0.values[$1]) }.joined(separator: ", ")
+        series.names = series.keys.map { key in
+            key.isEmpty ? plan.metrics[m] : zip(others, key).map { label($0.values[$1]) }.joined(separator: ", ")
         }
-        let maxValue = max(rows.compactMap { $0.metrics[m] }.max() ?? 0, 0)
-        let step = tickStep(maxValue)
-        let yMax = max(step, (maxValue / step).rounded(.up) * step)
-        let plotW = width - left - right, plotH = height - top - bottom
-        func y(_ v: Double) -> Double { top + plotH - v / yMax * plotH }
-        let slot = plotW / Double(xAxis.values.count)
-        func xCenter(_ i: Int) -> Double { left + slot * (Double(i) + 0.5) }
+        return series
+    }
 
+    /// The SVG up to the data: the title, the y grid with its tick labels, both axes, the
+    /// first axis's values and name, and the metric's name and unit along y.
+    private static func frame(_ plan: SweepPlan, metric: String, _ l: Layout) -> String {
+        let xAxis = plan.axes[0]
         var s = """
         <?xml version="1.0" encoding="UTF-8"?>
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="sans-serif" font-size="13">
@@ -99,47 +132,61 @@ enum SweepChart {
 
         """
         var tick = 0.0
-        while tick <= yMax + step / 2 {
-            let ty = y(tick)
-            s += "<line x1=\"\(f(left))\" y1=\"\(f(ty))\" x2=\"\(f(left + plotW))\" y2=\"\(f(ty))\" stroke=\"#dddddd\"/>\n"
+        while tick <= l.yMax + l.step / 2 {
+            let ty = l.y(tick)
+            s += "<line x1=\"\(f(left))\" y1=\"\(f(ty))\" x2=\"\(f(left + l.plotW))\" y2=\"\(f(ty))\" stroke=\"#dddddd\"/>\n"
             s += "<text x=\"\(f(left - 8))\" y=\"\(f(ty + 4))\" text-anchor=\"end\">\(tickLabel(tick))</text>\n"
-            tick += step
+            tick += l.step
         }
-        s += "<line x1=\"\(f(left))\" y1=\"\(f(top))\" x2=\"\(f(left))\" y2=\"\(f(top + plotH))\" stroke=\"black\"/>\n"
-        s += "<line x1=\"\(f(left))\" y1=\"\(f(top + plotH))\" x2=\"\(f(left + plotW))\" y2=\"\(f(top + plotH))\" stroke=\"black\"/>\n"
+        s += "<line x1=\"\(f(left))\" y1=\"\(f(top))\" x2=\"\(f(left))\" y2=\"\(f(top + l.plotH))\" stroke=\"black\"/>\n"
+        s += "<line x1=\"\(f(left))\" y1=\"\(f(top + l.plotH))\" x2=\"\(f(left + l.plotW))\" y2=\"\(f(top + l.plotH))\" stroke=\"black\"/>\n"
         for i in xAxis.values.indices {
-            s += "<text x=\"\(f(xCenter(i)))\" y=\"\(f(top + plotH + 20))\" text-anchor=\"middle\">\(escape(short(label(xAxis.values[i]))))</text>\n"
+            s += "<text x=\"\(f(l.xCenter(i)))\" y=\"\(f(top + l.plotH + 20))\" text-anchor=\"middle\">\(escape(short(label(xAxis.values[i]))))</text>\n"
         }
-        s += "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(height - 18))\" text-anchor=\"middle\">\(escape(xAxis.name))</text>\n"
-        s += "<text x=\"22\" y=\"\(f(top + plotH / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 22 \(f(top + plotH / 2)))\">\(escape(metric)) (\(unit(metric)))</text>\n"
+        s += "<text x=\"\(f(left + l.plotW / 2))\" y=\"\(f(height - 18))\" text-anchor=\"middle\">\(escape(xAxis.name))</text>\n"
+        s += "<text x=\"22\" y=\"\(f(top + l.plotH / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 22 \(f(top + l.plotH / 2)))\">\(escape(metric)) (\(unit(metric)))</text>\n"
+        return s
+    }
 
-        if isNumeric(xAxis.values) {
-            for (k, key) in seriesKeys.enumerated() {
-                let color = palette[k % palette.count]
-                let pts = data[key]!.enumerated().compactMap { i, v in v.map { (xCenter(i), y($0)) } }
-                s += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(pts.map { "\(f($0.0)),\(f($0.1))" }.joined(separator: " "))\"/>\n"
-                for p in pts { s += "<circle cx=\"\(f(p.0))\" cy=\"\(f(p.1))\" r=\"3.5\" fill=\"\(color)\"/>\n" }
-            }
-        } else {
-            let barW = slot * 0.8 / Double(max(1, seriesKeys.count))
-            for (k, key) in seriesKeys.enumerated() {
-                let color = palette[k % palette.count]
-                for (i, v) in data[key]!.enumerated() {
-                    guard let v else { continue }
-                    let x = left + slot * Double(i) + slot * 0.1 + barW * Double(k)
-                    s += "<rect x=\"\(f(x))\" y=\"\(f(y(v)))\" width=\"\(f(barW))\" height=\"\(f(top + plotH - y(v)))\" fill=\"\(color)\"><title>\(escape(seriesNames[k])): \(Sweep.format(v))</title></rect>\n"
-                }
+    /// Each series as a line through its points, for a numeric first axis.
+    private static func lines(_ series: Series, _ l: Layout) -> String {
+        var s = ""
+        for (k, key) in series.keys.enumerated() {
+            let color = palette[k % palette.count]
+            let pts = series.data[key]!.enumerated().compactMap { i, v in v.map { (l.xCenter(i), l.y($0)) } }
+            s += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(pts.map { "\(f($0.0)),\(f($0.1))" }.joined(separator: " "))\"/>\n"
+            for p in pts { s += "<circle cx=\"\(f(p.0))\" cy=\"\(f(p.1))\" r=\"3.5\" fill=\"\(color)\"/>\n" }
+        }
+        return s
+    }
+
+    /// The series as grouped bars, one group per value of the first axis.
+    private static func bars(_ series: Series, _ l: Layout) -> String {
+        var s = ""
+        let barW = l.slot * 0.8 / Double(max(1, series.keys.count))
+        for (k, key) in series.keys.enumerated() {
+            let color = palette[k % palette.count]
+            for (i, v) in series.data[key]!.enumerated() {
+                guard let v else { continue }
+                let x = left + l.slot * Double(i) + l.slot * 0.1 + barW * Double(k)
+                s += "<rect x=\"\(f(x))\" y=\"\(f(l.y(v)))\" width=\"\(f(barW))\" height=\"\(f(top + l.plotH - l.y(v)))\" fill=\"\(color)\"><title>\(escape(series.names[k])): \(Sweep.format(v))</title></rect>\n"
             }
         }
+        return s
+    }
+
+    /// The legend: titled with the other axes' names (if any), a swatch and name per series.
+    private static func legend(_ others: [SweepAxis], _ names: [String]) -> String {
+        var s = ""
         if !others.isEmpty {
             s += "<text x=\"\(f(width - right + 15))\" y=\"\(f(top - 8))\" font-size=\"11\">\(escape(short(others.map(\.name).joined(separator: ", "), 32)))</text>\n"
         }
-        for (k, name) in seriesNames.enumerated() {
+        for (k, name) in names.enumerated() {
             let ly = top + 10 + Double(k) * 20
             s += "<rect x=\"\(f(width - right + 15))\" y=\"\(f(ly - 10))\" width=\"12\" height=\"12\" fill=\"\(palette[k % palette.count])\"/>\n"
             s += "<text x=\"\(f(width - right + 32))\" y=\"\(f(ly))\" font-size=\"11\">\(escape(short(name, 30)))</text>\n"
         }
-        return s + "</svg>\n"
+        return s
     }
 
     /// A value as a tick or legend label: a string as is; an object of settings (such as

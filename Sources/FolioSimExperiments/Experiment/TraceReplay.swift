@@ -62,112 +62,166 @@ struct RangeSet {
 
 extension RunState {
     func replay(_ trace: PerfTrace, file: String) async -> TraceStats {
-        var stats = TraceStats(file: file, events: trace.events.count)
-        var names: [Int32: String] = [:]
-        var execs: [Int32: Int] = [:]
-        var anon: [Int32: RangeSet] = [:]
-        var other: [Int32: RangeSet] = [:]
-        func proc(_ pid: Int32) -> SimThread? {
-            if names[pid] == nil {
-                names[pid] = "pid\(pid)"
-                stats.processes += 1
-            }
-            return thread(names[pid]!)
-        }
-        /// Calls `body(thread, address, size)` for each range in `pid`'s process, counting refusals.
-        func run(_ pid: Int32, _ ranges: [Range<UInt64>], _ body: (SimThread, UInt64, UInt64) async throws(MMError) -> Void) async {
-            for r in ranges {
-                guard let t = proc(pid) else { stats.failedOps += 1; return }
-                do { try await body(t, r.lowerBound, r.upperBound - r.lowerBound) } catch { stats.failedOps += 1 }
-            }
-        }
+        var replayer = TraceReplayer(state: self, stats: TraceStats(file: file, events: trace.events.count))
         for e in trace.events {
-            defer { notePeaks() }
-            switch e {
-            case .map(let pid, let addr, let size, let isAnon, let prot):
-                let r = addr..<addr + size
-                if isAnon {
-                    await run(pid, anon[pid, default: RangeSet()].gaps(r)) { t, a, n throws(MMError) in try await world.mmap(t, addr: a, size: n, prot: prot, kind: .privateAnon) }
-                    anon[pid, default: RangeSet()].insert(r)
-                    other[pid, default: RangeSet()].remove(r)
-                } else {
-                    await run(pid, anon[pid, default: RangeSet()].overlaps(r)) { t, a, n throws(MMError) in try await world.munmap(t, addr: a, size: n) }
-                    anon[pid, default: RangeSet()].remove(r)
-                    other[pid, default: RangeSet()].insert(r)
-                }
-            case .unmap(let pid, let addr, let size):
-                let r = addr..<addr + size
-                await run(pid, anon[pid, default: RangeSet()].overlaps(r)) { t, a, n throws(MMError) in try await world.munmap(t, addr: a, size: n) }
-                anon[pid, default: RangeSet()].remove(r)
-                other[pid, default: RangeSet()].remove(r)
-            case .protect(let pid, let addr, let size, let prot):
-                await run(pid, anon[pid, default: RangeSet()].overlaps(addr..<addr + size)) { t, a, n throws(MMError) in try await world.mprotect(t, addr: a, size: n, prot: prot) }
-            case .advise(let pid, let addr, let size, let advice):
-                await run(pid, anon[pid, default: RangeSet()].overlaps(addr..<addr + size)) { t, a, n throws(MMError) in try await world.madvise(t, addr: a, size: n, advice: advice) }
-            case .move(let pid, let from, let oldSize, let to, let newSize):
-                let keep = min(oldSize, newSize)
-                let wasAnon = anon[pid, default: RangeSet()].overlaps(from..<from + oldSize) == [from..<from + oldSize]
-                if wasAnon {
-                    if to != from && keep > 0 {
-                        await run(pid, [from..<from + keep]) { t, a, n throws(MMError) in try await world.mremap(t, from: a, size: n, to: to) }
-                    }
-                    if oldSize > keep {
-                        await run(pid, [from + keep..<from + oldSize]) { t, a, n throws(MMError) in try await world.munmap(t, addr: a, size: n) }
-                    }
-                    if newSize > keep {
-                        await run(pid, [to + keep..<to + newSize]) { t, a, n throws(MMError) in
-                            try await world.mmap(t, addr: a, size: n, prot: [.read, .write], kind: .privateAnon)
-                        }
-                    }
-                    anon[pid, default: RangeSet()].remove(from..<from + oldSize)
-                    anon[pid, default: RangeSet()].insert(to..<to + newSize)
-                } else {
-                    other[pid, default: RangeSet()].remove(from..<from + oldSize)
-                    other[pid, default: RangeSet()].insert(to..<to + newSize)
-                }
-            case .fork(let parent, let child):
-                guard let t = proc(parent) else { stats.failedOps += 1; continue }
-                let childName = "pid\(child)"
-                do {
-                    threads[childName] = try await world.fork(t, childName: childName)
-                    names[child] = childName
-                    stats.processes += 1
-                    anon[child] = anon[parent]
-                    other[child] = other[parent]
-                } catch {
-                    stats.failedOps += 1
-                }
-            case .exec(let pid):
-                if let name = names[pid], let t = threads[name] {
-                    await world.exitMM(t)
-                    threads[name] = nil
-                }
-                if names[pid] != nil {
-                    execs[pid, default: 0] += 1
-                    names[pid] = "pid\(pid)+\(execs[pid]!)"
-                    stats.processes += 1
-                }
-                anon[pid] = RangeSet()
-                other[pid] = RangeSet()
-            case .exit(let pid):
-                if let name = names[pid], let t = threads[name] {
-                    await world.exitMM(t)
-                    threads[name] = nil
-                }
-                anon[pid] = nil
-                other[pid] = nil
-            case .fault(let pid, let addr, let write):
-                if anon[pid]?.contains(addr) == true {
-                    stats.anonFaults += 1
-                    guard let t = proc(pid) else { continue }
-                    _ = await world.access(t, addr, write: write, value: 1)
-                } else if other[pid]?.contains(addr) == true {
-                    stats.fileFaults += 1
-                } else {
-                    stats.unmappedFaults += 1
-                }
+            await replayer.apply(e)
+            notePeaks()
+        }
+        return replayer.stats
+    }
+}
+
+/// One replay in progress: each traced pid's process name and exec count, and the ranges it
+/// has mapped, anonymous (replayed) and other (only tracked).
+private struct TraceReplayer {
+    let state: RunState
+    var stats: TraceStats
+    var names: [Int32: String] = [:]
+    var execs: [Int32: Int] = [:]
+    var anon: [Int32: RangeSet] = [:]
+    var other: [Int32: RangeSet] = [:]
+
+    var world: World { state.world }
+
+    /// The thread of `pid`'s process, which comes into being (and is counted) when first named.
+    mutating func process(_ pid: Int32) -> SimThread? {
+        if names[pid] == nil {
+            names[pid] = "pid\(pid)"
+            stats.processes += 1
+        }
+        return state.thread(names[pid]!)
+    }
+
+    /// Calls `body(thread, address, size)` for each range in `pid`'s process, counting refusals.
+    mutating func forEachRange(_ pid: Int32, _ ranges: [Range<UInt64>],
+                               _ body: (SimThread, UInt64, UInt64) async throws(MMError) -> Void) async {
+        for r in ranges {
+            guard let t = process(pid) else { stats.failedOps += 1; return }
+            do { try await body(t, r.lowerBound, r.upperBound - r.lowerBound) } catch { stats.failedOps += 1 }
+        }
+    }
+
+    /// The parts of `r` that `pid` has mapped anonymously.
+    func anonOverlaps(_ pid: Int32, _ r: Range<UInt64>) -> [Range<UInt64>] {
+        anon[pid, default: RangeSet()].overlaps(r)
+    }
+
+    /// Replays one event of the trace.
+    mutating func apply(_ e: PerfTrace.Event) async {
+        let world = self.world  // for the closures: `self` is being mutated
+        switch e {
+        case .map(let pid, let addr, let size, let isAnon, let prot):
+            await map(pid, addr..<addr + size, anon: isAnon, prot: prot)
+        case .unmap(let pid, let addr, let size):
+            let r = addr..<addr + size
+            await forEachRange(pid, anonOverlaps(pid, r)) { t, a, n throws(MMError) in try await world.munmap(t, addr: a, size: n) }
+            anon[pid, default: RangeSet()].remove(r)
+            other[pid, default: RangeSet()].remove(r)
+        case .protect(let pid, let addr, let size, let prot):
+            await forEachRange(pid, anonOverlaps(pid, addr..<addr + size)) { t, a, n throws(MMError) in try await world.mprotect(t, addr: a, size: n, prot: prot) }
+        case .advise(let pid, let addr, let size, let advice):
+            await forEachRange(pid, anonOverlaps(pid, addr..<addr + size)) { t, a, n throws(MMError) in try await world.madvise(t, addr: a, size: n, advice: advice) }
+        case .move(let pid, let from, let oldSize, let to, let newSize):
+            await move(pid, from: from, oldSize: oldSize, to: to, newSize: newSize)
+        case .fork(let parent, let child):
+            await fork(parent, child)
+        case .exec(let pid):
+            await exec(pid)
+        case .exit(let pid):
+            await exitProcess(pid)
+            anon[pid] = nil
+            other[pid] = nil
+        case .fault(let pid, let addr, let write):
+            await fault(pid, addr, write: write)
+        }
+    }
+
+    /// A mapping appears over `r`: an anonymous one is mapped where `pid` had none, another
+    /// replaces the anonymous mappings there.
+    mutating func map(_ pid: Int32, _ r: Range<UInt64>, anon isAnon: Bool, prot: Prot) async {
+        let world = self.world  // for the closures: `self` is being mutated
+        if isAnon {
+            await forEachRange(pid, anon[pid, default: RangeSet()].gaps(r)) { t, a, n throws(MMError) in try await world.mmap(t, addr: a, size: n, prot: prot, kind: .privateAnon) }
+            anon[pid, default: RangeSet()].insert(r)
+            other[pid, default: RangeSet()].remove(r)
+        } else {
+            await forEachRange(pid, anonOverlaps(pid, r)) { t, a, n throws(MMError) in try await world.munmap(t, addr: a, size: n) }
+            anon[pid, default: RangeSet()].remove(r)
+            other[pid, default: RangeSet()].insert(r)
+        }
+    }
+
+    /// mremap: an anonymous mapping is moved, shrunk or grown in the simulated kernel; any
+    /// other is only moved in the record.
+    mutating func move(_ pid: Int32, from: UInt64, oldSize: UInt64, to: UInt64, newSize: UInt64) async {
+        let world = self.world  // for the closures: `self` is being mutated
+        let keep = min(oldSize, newSize)
+        let wasAnon = anonOverlaps(pid, from..<from + oldSize) == [from..<from + oldSize]
+        guard wasAnon else {
+            other[pid, default: RangeSet()].remove(from..<from + oldSize)
+            other[pid, default: RangeSet()].insert(to..<to + newSize)
+            return
+        }
+        if to != from && keep > 0 {
+            await forEachRange(pid, [from..<from + keep]) { t, a, n throws(MMError) in try await world.mremap(t, from: a, size: n, to: to) }
+        }
+        if oldSize > keep {
+            await forEachRange(pid, [from + keep..<from + oldSize]) { t, a, n throws(MMError) in try await world.munmap(t, addr: a, size: n) }
+        }
+        if newSize > keep {
+            await forEachRange(pid, [to + keep..<to + newSize]) { t, a, n throws(MMError) in
+                try await world.mmap(t, addr: a, size: n, prot: [.read, .write], kind: .privateAnon)
             }
         }
-        return stats
+        anon[pid, default: RangeSet()].remove(from..<from + oldSize)
+        anon[pid, default: RangeSet()].insert(to..<to + newSize)
+    }
+
+    /// fork: the child process copies the parent's address space and its record.
+    mutating func fork(_ parent: Int32, _ child: Int32) async {
+        guard let t = process(parent) else { stats.failedOps += 1; return }
+        let childName = "pid\(child)"
+        do {
+            state.threads[childName] = try await world.fork(t, childName: childName)
+            names[child] = childName
+            stats.processes += 1
+            anon[child] = anon[parent]
+            other[child] = other[parent]
+        } catch {
+            stats.failedOps += 1
+        }
+    }
+
+    /// exec: `pid`'s address space goes, and its next fault or mapping names a new process.
+    mutating func exec(_ pid: Int32) async {
+        await exitProcess(pid)
+        if names[pid] != nil {
+            execs[pid, default: 0] += 1
+            names[pid] = "pid\(pid)+\(execs[pid]!)"
+            stats.processes += 1
+        }
+        anon[pid] = RangeSet()
+        other[pid] = RangeSet()
+    }
+
+    /// Tears down the address space of `pid`'s current process, if it has one.
+    mutating func exitProcess(_ pid: Int32) async {
+        if let name = names[pid], let t = state.threads[name] {
+            await world.exitMM(t)
+            state.threads[name] = nil
+        }
+    }
+
+    /// A fault: replayed in an anonymous mapping, else counted by where it fell.
+    mutating func fault(_ pid: Int32, _ addr: UInt64, write: Bool) async {
+        if anon[pid]?.contains(addr) == true {
+            stats.anonFaults += 1
+            guard let t = process(pid) else { return }
+            _ = await world.access(t, addr, write: write, value: 1)
+        } else if other[pid]?.contains(addr) == true {
+            stats.fileFaults += 1
+        } else {
+            stats.unmappedFaults += 1
+        }
     }
 }

@@ -93,42 +93,55 @@ extension World {
         defer { probing = false }
         var watch = pageSideChanges()
         for mm in mms {
-            let old = mm.index < st.units.count ? st.units[mm.index] : []
-            guard mm.alive else {
-                for rec in old { subtractUnit(mm, rec, st, &watch) }
-                st.setUnits(mm.index, [])
-                continue
-            }
-            checkMM(mm)
-            var updated: [UnitRecord] = []
-            updated.reserveCapacity(old.count)
-            var j = 0
-            forEachUnit(mm) { u, spans in
-                while j < old.count && old[j].addr < u {
-                    subtractUnit(mm, old[j], st, &watch)
-                    j += 1
-                }
-                if j < old.count && old[j].addr == u {
-                    if unitUnchanged(mm, old[j], spans) {
-                        updated.append(old[j])
-                        j += 1
-                        return
-                    }
-                    subtractUnit(mm, old[j], st, &watch)
-                    j += 1
-                }
-                updated.append(addUnit(mm, u, spans, st, &watch))
-            }
-            while j < old.count {
-                subtractUnit(mm, old[j], st, &watch)
-                j += 1
-            }
-            st.setUnits(mm.index, updated)
-            checkRSS(mm, st)
+            recheckUnits(mm, st, &watch)
             if probeFound { return false }
         }
         guard !st.pteMaps.inconsistent, watch.unchangedMappingsUnaffected(st) else { return false }
+        recheckPagesAndSlots(st, watch)
+        return !probeFound
+    }
 
+    /// Brings `mm`'s units in the record up to date: a unit whose entries did not change is
+    /// kept, a changed one is subtracted and added anew, a gone one subtracted (all of them,
+    /// if `mm` is gone); then the RSS counters are checked against the record.
+    private func recheckUnits(_ mm: MM, _ st: CheckState, _ watch: inout ChangeWatch) {
+        let old = mm.index < st.units.count ? st.units[mm.index] : []
+        guard mm.alive else {
+            for rec in old { subtractUnit(mm, rec, st, &watch) }
+            st.setUnits(mm.index, [])
+            return
+        }
+        checkMM(mm)
+        var updated: [UnitRecord] = []
+        updated.reserveCapacity(old.count)
+        var j = 0
+        forEachUnit(mm) { u, spans in
+            while j < old.count && old[j].addr < u {
+                subtractUnit(mm, old[j], st, &watch)
+                j += 1
+            }
+            if j < old.count && old[j].addr == u {
+                if unitUnchanged(mm, old[j], spans) {
+                    updated.append(old[j])
+                    j += 1
+                    return
+                }
+                subtractUnit(mm, old[j], st, &watch)
+                j += 1
+            }
+            updated.append(addUnit(mm, u, spans, st, &watch))
+        }
+        while j < old.count {
+            subtractUnit(mm, old[j], st, &watch)
+            j += 1
+        }
+        st.setUnits(mm.index, updated)
+        checkRSS(mm, st)
+    }
+
+    /// The page side: pins (marking the folios whose pin counts changed), page cache
+    /// additions, then every changed folio and every swap slot written or referred to anew.
+    private func recheckPagesAndSlots(_ st: CheckState, _ watch: ChangeWatch) {
         checkPins()
         let (refs, counts) = pinReferences()
         markDifferences(st.pinRefs, refs)
@@ -147,7 +160,6 @@ extension World {
         var slots = Set(watch.changedSlots)
         if let written = swap.slotsAtLastCheck { slots.formUnion(written.keys) }
         for slot in slots.sorted() where slot > 0 && slot < swap.slotCount { checkSwapSlot(slot, st) }
-        return !probeFound
     }
 
     /// Marks for the folio pass every folio whose count differs between two tables.

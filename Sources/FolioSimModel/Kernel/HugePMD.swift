@@ -93,6 +93,9 @@ extension World {
     /// `do_huge_pmd_wp_page`: reuse an exclusive (or provably exclusive) PMD-mapped folio;
     /// otherwise split the PMD and let the PTE level copy one page. A write to the huge zero
     /// PMD allocates a new THP first (`do_huge_zero_wp_pmd`, when the switch is on).
+    ///
+    /// Mirrors `do_huge_pmd_wp_page()` (mm/huge_memory.c) and keeps that function's shape,
+    /// so its length follows the kernel's.
     func doHugePMDWPPage(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
         let haddr = vmf.address & ~(Geometry.pmdSize - 1)
         let orig = vmf.origPMD

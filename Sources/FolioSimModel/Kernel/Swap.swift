@@ -32,6 +32,9 @@ extension World {
     /// same address under the PTL. The folios collected are isolated from the LRU
     /// (`folio_isolate_lru`, a reference each) and go to `reclaim_pages` after the PTL is
     /// dropped; the isolation reference keeps each alive until reclaim puts it back.
+    ///
+    /// Mirrors `madvise_cold_or_pageout_pte_range()` (mm/madvise.c) and keeps that function's
+    /// shape, so its length follows the kernel's.
     func madvisePageout(_ t: SimThread, _ mm: MM, _ vma: VMA, _ start: UInt64, _ end: UInt64) async {
         guard vma.isAnonymous || vma.isCOWMapping else { return }
         var addr = start
@@ -353,6 +356,9 @@ extension World {
     /// else read-only and shared, continuing a write in `do_wp_page`. Outside the PTL the
     /// folio is kept alive by the reference of the swapcache lookup (`swap_cache_get_folio`)
     /// or of the new folio's allocation; the swap slot by `swapcache_prepare`.
+    ///
+    /// Mirrors `do_swap_page()` (mm/memory.c) and keeps that function's shape, so its length
+    /// follows the kernel's.
     func doSwapPage(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
         let orig = vmf.origPTE
         guard orig.isSwap else { return .sigbus }
