@@ -7,12 +7,12 @@ import Testing
 /// The commutativity audit (CommutativityAudit.swift): at sampled states of every race
 /// config and of generated programs, every pair of steps the footprints call independent
 /// must commute: the same state after both orders, the same values read, the same next point.
-/// The fast tier samples 2 runs and 60 pairs of each config and 24 programs; the full tier 6
-/// runs and 400 pairs, and 220 programs.
+/// The fast tier samples 2 runs and 60 pairs of each config and 24 programs; the full tier 4
+/// runs and 200 pairs, and 80 programs; `FOLIOSIM_TESTS_DEEP=1` 6 runs, 400 pairs and 220.
 @Suite struct CommutativityTests {
     static func raceConfig(_ name: String, full: Bool) async throws {
         let s = try ExploreTests.load(name)
-        let r = await CommutativityAudit.sample(s, seed: 1, runs: full ? 6 : 2, every: 3, maxPairs: full ? 400 : 60)
+        let r = await CommutativityAudit.sample(s, seed: 1, runs: Tier.deep ? 6 : full ? 4 : 2, every: 3, maxPairs: Tier.deep ? 400 : full ? 200 : 60)
         #expect(r.failures.isEmpty, "\(name): \(r.failures.prefix(3))")
         #expect(r.checked > 0, "\(name): no independent pair was found to check")
     }
@@ -22,7 +22,7 @@ import Testing
         try await Self.raceConfig(name, full: false)
     }
 
-    @Test(.enabled(if: Tier.full, "full tier: 6 runs and 400 pairs per config"), arguments: ExploreTests.raceConfigs)
+    @Test(.enabled(if: Tier.full, "full tier: 4 runs and 200 pairs per config"), arguments: ExploreTests.raceConfigs)
     func independentStepsOfARaceConfigCommute(_ name: String) async throws {
         try await Self.raceConfig(name, full: true)
     }
@@ -46,9 +46,9 @@ import Testing
         await Self.generatedPrograms(count: 24)
     }
 
-    @Test(.enabled(if: Tier.full, "full tier: 220 programs"))
+    @Test(.enabled(if: Tier.full, "full tier: 80 programs"))
     func independentStepsOfGeneratedProgramsCommute() async {
-        await Self.generatedPrograms(count: 220)
+        await Self.generatedPrograms(count: Tier.deep ? 220 : 80)
     }
 }
 

@@ -10,10 +10,12 @@ import Testing
 /// the same distinct end states and outcomes. Each comparison prints the schedules both needed.
 /// The fast tier runs bounds 0–1 (at most 300 schedules) on the smaller configs and 4 programs,
 /// and the split search on one config and one program; the full tier (`FOLIOSIM_TESTS=full`)
-/// runs bounds 0–3 and unbounded on every config but the largest scaling ones, and 220
-/// programs. Each check is one test per tier.
+/// runs bounds 0–2 and unbounded (3,000 schedules at most) on every config but the largest
+/// scaling ones, 16 programs and the split search on every config and 10 programs;
+/// `FOLIOSIM_TESTS_DEEP=1` adds bound 3, 300,000-schedule caps and 220 programs (hours).
+/// Each check is one test per tier.
 @Suite struct ReductionTests {
-    static func bounds(full: Bool) -> [Int?] { full ? [0, 1, 2, 3, nil] : [0, 1] }
+    static func bounds(full: Bool) -> [Int?] { Tier.deep ? [0, 1, 2, 3, nil] : full ? [0, 1, 2, nil] : [0, 1] }
 
     /// Explores `s` with and without reduction at `bound`; nil when either search did not
     /// complete within `cap` runs, else the differences found.
@@ -67,11 +69,11 @@ import Testing
         let s = try ExploreTests.load(name)
         var compared = 0
         for bound in Self.bounds(full: full) {
-            guard let diffs = try await Self.compare(s, bound: bound, cap: full ? 300_000 : 300, label: name, cache: cache) else { continue }
+            guard let diffs = try await Self.compare(s, bound: bound, cap: Tier.deep ? 300_000 : full ? 3_000 : 300, label: name, cache: cache) else { continue }
             compared += 1
             #expect(diffs.isEmpty, "\(diffs)")
         }
-        #expect(compared >= (full ? 3 : 1), "\(name): too few bounds completed to compare")
+        #expect(compared >= (Tier.deep ? 3 : 1), "\(name): too few bounds completed to compare")
     }
 
     @Test(.enabled(if: Tier.fast), arguments: raceConfigs(full: false), caches)
@@ -79,7 +81,7 @@ import Testing
         try await Self.raceConfig(name, cache, full: false)
     }
 
-    @Test(.enabled(if: Tier.full, "full tier: bounds 0–3 and unbounded, every config but the largest"), arguments: raceConfigs(full: true), caches)
+    @Test(.enabled(if: Tier.full, "full tier: bounds 0–2 and unbounded, every config but the largest"), arguments: raceConfigs(full: true), caches)
     func aRaceConfigGivesTheSameVerdictsAndEndStatesReduced(_ name: String, _ cache: StateCacheMode) async throws {
         try await Self.raceConfig(name, cache, full: true)
     }
@@ -88,13 +90,13 @@ import Testing
     static let fastPrograms: [UInt64] = [1, 2, 5, 6]
 
     static func generatedPrograms(_ cache: StateCacheMode, full: Bool) async throws {
-        let seeds = full ? Array(UInt64(1)...UInt64(220)) : Self.fastPrograms
+        let seeds = full ? Array(UInt64(1)...UInt64(Tier.deep ? 220 : 16)) : Self.fastPrograms
         let count = seeds.count
         var compared = 0
         for seed in seeds {
             guard let s = ProgramGenerator.scenario(seed: seed) else { continue }
             for bound in Self.bounds(full: full) {
-                guard let diffs = try await Self.compare(s, bound: bound, cap: full ? 20_000 : 300, label: "program \(seed)", cache: cache) else { continue }
+                guard let diffs = try await Self.compare(s, bound: bound, cap: Tier.deep ? 20_000 : full ? 2_000 : 300, label: "program \(seed)", cache: cache) else { continue }
                 compared += 1
                 #expect(diffs.isEmpty, "\(diffs)\n\(ProgramGenerator.text(seed: seed))")
             }
@@ -107,7 +109,7 @@ import Testing
         try await Self.generatedPrograms(cache, full: false)
     }
 
-    @Test(.enabled(if: Tier.full, "full tier: 220 programs at bounds 0–3 and unbounded"), arguments: caches)
+    @Test(.enabled(if: Tier.full, "full tier: 16 programs (deep: 220) at bounds 0–2 and unbounded"), arguments: caches)
     func generatedProgramsGiveTheSameVerdictsAndEndStatesReduced(_ cache: StateCacheMode) async throws {
         try await Self.generatedPrograms(cache, full: true)
     }
@@ -120,18 +122,18 @@ import Testing
         // The fast tier's config and program are ones whose unbounded plain search is short.
         let configs = full ? Self.raceConfigs(full: true) : ["gup-fast-vs-fork-v5.9.json5"]
         var scenarios: [(String, Scenario)] = try configs.map { ($0, try ExploreTests.load($0)) }
-        for seed in full ? Array(UInt64(1)...UInt64(220)) : [10] {
+        for seed in full ? Array(UInt64(1)...UInt64(Tier.deep ? 220 : 10)) : [10] {
             if let s = ProgramGenerator.scenario(seed: seed) { scenarios.append(("program \(seed)", s)) }
         }
         for (label, s) in scenarios {
-            if let diffs = try await Self.compare(s, bound: nil, cap: full ? 300_000 : 1_000, label: "\(label) split", cache: cache, jobs: 2) {
+            if let diffs = try await Self.compare(s, bound: nil, cap: Tier.deep ? 300_000 : full ? 3_000 : 1_000, label: "\(label) split", cache: cache, jobs: 2) {
                 againstPlain += 1
                 #expect(diffs.isEmpty, "\(diffs)")
             }
             var opts = s.explore ?? ExploreOptions()
             opts.strategy = .dfs(preemptionBound: nil, reduction: true)
             opts.stateCache = cache
-            opts.maxSchedules = full ? 300_000 : 1_000
+            opts.maxSchedules = Tier.deep ? 300_000 : full ? 3_000 : 1_000
             let one = try await Explorer.explore(s, options: opts)
             opts.jobs = 2
             let split = try await Explorer.explore(s, options: opts)
@@ -144,7 +146,7 @@ import Testing
                 #expect(split.outcomes.map(\.observed) == one.outcomes.map(\.observed), "\(label)")
             }
         }
-        #expect(againstPlain >= 2 && againstUnsplit >= (full ? 100 : 2), "compared \(againstPlain) against plain, \(againstUnsplit) against the unsplit search")
+        #expect(againstPlain >= 2 && againstUnsplit >= (Tier.deep ? 100 : 2), "compared \(againstPlain) against plain, \(againstUnsplit) against the unsplit search")
     }
 
     @Test(.enabled(if: Tier.fast), arguments: caches)
@@ -152,7 +154,7 @@ import Testing
         try await Self.splitSearch(cache, full: false)
     }
 
-    @Test(.enabled(if: Tier.full, "full tier: the split search on every config and 220 programs"), arguments: caches)
+    @Test(.enabled(if: Tier.full, "full tier: the split search on every config and 10 programs (deep: 220)"), arguments: caches)
     func theSplitSearchGivesTheSameVerdictsAndEndStates(_ cache: StateCacheMode) async throws {
         try await Self.splitSearch(cache, full: true)
     }

@@ -12,4 +12,8 @@ import Foundation
 enum Tier {
     static let full = ProcessInfo.processInfo.environment["FOLIOSIM_TESTS"] == "full"
     static let fast = !full
+    /// `FOLIOSIM_TESTS_DEEP=1` with the full tier: the reduction and commutativity audits at
+    /// their deepest (300,000-schedule caps, 220 generated programs), hours in a debug build;
+    /// not run by CI.
+    static let deep = full && ProcessInfo.processInfo.environment["FOLIOSIM_TESTS_DEEP"] == "1"
 }
