@@ -290,26 +290,29 @@ extension Scenario {
         guard let entry = OpRegistry.entry(named: op) else {
             throw f.fail("op", "unknown op \(JSONWriter.quote(op)) (expected one of \(OpRegistry.all.map(\.name).joined(separator: ", ")))")
         }
-        let step = Step(Op(try entry.decode(&f, &procs, repeatCount)), repeatCount: repeatCount, stride: op == "touch" ? 0 : stride)
+        let step = Step(Op(try entry.decode(&f, &procs, repeatCount)), repeatCount: repeatCount, stride: entry.ownsStride ? 0 : stride)
         if let end = step.highestAddress, end > Geometry.taskSize {
             throw f.fail(f.has("repeat") ? "repeat" : "size", "the range ends beyond the 47-bit user address space (0x\(String(Geometry.taskSize, radix: 16)))")
         }
         return step
     }
 
-    /// A step's `repeat` and `stride` (a `touch`'s `stride` is its pattern's).
+    /// A step's `repeat` and `stride` (unless the op reads `stride` itself, as `touch`'s
+    /// pattern does).
     private static func decodeRepeat(_ f: inout Fields, op: String) throws(ConfigError) -> (Int, UInt64) {
+        let entry = OpRegistry.entry(named: op)
+        let ownsStride = entry?.ownsStride ?? false
         let repeatCount = try f.int("repeat", min: 1) ?? 1
         if repeatCount > ConfigLimits.maxRepeat { throw f.fail("repeat", "expected at most \(ConfigLimits.maxRepeat) repetitions, found \(repeatCount)") }
         let stride = try f.size("stride") ?? 0
-        if op != "touch" && f.has("stride") {
+        if !ownsStride && f.has("stride") {
             guard f.has("repeat") else { throw f.fail("stride", "a stride needs \"repeat\"") }
             guard stride % Geometry.pageSize == 0 else { throw f.fail("stride", "expected a multiple of 4K") }
         }
-        if repeatCount > 1 && !(OpRegistry.entry(named: op)?.repeatable ?? false) {
+        if repeatCount > 1 && !(entry?.repeatable ?? false) {
             throw f.fail("repeat", "only ops with an address can repeat")
         }
-        if repeatCount > 1 && op != "touch" && !f.has("stride") { throw f.fail("stride", "missing required field (\"repeat\" needs a stride such as \"64K\")") }
+        if repeatCount > 1 && !ownsStride && !f.has("stride") { throw f.fail("stride", "missing required field (\"repeat\" needs a stride such as \"64K\")") }
         return (repeatCount, stride)
     }
 }

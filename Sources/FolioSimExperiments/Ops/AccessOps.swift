@@ -59,6 +59,7 @@ struct TouchOp: OpBody, Equatable {
     static let name = "touch"
     static let fieldsHelp = "`addr`, `size`, `pattern` (`seq`, `random` with `seed` and `count`, `stride` with `stride`), `count`, `write` (default false), `value`"
     static let help = "accesses pages by pattern; `random` uses the LCG of the earlier C host check (`wl_sparse.c`), and kernel-diff's helper touches the same pages"
+    static let ownsStride = true
     var proc: String, addr: UInt64, size: UInt64, pattern: TouchPattern, count: Int?, write: Bool, value: UInt32
 
     static func decode(_ f: inout Fields, _ names: inout ProcessTracker) throws(ConfigError) -> TouchOp {

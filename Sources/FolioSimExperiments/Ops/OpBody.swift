@@ -15,6 +15,8 @@ protocol OpBody: Sendable {
     static var help: String { get }
     /// `repeat` and `stride` apply (ops with an address range that can move).
     static var repeatable: Bool { get }
+    /// The op reads `stride` as a field of its own (`touch`'s pattern), not as `repeat`'s.
+    static var ownsStride: Bool { get }
     /// The fields of a step that name a process, pin or pipe the step creates, read from the
     /// raw config before its threads are decoded (a racing thread may use them).
     static var creates: [(field: String, kind: NameKind)] { get }
@@ -47,6 +49,7 @@ enum NameKind: Sendable { case process, pin, pipe }
 
 extension OpBody {
     static var repeatable: Bool { false }
+    static var ownsStride: Bool { false }
     static var creates: [(field: String, kind: NameKind)] { [] }
     var range: (addr: UInt64, size: UInt64, to: UInt64?)? { nil }
     func shifted(by d: UInt64) -> Self { self }
@@ -95,12 +98,13 @@ struct OpEntry: Sendable {
     let fieldsHelp: String
     let help: String
     let repeatable: Bool
+    let ownsStride: Bool
     let creates: [(field: String, kind: NameKind)]
     /// Decodes the op's fields and checks its limits for a step of `repeats` repetitions.
     let decode: @Sendable (inout Fields, inout ProcessTracker, _ repeats: Int) throws(ConfigError) -> any OpBody
 
     init<O: OpBody>(_: O.Type) {
-        name = O.name; fieldsHelp = O.fieldsHelp; help = O.help; repeatable = O.repeatable; creates = O.creates
+        name = O.name; fieldsHelp = O.fieldsHelp; help = O.help; repeatable = O.repeatable; ownsStride = O.ownsStride; creates = O.creates
         decode = { (f: inout Fields, names: inout ProcessTracker, repeats: Int) throws(ConfigError) -> any OpBody in
             let body = try O.decode(&f, &names)
             try f.finish()
