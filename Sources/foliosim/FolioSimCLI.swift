@@ -92,7 +92,7 @@ struct FolioSimCLI {
         // kernel-diff's helper: before anything else runs, so that its fork copies one thread.
         if args.first == "__kernel-diff-helper" { HostHelper.main(Array(args.dropFirst())) }
         guard let command = args.first else {
-            print(usage)
+            FileHandle.standardError.write(Data((usage + "\n").utf8))
             exit(2)
         }
         args.removeFirst()

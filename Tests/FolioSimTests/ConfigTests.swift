@@ -217,6 +217,13 @@ import Testing
         }
     }
 
+    @Test func bareFoliosimPrintsUsageToStderrAndExitsTwo() throws {
+        let r = try run([])
+        #expect(r.status == 2 && r.out.isEmpty && r.err.hasPrefix("usage: foliosim"), "\(r)")
+        let help = try run(["help"])
+        #expect(help.status == 0 && help.out.hasPrefix("usage: foliosim"))
+    }
+
     @Test func badArgumentsExitTwo() throws {
         #expect(try run(["frobnicate"]).status == 2)
         #expect(try run(["run"]).status == 2)

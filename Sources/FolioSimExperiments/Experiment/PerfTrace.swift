@@ -62,7 +62,10 @@ package struct PerfTrace: Equatable, Sendable {
             guard pid > 0 else { skipped += 1; return true }
             guard let (addr, size, prot, path) = Self.mmap2(line) else { throw TraceError(line: lineNo, message: "unreadable PERF_RECORD_MMAP2 line") }
             let anon = path == "//anon" || path == "[stack]" || path == "[heap]" || path.hasPrefix("[anon")
-            events.append(.map(pid: pid, addr: addr, size: Self.pageAlign(size), anon: anon, prot: prot))
+            guard let size = Self.pageAlign(size) else {
+                throw TraceError(line: lineNo, message: "PERF_RECORD_MMAP2 length 0x\(String(size, radix: 16)) is beyond the 47-bit user address space")
+            }
+            events.append(.map(pid: pid, addr: addr, size: size, anon: anon, prot: prot))
         } else if line.contains("PERF_RECORD_COMM exec") {
             events.append(.exec(pid: pid))
         } else {
@@ -88,22 +91,25 @@ package struct PerfTrace: Equatable, Sendable {
                                       pendingMremap: inout [Int32: PendingMremap]) throws(TraceError) -> Bool {
         if line.contains("syscalls:sys_enter_munmap:") {
             guard let a = Self.hexField(line, "addr: "), let l = Self.hexField(line, "len: ") else { throw TraceError(line: lineNo, message: "munmap without addr and len") }
-            events.append(.unmap(pid: pid, addr: a, size: Self.pageAlign(l)))
+            guard let l = Self.pageAlign(l) else { skipped += 1; return true }
+            events.append(.unmap(pid: pid, addr: a, size: l))
         } else if line.contains("syscalls:sys_enter_mprotect:") {
             guard let a = Self.hexField(line, "start: "), let l = Self.hexField(line, "len: "), let p = Self.hexField(line, "prot: ") else {
                 throw TraceError(line: lineNo, message: "mprotect without start, len and prot")
             }
-            events.append(.protect(pid: pid, addr: a, size: Self.pageAlign(l), prot: Self.protBits(p)))
+            guard let l = Self.pageAlign(l) else { skipped += 1; return true }
+            events.append(.protect(pid: pid, addr: a, size: l, prot: Self.protBits(p)))
         } else if line.contains("syscalls:sys_enter_madvise:") {
             guard let a = Self.hexField(line, "start: "), let l = Self.hexField(line, "len_in: "), let b = Self.hexField(line, "behavior: ") else {
                 throw TraceError(line: lineNo, message: "madvise without start, len_in and behavior")
             }
-            if let advice = Self.advice(b) { events.append(.advise(pid: pid, addr: a, size: Self.pageAlign(l), advice: advice)) } else { skipped += 1 }
+            if let advice = Self.advice(b), let l = Self.pageAlign(l) { events.append(.advise(pid: pid, addr: a, size: l, advice: advice)) } else { skipped += 1 }
         } else if line.contains("syscalls:sys_enter_mremap:") {
             guard let a = Self.hexField(line, "addr: "), let o = Self.hexField(line, "old_len: "), let n = Self.hexField(line, "new_len: ") else {
                 throw TraceError(line: lineNo, message: "mremap without addr, old_len and new_len")
             }
-            pendingMremap[pid] = (a, Self.pageAlign(o), Self.pageAlign(n))
+            guard let o = Self.pageAlign(o), let n = Self.pageAlign(n) else { skipped += 1; return true }
+            pendingMremap[pid] = (a, o, n)
         } else if line.contains("syscalls:sys_exit_mremap:") {
             guard let m = pendingMremap.removeValue(forKey: pid) else { skipped += 1; return true }
             guard let ret = Self.lastHex(line), ret < Geometry.taskSize else { return true }  // failed
@@ -215,8 +221,12 @@ package struct PerfTrace: Equatable, Sendable {
         return hex(String(w))
     }
 
-    private static func pageAlign(_ v: UInt64) -> UInt64 {
-        (v &+ Geometry.pageSize - 1) & ~(Geometry.pageSize - 1)
+    /// `v` rounded up to whole pages; nil for a length beyond the 47-bit user address
+    /// space (no mapping is that long, and the kernel refuses such a munmap, mprotect,
+    /// madvise or mremap with EINVAL or ENOMEM).
+    private static func pageAlign(_ v: UInt64) -> UInt64? {
+        guard v <= Geometry.taskSize else { return nil }
+        return (v + Geometry.pageSize - 1) & ~(Geometry.pageSize - 1)
     }
 }
 

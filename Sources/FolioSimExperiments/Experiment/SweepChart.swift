@@ -48,10 +48,12 @@ enum SweepChart {
         }
     }
 
-    /// A round step for about five ticks up to `max`.
+    /// A round step for about five ticks up to `max` (a finite number: shards with others are
+    /// refused); `max` itself when a fifth of it is too small for a power of ten (5e-324).
     static func tickStep(_ max: Double) -> Double {
-        guard max > 0 else { return 1 }
+        guard max > 0, max.isFinite else { return 1 }
         let raw = max / 5
+        guard raw.isNormal, pow(10, floor(log10(raw))).isNormal else { return max }
         let mag = pow(10, floor(log10(raw)))
         for m in [1.0, 2, 2.5, 5, 10] where m * mag >= raw { return m * mag }
         return 10 * mag

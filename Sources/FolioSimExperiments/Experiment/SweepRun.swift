@@ -152,6 +152,7 @@ extension Sweep {
                   case .string(let nm)? = lookup(v, ["name"]) else {
                 throw fail("", "not a sweep.json written by foliosim sweep")
             }
+            guard !axv.isEmpty else { throw fail("axes", "expected at least one axis") }
             let a: [SweepAxis] = axv.compactMap { ax in
                 guard case .string(let an)? = lookup(ax, ["name"]), case .array(let vals)? = lookup(ax, ["values"]), !vals.isEmpty else { return nil }
                 return SweepAxis(name: an, values: vals, isParameter: false)
@@ -173,6 +174,9 @@ extension Sweep {
                 }
                 guard rows[idx] == nil else { throw fail("points[\(k)]", "point \(idx) is also in another shard") }
                 let values: [Double?] = m.map { if case .number(let d, _)? = lookup(p, ["metrics", $0]) { d } else { nil } }
+                if let bad = zip(m, values).first(where: { $0.1.map { !$0.isFinite } ?? false }) {
+                    throw fail("points[\(k)].metrics.\(bad.0)", "expected a finite number, found \(bad.1!)")
+                }
                 rows[idx] = SweepRow(point: idx, metrics: values, violations: viol)
             }
         }

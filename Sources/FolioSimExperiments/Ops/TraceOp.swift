@@ -16,11 +16,16 @@ struct TraceOp: OpBody, Equatable {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw f.fail("file", "cannot read \(JSONWriter.quote(path)) (expected the text of perf script, see the README's trace recipe)")
         }
+        let trace: PerfTrace
         do {
-            return TraceOp(file: path, trace: try PerfTrace.parse(text))
+            trace = try PerfTrace.parse(text)
         } catch {
             throw f.fail("file", "\(JSONWriter.quote(path)) line \(error.line): \(error.message)")
         }
+        guard !trace.events.isEmpty else {
+            throw f.fail("file", "\(JSONWriter.quote(path)) holds no perf events (expected the text of perf script, see the README's trace recipe)")
+        }
+        return TraceOp(file: path, trace: trace)
     }
 
     var process: String? { nil }
