@@ -90,4 +90,31 @@ import Testing
         let svg = SweepChart.svg(plan, rows, metric: 0)
         #expect(svg.hasSuffix("</svg>\n") && svg.components(separatedBy: "stroke=\"#dddddd\"").count == 3, "ticks 0 and 5e-324")
     }
+
+    /// Each kind of name, written `NAME` in a config that is valid with a good name.
+    static let nameConfigs: [(field: String, config: String)] = [
+        ("steps[0].proc", #"{ steps: [ { op: "mmap", proc: "NAME", addr: "0x10000", size: "4K", prot: "rw", map: "private-anon" } ] }"#),
+        ("steps[1].child", #"{ steps: [ { op: "mmap", proc: "P", addr: "0x10000", size: "4K", prot: "rw", map: "private-anon" }, { op: "fork", proc: "P", child: "NAME" } ] }"#),
+        ("steps[1].id", #"{ steps: [ { op: "mmap", proc: "P", addr: "0x10000", size: "4K", prot: "rw", map: "private-anon" }, { op: "pin", proc: "P", addr: "0x10000", id: "NAME" } ] }"#),
+        ("steps[1].pipe", #"{ steps: [ { op: "mmap", proc: "P", addr: "0x10000", size: "4K", prot: "rw", map: "private-anon" }, { op: "vmsplice", proc: "P", addr: "0x10000", pipe: "NAME" } ] }"#),
+        ("threads.NAME", #"{ steps: [ { op: "mmap", proc: "P", addr: "0x10000", size: "4K", prot: "rw", map: "private-anon" } ], threads: { "NAME": [ { op: "write", proc: "P", addr: "0x10000" } ] } }"#),
+    ]
+
+    @Test func namesAreLettersDigitsAndFourMarks() throws {
+        for (field, config) in Self.nameConfigs {
+            for good in ["a", "pid1234:2", "A-b_c.d", String(repeating: "x", count: 64)] {
+                #expect(throws: Never.self, "\(field) = \(good)") { try Scenario.decode(text: config.replacingOccurrences(of: "NAME", with: good), file: "n.json5") }
+            }
+            for bad in ["", "\\u001b[31mred", "a b", "é", "a/b", String(repeating: "x", count: 65)] {
+                do {
+                    _ = try Scenario.decode(text: config.replacingOccurrences(of: "NAME", with: bad), file: "n.json5")
+                    Issue.record("\(field) accepted \(bad)")
+                } catch {
+                    let prefix = field.components(separatedBy: "NAME")[0]
+                    #expect(error.path.hasPrefix(prefix) && error.message.contains("name is 1 to 64 letters, digits"), "\(field) \(bad): \(error)")
+                    #expect(!error.description.contains("\u{1b}"), "the escape is escaped in the one-line error")
+                }
+            }
+        }
+    }
 }

@@ -102,10 +102,7 @@ extension Scenario {
         var threads: [ThreadSpec] = []
         for m in tf.members {
             let tpath = tf.sub(m.key)
-            guard !m.key.isEmpty, m.key.count <= 32,
-                  m.key.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-" || $0 == "." }) else {
-                throw ConfigError(file: file, path: tpath, message: "a thread name is 1 to 32 letters, digits, '_', '-' or '.', found \(JSONWriter.quote(m.key))")
-            }
+            guard ConfigNames.isValid(m.key) else { throw ConfigError(file: file, path: tpath, message: ConfigNames.error("thread", m.key)) }
             guard case .array(let titems) = m.value else { throw ConfigError(file: file, path: tpath, message: "expected an array of steps, found \(m.value.kindName)") }
             guard !titems.isEmpty else { throw ConfigError(file: file, path: tpath, message: "a thread needs at least one step") }
             var tp = procs

@@ -36,6 +36,13 @@ struct Fields {
         return s
     }
 
+    /// The name of a process, pin or pipe (`kind`): `ConfigNames.isValid`.
+    mutating func name(_ key: String, of kind: String) throws(ConfigError) -> String {
+        let s = try requireString(key)
+        guard ConfigNames.isValid(s) else { throw fail(key, ConfigNames.error(kind, s)) }
+        return s
+    }
+
     mutating func bool(_ key: String) throws(ConfigError) -> Bool? {
         guard let v = raw(key) else { return nil }
         guard case .bool(let b) = v else { throw fail(key, "expected true or false, found \(v.kindName)") }
@@ -144,3 +151,19 @@ public func parseSize(_ text: String) -> UInt64? {
     return o ? nil : r
 }
 
+
+/// Names of processes, threads, pins and pipes: printed raw in reports, traces and
+/// schedules, so they are 1 to 64 ASCII letters, digits, `_`, `.`, `-` or `:` (no control
+/// character or escape sequence reaches a terminal through them).
+enum ConfigNames {
+    static func isValid(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.count <= 64 && s.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+                || c == UInt8(ascii: "_") || c == UInt8(ascii: ".") || c == UInt8(ascii: "-") || c == UInt8(ascii: ":")
+        }
+    }
+
+    static func error(_ kind: String, _ s: String) -> String {
+        "a \(kind) name is 1 to 64 letters, digits, '_', '.', '-' or ':', found \(JSONWriter.quote(s))"
+    }
+}

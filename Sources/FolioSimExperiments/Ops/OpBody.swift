@@ -158,7 +158,7 @@ enum OpText {
 extension Fields {
     /// `proc`: a process that exists here (or comes into being, in `steps`).
     mutating func process(_ names: inout ProcessTracker) throws(ConfigError) -> String {
-        let p = try requireString("proc")
+        let p = try name("proc", of: "process")
         try names.use(p, fail("proc", ""))
         return p
     }
@@ -178,7 +178,7 @@ extension Fields {
 
     /// A new pin `id`, recorded as taken.
     mutating func newPin(_ names: inout ProcessTracker) throws(ConfigError) -> String {
-        let id = try requireString("id")
+        let id = try name("id", of: "pin")
         if names.pins.contains(id) { throw fail("id", "pin \(JSONWriter.quote(id)) is already held") }
         names.takePin(id, sub("id"))
         return id
@@ -186,7 +186,7 @@ extension Fields {
 
     /// A pin `id` held here.
     mutating func heldPin(_ names: ProcessTracker) throws(ConfigError) -> String {
-        let id = try requireString("id")
+        let id = try name("id", of: "pin")
         guard names.hasPin(id) else { throw names.noPin(id, fail("id", "")) }
         return id
     }

@@ -12,7 +12,7 @@ struct VmspliceOp: OpBody, Equatable {
     static func decode(_ f: inout Fields, _ names: inout ProcessTracker) throws(ConfigError) -> VmspliceOp {
         let p = try f.process(&names)
         let addr = try f.requireAddress("addr"), size = try f.pageSize("size", default: Geometry.pageSize)
-        let pipe = try f.requireString("pipe")
+        let pipe = try f.name("pipe", of: "pipe")
         names.pipes.insert(pipe)
         names.thread?.filled.insert(pipe)
         return VmspliceOp(proc: p, addr: addr, size: size, pipe: pipe)
@@ -37,7 +37,7 @@ struct ReadPipeOp: OpBody, Equatable {
 
     static func decode(_ f: inout Fields, _ names: inout ProcessTracker) throws(ConfigError) -> ReadPipeOp {
         let p = try f.process(&names)
-        let pipe = try f.requireString("pipe")
+        let pipe = try f.name("pipe", of: "pipe")
         guard names.hasPipe(pipe) else { throw f.fail("pipe", "nothing was vmspliced into pipe \(JSONWriter.quote(pipe)) before this step") }
         names.pipes.remove(pipe)
         names.thread?.drained[pipe] = f.sub("pipe")

@@ -11,7 +11,7 @@ struct ForkOp: OpBody, Equatable {
 
     static func decode(_ f: inout Fields, _ names: inout ProcessTracker) throws(ConfigError) -> ForkOp {
         let p = try f.process(&names)
-        let child = try f.requireString("child")
+        let child = try f.name("child", of: "process")
         try names.create(child, f.fail("child", ""))
         return ForkOp(proc: p, child: child)
     }
