@@ -283,8 +283,9 @@ extension Scenario {
     private static func decodeStep(_ v: JSONValue, file: String, path: String, procs: inout ProcessTracker) throws(ConfigError) -> Step {
         var f = try Fields(v, file: file, path: path)
         let op = try f.requireString("op")
-        let (repeatCount, stride) = try decodeRepeat(&f, op: op)
-        guard let entry = OpRegistry.entry(named: op) else {
+        let entry = OpRegistry.entry(named: op)
+        let (repeatCount, stride) = try decodeRepeat(&f, entry)
+        guard let entry else {
             throw f.fail("op", "unknown op \(JSONWriter.quote(op)) (expected one of \(OpRegistry.all.map(\.name).joined(separator: ", ")))")
         }
         let step = Step(Op(try entry.decode(&f, &procs, repeatCount)), repeatCount: repeatCount, stride: entry.ownsStride ? 0 : stride)
@@ -296,8 +297,7 @@ extension Scenario {
 
     /// A step's `repeat` and `stride` (unless the op reads `stride` itself, as `touch`'s
     /// pattern does).
-    private static func decodeRepeat(_ f: inout Fields, op: String) throws(ConfigError) -> (Int, UInt64) {
-        let entry = OpRegistry.entry(named: op)
+    private static func decodeRepeat(_ f: inout Fields, _ entry: OpEntry?) throws(ConfigError) -> (Int, UInt64) {
         let ownsStride = entry?.ownsStride ?? false
         let repeatCount = try f.int("repeat", min: 1) ?? 1
         if repeatCount > ConfigLimits.maxRepeat { throw f.fail("repeat", "expected at most \(ConfigLimits.maxRepeat) repetitions, found \(repeatCount)") }
@@ -514,10 +514,11 @@ package enum ConfigLimits {
         }
     }
 
-    /// A step that accesses `pages` pages in all (`key` is the field to blame).
-    static func checkAccesses(pages: UInt64, key: String, _ f: inout Fields) throws(ConfigError) {
+    /// A `write` or `read` of `size` bytes, `repeats` times: one access a page.
+    static func checkAccesses(size: UInt64, repeats: UInt64, _ f: inout Fields) throws(ConfigError) {
+        let pages = times(size >> Geometry.pageShift, repeats)
         if pages > UInt64(maxAccessesPerStep) {
-            throw f.fail(key, "the step would access \(pages) pages; at most \(maxAccessesPerStep) (256 GiB) per step")
+            throw f.fail(f.has("repeat") ? "repeat" : "size", "the step would access \(pages) pages; at most \(maxAccessesPerStep) (256 GiB) per step")
         }
     }
 

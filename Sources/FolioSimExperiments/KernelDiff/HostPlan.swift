@@ -138,7 +138,7 @@ package struct HostPlan: Sendable {
             for r in 0..<step.repeatCount {
                 let op = step.op(r)
                 var s = HostStep(index: i, repetition: r, process: op.process ?? "-", summary: op.summary)
-                switch Self.command(op, hostHasSwap: hostHasSwap) {
+                switch op.body.hostCommand(hostHasSwap: hostHasSwap) {
                 case .success(let c): s.command = c
                 case .failure(let why): s.skipped = why.text
                 }
@@ -176,10 +176,6 @@ package struct HostPlan: Sendable {
         return out
     }
 
+    /// Why the host cannot run an op (`OpBody.hostCommand`).
     struct Skip: Error { var text: String }
-
-    /// The command of one op, or why the host cannot run it (the op's `hostCommand`).
-    static func command(_ op: Op, hostHasSwap: Bool) -> Result<HostCommand, Skip> {
-        op.body.hostCommand(hostHasSwap: hostHasSwap)
-    }
 }

@@ -18,9 +18,7 @@ struct WriteOp: OpBody, Equatable {
     var summary: String { "write \(OpText.range(proc, addr, size)) = \(value)" }
     var range: (addr: UInt64, size: UInt64, to: UInt64?)? { (addr, size, nil) }
     func shifted(by d: UInt64) -> WriteOp { var o = self; o.addr += d; return o }
-    func checkLimits(repeats: UInt64, _ f: inout Fields) throws(ConfigError) {
-        try ConfigLimits.checkAccesses(pages: ConfigLimits.times(size >> Geometry.pageShift, repeats), key: f.has("repeat") ? "repeat" : "size", &f)
-    }
+    func checkLimits(repeats: UInt64, _ f: inout Fields) throws(ConfigError) { try ConfigLimits.checkAccesses(size: size, repeats: repeats, &f) }
     func run(_ r: OpRun) async throws {
         await r.state.access(r.step, Op(self), r.t, RunState.pages(addr, size), write: true, value: value, expect: nil)
     }
@@ -44,9 +42,7 @@ struct ReadOp: OpBody, Equatable {
     var summary: String { "read \(OpText.range(proc, addr, size))" }
     var range: (addr: UInt64, size: UInt64, to: UInt64?)? { (addr, size, nil) }
     func shifted(by d: UInt64) -> ReadOp { var o = self; o.addr += d; return o }
-    func checkLimits(repeats: UInt64, _ f: inout Fields) throws(ConfigError) {
-        try ConfigLimits.checkAccesses(pages: ConfigLimits.times(size >> Geometry.pageShift, repeats), key: f.has("repeat") ? "repeat" : "size", &f)
-    }
+    func checkLimits(repeats: UInt64, _ f: inout Fields) throws(ConfigError) { try ConfigLimits.checkAccesses(size: size, repeats: repeats, &f) }
     func run(_ r: OpRun) async throws {
         let values = await r.state.access(r.step, Op(self), r.t, RunState.pages(addr, size), write: false, value: 0, expect: expect)
         if let values { r.state.observations?.append(.data(values)) }
