@@ -317,15 +317,12 @@ extension Scenario {
 func parseProt(_ s: String) -> Prot? {
     if s == "none" { return Prot.none }
     var p: Prot = []
-    for c in s {
-        switch c {
-        case "r": p.insert(.read)
-        case "w": p.insert(.write)
-        case "x": p.insert(.exec)
-        default: return nil
-        }
+    var rest = Substring(s)
+    for (letter, bit) in [("r", Prot.read), ("w", Prot.write), ("x", Prot.exec)] where rest.hasPrefix(letter) {
+        p.insert(bit)
+        rest = rest.dropFirst()
     }
-    return p.isEmpty ? nil : p
+    return p.isEmpty || !rest.isEmpty ? nil : p
 }
 
 /// Static process lifecycle of a config: processes come into being on first use (or by

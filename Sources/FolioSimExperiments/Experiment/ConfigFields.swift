@@ -88,7 +88,11 @@ struct Fields {
         switch v {
         case .string(let s):
             let t = s.lowercased()
-            a = t.hasPrefix("0x") ? UInt64(t.dropFirst(2), radix: 16) : UInt64(t)
+            let digits = t.hasPrefix("0x") ? t.dropFirst(2) : Substring(t)
+            let hex = digits.count < t.count
+            if !digits.isEmpty && digits.allSatisfy({ $0.isASCII && (hex ? $0.isHexDigit : $0.isNumber) }) {
+                a = hex ? UInt64(digits, radix: 16) : UInt64(digits)
+            }
             if a == nil { throw fail(key, "expected an address such as \"0x40000000\", found \(JSONWriter.quote(s))") }
         case .number(let d, _):
             guard d >= 0, d == d.rounded(), d < 1.8e19 else { throw fail(key, "expected a non-negative address") }
@@ -146,7 +150,7 @@ public func parseSize(_ text: String) -> UInt64? {
         mult = m
         s.removeLast()
     }
-    guard !s.isEmpty, let n = UInt64(s) else { return nil }
+    guard !s.isEmpty, s.allSatisfy({ $0.isASCII && $0.isNumber }), let n = UInt64(s) else { return nil }
     let (r, o) = n.multipliedReportingOverflow(by: mult)
     return o ? nil : r
 }

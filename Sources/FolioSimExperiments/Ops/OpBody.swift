@@ -165,7 +165,7 @@ extension Fields {
 
     mutating func prot() throws(ConfigError) -> Prot {
         let s = try requireString("prot")
-        guard let p = parseProt(s) else { throw fail("prot", "expected \"none\" or letters of \"rwx\" such as \"rw\", found \(JSONWriter.quote(s))") }
+        guard let p = parseProt(s) else { throw fail("prot", "expected \"none\" or letters of \"rwx\" in that order, each once, such as \"rw\", found \(JSONWriter.quote(s))") }
         return p
     }
 
