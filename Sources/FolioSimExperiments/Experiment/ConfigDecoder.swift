@@ -252,8 +252,25 @@ extension Scenario {
                 note("inject", name)
             }
         }
+        let anyCombination = try o.bool("allowAnyCombination") ?? false
         try o.finish()
+        if !anyCombination { try checkHistorical(sem, changed: changed, &o) }
         return (changed.isEmpty ? base : "\(base) (\(changed.joined(separator: ", ")))", sem)
+    }
+
+    /// Refuses S1–S8 values that no kernel had together (`SemanticsEras`), naming two of
+    /// them; `allowAnyCombination: true` is the way to run such a what-if.
+    private static func checkHistorical(_ sem: Semantics, changed: [String], _ o: inout Fields) throws(ConfigError) {
+        guard SemanticsEras.kernels(with: sem).isEmpty else { return }
+        let set = Set(changed.map { String($0.prefix { $0 != "=" }) })
+        let hint = "; set allowAnyCombination: true for a what-if study"
+        guard let (a, b) = SemanticsEras.conflict(in: sem, changed: set) else {
+            let named = SemanticsEras.values(of: sem).filter { set.contains($0.field) }.map(\.field)
+            throw o.fail(named.first ?? "preset", "no kernel had \(named.joined(separator: ", ")) together with the preset's other rules\(hint)")
+        }
+        func show(_ v: SemanticsEras.Value) -> String { "\(v.field) \(JSONWriter.quote(v.value)) (\(SemanticsEras.describe(v.releases)))" }
+        let blamed = set.contains(b.field) && !set.contains(a.field) ? b.field : a.field
+        throw o.fail(blamed, "no kernel had \(show(a)) together with \(show(b))\(hint)")
     }
 
     private static func decodeTHP(_ v: JSONValue, file: String) throws(ConfigError) -> THPSettings {
