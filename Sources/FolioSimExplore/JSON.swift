@@ -128,19 +128,28 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// `s` with control characters (C0, DEL, C1) escaped as `\n`, `\t` or `\u{…}`, so that it
-/// prints as one line and sends nothing to the terminal.
+/// `s` with control characters (C0, DEL, C1), the line and paragraph separators and the
+/// bidirectional formatting characters escaped as `\n`, `\t` or `\u{…}`, so that free text
+/// (a config's `name`, a file name, a sweep label) prints as one line, sends nothing to the
+/// terminal and cannot reorder what follows it. Other Unicode passes unchanged.
 public func oneLine(_ s: String) -> String {
-    guard s.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) else { return s }
+    guard s.unicodeScalars.contains(where: needsEscape) else { return s }
     var out = ""
     for u in s.unicodeScalars {
         switch u.value {
         case 0x0A: out += "\\n"
         case 0x09: out += "\\t"
         case 0x0D: out += "\\r"
-        case 0..<0x20, 0x7F...0x9F: out += "\\u{\(String(u.value, radix: 16))}"
-        default: out.unicodeScalars.append(u)
+        default:
+            if needsEscape(u) { out += "\\u{\(String(u.value, radix: 16))}" } else { out.unicodeScalars.append(u) }
         }
     }
     return out
+}
+
+private func needsEscape(_ u: Unicode.Scalar) -> Bool {
+    switch u.value {
+    case 0..<0x20, 0x7F...0x9F, 0x061C, 0x200E, 0x200F, 0x2028...0x202E, 0x2066...0x2069: true
+    default: false
+    }
 }

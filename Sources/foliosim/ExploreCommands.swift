@@ -248,7 +248,7 @@ extension FolioSimCLI {
         } catch {
             fail("explore: cannot write \(JSONWriter.quote(out)): \(error.localizedDescription)")
         }
-        print("explore: shard \(shard.index)/\(shard.count) of \(scenario.name) written to \(out)")
+        print("explore: shard \(shard.index)/\(shard.count) of \(oneLine(scenario.name)) written to \(oneLine(out))")
         exit(0)
     }
 

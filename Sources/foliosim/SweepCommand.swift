@@ -119,7 +119,7 @@ extension FolioSimCLI {
             print(JSONWriter.write(Sweep.json(plan, rows, shard: shard)))
         } else {
             let part = shard.map { " (shard \($0.index)/\($0.count))" } ?? ""
-            print("\(plan.name): \(rows.count) of \(plan.pointCount) points\(part)\n")
+            print("\(oneLine(plan.name)): \(rows.count) of \(plan.pointCount) points\(part)\n")
             print(Sweep.table(plan, rows), terminator: "")
             if !written.isEmpty { print("\nwrote " + written.joined(separator: ", ")) }
         }

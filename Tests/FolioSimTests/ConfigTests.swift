@@ -217,6 +217,47 @@ import Testing
         }
     }
 
+    /// Free text (a config's `name`, a sweep's labels, a trace's file name) may be any
+    /// Unicode; wherever it is printed, control characters, line separators and bidi
+    /// controls are escaped, while JSON keeps the text itself (JSON-escaped).
+    @Test func freeTextIsEscapedWhereverItIsPrinted() throws {
+        let name = "red \u{1B}[31m alarm \u{9B}2J \u{202E}evil\u{2028}next café ✓"
+        let quoted = JSONWriter.quote(name)
+        let config = """
+        { name: \(quoted), memory: "16M",
+          steps: [ { op: "mmap", proc: "A", addr: "0x10000", size: "64K", prot: "rw", map: "private-anon" },
+                   { op: "write", proc: "A", addr: "0x10000", size: "${size}", value: 1 },
+                   { op: "mmap", proc: "A", addr: "0x100000", size: "4K", prot: "r", map: "private-file", file: "${tag}" } ],
+          threads: { T: [ { op: "write", proc: "A", addr: "0x10000", value: 2 } ] },
+          sweep: { axes: { size: [ "4K", "8K" ], tag: [ \(quoted), "plain" ] }, metrics: [ "total.faults.total" ] } }
+        """
+        let path = try tempConfig(config)
+        let dir = path + ".out"
+        defer { try? FileManager.default.removeItem(atPath: path); try? FileManager.default.removeItem(atPath: dir) }
+        let bad: [Unicode.Scalar] = ["\u{1B}", "\u{9B}", "\u{202E}", "\u{2028}"]
+        func clean(_ s: String, _ what: String) {
+            #expect(!s.unicodeScalars.contains(where: bad.contains), "\(what) printed raw: \(s)")
+            #expect(s.contains("café ✓"), "\(what) lost the Unicode text: \(s)")
+        }
+        let sweep = try run(["sweep", path, "--out", dir])
+        #expect(sweep.status == 0, "\(sweep.err)")
+        clean(sweep.out, "sweep")
+        for file in ["sweep.csv", "total.faults.total.svg"] {
+            clean(try String(contentsOfFile: dir + "/" + file, encoding: .utf8), file)
+        }
+        let plain = try tempConfig(config.replacingOccurrences(of: "${size}", with: "4K").replacingOccurrences(of: "${tag}", with: "f")
+            .replacingOccurrences(of: #"sweep: { axes: { size: [ "4K", "8K" ], tag: [ \#(quoted), "plain" ] }, metrics: [ "total.faults.total" ] }"#, with: ""))
+        defer { try? FileManager.default.removeItem(atPath: plain) }
+        for args in [["run", plain], ["run", plain, "--trace"], ["explore", plain]] {
+            let r = try run(args)
+            #expect(r.status == 0, "\(args): \(r.err)")
+            clean(r.out, args.joined(separator: " "))
+        }
+        let json = try run(["run", plain, "--json"])
+        guard case .object(let root) = try JSON5Parser.parse(json.out) else { Issue.record("not an object"); return }
+        #expect(root.first { $0.key == "name" }?.value == .string(name), "JSON keeps the name itself")
+    }
+
     @Test func bareFoliosimPrintsUsageToStderrAndExitsTwo() throws {
         let r = try run([])
         #expect(r.status == 2 && r.out.isEmpty && r.err.hasPrefix("usage: foliosim"), "\(r)")

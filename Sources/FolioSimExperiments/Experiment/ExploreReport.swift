@@ -54,7 +54,7 @@ public enum ExploreReport {
 
     /// The report; `seconds` nil for a merge of shards (each shard timed its own part).
     public static func text(_ r: ExploreResult, _ s: Scenario, _ opts: ExploreOptions, seconds: Double?) -> String {
-        var out = "\(s.name): \(s.threads.count) threads (\(s.threads.map(\.name).joined(separator: ", "))), semantics \(s.semanticsName)\n"
+        var out = "\(oneLine(s.name)): \(s.threads.count) threads (\(s.threads.map(\.name).joined(separator: ", "))), semantics \(s.semanticsName)\n"
         out += "strategy: \(strategyName(opts.strategy, cache: opts.effectiveStateCache))\(r.split ? ", split at the first step" : "")\n"
         out += "schedules: \(r.schedules) explored to the end, \(r.runs) runs\(r.complete ? "" : " (stopped at maxSchedules)")"
         if r.pruned > 0 { out += ", \(r.pruned) cut short by the reduction" }

@@ -140,7 +140,7 @@ public enum Report {
         var out: [String] = []
         var thpDesc = "enabled=\(s.thp.enabled.rawValue)"
         for o in mthpOrders where s.thp.perOrder[o] != .never { thpDesc += " \(FolioOrder(o).sizeName)=\(s.thp.perOrder[o].rawValue)" }
-        out.append("\(s.name): \(s.steps.count) steps, semantics \(s.semanticsName), memory \(formatSize(s.memoryBytes)), THP \(thpDesc)")
+        out.append("\(oneLine(s.name)): \(s.steps.count) steps, semantics \(s.semanticsName), memory \(formatSize(s.memoryBytes)), THP \(thpDesc)")
         out.append("")
         let kinds: [FaultKind] = FaultKind.allCases.filter { k in w.totalStats.faults(k) > 0 }
         let header = ["faults", "total"] + kinds.map(\.rawValue) + ["cow copied", "rss anon"]

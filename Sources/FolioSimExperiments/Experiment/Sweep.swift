@@ -57,7 +57,7 @@ package struct SweepAxis: Sendable, Equatable {
 
     /// The value as a table cell and legend label: a string as is, anything else as compact JSON.
     package func label(_ i: Int) -> String {
-        if case .string(let s) = values[i] { return s }
+        if case .string(let s) = values[i] { return oneLine(s) }
         return JSONWriter.write(values[i], indent: nil)
     }
 }

@@ -13,15 +13,16 @@ enum SweepChart {
     static let left = 90.0, right = 210.0, top = 50.0, bottom = 70.0
     static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
+    /// Free text for SVG: `oneLine`'s escapes (XML 1.0 has no control characters), then
+    /// XML's.
     static func escape(_ s: String) -> String {
         var out = ""
-        for c in s.unicodeScalars {
+        for c in oneLine(s).unicodeScalars {
             switch c {
             case "&": out += "&amp;"
             case "<": out += "&lt;"
             case ">": out += "&gt;"
             case "\"": out += "&quot;"
-            case _ where c.value < 0x20: out += " "
             default: out.unicodeScalars.append(c)
             }
         }

@@ -55,8 +55,9 @@ extension Sweep {
         return String(format: "%.6g", v)
     }
 
-    private static func csvField(_ s: String) -> String {
-        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    private static func csvField(_ raw: String) -> String {
+        let s = oneLine(raw)
+        return s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
 
     /// One row per point: the axis values, then the metrics, in the order written.
@@ -90,7 +91,7 @@ extension Sweep {
 
     /// The table the CLI prints: one line per point.
     public static func table(_ plan: SweepPlan, _ rows: [SweepRow]) -> String {
-        let header = plan.axes.map(\.name) + plan.metrics + ["violations"]
+        let header = plan.axes.map { oneLine($0.name) } + plan.metrics + ["violations"]
         var cells = [header]
         for row in rows {
             cells.append(zip(plan.axes, plan.coordinates(of: row.point)).map { $0.label($1) } + row.metrics.map(format) + [String(row.violations)])

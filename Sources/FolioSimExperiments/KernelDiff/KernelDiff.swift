@@ -168,7 +168,7 @@ public struct KernelDiffResult: Sendable {
 
     /// The side-by-side table and the verdict.
     public var text: String {
-        var out = "kernel-diff: \(name) on Linux \(host), FolioSim rules \(rules); \(runs) host run\(runs == 1 ? "" : "s")"
+        var out = "kernel-diff: \(oneLine(name)) on Linux \(host), FolioSim rules \(rules); \(runs) host run\(runs == 1 ? "" : "s")"
         out += discarded.isEmpty ? "\n" : " (\(discarded.count) discarded: \(discarded.joined(separator: "; ")))\n"
         if let note { out += "note: \(note)\n" }
         var table: [[String]] = [["step", "op", "process", "metric", "kernel", "FolioSim", "differs"]]

@@ -29,7 +29,7 @@ struct TraceOp: OpBody, Equatable {
     }
 
     var process: String? { nil }
-    var summary: String { "trace \(file.split(separator: "/").last.map(String.init) ?? file) (\(trace.events.count) events)" }
+    var summary: String { "trace \(oneLine(file.split(separator: "/").last.map(String.init) ?? file)) (\(trace.events.count) events)" }
     func run(_ r: OpRun) async throws { r.state.traces.append(await r.state.replay(trace, file: file)) }
     func hostCommand(hostHasSwap: Bool) -> Result<HostCommand, HostPlan.Skip> {
         .failure(HostPlan.Skip(text: "a perf trace replay is not a sequence of this config's system calls"))
