@@ -72,6 +72,43 @@ import Testing
         #expect(r.world.violations.isEmpty)
     }
 
+    /// A pid that the trace reuses after an exit, or that a second trace step uses again,
+    /// names a new process: `pid101`, `pid101#2`, …; `run --json` has one key per process.
+    @Test(.enabled(if: Tier.fast)) func reusedPidsGetDistinctKeys() async throws {
+        let text = """
+                sh  100/100  1.0: PERF_RECORD_MMAP2 100/100: [0x10000000(0x10000) @ 0x10000000 00:00 0 0]: rw-p //anon
+                sh  100/100  1.1:   exceptions:page_fault_user: address=0x10000010 ip=0x1 error_code=0x6
+                sh  100/100  1.2:   sched:sched_process_fork: comm=sh pid=100 child_comm=sh child_pid=101
+                sh  101/101  1.3:   exceptions:page_fault_user: address=0x10000020 ip=0x1 error_code=0x7
+                sh  101/101  1.4:   sched:sched_process_exit: comm=sh pid=101 prio=120
+                sh  100/100  1.5:   sched:sched_process_fork: comm=sh pid=100 child_comm=sh child_pid=101
+                sh  101/101  1.6:   exceptions:page_fault_user: address=0x10000020 ip=0x1 error_code=0x7
+                sh  101/101  1.7:   sched:sched_process_exit: comm=sh pid=101 prio=120
+                sh  101/101  1.8: PERF_RECORD_MMAP2 101/101: [0x20000000(0x1000) @ 0x20000000 00:00 0 0]: rw-p //anon
+                sh  101/101  1.9:   exceptions:page_fault_user: address=0x20000000 ip=0x1 error_code=0x6
+            """
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("foliosim-trace-pids-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try text.write(to: dir.appendingPathComponent("t.trace"), atomically: true, encoding: .utf8)
+        let config = dir.appendingPathComponent("t.json5")
+        try """
+            { memory: "64M", thp: { enabled: "never" },
+              steps: [ { op: "trace", file: "t.trace" }, { op: "trace", file: "t.trace" } ] }
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let r = await ExperimentRunner.run(try Scenario.load(path: config.path))
+        let once = ["pid100", "pid101", "pid101#2", "pid101#3"]
+        let twice = once + ["pid100#2", "pid101#4", "pid101#5", "pid101#6"]
+        #expect(r.world.mms.map(\.name) == twice, "\(r.world.mms.map(\.name))")
+        #expect(r.world.mms.map(\.stats.faultsTotal) == [1, 1, 1, 1, 1, 1, 1, 1])
+        #expect(r.traces.map(\.processes) == [4, 4] && r.traces.map(\.failedOps) == [0, 0], "\(r.traces)")
+        guard case .object(let root) = Report.json(r), case .object(let procs)? = root.first(where: { $0.key == "processes" })?.value else {
+            Issue.record("no processes object"); return
+        }
+        #expect(procs.map(\.key) == twice)
+        #expect(r.world.violations.isEmpty)
+    }
+
     /// Mutated traces (huge numbers, cut lines, shuffled lines) parse or fail with a line
     /// number, and whatever parses replays without a crash.
     @Test(.enabled(if: Tier.full, "full tier: fuzzing"))

@@ -62,7 +62,8 @@ struct RangeSet {
 
 extension RunState {
     func replay(_ trace: PerfTrace, file: String) async -> TraceStats {
-        var replayer = TraceReplayer(state: self, stats: TraceStats(file: file, events: trace.events.count))
+        var replayer = TraceReplayer(state: self, stats: TraceStats(file: file, events: trace.events.count),
+                                     taken: Set(world.mms.map(\.name)).union(threads.keys))
         for e in trace.events {
             await replayer.apply(e)
             notePeaks()
@@ -76,6 +77,10 @@ extension RunState {
 private struct TraceReplayer {
     let state: RunState
     var stats: TraceStats
+    /// Every process name of the run so far, exited ones too: a pid that the trace reuses
+    /// (or that an earlier trace step used) names a new process `pidN#2`, `pidN#3`, … so
+    /// that every process keeps its own key in reports (config names cannot hold `#`).
+    var taken: Set<String>
     var names: [Int32: String] = [:]
     var execs: [Int32: Int] = [:]
     var anon: [Int32: RangeSet] = [:]
@@ -86,10 +91,19 @@ private struct TraceReplayer {
     /// The thread of `pid`'s process, which comes into being (and is counted) when first named.
     mutating func process(_ pid: Int32) -> SimThread? {
         if names[pid] == nil {
-            names[pid] = "pid\(pid)"
+            names[pid] = newName("pid\(pid)")
             stats.processes += 1
         }
         return state.thread(names[pid]!)
+    }
+
+    /// `base`, or `base#2`, `base#3`, … if a process of the run already has that name.
+    mutating func newName(_ base: String) -> String {
+        var name = base
+        var k = 1
+        while taken.contains(name) { k += 1; name = "\(base)#\(k)" }
+        taken.insert(name)
+        return name
     }
 
     /// Calls `body(thread, address, size)` for each range in `pid`'s process, counting refusals.
@@ -129,6 +143,9 @@ private struct TraceReplayer {
             await exec(pid)
         case .exit(let pid):
             await exitProcess(pid)
+            names[pid] = nil
+            anon[pid] = nil
+            other[pid] = nil
             anon[pid] = nil
             other[pid] = nil
         case .fault(let pid, let addr, let write):
@@ -180,7 +197,7 @@ private struct TraceReplayer {
     /// fork: the child process copies the parent's address space and its record.
     mutating func fork(_ parent: Int32, _ child: Int32) async {
         guard let t = process(parent) else { stats.failedOps += 1; return }
-        let childName = "pid\(child)"
+        let childName = newName("pid\(child)")
         do {
             state.threads[childName] = try await world.fork(t, childName: childName)
             names[child] = childName
@@ -197,7 +214,7 @@ private struct TraceReplayer {
         await exitProcess(pid)
         if names[pid] != nil {
             execs[pid, default: 0] += 1
-            names[pid] = "pid\(pid)+\(execs[pid]!)"
+            names[pid] = newName("pid\(pid)+\(execs[pid]!)")
             stats.processes += 1
         }
         anon[pid] = RangeSet()
