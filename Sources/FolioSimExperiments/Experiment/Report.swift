@@ -106,7 +106,7 @@ public enum Report {
             top.append(("traces", .array(r.traces.map {
                 .object([("file", .string($0.file)), ("events", .int($0.events)), ("anonFaults", .int($0.anonFaults)),
                          ("fileFaults", .int($0.fileFaults)), ("unmappedFaults", .int($0.unmappedFaults)),
-                         ("processes", .int($0.processes)), ("failedOps", .int($0.failedOps))])
+                         ("processes", .int($0.processes)), ("failedOps", .int($0.failedOps)), ("vmas", .int($0.vmas))])
             })))
         }
         if !r.reads.isEmpty {
@@ -177,7 +177,7 @@ public enum Report {
         }
         for d in r.reads { out.append("read \(d.source) (step \(d.step)): \(describeData(d.data))") }
         for t in r.traces {
-            out.append("trace \(t.file): \(t.events) events, \(t.processes) processes; faults: \(t.anonFaults) in anonymous memory (replayed), \(t.fileFaults) in file or special mappings (counted only), \(t.unmappedFaults) outside any traced mapping\(t.failedOps > 0 ? "; \(t.failedOps) mapping changes refused" : "")")
+            out.append("trace \(t.file): \(t.events) events, \(t.processes) processes; faults: \(t.anonFaults) in anonymous memory (replayed), \(t.fileFaults) in file or special mappings (counted only), \(t.unmappedFaults) outside any traced mapping; \(t.vmas) anonymous VMAs at exit\(t.failedOps > 0 ? "; \(t.failedOps) mapping changes refused" : "")")
         }
         for e in r.errors { out.append("error at step \(e.step) (\(e.operation)): \(e.message)") }
         if !s.threads.isEmpty {

@@ -16,6 +16,10 @@ package struct TraceStats: Sendable, Equatable {
     package var processes = 0
     /// Mapping changes the simulated kernel refused.
     package var failedOps = 0
+    /// The anonymous VMAs each traced address space had when it went (exit or exec), or at
+    /// the end of the trace, summed: what /proc/PID/maps lists without a file, after the
+    /// kernel's merges.
+    package var vmas = 0
 }
 
 /// Non-overlapping address ranges, in order.
@@ -68,6 +72,7 @@ extension RunState {
             await replayer.apply(e)
             notePeaks()
         }
+        for name in Set(replayer.names.values) { if let t = threads[name] { replayer.stats.vmas += t.mm.vmas.count } }
         return replayer.stats
     }
 }
@@ -224,6 +229,7 @@ private struct TraceReplayer {
     /// Tears down the address space of `pid`'s current process, if it has one.
     mutating func exitProcess(_ pid: Int32) async {
         if let name = names[pid], let t = state.threads[name] {
+            stats.vmas += t.mm.vmas.count
             await world.exitMM(t)
             state.threads[name] = nil
         }

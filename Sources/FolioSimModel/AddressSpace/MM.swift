@@ -191,20 +191,33 @@ package final class MM {
         vmas.insert(upper, at: i + 1)
     }
 
-    /// Merges adjacent VMAs that are compatible (`vma_merge`, simplified: same flags, backing,
-    /// anon_vma and contiguous pgoff). The lower VMA survives.
+    /// Merges adjacent VMAs that are compatible (`VMA.canMerge`) and have the same flags,
+    /// after mprotect or madvise changed some (`vma_merge_existing_range`, applied to the
+    /// whole mm rather than around the changed range). The lower VMA survives.
     func mergeVMAs() {
         var i = 0
         while i + 1 < vmaList.count {
-            let a = vmaList[i], b = vmaList[i + 1]
-            if a.end == b.start && a.flags == b.flags && a.backing == b.backing
-                && a.anonVMA == b.anonVMA && a.pageIndex(a.end) == b.pgoff {
-                vmas[i].end = b.end
-                vmas.remove(at: i + 1)
+            if vmaList[i].flags == vmaList[i + 1].flags && vmaList[i].canMerge(with: vmaList[i + 1]) {
+                joinVMAs(i...(i + 1), survivor: i)
             } else {
                 i += 1
             }
         }
+    }
+
+    /// The VMAs at `range` become one: `survivor` (one of them) keeps its id and takes the
+    /// whole range, the pgoff of the lowest and the first anon_vma among them
+    /// (`vma_expand` with `dup_anon_vma`).
+    func joinVMAs(_ range: ClosedRange<Int>, survivor: Int) {
+        var v = vmaList[survivor]
+        v.start = vmaList[range.lowerBound].start
+        v.pgoff = vmaList[range.lowerBound].pgoff
+        v.end = vmaList[range.upperBound].end
+        if let donor = range.first(where: { vmaList[$0].anonVMA != 0 }) {
+            v.anonVMA = vmaList[donor].anonVMA
+            v.anonVMAInherited = vmaList[donor].anonVMAInherited
+        }
+        vmas.replaceSubrange(range, with: [v])
     }
 
     func removeVMAs(in range: Range<Int>) { vmas.removeSubrange(range) }

@@ -53,6 +53,10 @@ package struct VMA: Hashable, Sendable {
     package var pgoff: UInt64
     /// Identifier of the anon_vma (0 = none yet, `anon_vma_prepare` has not run).
     package var anonVMA: Int32
+    /// Whether the VMA's anon_vma chain links a parent's anon_vma as well as its own (fork
+    /// copied it with `anon_vma_fork`), which keeps it from merging with a VMA that has no
+    /// anon_vma (`vma_had_uncowed_parents`).
+    package var anonVMAInherited = false
     /// Identity of this VMA within its mm (0 until inserted): a VMA that is split, moved or
     /// created anew gets a new id, as the kernel allocates a new `vm_area_struct`. Faults and
     /// GUP that dropped a lock find their VMA again by it.
@@ -75,4 +79,25 @@ package struct VMA: Hashable, Sendable {
     @inline(__always) package var pageProtWritable: Bool { flags.contains(.shared) && flags.contains(.write) }
     /// Linear page index of `addr` (`linear_page_index`).
     @inline(__always) package func pageIndex(_ addr: UInt64) -> UInt64 { pgoff + ((addr - start) >> Geometry.pageShift) }
+
+    /// `is_mergeable_vma` + `can_vma_merge_after` + `is_mergeable_anon_vma` (mm/vma.c):
+    /// whether `self` and `next`, which starts where `self` ends, can be one VMA: the same
+    /// flags (VM_SOFTDIRTY aside, `VM_IGNORE_MERGE`), the same backing, contiguous pgoff, no
+    /// VM_SPECIAL, and anon_vmas that are one, or none on one side and, on the other, one not
+    /// inherited through fork. Left out: mempolicies, userfaultfd contexts and anon VMA names,
+    /// which FolioSim does not model (every VMA has none).
+    package func canMerge(with next: VMA) -> Bool {
+        end == next.start && flags.subtracting(.softDirty) == next.flags.subtracting(.softDirty)
+            && !flags.contains(.pfnMap) && !flags.contains(.io)
+            && backing == next.backing && pageIndex(end) == next.pgoff && Self.anonVMAsMergeable(self, next)
+    }
+
+    /// `is_mergeable_anon_vma`: the same anon_vma, or one side without one and the other's
+    /// not inherited from a parent.
+    package static func anonVMAsMergeable(_ a: VMA, _ b: VMA) -> Bool {
+        if a.anonVMA == b.anonVMA { return true }
+        if a.anonVMA == 0 { return !b.anonVMAInherited }
+        if b.anonVMA == 0 { return !a.anonVMAInherited }
+        return false
+    }
 }

@@ -210,7 +210,8 @@ extension World {
     private func vmasValue(_ mm: MM) -> UInt64 {
         var parts: [UInt64] = []
         for v in mm.peekVMAs {
-            parts += [v.start, v.end, UInt64(v.flags.rawValue), v.pgoff, UInt64(UInt32(bitPattern: v.anonVMA)), UInt64(UInt32(bitPattern: v.id))]
+            parts += [v.start, v.end, UInt64(v.flags.rawValue), v.pgoff, UInt64(UInt32(bitPattern: v.anonVMA)), UInt64(UInt32(bitPattern: v.id)),
+                      v.anonVMAInherited ? 1 : 0]
             switch v.backing {
             case .anonymous: parts.append(1)
             case .file(let f): parts.append(UInt64(f + 2))

@@ -30,7 +30,10 @@ extension World {
                 trace(t, "dup_mmap", "VM_WIPEONFORK \(VirtualAddress(vma.start)): child gets fresh memory")
                 continue
             }
-            if vma.anonVMA != 0 { cv.anonVMA = newAnonVMA() }
+            if vma.anonVMA != 0 {
+                cv.anonVMA = newAnonVMA()
+                cv.anonVMAInherited = true
+            }
             cmm.insertVMA(cv)
             if vma.anonVMA != 0 || vma.flags.contains(.uffdWp) || vma.flags.contains(.pfnMap) {
                 if let e = await copyPageRange(t, dst: cmm, src: parent, vma) {

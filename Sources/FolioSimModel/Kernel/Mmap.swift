@@ -31,8 +31,9 @@ package enum MMError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 /// mmap, munmap and mremap (mm/mmap.c, mm/vma.c, mm/mremap.c) at the level of VMAs and page
-/// tables. Left out: address-space layout (every mapping is MAP_FIXED), accounting limits,
-/// VMA locks, growing or shrinking mremap (only moves).
+/// tables, with the merge of a new VMA into its neighbours. Left out: address-space layout
+/// (every mapping is MAP_FIXED), accounting limits, growing or shrinking mremap (only moves),
+/// `anon_vma_prepare`'s reuse of a neighbour's anon_vma (`find_mergeable_anon_vma`).
 extension World {
     /// `vm_flags` for a new mapping (`calc_vm_prot_bits` + `calc_vm_flag_bits`).
     func vmFlags(_ prot: Prot, shared: Bool) -> VMFlags {
@@ -71,6 +72,7 @@ extension World {
         }
         mm.insertVMA(vma)
         trace(t, "mmap_region", "\(VirtualAddress(addr))–\(VirtualAddress(addr + size)) \(vma.flags.smapsNames)")
+        await vmaMergeNewRange(t, mm, at: addr)
         await mmapWriteUnlock(t, mm)
         userActivity.end(change)
     }
@@ -146,6 +148,27 @@ extension World {
         trace(t, "do_vmi_munmap", "\(VirtualAddress(start))–\(VirtualAddress(end))")
     }
 
+    /// `vma_merge_new_range` (mm/vma.c), as `mmap_region` and `copy_vma` call it for the new
+    /// VMA at `start`: it joins the VMA before it (which is expanded, `vma_expand`), the one
+    /// after it (expanded downwards), or both, when `VMA.canMerge` allows; both only if the
+    /// neighbours' anon_vmas are compatible too, else the one before. The expanded VMAs are
+    /// write-locked first. A brk that grows the heap in place is this case too.
+    func vmaMergeNewRange(_ t: SimThread, _ mm: MM, at start: UInt64) async {
+        guard let i = mm.vmaIndex(containing: start) else { return }
+        let v = mm.vmas[i]
+        let prev = i > 0 && mm.vmas[i - 1].canMerge(with: v) ? i - 1 : nil
+        var next = i + 1 < mm.vmas.count && v.canMerge(with: mm.vmas[i + 1]) ? i + 1 : nil
+        if let p = prev, let n = next, !VMA.anonVMAsMergeable(mm.vmas[p], mm.vmas[n]) { next = nil }
+        guard prev != nil || next != nil else { return }
+        for j in [prev, next].compactMap({ $0 }) { await vmaStartWrite(t, mm, mm.vmas[j]) }
+        let survivor = prev ?? next!
+        let expanded = mm.vmas[survivor]
+        let lo = prev ?? i
+        mm.joinVMAs(lo...(next ?? i), survivor: survivor)
+        mm.vmas[lo].flags.insert(.softDirty)
+        trace(t, "vma_merge_new_range", "\(VirtualAddress(expanded.start))–\(VirtualAddress(expanded.end)) expanded to \(VirtualAddress(mm.vmas[lo].start))–\(VirtualAddress(mm.vmas[lo].end))")
+    }
+
     /// `mremap(old, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, new)`: moves the VMAs and their
     /// page-table entries (`move_vma` / `move_page_tables`); folios keep their mappings and
     /// exclusivity. Huge PMDs move whole when both sides are 2 MiB aligned, else they are split.
@@ -198,6 +221,7 @@ extension World {
         }
         mm.removeVMAs(in: first..<last)
         for v in moved { mm.insertVMA(v) }
+        for v in moved { await vmaMergeNewRange(t, mm, at: v.start) }
         await freePageTables(t, mm, old, old + size)
         trace(t, "move_vma", "\(VirtualAddress(old))–\(VirtualAddress(old + size)) → \(VirtualAddress(new))")
         await mmapWriteUnlock(t, mm)
