@@ -77,4 +77,22 @@ import Testing
         #expect(f.p.mm.vmas.count == 2, "a moved VMA keeps its pgoff, so a new mapping after it is not contiguous: \(ranges(f.p))")
         #expect(f.violated().isEmpty)
     }
+
+    /// mremap growing a mapping, in place or at its new address, extends its VMA with
+    /// contiguous pgoff (`vma_merge_extend`, `move_vma`), also after a move made the pgoff
+    /// non-linear, so a large folio may straddle the old end.
+    @Test func mremapGrowthExtendsTheVMA() async throws {
+        let f = Fixture(sizes: [2: .always, 3: .always, 4: .always])
+        try await f.mmap(0x14000, at: Self.x)
+        await f.write(f.p, Self.x)
+        try await f.world.mremap(f.p, from: Self.x, size: 0x14000, to: Self.x + 0x100000)
+        try await f.world.mremapExpand(f.p, addr: Self.x + 0x100000, oldSize: 0x14000, newSize: 0x40000)
+        #expect(f.p.mm.vmas.count == 1 && f.p.mm.vmas[0].end == Self.x + 0x140000 && f.p.mm.vmas[0].pgoff == Self.x >> 12, "\(ranges(f.p))")
+        await f.write(f.p, Self.x + 0x110000)
+        #expect(f.world.memory.order(of: try #require(f.folio(f.p, Self.x + 0x114000))) == 4, "the 64K block across the old end")
+        await #expect(throws: MMError.self) { try await f.world.mremapExpand(f.p, addr: Self.x + 0x100000, oldSize: 0x10000, newSize: 0x20000) }
+        try await f.mmap(0x10000, at: Self.x + 0x150000)
+        await #expect(throws: MMError.self) { try await f.world.mremapExpand(f.p, addr: Self.x + 0x100000, oldSize: 0x40000, newSize: 0x60000) }
+        #expect(f.violated().isEmpty)
+    }
 }

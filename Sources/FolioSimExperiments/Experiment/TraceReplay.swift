@@ -190,8 +190,12 @@ private struct TraceReplayer {
         if oldSize > keep {
             await forEachRange(pid, [from + keep..<from + oldSize]) { t, a, n throws(MMError) in try await world.munmap(t, addr: a, size: n) }
         }
-        if newSize > keep {
-            await forEachRange(pid, [to + keep..<to + newSize]) { t, a, n throws(MMError) in
+        if newSize > keep && keep > 0 {
+            await forEachRange(pid, [to..<to + newSize]) { t, a, n throws(MMError) in
+                try await world.mremapExpand(t, addr: a, oldSize: keep, newSize: n)
+            }
+        } else if newSize > keep {
+            await forEachRange(pid, [to..<to + newSize]) { t, a, n throws(MMError) in
                 try await world.mmap(t, addr: a, size: n, prot: [.read, .write], kind: .privateAnon)
             }
         }

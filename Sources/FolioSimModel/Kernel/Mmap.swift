@@ -32,7 +32,7 @@ package enum MMError: Error, Equatable, Sendable, CustomStringConvertible {
 
 /// mmap, munmap and mremap (mm/mmap.c, mm/vma.c, mm/mremap.c) at the level of VMAs and page
 /// tables, with the merge of a new VMA into its neighbours. Left out: address-space layout
-/// (every mapping is MAP_FIXED), accounting limits, growing or shrinking mremap (only moves),
+/// (every mapping is MAP_FIXED), accounting limits, mremap's own shrinking (a munmap does it),
 /// `anon_vma_prepare`'s reuse of a neighbour's anon_vma (`find_mergeable_anon_vma`).
 extension World {
     /// `vm_flags` for a new mapping (`calc_vm_prot_bits` + `calc_vm_flag_bits`).
@@ -167,6 +167,35 @@ extension World {
         mm.joinVMAs(lo...(next ?? i), survivor: survivor)
         mm.vmas[lo].flags.insert(.softDirty)
         trace(t, "vma_merge_new_range", "\(VirtualAddress(expanded.start))–\(VirtualAddress(expanded.end)) expanded to \(VirtualAddress(mm.vmas[lo].start))–\(VirtualAddress(mm.vmas[lo].end))")
+    }
+
+    /// `mremap(addr, oldSize, newSize)` growing in place (`vma_merge_extend`, after
+    /// `vma_expandable`): the VMA that ends at `addr + oldSize` takes the free range after it,
+    /// with contiguous pgoff and its own anon_vma, and joins the VMA after that if it can.
+    /// mremap growing a moved mapping does this at the target (`move_vma` creates the target
+    /// VMA at the new length). ENOMEM if the range is not free or no VMA ends there.
+    package func mremapExpand(_ t: SimThread, addr: UInt64, oldSize: UInt64, newSize: UInt64) async throws(MMError) {
+        try checkRange(addr, oldSize)
+        try checkRange(addr, newSize)
+        guard newSize > oldSize else { throw .einval("mremapExpand needs a larger size") }
+        let mm = t.mm
+        let end = addr + oldSize
+        let change = userActivity.begin(mm: mm.index, end, addr + newSize, .unmap)
+        defer { userActivity.end(change) }
+        await mmapWriteLock(t, mm)
+        guard let i = mm.vmaIndex(containing: end - 1), mm.vmas[i].end == end, !mm.overlaps(end, addr + newSize) else {
+            await mmapWriteUnlock(t, mm)
+            throw .enomem("0x\(String(end, radix: 16))–0x\(String(addr + newSize, radix: 16)) cannot extend a VMA")
+        }
+        var piece = mm.vmas[i]
+        piece.start = end
+        piece.end = addr + newSize
+        piece.pgoff = mm.vmas[i].pageIndex(end)
+        piece.id = 0
+        mm.insertVMA(piece)
+        trace(t, "vma_merge_extend", "\(VirtualAddress(mm.vmas[i].start))–\(VirtualAddress(end)) by \(newSize - oldSize) bytes")
+        await vmaMergeNewRange(t, mm, at: end)
+        await mmapWriteUnlock(t, mm)
     }
 
     /// `mremap(old, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, new)`: moves the VMAs and their
