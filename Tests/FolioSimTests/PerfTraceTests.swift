@@ -92,6 +92,50 @@ import Testing
         #expect(r.world.violations.isEmpty)
     }
 
+    /// A Python sort (Experiments/traces/pysort/, recorded on the reference host on
+    /// 2026-12-04 with its `record.sh`: Linux 6.18, 16K+32K+64K mTHP always, `taskset -c 0
+    /// setarch -R`, the README's perf recipe plus `kmem:mm_page_alloc`). The trace itself
+    /// holds the host's answer: its GFP_TRANSHUGE_LIGHT allocations by order, 70 of 16K,
+    /// 67 of 32K, 556 of 64K. The replay needs brk shrinks (glibc trims the heap) and the VMA
+    /// merges to allocate the same; with neither it allocated 71, 63 and 553.
+    @Test(.enabled(if: Tier.fast)) func aPythonSortAllocatesTheHostsLargeFolios() async throws {
+        let dir = Self.dir.appendingPathComponent("pysort")
+        let text = try String(contentsOf: dir.appendingPathComponent("pysort.trace"), encoding: .utf8)
+        var host = [0, 0, 0]
+        for line in text.split(separator: "\n") where line.contains("kmem:mm_page_alloc:") && line.contains("GFP_TRANSHUGE_LIGHT") {
+            for (k, order) in ["order=2 ", "order=3 ", "order=4 "].enumerated() where line.contains(order) { host[k] += 1 }
+        }
+        #expect(host == [70, 67, 556])
+        let r = await ExperimentRunner.run(try Scenario.load(path: dir.appendingPathComponent("pysort.json5").path))
+        #expect([2, 3, 4].map { r.world.totalStats.mthp[$0].anonFaultAlloc } == host)
+        #expect(r.traces.map(\.failedOps) == [0] && r.world.violations.isEmpty)
+    }
+
+    /// A brk that lowers the break unmaps the heap above PAGE_ALIGN(new break); no MMAP2
+    /// line shows it. A fault there afterwards is outside any traced mapping.
+    @Test(.enabled(if: Tier.fast)) func aBrkShrinkUnmapsTheHeapTop() async throws {
+        let text = """
+                sh  100/100  1.0:        syscalls:sys_exit_brk: 0x10000000
+                sh  100/100  1.1: PERF_RECORD_MMAP2 100/100: [0x10000000(0x20000) @ 0x10000000 00:00 0 0]: rw-p [heap]
+                sh  100/100  1.2:        syscalls:sys_exit_brk: 0x10020000
+                sh  100/100  1.3:   exceptions:page_fault_user: address=0x1001f000 ip=0x1 error_code=0x6
+                sh  100/100  1.4:   exceptions:page_fault_user: address=0x10008000 ip=0x1 error_code=0x6
+                sh  100/100  1.5:        syscalls:sys_exit_brk: 0x10008800
+                sh  100/100  1.6:   exceptions:page_fault_user: address=0x1001f000 ip=0x1 error_code=0x6
+            """
+        let t = try PerfTrace.parse(text)
+        #expect(t.events.filter { if case .brk = $0 { true } else { false } }.count == 3)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("foliosim-trace-brk-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try text.write(to: dir.appendingPathComponent("t.trace"), atomically: true, encoding: .utf8)
+        let config = dir.appendingPathComponent("t.json5")
+        try #"{ memory: "64M", thp: { enabled: "never" }, steps: [ { op: "trace", file: "t.trace" } ] }"#.write(to: config, atomically: true, encoding: .utf8)
+        let r = await ExperimentRunner.run(try Scenario.load(path: config.path))
+        #expect(r.traces.map(\.anonFaults) == [2] && r.traces.map(\.unmappedFaults) == [1] && r.traces.map(\.vmas) == [1], "\(r.traces)")
+        #expect(r.world.mms[0].rssAnon == 1, "the page at 0x1001f000 went with the heap's top; 0x10008000 stays")
+    }
+
     /// A pid that the trace reuses after an exit, or that a second trace step uses again,
     /// names a new process: `pid101`, `pid101#2`, …; `run --json` has one key per process.
     @Test(.enabled(if: Tier.fast)) func reusedPidsGetDistinctKeys() async throws {

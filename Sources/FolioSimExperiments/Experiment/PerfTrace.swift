@@ -8,7 +8,8 @@ import Foundation
 ///
 /// Read from the trace: PERF_RECORD_MMAP2 lines (every mapping, also those execve creates
 /// and those mmap, brk and mprotect change), PERF_RECORD_COMM exec (a new address space),
-/// munmap, mprotect, madvise and mremap entries (mremap with its exit), fork, exec and exit
+/// munmap, mprotect, madvise and mremap entries (mremap with its exit), brk exits (a heap
+/// that shrinks), fork, exec and exit
 /// of processes, and user and kernel page faults at user addresses (error code bit 0x2: a
 /// write). Left out: the data values (every replayed store writes 1), timing, threads as
 /// separate schedulable entities (a thread's faults go to its process), and file mappings,
@@ -21,6 +22,9 @@ package struct PerfTrace: Equatable, Sendable {
         case protect(pid: Int32, addr: UInt64, size: UInt64, prot: Prot)
         case advise(pid: Int32, addr: UInt64, size: UInt64, advice: Advice)
         case move(pid: Int32, from: UInt64, oldSize: UInt64, to: UInt64, newSize: UInt64)
+        /// A brk that returned `to` (the new program break; a lower one than before shrinks
+        /// the heap, which no MMAP2 line shows).
+        case brk(pid: Int32, to: UInt64)
         case fork(parent: Int32, child: Int32)
         case exec(pid: Int32)
         case exit(pid: Int32)
@@ -110,6 +114,9 @@ package struct PerfTrace: Equatable, Sendable {
             }
             guard let o = Self.pageAlign(o), let n = Self.pageAlign(n) else { skipped += 1; return true }
             pendingMremap[pid] = (a, o, n)
+        } else if line.contains("syscalls:sys_exit_brk:") {
+            guard let ret = Self.lastHex(line), ret < Geometry.taskSize else { skipped += 1; return true }
+            events.append(.brk(pid: pid, to: ret))
         } else if line.contains("syscalls:sys_exit_mremap:") {
             guard let m = pendingMremap.removeValue(forKey: pid) else { skipped += 1; return true }
             guard let ret = Self.lastHex(line), ret < Geometry.taskSize else { return true }  // failed

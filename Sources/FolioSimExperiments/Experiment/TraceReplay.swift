@@ -88,6 +88,8 @@ private struct TraceReplayer {
     var taken: Set<String>
     var names: [Int32: String] = [:]
     var execs: [Int32: Int] = [:]
+    /// Each pid's program break as its last brk returned it (inherited across fork).
+    var brk: [Int32: UInt64] = [:]
     var anon: [Int32: RangeSet] = [:]
     var other: [Int32: RangeSet] = [:]
 
@@ -142,6 +144,8 @@ private struct TraceReplayer {
             await forEachRange(pid, anonOverlaps(pid, addr..<addr + size)) { t, a, n throws(MMError) in try await world.madvise(t, addr: a, size: n, advice: advice) }
         case .move(let pid, let from, let oldSize, let to, let newSize):
             await move(pid, from: from, oldSize: oldSize, to: to, newSize: newSize)
+        case .brk(let pid, let to):
+            await brkChange(pid, to: to)
         case .fork(let parent, let child):
             await fork(parent, child)
         case .exec(let pid):
@@ -151,6 +155,7 @@ private struct TraceReplayer {
             names[pid] = nil
             anon[pid] = nil
             other[pid] = nil
+            brk[pid] = nil
             anon[pid] = nil
             other[pid] = nil
         case .fault(let pid, let addr, let write):
@@ -203,6 +208,19 @@ private struct TraceReplayer {
         anon[pid, default: RangeSet()].insert(to..<to + newSize)
     }
 
+    /// A brk below the last one unmaps the heap's top (`brk` → `do_vmi_align_munmap` from
+    /// PAGE_ALIGN(new) to PAGE_ALIGN(old)); a growth is in the MMAP2 line of the expanded heap.
+    mutating func brkChange(_ pid: Int32, to: UInt64) async {
+        defer { brk[pid] = to }
+        guard let old = brk[pid], to < old else { return }
+        let page = Geometry.pageSize
+        let lo = (to + page - 1) & ~(page - 1), hi = (old + page - 1) & ~(page - 1)
+        guard lo < hi else { return }
+        let world = self.world  // for the closures: `self` is being mutated
+        await forEachRange(pid, anonOverlaps(pid, lo..<hi)) { t, a, n throws(MMError) in try await world.munmap(t, addr: a, size: n) }
+        anon[pid, default: RangeSet()].remove(lo..<hi)
+    }
+
     /// fork: the child process copies the parent's address space and its record.
     mutating func fork(_ parent: Int32, _ child: Int32) async {
         guard let t = process(parent) else { stats.failedOps += 1; return }
@@ -212,6 +230,7 @@ private struct TraceReplayer {
             names[child] = childName
             stats.processes += 1
             anon[child] = anon[parent]
+            brk[child] = brk[parent]
             other[child] = other[parent]
         } catch {
             stats.failedOps += 1
@@ -228,6 +247,7 @@ private struct TraceReplayer {
         }
         anon[pid] = RangeSet()
         other[pid] = RangeSet()
+        brk[pid] = nil
     }
 
     /// Tears down the address space of `pid`'s current process, if it has one.
