@@ -95,4 +95,23 @@ import Testing
         await #expect(throws: MMError.self) { try await f.world.mremapExpand(f.p, addr: Self.x + 0x100000, oldSize: 0x40000, newSize: 0x60000) }
         #expect(f.violated().isEmpty)
     }
+
+    /// A VMA that differs from its neighbour only in its access bits takes the neighbour's
+    /// anon_vma at its first fault (`find_mergeable_anon_vma`), so an mprotect that makes the
+    /// two equal merges them, as the kernel does; a child's inherited anon_vma is not reused.
+    @Test func aNeighboursAnonVMAIsReusedSoALaterMprotectMerges() async throws {
+        let f = Fixture()
+        try await f.mmap(0x10000, at: Self.x)
+        try await f.mmap(0x10000, at: Self.x + 0x10000, prot: [.read, .write, .exec])
+        await f.write(f.p, Self.x)
+        await f.write(f.p, Self.x + 0x10000)
+        #expect(f.p.mm.vmas.count == 2 && f.p.mm.vmas[0].anonVMA == f.p.mm.vmas[1].anonVMA)
+        try await f.world.mprotect(f.p, addr: Self.x + 0x10000, size: 0x10000, prot: [.read, .write])
+        #expect(f.p.mm.vmas.count == 1, "\(ranges(f.p))")
+        let c = try await f.world.fork(f.p, childName: "C")
+        try await f.world.mmap(c, addr: Self.x + 0x20000, size: 0x10000, prot: [.read, .write, .exec], kind: .privateAnon)
+        await f.write(c, Self.x + 0x20000)
+        #expect(c.mm.vmas.count == 2 && c.mm.vmas[0].anonVMA != c.mm.vmas[1].anonVMA)
+        #expect(f.violated().isEmpty)
+    }
 }

@@ -110,13 +110,32 @@ extension World {
     /// `vmf_anon_prepare` / `anon_vma_prepare`: give the VMA an anon_vma on first use. The
     /// VMA is found again by its id: the fault holds mmap_lock (or, 6.4+, the VMA's own lock),
     /// so it is still there, but other VMAs of the mm may have moved in the tree meanwhile.
+    /// A neighbour's anon_vma is reused when it can be (`find_mergeable_anon_vma`), so that
+    /// VMAs that differ only in their access bits can merge later.
     @inline(__always) func anonVMAPrepare(_ vmf: inout VMFault) {
         if vmf.vma.anonVMA == 0 {
-            vmf.vma.anonVMA = newAnonVMA()
-            if let i = vmf.mm.vmaIndex(id: vmf.vma.id, containing: vmf.address) {
-                vmf.mm.vmas[i].anonVMA = vmf.vma.anonVMA
-            }
+            let i = vmf.mm.vmaIndex(id: vmf.vma.id, containing: vmf.address)
+            vmf.vma.anonVMA = i.flatMap { mergeableAnonVMA(vmf.mm, $0) } ?? newAnonVMA()
+            if let i { vmf.mm.vmas[i].anonVMA = vmf.vma.anonVMA }
         }
+    }
+
+    /// `find_mergeable_anon_vma` (mm/vma.c): the anon_vma of the next VMA, else of the
+    /// previous one, if that VMA is `anon_vma_compatible` with the one at `i` (adjacent, the
+    /// same backing, contiguous pgoff, flags equal but for VM_READ/WRITE/EXEC and soft-dirty)
+    /// and its anon_vma chain is singular (`reusable_anon_vma`: not inherited through fork).
+    func mergeableAnonVMA(_ mm: MM, _ i: Int) -> Int32? {
+        let vmas = mm.vmas
+        let ignored: VMFlags = [.read, .write, .exec, .softDirty]
+        func reusable(_ old: VMA, _ a: VMA, _ b: VMA) -> Int32? {
+            guard a.end == b.start, a.backing == b.backing, a.pageIndex(a.end) == b.pgoff,
+                  a.flags.subtracting(ignored) == b.flags.subtracting(ignored),
+                  old.anonVMA != 0, !old.anonVMAInherited else { return nil }
+            return old.anonVMA
+        }
+        if i + 1 < vmas.count, let a = reusable(vmas[i + 1], vmas[i], vmas[i + 1]) { return a }
+        if i > 0, let a = reusable(vmas[i - 1], vmas[i - 1], vmas[i]) { return a }
+        return nil
     }
 
     /// `do_anonymous_page`: a read maps the shared zero page; a write allocates a folio of the

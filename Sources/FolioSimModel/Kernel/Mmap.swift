@@ -33,7 +33,7 @@ package enum MMError: Error, Equatable, Sendable, CustomStringConvertible {
 /// mmap, munmap and mremap (mm/mmap.c, mm/vma.c, mm/mremap.c) at the level of VMAs and page
 /// tables, with the merge of a new VMA into its neighbours. Left out: address-space layout
 /// (every mapping is MAP_FIXED), accounting limits, mremap's own shrinking (a munmap does it),
-/// `anon_vma_prepare`'s reuse of a neighbour's anon_vma (`find_mergeable_anon_vma`).
+/// mempolicies, userfaultfd contexts and anon VMA names in the merge rules.
 extension World {
     /// `vm_flags` for a new mapping (`calc_vm_prot_bits` + `calc_vm_flag_bits`).
     func vmFlags(_ prot: Prot, shared: Bool) -> VMFlags {
