@@ -13,6 +13,19 @@ import Testing
 @Suite struct PerfTraceTests {
     static let dir = packageRoot.appendingPathComponent("Experiments/traces")
 
+    /// Runs `steps` (default: one `trace` step of `t.trace`) over `trace`, written to a
+    /// temporary directory as t.trace, with THP off.
+    static func replay(_ trace: String, tag: String, steps: String = #"{ op: "trace", file: "t.trace" }"#) async throws -> RunResult {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("foliosim-trace-\(tag)-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try trace.write(to: dir.appendingPathComponent("t.trace"), atomically: true, encoding: .utf8)
+        let config = dir.appendingPathComponent("t.json5")
+        try #"{ memory: "64M", thp: { enabled: "never" }, steps: [ \#(steps) ] }"#.write(to: config, atomically: true, encoding: .utf8)
+        return await ExperimentRunner.run(try Scenario.load(path: config.path))
+    }
+
+
     @Test(.enabled(if: Tier.fast)) func theSortTraceParses() throws {
         let text = try String(contentsOf: Self.dir.appendingPathComponent("sort.trace"), encoding: .utf8)
         let t = try PerfTrace.parse(text)
@@ -56,14 +69,7 @@ import Testing
                 sh  100/100  2.0:   exceptions:page_fault_user: address=0x30000000 ip=0x1 error_code=0x4
                cat  101/101  2.1:   sched:sched_process_exit: comm=cat pid=101 prio=120
             """
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("foliosim-trace-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try text.write(to: dir.appendingPathComponent("t.trace"), atomically: true, encoding: .utf8)
-        let config = dir.appendingPathComponent("t.json5")
-        try "{ memory: \"64M\", thp: { enabled: \"never\" }, steps: [ { op: \"trace\", file: \"t.trace\" } ] }"
-            .write(to: config, atomically: true, encoding: .utf8)
-        let r = await ExperimentRunner.run(try Scenario.load(path: config.path))
+        let r = try await Self.replay(text, tag: "fork")
         #expect(r.traces.first?.anonFaults == 5 && r.traces.first?.processes == 3 && r.traces.first?.failedOps == 0, "\(r.traces)")
         let stats = r.world.mms.map { ($0.name, $0.stats.faultsTotal) }
         // pid100: a fault, then after the move a fault in the new part (the moved page is still mapped);
@@ -125,13 +131,7 @@ import Testing
             """
         let t = try PerfTrace.parse(text)
         #expect(t.events.filter { if case .brk = $0 { true } else { false } }.count == 3)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("foliosim-trace-brk-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try text.write(to: dir.appendingPathComponent("t.trace"), atomically: true, encoding: .utf8)
-        let config = dir.appendingPathComponent("t.json5")
-        try #"{ memory: "64M", thp: { enabled: "never" }, steps: [ { op: "trace", file: "t.trace" } ] }"#.write(to: config, atomically: true, encoding: .utf8)
-        let r = await ExperimentRunner.run(try Scenario.load(path: config.path))
+        let r = try await Self.replay(text, tag: "brk")
         #expect(r.traces.map(\.anonFaults) == [2] && r.traces.map(\.unmappedFaults) == [1] && r.traces.map(\.vmas) == [1], "\(r.traces)")
         #expect(r.world.mms[0].rssAnon == 1, "the page at 0x1001f000 went with the heap's top; 0x10008000 stays")
     }
@@ -151,16 +151,7 @@ import Testing
                 sh  101/101  1.8: PERF_RECORD_MMAP2 101/101: [0x20000000(0x1000) @ 0x20000000 00:00 0 0]: rw-p //anon
                 sh  101/101  1.9:   exceptions:page_fault_user: address=0x20000000 ip=0x1 error_code=0x6
             """
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("foliosim-trace-pids-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try text.write(to: dir.appendingPathComponent("t.trace"), atomically: true, encoding: .utf8)
-        let config = dir.appendingPathComponent("t.json5")
-        try """
-            { memory: "64M", thp: { enabled: "never" },
-              steps: [ { op: "trace", file: "t.trace" }, { op: "trace", file: "t.trace" } ] }
-            """.write(to: config, atomically: true, encoding: .utf8)
-        let r = await ExperimentRunner.run(try Scenario.load(path: config.path))
+        let r = try await Self.replay(text, tag: "pids", steps: #"{ op: "trace", file: "t.trace" }, { op: "trace", file: "t.trace" }"#)
         let once = ["pid100", "pid101", "pid101#2", "pid101#3"]
         let twice = once + ["pid100#2", "pid101#4", "pid101#5", "pid101#6"]
         #expect(r.world.mms.map(\.name) == twice, "\(r.world.mms.map(\.name))")
