@@ -116,6 +116,9 @@ public final class World {
     package var ignoredInvariants: Set<String> = []
     /// How `checkInvariants` works; a copy of a world starts with full checks.
     package var checkStrategy = CheckStrategy.full
+    /// Whether the checker also walks the 2 MiB units that no PMD table covers (they map
+    /// nothing): the dense walk, which the sparse one must agree with (SparseWalkTests).
+    package var checkWalksEmptyUnits = false
     /// What the last check derived, while checks are incremental.
     var checkState: CheckState?
     /// While an incremental check runs, `report` only notes that there is something to report.

@@ -202,14 +202,20 @@ extension World {
         }
     }
 
-    /// Calls `body` for each 2 MiB unit of `mm` that a VMA overlaps, in address order, with
-    /// the parts of it each VMA covers.
+    /// Calls `body` for each 2 MiB unit of `mm` that a VMA overlaps and a PMD table covers,
+    /// in address order, with the parts of it each VMA covers. A unit without a PMD table
+    /// maps nothing and holds no lock, so it has nothing to check: a sparse mapping costs
+    /// what its page tables hold.
     func forEachUnit(_ mm: MM, _ body: (UInt64, [VMASpan]) -> Void) {
         var spans: [VMASpan] = []
         var unit: UInt64 = 0
         for vma in mm.vmas {
             var a = vma.start
             while a < vma.end {
+                if !checkWalksEmptyUnits {
+                    a = peekSkipToPMDTable(mm, a, vma.end)
+                    guard a < vma.end else { break }
+                }
                 let u = a & ~(Geometry.pmdSize - 1)
                 let next = min(u + Geometry.pmdSize, vma.end)
                 if !spans.isEmpty && u != unit {
