@@ -81,6 +81,10 @@ public final class World {
     /// The user-data tracepoints kernel paths report to.
     var userData: any UserDataEvents { shadow }
     package internal(set) var mms: [MM] = []
+    /// The address spaces not yet torn down, in index order (the task list that
+    /// `for_each_process` walks: an exited process leaves it), so that what visits every live
+    /// process costs the processes alive, not all that ever lived.
+    package internal(set) var liveMMs: [MM] = []
     package internal(set) var threads: [SimThread] = []
     package internal(set) var files: [SimFile] = []
     package let swap: SwapDevice
@@ -177,6 +181,7 @@ public final class World {
         thpMaskHugepage = o.thpMaskHugepage
         let mms = o.mms.map(MM.init(copying:))
         self.mms = mms
+        liveMMs = o.liveMMs.map { mms[$0.index] }
         threads = o.threads.map { SimThread(id: $0.id, name: $0.name, mm: mms[$0.mm.index]) }
         files = o.files.map(SimFile.init(copying:))
         pinTable = PinTable(copying: o.pinTable, memory: memory)
@@ -266,6 +271,7 @@ public final class World {
         let mm = MM(index: mms.count, name: name, pgd: pgd)
         mm.log = log
         mms.append(mm)
+        liveMMs.append(mm)
         return addThread(name: name, mm: mm)
     }
 

@@ -50,7 +50,7 @@ extension World {
         let st = CheckState(frameCount: memory.frameCount)
         let keep = checkStrategy != .full
         var watch = ChangeWatch(nil)
-        for mm in mms where mm.alive {
+        for mm in liveMMs {
             checkMM(mm)
             var records: [UnitRecord] = []
             forEachUnit(mm) { u, spans in
@@ -60,6 +60,7 @@ extension World {
             st.setUnits(mm.index, records)
             checkRSS(mm, st)
         }
+        st.recordedMMs = liveMMs.map(\.index)
         checkPins()
         (st.pinRefs, st.pinCounts) = pinReferences()
         for f in files { for p in f.pages where p != 0 { st.pagecache.insert(p) } }
@@ -92,13 +93,31 @@ extension World {
         probeFound = false
         defer { probing = false }
         var watch = pageSideChanges()
-        for mm in mms {
-            recheckUnits(mm, st, &watch)
+        for i in mmsToRecheck(st) {
+            recheckUnits(mms[i], st, &watch)
             if probeFound { return false }
         }
+        st.recordedMMs = liveMMs.map(\.index)
         guard !st.pteMaps.inconsistent, watch.unchangedMappingsUnaffected(st) else { return false }
         recheckPagesAndSlots(st, watch)
         return !probeFound
+    }
+
+    /// The address spaces whose units may differ from the record, in index order: those
+    /// alive now and those the record holds units of (alive at the last check). Any other
+    /// was gone before the last check, or came and went since without a record.
+    private func mmsToRecheck(_ st: CheckState) -> [Int] {
+        let old = st.recordedMMs
+        var out: [Int] = []
+        out.reserveCapacity(old.count + 1)
+        var j = 0
+        for mm in liveMMs {
+            while j < old.count && old[j] < mm.index { out.append(old[j]); j += 1 }
+            if j < old.count && old[j] == mm.index { j += 1 }
+            out.append(mm.index)
+        }
+        out += old[j...]
+        return out
     }
 
     /// Brings `mm`'s units in the record up to date: a unit whose entries did not change is

@@ -74,7 +74,7 @@ extension World {
     /// `process addr` of a PTE slot, found by walking the live address spaces (only used
     /// when reporting).
     func describe(_ slot: PTESlot) -> String {
-        for mm in mms where mm.alive {
+        for mm in liveMMs {
             for vma in mm.vmas {
                 var a = vma.start & ~(Geometry.pmdSize - 1)
                 while a < vma.end {

@@ -213,6 +213,7 @@ extension World {
         tables.freeUpperTable(mm.pgd)
         freePageTablePage(pgdBacking)
         mm.alive = false
+        liveMMs.removeAll { $0 === mm }
         trace(t, "exit_mmap", "\(mm.name) exited")
         await mmapWriteUnlock(t, mm)
     }
