@@ -138,8 +138,9 @@ public final class World {
     /// Checks done incrementally, full checks, incremental checks that fell back to one, and
     /// full checks because a step changed too much to note.
     public internal(set) var checkCounts = (incremental: 0, full: 0, fallback: 0, overflow: 0)
-    /// The checks' work: 2 MiB units whose mappings were checked, folios checked.
-    package internal(set) var checkWork = (units: 0, folios: 0)
+    /// The checks' work: 2 MiB units whose mappings were checked, folios checked, address
+    /// spaces walked or revisited.
+    package internal(set) var checkWork = (units: 0, folios: 0, mms: 0)
     /// Counters of work done on behalf of no process (reclaim's splits).
     let systemCounters: UnsafeMutablePointer<Int>
     /// Description of the operation in progress, for violation reports.

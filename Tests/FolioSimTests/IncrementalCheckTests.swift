@@ -93,6 +93,30 @@ import Testing
         #expect(r.world.checkCounts.fallback == 0)
     }
 
+    /// 200 children forked, each writing a page and exiting: a check revisits the parent and
+    /// the processes that came or went since the last one, not every process that lived.
+    @Test(.enabled(if: Tier.fast)) func aCheckRevisitsTheLiveProcesses() async throws {
+        let f = Fixture(memory: 64 << 20)
+        f.world.checkStrategy = .audit
+        try await f.mmap(1 << 20)
+        await f.write(f.p, Fixture.base, 1 << 20, 1)
+        #expect(f.violated().isEmpty)
+        for i in 0..<200 {
+            let c = try await f.world.fork(f.p, childName: "C\(i)")
+            #expect(f.violated().isEmpty)
+            await f.write(c, Fixture.base, Geometry.pageSize, 2)
+            #expect(f.violated().isEmpty)
+            await f.world.exitMM(c)
+            #expect(f.violated().isEmpty)
+        }
+        #expect(f.world.auditFailures.isEmpty && f.world.checkCounts.fallback == 0, "\(f.world.auditFailures.prefix(3))")
+        // Each of the 600 incremental checks revisits the parent and the child alive at it or
+        // gone since the last (not up to 201 processes); the audit's full checks, one a
+        // check, walk the live ones only.
+        #expect(f.world.checkCounts.incremental == 600 && f.world.checkCounts.full == 601)
+        #expect(f.world.checkWork.mms <= 600 * 2 + 601 * 2, "\(f.world.checkWork.mms)")
+    }
+
     /// A step that changes more frames in use than an eighth of memory (at least 65536) stops
     /// noting them and is checked in full: fork of 128 Ki pages, and the child's writes.
     @Test(.enabled(if: Tier.full, "full tier: a 512 MiB fork"))

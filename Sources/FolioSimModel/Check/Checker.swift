@@ -51,6 +51,7 @@ extension World {
         let keep = checkStrategy != .full
         var watch = ChangeWatch(nil)
         for mm in liveMMs {
+            checkWork.mms += 1
             checkMM(mm)
             var records: [UnitRecord] = []
             forEachUnit(mm) { u, spans in
@@ -124,6 +125,7 @@ extension World {
     /// kept, a changed one is subtracted and added anew, a gone one subtracted (all of them,
     /// if `mm` is gone); then the RSS counters are checked against the record.
     private func recheckUnits(_ mm: MM, _ st: CheckState, _ watch: inout ChangeWatch) {
+        checkWork.mms += 1
         let old = mm.index < st.units.count ? st.units[mm.index] : []
         guard mm.alive else {
             for rec in old { subtractUnit(mm, rec, st, &watch) }
