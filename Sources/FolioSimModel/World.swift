@@ -316,7 +316,12 @@ public final class World {
 
     /// The sum of every process's counters and of the work done for no process (reclaim).
     package var totalStats: ProcessStats {
-        mms.reduce(ProcessStats(counters: systemCounters)) { $0 + $1.stats }
+        let sum = Counter.allocate(copying: systemCounters)
+        defer { sum.deallocate() }
+        for mm in mms {
+            for i in 0..<Counter.count { sum[i] += mm.counters[i] }
+        }
+        return ProcessStats(counters: sum)
     }
 }
 

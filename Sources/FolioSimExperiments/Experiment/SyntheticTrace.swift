@@ -9,6 +9,15 @@ import Foundation
 package enum SyntheticTrace {
     /// At least `bytes` bytes of trace text; the same text for the same size.
     package static func text(bytes: Int) -> String {
+        var out = ""
+        write(bytes: bytes) { out += $0 }
+        return out
+    }
+
+    /// `text(bytes:)` handed to `sink` a process at a time, for writing it out without
+    /// holding it.
+    package static func write(bytes: Int, _ sink: (String) -> Void) {
+        var written = 0
         var out = "         swapper     0/0         0.000000: PERF_RECORD_MMAP -1/0: [0xffffffff81000000(0x1276988) @ 0xffffffff81000000]: x [kernel.kallsyms]_text\n"
         var rng: UInt64 = 0x2545_F491_4F6C_DD1D
         var clock = 1000.0
@@ -35,7 +44,7 @@ package enum SyntheticTrace {
             let dev = path.hasPrefix("/") ? "fe:00 254655" : "00:00 0"
             line(p, comm, "PERF_RECORD_MMAP2 \(p)/\(p): [\(hex(addr))(\(hex(size))) @ \(path.hasPrefix("/") ? hex(off) : hex(addr)) \(dev) 0]: \(perms) \(path)")
         }
-        while out.utf8.count < bytes {
+        while written + out.utf8.count < bytes {
             let comm = "worker"
             line(pid, comm, "PERF_RECORD_COMM exec: \(comm):\(pid)/\(pid)")
             map(pid, comm, 0x7fff_fffd_e000, 0x21000, "rw-p", "[stack]")
@@ -81,7 +90,10 @@ package enum SyntheticTrace {
             line(pid, comm, "  sched:sched_process_exit: comm=\(comm) pid=\(pid) prio=120")
             line(pid, comm, "PERF_RECORD_EXIT(\(pid):\(pid)):(1:1)")
             pid += 1
+            written += out.utf8.count
+            sink(out)
+            out = ""
         }
-        return out
+        if !out.isEmpty { sink(out) }
     }
 }
