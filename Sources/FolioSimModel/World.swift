@@ -81,6 +81,10 @@ public final class World {
     /// The user-data tracepoints kernel paths report to.
     var userData: any UserDataEvents { shadow }
     package internal(set) var mms: [MM] = []
+    /// The address spaces not yet torn down, in index order (the task list that
+    /// `for_each_process` walks: an exited process leaves it), so that what visits every live
+    /// process costs the processes alive, not all that ever lived.
+    package internal(set) var liveMMs: [MM] = []
     package internal(set) var threads: [SimThread] = []
     package internal(set) var files: [SimFile] = []
     package let swap: SwapDevice
@@ -116,6 +120,9 @@ public final class World {
     package var ignoredInvariants: Set<String> = []
     /// How `checkInvariants` works; a copy of a world starts with full checks.
     package var checkStrategy = CheckStrategy.full
+    /// Whether the checker also walks the 2 MiB units that no PMD table covers (they map
+    /// nothing): the dense walk, which the sparse one must agree with (SparseWalkTests).
+    package var checkWalksEmptyUnits = false
     /// What the last check derived, while checks are incremental.
     var checkState: CheckState?
     /// While an incremental check runs, `report` only notes that there is something to report.
@@ -131,8 +138,9 @@ public final class World {
     /// Checks done incrementally, full checks, incremental checks that fell back to one, and
     /// full checks because a step changed too much to note.
     public internal(set) var checkCounts = (incremental: 0, full: 0, fallback: 0, overflow: 0)
-    /// The checks' work: 2 MiB units whose mappings were checked, folios checked.
-    package internal(set) var checkWork = (units: 0, folios: 0)
+    /// The checks' work: 2 MiB units whose mappings were checked, folios checked, address
+    /// spaces walked or revisited.
+    package internal(set) var checkWork = (units: 0, folios: 0, mms: 0)
     /// Counters of work done on behalf of no process (reclaim's splits).
     let systemCounters: UnsafeMutablePointer<Int>
     /// Description of the operation in progress, for violation reports.
@@ -174,6 +182,7 @@ public final class World {
         thpMaskHugepage = o.thpMaskHugepage
         let mms = o.mms.map(MM.init(copying:))
         self.mms = mms
+        liveMMs = o.liveMMs.map { mms[$0.index] }
         threads = o.threads.map { SimThread(id: $0.id, name: $0.name, mm: mms[$0.mm.index]) }
         files = o.files.map(SimFile.init(copying:))
         pinTable = PinTable(copying: o.pinTable, memory: memory)
@@ -263,6 +272,7 @@ public final class World {
         let mm = MM(index: mms.count, name: name, pgd: pgd)
         mm.log = log
         mms.append(mm)
+        liveMMs.append(mm)
         return addThread(name: name, mm: mm)
     }
 
@@ -306,7 +316,12 @@ public final class World {
 
     /// The sum of every process's counters and of the work done for no process (reclaim).
     package var totalStats: ProcessStats {
-        mms.reduce(ProcessStats(counters: systemCounters)) { $0 + $1.stats }
+        let sum = Counter.allocate(copying: systemCounters)
+        defer { sum.deallocate() }
+        for mm in mms {
+            for i in 0..<Counter.count { sum[i] += mm.counters[i] }
+        }
+        return ProcessStats(counters: sum)
     }
 }
 

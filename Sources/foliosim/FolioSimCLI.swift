@@ -52,7 +52,7 @@ not met (or the audit disagreed), 2 bad config or arguments.
 """
 
 let benchUsage = """
-usage: foliosim bench [--pages N] [--repeats N] [--explore-cap N] [--no-explore] [--no-sweep] [--no-process]
+usage: foliosim bench [--pages N] [--repeats N] [--explore-cap N] [--no-explore] [--no-sweep] [--no-process] [--no-scale]
 
 Measures order-0 and 64K mTHP anonymous fault throughput, fork + COW throughput,
 the cost of a full invariant check, simulator memory per touched 4 KiB page, and the
@@ -63,7 +63,9 @@ unbounded with the state cache, beside SPIN's state counts (--no-explore skips t
 per second over 100 points of a 1 GiB workload on every core (--no-sweep). Then the
 whole-process figures: `foliosim run` as a child process on a 16 GiB write and on fork of
 1 Mi pages with the child writing each, default checks on, timed from start to exit with
-its peak RSS (--no-process skips these).
+its peak RSS (--no-process skips these); and the same on workloads far larger than what they
+change: a 64 TiB mapping with two pages written, 8000 forked children that write a page and
+exit, a synthesized 50 MB perf trace (--no-scale skips these).
   --pages N     pages touched per run (default 1048576 = 4 GiB simulated)
   --repeats N   runs per figure, the best is kept (default 3)
   --explore-cap N  runs after which an unbounded stateful exploration stops (default 100000)
@@ -181,7 +183,7 @@ struct FolioSimCLI {
     }
 
     static func benchCommand(_ args: [String]) async {
-        var pages = 1 << 20, repeats = 3, explore = true, process = true, sweep = true, cap = 100_000
+        var pages = 1 << 20, repeats = 3, explore = true, process = true, sweep = true, scale = true, cap = 100_000
         var i = 0
         while i < args.count {
             let a = args[i]
@@ -190,6 +192,7 @@ struct FolioSimCLI {
             case "--no-explore": explore = false; i += 1
             case "--no-process": process = false; i += 1
             case "--no-sweep": sweep = false; i += 1
+            case "--no-scale": scale = false; i += 1
             case "--pages", "--repeats", "--explore-cap":
                 guard i + 1 < args.count, let n = Int(args[i + 1]), n > 0 else {
                     fail("bench: \(a) expects a positive integer")
@@ -204,7 +207,7 @@ struct FolioSimCLI {
                 }
                 i += 2
             default:
-                fail("bench: unknown option \(JSONWriter.quote(a)) (expected --pages N, --repeats N, --explore-cap N, --no-explore, --no-sweep or --no-process)")
+                fail("bench: unknown option \(JSONWriter.quote(a)) (expected --pages N, --repeats N, --explore-cap N, --no-explore, --no-sweep, --no-process or --no-scale)")
             }
         }
         // The whole-process runs go first, while this process is small: a child started by
@@ -212,6 +215,9 @@ struct FolioSimCLI {
         var processFigures: [BenchFigure] = []
         if process {
             processFigures = Bench.processFigures(executable: selfExecutable(), repeats: repeats) { printErr("bench: " + $0) }
+        }
+        if scale {
+            processFigures += Bench.scaleFigures(executable: selfExecutable(), repeats: repeats) { printErr("bench: " + $0) }
         }
         let figures = await Bench.run(pages: pages, repeats: repeats, explore: explore, exploreCap: cap, sweep: sweep) { printErr("bench: " + $0) }
             + processFigures

@@ -64,15 +64,15 @@ import Testing
         let w = r.world
         #expect(w.violations.isEmpty)
         #expect(w.checkCounts.incremental == 64 && w.checkCounts.fallback == 0 && w.checkCounts.full == 1)
-        // The first check (after mmap) walks the 512 empty units; then 8 per step.
-        #expect(w.checkWork.units == 512 + 64 * 8)
+        // The first check (after mmap) has no page table to walk; then 8 units per step.
+        #expect(w.checkWork.units == 64 * 8)
         // Each step: its 4096 new folios and the 8 pages of its new PTE tables; the first
         // check also sees the zero page and the upper tables' pages, the first step the PMD
         // table's page.
         #expect(w.checkWork.folios == 64 * (4096 + 8) + 4, "\(w.checkWork.folios)")
 
         let full = await ExperimentRunner.run(s, checks: .full)
-        #expect(full.world.checkWork.units == 65 * 512)
+        #expect(full.world.checkWork.units == 64 * 512)
         #expect(Report.text(full) == Report.text(r))
     }
 
@@ -91,6 +91,30 @@ import Testing
         let r = await ExperimentRunner.run(s, checks: .audit)
         #expect(r.world.violations.isEmpty && r.world.auditFailures.isEmpty, "\(r.world.auditFailures.prefix(3))")
         #expect(r.world.checkCounts.fallback == 0)
+    }
+
+    /// 200 children forked, each writing a page and exiting: a check revisits the parent and
+    /// the processes that came or went since the last one, not every process that lived.
+    @Test(.enabled(if: Tier.fast)) func aCheckRevisitsTheLiveProcesses() async throws {
+        let f = Fixture(memory: 64 << 20)
+        f.world.checkStrategy = .audit
+        try await f.mmap(1 << 20)
+        await f.write(f.p, Fixture.base, 1 << 20, 1)
+        #expect(f.violated().isEmpty)
+        for i in 0..<200 {
+            let c = try await f.world.fork(f.p, childName: "C\(i)")
+            #expect(f.violated().isEmpty)
+            await f.write(c, Fixture.base, Geometry.pageSize, 2)
+            #expect(f.violated().isEmpty)
+            await f.world.exitMM(c)
+            #expect(f.violated().isEmpty)
+        }
+        #expect(f.world.auditFailures.isEmpty && f.world.checkCounts.fallback == 0, "\(f.world.auditFailures.prefix(3))")
+        // Each of the 600 incremental checks revisits the parent and the child alive at it or
+        // gone since the last (not up to 201 processes); the audit's full checks, one a
+        // check, walk the live ones only.
+        #expect(f.world.checkCounts.incremental == 600 && f.world.checkCounts.full == 601)
+        #expect(f.world.checkWork.mms <= 600 * 2 + 601 * 2, "\(f.world.checkWork.mms)")
     }
 
     /// A step that changes more frames in use than an eighth of memory (at least 65536) stops

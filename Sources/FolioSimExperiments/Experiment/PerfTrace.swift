@@ -37,10 +37,18 @@ package struct PerfTrace: Equatable, Sendable {
     package var skipped = 0
 
     /// An mremap entered and not yet exited: its address and page-aligned old and new sizes.
-    private typealias PendingMremap = (addr: UInt64, old: UInt64, new: UInt64)
+    typealias PendingMremap = (addr: UInt64, old: UInt64, new: UInt64)
 
     /// Parses `perf script --show-mmap-events --show-task-events -F comm,pid,tid,time,event,trace`.
+    /// Plain ASCII text (what perf writes) is read by bytes (PerfTraceBytes.swift), any
+    /// other as characters; both read alike.
     package static func parse(_ text: String) throws(TraceError) -> PerfTrace {
+        if let t = try parseASCII(text) { return t }
+        return try parseCharacters(text)
+    }
+
+    /// `parse` of any text, a `Character` at a time.
+    static func parseCharacters(_ text: String) throws(TraceError) -> PerfTrace {
         var t = PerfTrace()
         var pendingMremap: [Int32: PendingMremap] = [:]
         var lineNo = 0
@@ -61,7 +69,7 @@ package struct PerfTrace: Equatable, Sendable {
     }
 
     /// A PERF_RECORD_MMAP2 or PERF_RECORD_COMM exec line; false for any other.
-    private mutating func readMapping(_ line: String, pid: Int32, lineNo: Int) throws(TraceError) -> Bool {
+    mutating func readMapping(_ line: String, pid: Int32, lineNo: Int) throws(TraceError) -> Bool {
         if line.contains("PERF_RECORD_MMAP2") || line.contains("PERF_RECORD_MMAP ") {
             guard pid > 0 else { skipped += 1; return true }
             guard let (addr, size, prot, path) = Self.mmap2(line) else { throw TraceError(line: lineNo, message: "unreadable PERF_RECORD_MMAP2 line") }
@@ -79,7 +87,7 @@ package struct PerfTrace: Equatable, Sendable {
     }
 
     /// A user or kernel page fault line (one at a kernel address is left out); false for any other.
-    private mutating func readFault(_ line: String, pid: Int32, lineNo: Int) throws(TraceError) -> Bool {
+    mutating func readFault(_ line: String, pid: Int32, lineNo: Int) throws(TraceError) -> Bool {
         guard line.contains("exceptions:page_fault_user:") || line.contains("exceptions:page_fault_kernel:") else { return false }
         guard let addr = Self.hexField(line, "address="), let code = Self.hexField(line, "error_code=") else {
             throw TraceError(line: lineNo, message: "a page fault without address= and error_code=")
@@ -91,7 +99,7 @@ package struct PerfTrace: Equatable, Sendable {
 
     /// A munmap, mprotect, madvise or mremap entry, or an mremap exit (which completes the
     /// entry as a move, unless it failed); false for any other line.
-    private mutating func readSyscall(_ line: String, pid: Int32, lineNo: Int,
+    mutating func readSyscall(_ line: String, pid: Int32, lineNo: Int,
                                       pendingMremap: inout [Int32: PendingMremap]) throws(TraceError) -> Bool {
         if line.contains("syscalls:sys_enter_munmap:") {
             guard let a = Self.hexField(line, "addr: "), let l = Self.hexField(line, "len: ") else { throw TraceError(line: lineNo, message: "munmap without addr and len") }
@@ -143,7 +151,7 @@ package struct PerfTrace: Equatable, Sendable {
     }
 
     /// A sched_process_fork or sched_process_exit line; false for any other.
-    private mutating func readTaskEvent(_ line: String, pid: Int32, lineNo: Int) throws(TraceError) -> Bool {
+    mutating func readTaskEvent(_ line: String, pid: Int32, lineNo: Int) throws(TraceError) -> Bool {
         if line.contains("sched:sched_process_fork:") {
             guard let child = Self.intField(line, "child_pid=") else { throw TraceError(line: lineNo, message: "fork without child_pid=") }
             events.append(.fork(parent: Self.intField(line, " pid=") ?? pid, child: child))
@@ -156,7 +164,7 @@ package struct PerfTrace: Equatable, Sendable {
     }
 
     /// Leaves out (as skipped) the events whose ranges reach beyond user space.
-    private mutating func dropOutsideUserSpace() {
+    mutating func dropOutsideUserSpace() {
         var dropped = 0
         events.removeAll { e in
             let inUserSpace: Bool

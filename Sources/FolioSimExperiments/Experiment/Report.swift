@@ -142,7 +142,8 @@ public enum Report {
         for o in mthpOrders where s.thp.perOrder[o] != .never { thpDesc += " \(FolioOrder(o).sizeName)=\(s.thp.perOrder[o].rawValue)" }
         out.append("\(oneLine(s.name)): \(s.steps.count) steps, semantics \(s.semanticsName), memory \(formatSize(s.memoryBytes)), THP \(thpDesc)")
         out.append("")
-        let kinds: [FaultKind] = FaultKind.allCases.filter { k in w.totalStats.faults(k) > 0 }
+        let tot = w.totalStats
+        let kinds: [FaultKind] = FaultKind.allCases.filter { k in tot.faults(k) > 0 }
         let header = ["faults", "total"] + kinds.map(\.rawValue) + ["cow copied", "rss anon"]
         var rows: [[String]] = [header]
         for mm in w.mms {
@@ -150,7 +151,6 @@ public enum Report {
             rows.append([mm.name + (mm.alive ? "" : " (exited)"), "\(st.faultsTotal)"] + kinds.map { "\(st.faults($0))" }
                         + [formatBytes(st.cowCopiedBytes), "\(mm.rssAnon)"])
         }
-        let tot = w.totalStats
         rows.append(["total", "\(tot.faultsTotal)"] + kinds.map { "\(tot.faults($0))" }
                     + [formatBytes(tot.cowCopiedBytes), "\(w.mms.filter(\.alive).reduce(0) { $0 + $1.rssAnon })"])
         out += table(rows)

@@ -168,7 +168,7 @@ final class RunState {
 
     func notePeaks() {
         peak = max(peak, world.memory.usedPages)
-        peakAnon = max(peakAnon, world.mms.reduce(0) { $0 + ($1.alive ? $1.rssAnon : 0) })
+        peakAnon = max(peakAnon, world.liveMMs.reduce(0) { $0 + $1.rssAnon })
     }
 
     /// The process `name`'s own thread; in `steps` a process comes into being when first named,

@@ -23,6 +23,41 @@ extension World {
         return pmd != 0 ? pmd : nil
     }
 
+    /// The range walkers' skip over missing upper levels (`pgd_none_or_clear_bad` and
+    /// `pud_none_or_clear_bad` in `unmap_page_range`, `copy_page_range`,
+    /// `change_protection_range`, `walk_page_range`: `continue` to `pgd_addr_end` or
+    /// `pud_addr_end`): `addr` when a PMD table covers it, else the first address of a
+    /// later PGD or PUD entry's range that one covers, at most `end`. A walker steps
+    /// through `[addr, end)` one PMD at a time, so a mapping costs what its page tables
+    /// hold, not its size. A hole is read through the logged accessors, as a walk reads it.
+    @inline(__always) func skipToPMDTable(_ mm: MM, _ addr: UInt64, _ end: UInt64) -> UInt64 {
+        let a = peekSkipToPMDTable(mm, addr, end)
+        guard a != addr, _slowPath(accessLogging) else { return a }
+        return skipMissingUpper(mm, addr, end) { self.tables.upperEntry($0, $1) }
+    }
+
+    /// `skipToPMDTable` for the checker and reports: the same skip, unlogged.
+    func peekSkipToPMDTable(_ mm: MM, _ addr: UInt64, _ end: UInt64) -> UInt64 {
+        skipMissingUpper(mm, addr, end) { self.tables.peekUpperTable($0).entries[$1] }
+    }
+
+    @inline(__always) private func skipMissingUpper(_ mm: MM, _ addr: UInt64, _ end: UInt64,
+                                                     _ entry: (Int32, Int) -> Int32) -> UInt64 {
+        var a = addr
+        while a < end {
+            let va = VirtualAddress(a)
+            let pud = entry(mm.pgd, va.pgdIndex)
+            if pud == 0 {
+                a = (a & ~(Geometry.pgdSpan - 1)) + Geometry.pgdSpan
+            } else if entry(pud, va.pudIndex) == 0 {
+                a = (a & ~(Geometry.pudSpan - 1)) + Geometry.pudSpan
+            } else {
+                return a
+            }
+        }
+        return end
+    }
+
     /// `pmd_alloc`: the PMD table covering `addr`, allocating missing levels. Nil on OOM.
     func pmdTableAlloc(_ mm: MM, _ addr: UInt64) -> Int32? {
         let va = VirtualAddress(addr)

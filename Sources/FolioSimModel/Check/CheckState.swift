@@ -19,6 +19,9 @@ final class CheckState {
     var swapRefs: [Int: Int32] = [:]
     /// The units of each address space (by mm index), in address order.
     var units: [[UnitRecord]] = []
+    /// The address spaces alive at the last check, by index in increasing order: the only
+    /// ones with units in the record.
+    var recordedMMs: [Int] = []
     /// MM_ANONPAGES, MM_FILEPAGES and MM_SWAPENTS as the page tables say, by mm index.
     var rss: [RSSCount] = []
     /// References and `_pincount`s the pins account for, by folio.

@@ -50,7 +50,8 @@ extension World {
         let st = CheckState(frameCount: memory.frameCount)
         let keep = checkStrategy != .full
         var watch = ChangeWatch(nil)
-        for mm in mms where mm.alive {
+        for mm in liveMMs {
+            checkWork.mms += 1
             checkMM(mm)
             var records: [UnitRecord] = []
             forEachUnit(mm) { u, spans in
@@ -60,6 +61,7 @@ extension World {
             st.setUnits(mm.index, records)
             checkRSS(mm, st)
         }
+        st.recordedMMs = liveMMs.map(\.index)
         checkPins()
         (st.pinRefs, st.pinCounts) = pinReferences()
         for f in files { for p in f.pages where p != 0 { st.pagecache.insert(p) } }
@@ -92,19 +94,38 @@ extension World {
         probeFound = false
         defer { probing = false }
         var watch = pageSideChanges()
-        for mm in mms {
-            recheckUnits(mm, st, &watch)
+        for i in mmsToRecheck(st) {
+            recheckUnits(mms[i], st, &watch)
             if probeFound { return false }
         }
+        st.recordedMMs = liveMMs.map(\.index)
         guard !st.pteMaps.inconsistent, watch.unchangedMappingsUnaffected(st) else { return false }
         recheckPagesAndSlots(st, watch)
         return !probeFound
+    }
+
+    /// The address spaces whose units may differ from the record, in index order: those
+    /// alive now and those the record holds units of (alive at the last check). Any other
+    /// was gone before the last check, or came and went since without a record.
+    private func mmsToRecheck(_ st: CheckState) -> [Int] {
+        let old = st.recordedMMs
+        var out: [Int] = []
+        out.reserveCapacity(old.count + 1)
+        var j = 0
+        for mm in liveMMs {
+            while j < old.count && old[j] < mm.index { out.append(old[j]); j += 1 }
+            if j < old.count && old[j] == mm.index { j += 1 }
+            out.append(mm.index)
+        }
+        out += old[j...]
+        return out
     }
 
     /// Brings `mm`'s units in the record up to date: a unit whose entries did not change is
     /// kept, a changed one is subtracted and added anew, a gone one subtracted (all of them,
     /// if `mm` is gone); then the RSS counters are checked against the record.
     private func recheckUnits(_ mm: MM, _ st: CheckState, _ watch: inout ChangeWatch) {
+        checkWork.mms += 1
         let old = mm.index < st.units.count ? st.units[mm.index] : []
         guard mm.alive else {
             for rec in old { subtractUnit(mm, rec, st, &watch) }
@@ -202,14 +223,20 @@ extension World {
         }
     }
 
-    /// Calls `body` for each 2 MiB unit of `mm` that a VMA overlaps, in address order, with
-    /// the parts of it each VMA covers.
+    /// Calls `body` for each 2 MiB unit of `mm` that a VMA overlaps and a PMD table covers,
+    /// in address order, with the parts of it each VMA covers. A unit without a PMD table
+    /// maps nothing and holds no lock, so it has nothing to check: a sparse mapping costs
+    /// what its page tables hold.
     func forEachUnit(_ mm: MM, _ body: (UInt64, [VMASpan]) -> Void) {
         var spans: [VMASpan] = []
         var unit: UInt64 = 0
         for vma in mm.vmas {
             var a = vma.start
             while a < vma.end {
+                if !checkWalksEmptyUnits {
+                    a = peekSkipToPMDTable(mm, a, vma.end)
+                    guard a < vma.end else { break }
+                }
                 let u = a & ~(Geometry.pmdSize - 1)
                 let next = min(u + Geometry.pmdSize, vma.end)
                 if !spans.isEmpty && u != unit {

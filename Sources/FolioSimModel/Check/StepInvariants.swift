@@ -74,10 +74,12 @@ extension World {
     /// `process addr` of a PTE slot, found by walking the live address spaces (only used
     /// when reporting).
     func describe(_ slot: PTESlot) -> String {
-        for mm in mms where mm.alive {
+        for mm in liveMMs {
             for vma in mm.vmas {
                 var a = vma.start & ~(Geometry.pmdSize - 1)
                 while a < vma.end {
+                    a = peekSkipToPMDTable(mm, a, vma.end)
+                    guard a < vma.end else { break }
                     if let s = pteSlot(mm, a), s.table == slot.table {
                         let addr = (a & ~(Geometry.pmdSize - 1)) + UInt64(slot.index) * Geometry.pageSize
                         return "\(mm.name) \(VirtualAddress(addr))"
@@ -109,6 +111,8 @@ extension World {
             for vma in mm.vmas {
                 var a = vma.start
                 while a < vma.end {
+                    a = skipToPMDTable(mm, a, vma.end)
+                    guard a < vma.end else { break }
                     if let page = mappedPage(mm, a) {
                         let w = pmdEntry(mm, a).isHuge ? pmdEntry(mm, a).isWritable : readPTE(mm, a).isWritable
                         mix(a); mix(page == memory.zeroPFN ? 0 : id(page)); mix(UInt64(memory.data(page))); mix(w ? 1 : 2)

@@ -15,6 +15,8 @@ extension World {
         for vma in mm.vmas {
             var addr = vma.start
             while addr < vma.end {
+                addr = skipToPMDTable(mm, addr, vma.end)
+                guard addr < vma.end else { break }
                 let next = min((addr & ~(Geometry.pmdSize - 1)) + Geometry.pmdSize, vma.end)
                 let pmd = pmdEntry(mm, addr)
                 if pmd.isHuge {

@@ -62,6 +62,8 @@ extension World {
         var result: MMError?
         var addr = vma.start
         while addr < vma.end {
+            addr = skipToPMDTable(src, addr, vma.end)
+            guard addr < vma.end else { break }
             let next = min((addr & ~(Geometry.pmdSize - 1)) + Geometry.pmdSize, vma.end)
             let pmd = pmdEntry(src, addr)
             if pmd.isHuge && next - addr == Geometry.pmdSize {

@@ -71,6 +71,8 @@ extension World {
         let tryUpgrade = wantsManualWriteUpgrade(vma)
         var addr = start
         while addr < end {
+            addr = skipToPMDTable(mm, addr, end)
+            guard addr < end else { break }
             let next = min((addr & ~(Geometry.pmdSize - 1)) + Geometry.pmdSize, end)
             var pmd = pmdEntry(mm, addr)
             if pmd.isHuge {

@@ -39,6 +39,8 @@ extension World {
         guard vma.isAnonymous || vma.isCOWMapping else { return }
         var addr = start
         while addr < end {
+            addr = skipToPMDTable(mm, addr, end)
+            guard addr < end else { break }
             let next = min((addr & ~(Geometry.pmdSize - 1)) + Geometry.pmdSize, end)
             guard let pmdT = pmdTableID(mm, addr) else { addr = next; continue }
             await pmdLock(t, pmdT, mm, addr)

@@ -7,6 +7,8 @@ extension World {
     func zapRange(_ t: SimThread, _ mm: MM, _ vma: VMA, _ start: UInt64, _ end: UInt64) async {
         var addr = start
         while addr < end {
+            addr = skipToPMDTable(mm, addr, end)
+            guard addr < end else { break }
             let next = min((addr & ~(Geometry.pmdSize - 1)) + Geometry.pmdSize, end)
             let pmd = pmdEntry(mm, addr)
             if pmd.isHuge {
@@ -144,7 +146,7 @@ extension World {
     /// period, which a walk with interrupts off holds off).
     func freePageTables(_ t: SimThread, _ mm: MM, _ start: UInt64, _ end: UInt64) async {
         await tableFreeSync(t, mm)
-        var addr = start & ~(Geometry.pmdSize - 1)
+        var addr = skipToPMDTable(mm, start & ~(Geometry.pmdSize - 1), end)
         while addr < end {
             let next = addr + Geometry.pmdSize
             if !mm.overlaps(addr, next), let pmdT = pmdTableID(mm, addr) {
@@ -156,21 +158,24 @@ extension World {
                     setPMD(pmdT, addr, .none)
                 }
             }
-            addr = next
+            addr = skipToPMDTable(mm, next, end)
         }
         freeUpperTables(mm, start, end)
     }
 
     /// Frees PMD and PUD tables in the range that are empty and outside every VMA.
     private func freeUpperTables(_ mm: MM, _ start: UInt64, _ end: UInt64) {
-        let pudSpan: UInt64 = 1 << Geometry.pudShift
-        let pgdSpan: UInt64 = 1 << Geometry.pgdShift
+        let pudSpan = Geometry.pudSpan, pgdSpan = Geometry.pgdSpan
         var addr = start & ~(pudSpan - 1)
         while addr < end {
             let next = addr + pudSpan
             let va = VirtualAddress(addr)
             let pud = tables.upperEntry(mm.pgd, va.pgdIndex)
-            if pud != 0 && !mm.overlaps(addr, next) {
+            if pud == 0 {
+                addr = (addr & ~(pgdSpan - 1)) + pgdSpan
+                continue
+            }
+            if !mm.overlaps(addr, next) {
                 let pmd = tables.upperEntry(pud, va.pudIndex)
                 if pmd != 0 && tables.pmdTableIsEmpty(pmd) {
                     let backing = tables.pmdBacking(pmd)
@@ -208,6 +213,7 @@ extension World {
         tables.freeUpperTable(mm.pgd)
         freePageTablePage(pgdBacking)
         mm.alive = false
+        liveMMs.removeAll { $0 === mm }
         trace(t, "exit_mmap", "\(mm.name) exited")
         await mmapWriteUnlock(t, mm)
     }

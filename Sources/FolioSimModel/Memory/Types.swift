@@ -9,6 +9,9 @@ package enum Geometry {
     package static let pmdShift: UInt64 = 21
     package static let pudShift: UInt64 = 30
     package static let pgdShift: UInt64 = 39
+    /// The address range one PUD entry (a PMD table) and one PGD entry (a PUD table) cover.
+    package static let pudSpan: UInt64 = 1 << pudShift
+    package static let pgdSpan: UInt64 = 1 << pgdShift
     /// Highest order the buddy allocator hands out (the issue fixes orders 0…9).
     package static let maxOrder = 9
     /// `TASK_SIZE` of a 4-level x86-64 user address space.
