@@ -7,7 +7,9 @@
 /// Each change marks the table as changed for the incremental checker
 /// (`PageTableStore.shadowChanged`), so the entry is checked again.
 final class WrittenShadow: UserDataEvents {
-    private unowned let tables: PageTableStore
+    /// The world's store, which outlives the shadow. `unowned(unsafe)`: a checked `unowned`
+    /// reference cost a strong retain and release at every store (perf: 7 % of a fault).
+    private unowned(unsafe) let tables: PageTableStore
     private var bits: [UInt64] = []
     private var common: [UInt32] = []
     private var hasCommon: [Bool] = []
