@@ -57,23 +57,6 @@ extension World {
         }
     }
 
-    /// A user-space access step's loop: `access` at each address in order until one fails,
-    /// which is returned with its address (nil when all succeeded). A load of another value
-    /// than `expect` is the `read-value` violation; `values`, when not nil, collects what the
-    /// loads returned. One async frame for the whole step: an `access` call from another
-    /// module is a task allocation per page (callgrind: ~130 instructions).
-    package func accessEach(_ t: SimThread, _ addrs: PageAddresses, write: Bool, value: UInt32, expect: UInt32?,
-                            values: inout [UInt32]?) async -> (addr: UInt64, result: AccessResult)? {
-        var addrs = addrs
-        while let a = addrs.next() {
-            let r = await access(t, a, write: write, value: value)
-            guard case .ok(let v) = r else { return (a, r) }
-            if let e = expect, v != e { recordViolation(.readValue, t.mm, addr: a, "read \(v), expected \(e)") }
-            if !write { values?.append(v) }
-        }
-        return nil
-    }
-
     /// `lock_vma_under_rcu`: the VMA containing `addr`, read-locked, if it is anonymous and
     /// already has an anon_vma (else the fault would have to prepare one, which needs
     /// mmap_lock: `vmf_anon_prepare` retries under it) and no mmap_lock writer has
