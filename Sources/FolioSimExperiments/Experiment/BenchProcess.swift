@@ -9,8 +9,8 @@ import Foundation
 /// default per-step invariant checks and the report.
 extension Bench {
     /// The workloads: a 16 GiB order-0 write in a 32 GiB machine, the same 16 GiB written in
-    /// 1024 steps of 16 MiB (a check after each), and fork of 1 Mi pages with the child
-    /// writing each, all with the default checks.
+    /// 1024 steps of 16 MiB (a check after each), fork of 1 Mi pages with the child writing
+    /// each, and a `touch` (loads) of 2^26 pages, all with the default checks.
     static let processWorkloads: [(name: String, faults: Int, pages: Int, config: String)] = [
         ("run: 16 GiB order-0 write, default checks", 1 << 22, 1 << 22, """
         { name: "write-16g", memory: "32G", thp: { enabled: "never" },
@@ -28,6 +28,11 @@ extension Bench {
                    { op: "write", proc: "P", addr: "0x40000000", size: "4G" },
                    { op: "fork", proc: "P", child: "C" },
                    { op: "write", proc: "C", addr: "0x40000000", size: "4G", value: 2 } ] }
+        """),
+        ("run: touch of 2^26 pages (256 GiB), default checks", 1 << 26, 1 << 26, """
+        { name: "touch-256g", memory: "32G", thp: { enabled: "never" },
+          steps: [ { op: "mmap", proc: "P", addr: "0x40000000", size: "256G", prot: "rw", map: "private-anon" },
+                   { op: "touch", proc: "P", addr: "0x40000000", size: "256G" } ] }
         """),
     ]
 

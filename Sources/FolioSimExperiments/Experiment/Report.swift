@@ -41,7 +41,7 @@ public enum Report {
                 let f = mem.frames[pfn]
                 guard f.flags & PageFlag.allocated != 0, f.flags & PageFlag.head != 0 else { pfn += 1; continue }
                 let folio = PFN(pfn)
-                let o = mem.order(of: folio)
+                let o = Int(f.flags & PageFlag.orderMask)
                 if o >= 2 && mem.isAnon(folio) && !mem.isZero(folio) {
                     g[o]!.0 += 1
                     if mem.test(folio, PageFlag.partiallyMapped) { g[o]!.1 += 1 }

@@ -220,36 +220,21 @@ final class RunState {
         }
     }
 
-    /// The pages of `[addr, addr + size)`, generated one at a time.
-    static func pages(_ addr: UInt64, _ size: UInt64) -> StrideTo<UInt64> {
-        stride(from: addr, to: addr + size, by: Int(Geometry.pageSize))
-    }
-
     /// Accesses every address in order; returns the values loaded (when observing a read),
     /// nil after a failure.
     @discardableResult
-    func access<S: Sequence<UInt64>>(_ step: Int, _ op: Op, _ t: SimThread, _ addrs: S, write: Bool, value: UInt32, expect: UInt32?) async -> [UInt32]? {
-        var values: [UInt32] = []
-        for a in addrs {
-            let r = await world.access(t, a, write: write, value: value)
-            switch r {
-            case .ok(let v):
-                if let e = expect, v != e {
-                    world.recordViolation(.readValue, t.mm, addr: a, "read \(v), expected \(e)")
-                }
-                if observations != nil && !write { values.append(v) }
-            case .segv:
-                fail(step, op, "SIGSEGV at 0x\(String(a, radix: 16))")
-                return nil
-            case .bus:
-                fail(step, op, "SIGBUS at 0x\(String(a, radix: 16))")
-                return nil
-            case .oom:
-                fail(step, op, "out of memory at 0x\(String(a, radix: 16))")
-                return nil
-            }
+    func access(_ step: Int, _ op: Op, _ t: SimThread, _ addrs: PageAddresses, write: Bool, value: UInt32, expect: UInt32?) async -> [UInt32]? {
+        var values: [UInt32]? = observations != nil && !write ? [] : nil
+        guard let (a, r) = await world.accessEach(t, addrs, write: write, value: value, expect: expect, values: &values) else {
+            return values ?? []
         }
-        return values
+        switch r {
+        case .ok: break
+        case .segv: fail(step, op, "SIGSEGV at 0x\(String(a, radix: 16))")
+        case .bus: fail(step, op, "SIGBUS at 0x\(String(a, radix: 16))")
+        case .oom: fail(step, op, "out of memory at 0x\(String(a, radix: 16))")
+        }
+        return nil
     }
 
     /// Records what a read through a pipe or a pin returned, and checks `expect`.

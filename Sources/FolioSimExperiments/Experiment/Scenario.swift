@@ -8,18 +8,6 @@ package enum MapSpec: Equatable, Sendable {
     case sharedFile(name: String, kind: FileKind, offset: UInt64)
 }
 
-/// The access pattern of a `touch` op.
-package enum TouchPattern: Equatable, Sendable {
-    /// Every page in order, `count` times through the range (default once).
-    case seq
-    /// `count` pages chosen by the LCG x ← x·6364136223846793005 + 1442695040888963407 (mod
-    /// 2^64), page = (x >> 33) mod pages, from x = seed: the generator of the earlier C host
-    /// check wl_sparse.c; kernel-diff's helper touches the same pages (`addresses`).
-    case random(seed: UInt64)
-    /// Every `stride`-th page from the start, `count` pages (default: to the end).
-    case stride(UInt64)
-}
-
 extension Scenario {
     /// A fresh simulated machine of the config's memory, swap, rules and THP settings.
     func newWorld() -> World {
@@ -31,29 +19,8 @@ extension TouchPattern {
     /// The addresses a `touch` step of `size` bytes at `addr` accesses, generated one at a
     /// time (a 256 GiB range is never materialised): what FolioSim and kernel-diff's host
     /// helper both touch.
-    package func addresses(_ addr: UInt64, _ size: UInt64, count: Int?) -> AnySequence<UInt64> {
-        let npages = size >> Geometry.pageShift
-        switch self {
-        case .seq:
-            let passes = count ?? 1
-            return AnySequence((0..<passes).lazy.flatMap { _ in Swift.stride(from: addr, to: addr + size, by: Int(Geometry.pageSize)) })
-        case .random(let seed):
-            let n = count ?? 1
-            return AnySequence(sequence(state: (x: seed, k: 0)) { st -> UInt64? in
-                guard st.k < n else { return nil }
-                st.k += 1
-                st.x = st.x &* 6364136223846793005 &+ 1442695040888963407
-                return addr + ((st.x >> 33) % npages) << Geometry.pageShift
-            })
-        case .stride(let s):
-            let n = count ?? Int((npages + s - 1) / s)
-            let step = s % npages
-            return AnySequence((0..<n).lazy.map { k -> UInt64 in
-                // (k * s) mod npages without overflow: both factors reduced first.
-                let r = npages.dividingFullWidth((UInt64(k) % npages).multipliedFullWidth(by: step)).remainder
-                return addr + r << Geometry.pageShift
-            })
-        }
+    package func addresses(_ addr: UInt64, _ size: UInt64, count: Int?) -> PageAddresses {
+        PageAddresses(self, addr: addr, pages: size >> Geometry.pageShift, count: count)
     }
 }
 

@@ -20,7 +20,7 @@ struct WriteOp: OpBody, Equatable {
     func shifted(by d: UInt64) -> WriteOp { var o = self; o.addr += d; return o }
     func checkLimits(repeats: UInt64, _ f: inout Fields) throws(ConfigError) { try ConfigLimits.checkAccesses(size: size, repeats: repeats, &f) }
     func run(_ r: OpRun) async throws {
-        await r.state.access(r.step, Op(self), r.t, RunState.pages(addr, size), write: true, value: value, expect: nil)
+        await r.state.access(r.step, Op(self), r.t, PageAddresses(addr: addr, size: size), write: true, value: value, expect: nil)
     }
     func hostCommand(hostHasSwap: Bool) -> Result<HostCommand, HostPlan.Skip> { .success(.write(addr: addr, size: size, value: value)) }
 }
@@ -44,7 +44,7 @@ struct ReadOp: OpBody, Equatable {
     func shifted(by d: UInt64) -> ReadOp { var o = self; o.addr += d; return o }
     func checkLimits(repeats: UInt64, _ f: inout Fields) throws(ConfigError) { try ConfigLimits.checkAccesses(size: size, repeats: repeats, &f) }
     func run(_ r: OpRun) async throws {
-        let values = await r.state.access(r.step, Op(self), r.t, RunState.pages(addr, size), write: false, value: 0, expect: expect)
+        let values = await r.state.access(r.step, Op(self), r.t, PageAddresses(addr: addr, size: size), write: false, value: 0, expect: expect)
         if let values { r.state.observations?.append(.data(values)) }
     }
     func hostCommand(hostHasSwap: Bool) -> Result<HostCommand, HostPlan.Skip> { .success(.read(addr: addr, size: size)) }

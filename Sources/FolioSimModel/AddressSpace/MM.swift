@@ -98,6 +98,13 @@ package final class MM {
         get { note(.vmas(mm: index), write: false, value: UInt64(vmaList.count)); return vmaList }
         _modify { note(.vmas(mm: index), write: true); lastVMA = -1; yield &vmaList }
     }
+    /// `vmas[i]`, recorded as the same read, without copying the array out (a retain and a
+    /// release of its buffer per fault). Out of line: inlined, it made `lock_vma_under_rcu`
+    /// too large for the optimizer to inline into the fault's async frame.
+    @inline(never) package func vma(at i: Int) -> VMA {
+        note(.vmas(mm: index), write: false, value: UInt64(vmaList.count))
+        return vmaList[i]
+    }
     /// `MMF_HAS_PINNED`: set by the first FOLL_PIN, never cleared, not inherited.
     package internal(set) var hasPinned: Bool {
         get { note(.mmFlags(mm: index), write: false, value: hasPinnedFlag ? 1 : 0); return hasPinnedFlag }

@@ -44,7 +44,7 @@ extension World {
                 await mmapReadUnlock(t, mm)
                 return .segv
             }
-            let vma = mm.vmas[vi]
+            let vma = mm.vma(at: vi)
             if write ? !vma.flags.contains(.write) : !vma.flags.contains(.read) {
                 await mmapReadUnlock(t, mm)
                 return .segv
@@ -64,7 +64,7 @@ extension World {
     @inline(__always) func lockVMAUnderRCU(_ t: SimThread, _ mm: MM, _ addr: UInt64) async -> VMA? {
         await schedule(t, "lock_vma_under_rcu", "mas_walk", .vmas(mm: mm.index), .read)
         guard let vi = mm.vmaIndex(containing: addr) else { return nil }
-        let vma = mm.vmas[vi]
+        let vma = mm.vma(at: vi)
         guard vma.isAnonymous, vma.anonVMA != 0 else { return nil }
         await schedule(t, "lock_vma_under_rcu", "vma_start_read", .vmaLock(mm: mm.index, vma: vma.id), .read)
         guard !mm.isVMAWriteLocked(vma.id), mm.vmaIndex(id: vma.id, containing: addr) != nil else { return nil }

@@ -50,27 +50,32 @@ extension World {
 
     /// `wp_can_reuse_anon_folio` with the S1 switch: the mapcount rule (≤5.8), the refcount
     /// rule (5.9–6.14, small folios only from 5.19), and 6.15 large-folio reuse.
-    func wpCanReuseAnonFolio(_ t: SimThread, _ folio: PFN, _ page: PFN, _ vmf: VMFault) async -> Bool {
+    /// Inlined, with the unlocked tests of `wpCanReuseByRefcount` (one call site, so that it
+    /// stays small enough): a COW fault on a shared folio decides without two async calls.
+    @inline(__always) func wpCanReuseAnonFolio(_ t: SimThread, _ folio: PFN, _ page: PFN, _ vmf: VMFault) async -> Bool {
         switch semantics.anonReuse {
         case .mapcount:
             return reuseSwapPage(page)
-        case .refcount:
-            return await wpCanReuseByRefcount(t, folio)
-        case .ae:
-            if memory.isLarge(folio) { return false }
-            return await wpCanReuseByRefcount(t, folio)
-        case .aeMMID:
-            if memory.isLarge(folio) { return await wpCanReuseLargeAnonFolio(t, folio, vmf.mm) }
+        case .ae where memory.isLarge(folio):
+            return false
+        case .aeMMID where memory.isLarge(folio):
+            return await wpCanReuseLargeAnonFolio(t, folio, vmf.mm)
+        case .refcount, .ae, .aeMMID:
             return await wpCanReuseByRefcount(t, folio)
         }
     }
 
     /// The small-folio body of `wp_can_reuse_anon_folio`: the only reference must be our
     /// mapping's, after freeing a swapcache copy under the folio trylock.
-    func wpCanReuseByRefcount(_ t: SimThread, _ folio: PFN) async -> Bool {
+    @inline(__always) func wpCanReuseByRefcount(_ t: SimThread, _ folio: PFN) async -> Bool {
         if memory.test(folio, PageFlag.ksm) || memory.refcountIs(folio, >, 3) { return false }
         let swapRef: Int32 = memory.test(folio, PageFlag.swapCache) ? 1 : 0
         if memory.refcountIs(folio, >, 1 + swapRef) { return false }
+        return await wpCanReuseByRefcountLocked(t, folio)
+    }
+
+    /// `wp_can_reuse_anon_folio`'s part under the folio trylock.
+    func wpCanReuseByRefcountLocked(_ t: SimThread, _ folio: PFN) async -> Bool {
         guard await folioTrylock(t, folio) else { return false }
         if memory.test(folio, PageFlag.swapCache) { folioFreeSwap(folio) }
         let ok = !memory.test(folio, PageFlag.ksm) && memory.refcountIs(folio, ==, 1)
