@@ -37,6 +37,18 @@ extension Bench {
     ]
 
     /// Runs each workload `repeats` times as `executable run FILE`; the fastest run is kept.
+    /// `foliosim run` of `config` (written to `file`) `repeats` times as a child process: the
+    /// fastest run's seconds and peak RSS, nil if none ran.
+    static func bestRun(_ executable: String, config: String, file: String, repeats: Int) -> (secs: Double, rss: Int)? {
+        guard (try? config.write(toFile: file, atomically: true, encoding: .utf8)) != nil else { return nil }
+        var best: (secs: Double, rss: Int)?
+        for _ in 0..<max(1, repeats) {
+            guard let r = runChild(executable, ["run", file]) else { continue }
+            if best == nil || r.secs < best!.secs { best = r }
+        }
+        return best
+    }
+
     /// Nil entries when the executable cannot be started.
     public static func processFigures(executable: String, repeats: Int, progress: (String) -> Void = { _ in }) -> [BenchFigure] {
         var figures: [BenchFigure] = []
@@ -45,14 +57,7 @@ extension Bench {
         defer { try? FileManager.default.removeItem(at: dir) }
         for (i, w) in processWorkloads.enumerated() {
             progress(w.name)
-            let file = dir.appendingPathComponent("w\(i).json5").path
-            guard (try? w.config.write(toFile: file, atomically: true, encoding: .utf8)) != nil else { continue }
-            var best: (secs: Double, rss: Int)?
-            for _ in 0..<max(1, repeats) {
-                guard let r = runChild(executable, ["run", file]) else { continue }
-                if best == nil || r.secs < best!.secs { best = r }
-            }
-            guard let b = best else { continue }
+            guard let b = bestRun(executable, config: w.config, file: dir.appendingPathComponent("w\(i).json5").path, repeats: repeats) else { continue }
             figures.append(BenchFigure(name: w.name, value: Double(w.faults) / b.secs / 1e6, unit: "M faults/s",
                                        detail: "whole process, \(String(format: "%.2f", b.secs)) s, peak RSS \(b.rss >> 20) MiB = \(String(format: "%.1f", Double(b.rss) / Double(w.pages))) bytes per touched page; best of \(max(1, repeats))"))
         }

@@ -51,14 +51,7 @@ extension Bench {
         for (i, w) in workloads.enumerated() {
             progress(w.name)
             if w.trace && !writeTrace(dir.appendingPathComponent("synthetic.trace").path, bytes: traceBytes) { continue }
-            let file = dir.appendingPathComponent("s\(i).json5").path
-            guard (try? w.config.write(toFile: file, atomically: true, encoding: .utf8)) != nil else { continue }
-            var best: (secs: Double, rss: Int)?
-            for _ in 0..<max(1, repeats) {
-                guard let r = runChild(executable, ["run", file]) else { continue }
-                if best == nil || r.secs < best!.secs { best = r }
-            }
-            guard let b = best else { continue }
+            guard let b = bestRun(executable, config: w.config, file: dir.appendingPathComponent("s\(i).json5").path, repeats: repeats) else { continue }
             figures.append(BenchFigure(name: w.name, value: b.secs, unit: "s",
                                        detail: "whole process, peak RSS \(b.rss >> 20) MiB; target \(w.target); best of \(max(1, repeats))"))
         }
