@@ -7,13 +7,18 @@
 package struct PTETable {
     @inline(__always) package var ptes: UnsafePointer<PTE> { UnsafePointer(entries) }
     private let entries: UnsafeMutablePointer<PTE>
-    /// [4] the change state (`Change`), [5] 1 while the checker tracks changes, [6…7] the
-    /// address of the entries at the last check; [0…3] unused.
+    /// [0] the PTL owner, [4] the change state (`Change`), [5] 1 while the checker tracks
+    /// changes, [6…7] the address of the entries at the last check; [1…3] unused.
     private let header: UnsafeMutablePointer<UInt32>
     /// The simulated page backing this table (page tables come from the buddy allocator).
     package var backing: PFN
-    /// Thread holding the PTL, 0 if free.
-    package var ptlOwner: Int32 = 0
+    /// Thread holding the PTL, 0 if free. In the header, not a stored property: a lock or
+    /// unlock at every fault then writes through the pointer instead of mutating an element
+    /// of the store's table array (a uniqueness check and a copy-on-write test each time).
+    package var ptlOwner: Int32 {
+        get { Int32(bitPattern: header[0]) }
+        nonmutating set { header[0] = UInt32(bitPattern: newValue) }
+    }
     /// False once the table is freed (its slot waits for reuse).
     package var inUse: Bool
 
@@ -49,7 +54,6 @@ package struct PTETable {
         raw.copyMemory(from: UnsafeRawPointer(o.ptes), byteCount: Self.bytes)
         (entries, header) = Self.layout(raw)
         backing = o.backing
-        ptlOwner = o.ptlOwner
         inUse = o.inUse
         header[4] = Change.wasEmpty.rawValue
         header[5] = 0
