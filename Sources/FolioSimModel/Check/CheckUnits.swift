@@ -150,26 +150,30 @@ extension World {
         st.pteMaps.add(page)
         memory.markChanged(page.index)
         w.pageAdded(page)
-        guard memory.isAllocated(page) else {
+        // Frames read raw, as in checkFolio: the checker records no footprint.
+        guard page.index < memory.frameCount, memory.frames[page.index].flags & PageFlag.allocated != 0 else {
             report(.noUseAfterFree, mm, addr: a, folio: page, "PTE maps a freed page")
             return
         }
-        let folio = memory.folio(of: page)
-        if memory.isZero(folio) {
+        let pf = memory.frames[page.index]
+        let order = pf.flags & PageFlag.orderMask
+        let folio = PFN(page.raw & ~((UInt32(1) << order) - 1))
+        let folioFlags = order == 0 ? pf.flags : memory.frames[folio.index].flags
+        if folioFlags & PageFlag.zero != 0 {
             report(.zeroPageReadOnly, mm, addr: a, folio: folio, "zero page mapped without the special bit")
             return
         }
-        if memory.isLarge(folio) && rec.largeHeads.last != folio.raw { rec.largeHeads.append(folio.raw) }
-        if memory.isAnon(folio) {
+        if order != 0 && rec.largeHeads.last != folio.raw { rec.largeHeads.append(folio.raw) }
+        if folioFlags & PageFlag.anon != 0 {
             rec.rss.anon += 1
-            if p.isWritable && !memory.anonExclusive(page) {
+            if p.isWritable && pf.flags & PageFlag.anonExclusive == 0 {
                 report(.writablePTEImpliesExclusive, mm, addr: a, folio: folio, "writable PTE maps \(page), which is not AE")
             }
         } else {
             rec.rss.file += 1
         }
-        if !vma.isShared && (written || vma.isAnonymous) && memory.data(page) != want {
-            report(.noLostWrite, mm, addr: a, folio: folio, "\(page) holds \(memory.data(page)), last write stored \(want)")
+        if !vma.isShared && (written || vma.isAnonymous) && pf.data != want {
+            report(.noLostWrite, mm, addr: a, folio: folio, "\(page) holds \(pf.data), last write stored \(want)")
         }
     }
 }
