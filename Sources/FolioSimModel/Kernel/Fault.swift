@@ -8,7 +8,13 @@
 extension World {
     /// `handle_mm_fault`: dispatches the fault and counts it like `mm_account_fault` counts
     /// `min_flt`: not when it returns VM_FAULT_RETRY, nor an error (those count as `error`).
-    func handleMMFault(_ t: SimThread, _ mm: MM, vma: VMA, address: UInt64, flags: FaultFlags) async -> VMFaultResult {
+    ///
+    /// `@_transparent`, with `__handle_mm_fault` and `do_anonymous_page`: an anonymous fault
+    /// then runs in one async frame (`handle_pte_fault`'s) instead of three, each a task
+    /// allocation (callgrind, 1 GiB write: 609.6 M → 575.6 M instructions). `handle_pte_fault`
+    /// stays out of line: inlined as well, the caller's frame outgrew the task allocator's
+    /// slab and its captures were boxed on the heap (656 M).
+    @_transparent func handleMMFault(_ t: SimThread, _ mm: MM, vma: VMA, address: UInt64, flags: FaultFlags) async -> VMFaultResult {
         var vmf = VMFault(mm: mm, vma: vma, address: address & ~(Geometry.pageSize - 1), flags: flags)
         var ret: VMFaultResult
         if let bad = sanitizeFaultFlags(&vmf) {
@@ -41,7 +47,7 @@ extension World {
     }
 
     /// `__handle_mm_fault`: the PMD level (PMD THP, huge PMD write/unshare), then the PTE level.
-    @inline(__always) func __handleMMFault(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
+    @_transparent func __handleMMFault(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
         guard let pmdT = pmdTableAlloc(vmf.mm, vmf.address) else { return .oom }
         vmf.pmdTable = pmdT
         let pmd = vmfPMD(vmf)
@@ -140,7 +146,7 @@ extension World {
 
     /// `do_anonymous_page`: a read maps the shared zero page; a write allocates a folio of the
     /// order `alloc_anon_folio` picks and maps all of it, exclusive and writable (if VM_WRITE).
-    @inline(__always) func doAnonymousPage(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
+    @_transparent func doAnonymousPage(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
         let vma = vmf.vma
         if vma.flags.contains(.shared) { return .sigbus }
         guard let table = await vmfPTEAlloc(t, vmf) else { return .oom }

@@ -180,7 +180,9 @@ extension PhysicalMemory {
         framesAtLastCheck.append((UInt32(pfn), frames[pfn]))
     }
     @inline(__always) func willWrite(_ start: Int, count: Int) {
-        if _slowPath(tracksChanges) { noteWrites(start, count) }
+        if _slowPath(tracksChanges) {
+            if count == 1 { willWrite(start) } else { noteWrites(start, count) }
+        }
     }
     @inline(never) private func noteWrites(_ start: Int, _ count: Int) {
         for pfn in start..<start + count { willWrite(pfn) }
