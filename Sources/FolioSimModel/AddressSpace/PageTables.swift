@@ -178,6 +178,53 @@ package struct UpperTable {
     }
 }
 
+/// A growable array of trivial values in raw storage: the page-table store's table records.
+/// An element of a Swift array held by a class costs a bounds check and two more loads to
+/// read, and a uniqueness check to update; a fault reads about twenty. Indices are checked in
+/// debug builds (the tests) only. The owner frees it (`release`); elements are trivial and
+/// are not deinitialized.
+struct RawArray<Element>: RandomAccessCollection {
+    private var base: UnsafeMutablePointer<Element>
+    private(set) var count = 0
+    private var capacity = 0
+
+    init() { base = .allocate(capacity: 0) }
+    init(_ elements: [Element]) {
+        base = .allocate(capacity: elements.count)
+        base.initialize(from: elements, count: elements.count)
+        count = elements.count
+        capacity = elements.count
+    }
+
+    var startIndex: Int { 0 }
+    var endIndex: Int { count }
+    subscript(i: Int) -> Element {
+        @inline(__always) unsafeAddress {
+            assert(i >= 0 && i < count, "table \(i) of \(count)")
+            return UnsafePointer(base + i)
+        }
+        @inline(__always) nonmutating unsafeMutableAddress {
+            assert(i >= 0 && i < count, "table \(i) of \(count)")
+            return base + i
+        }
+    }
+
+    mutating func append(_ e: Element) {
+        if count == capacity {
+            let c = Swift.max(16, 2 * capacity)
+            let bigger = UnsafeMutablePointer<Element>.allocate(capacity: c)
+            bigger.moveInitialize(from: base, count: count)
+            base.deallocate()
+            base = bigger
+            capacity = c
+        }
+        (base + count).initialize(to: e)
+        count += 1
+    }
+
+    func release() { base.deallocate() }
+}
+
 /// All page tables of the world, addressed by small integer IDs (ID 0 is never used).
 ///
 /// The tables are private to this file. Kernel paths reach an entry, a lock owner or the
@@ -187,9 +234,9 @@ package struct UpperTable {
 /// checker and the reports read through the `peek` functions, unlogged; a test checks that
 /// no kernel path calls them.
 package final class PageTableStore {
-    private var pte: [PTETable] = []
-    private var pmd: [PMDTable] = []
-    private var upper: [UpperTable] = []
+    private var pte: RawArray<PTETable>
+    private var pmd: RawArray<PMDTable>
+    private var upper: RawArray<UpperTable>
     private var freePTE: [Int32] = []
     private var freePMD: [Int32] = []
     private var freeUpper: [Int32] = []
@@ -205,6 +252,9 @@ package final class PageTableStore {
     weak var userData: (any UserDataEvents)?
 
     init() {
+        pte = RawArray()
+        pmd = RawArray()
+        upper = RawArray()
         // Slot 0 stands for "no table".
         pte.append(PTETable(backing: PFN(0), tracked: false))
         pte[0].inUse = false
@@ -218,9 +268,9 @@ package final class PageTableStore {
 
     /// A deep copy of every table (the explorer's snapshot).
     init(copying o: PageTableStore) {
-        pte = o.pte.map(PTETable.init(copying:))
-        pmd = o.pmd.map(PMDTable.init(copying:))
-        upper = o.upper.map(UpperTable.init(copying:))
+        pte = RawArray(o.pte.map(PTETable.init(copying:)))
+        pmd = RawArray(o.pmd.map(PMDTable.init(copying:)))
+        upper = RawArray(o.upper.map(UpperTable.init(copying:)))
         freePTE = o.freePTE
         freePMD = o.freePMD
         freeUpper = o.freeUpper
@@ -232,6 +282,9 @@ package final class PageTableStore {
         for t in pte { t.release() }
         for t in pmd { t.entries.deallocate(); t.deposited.deallocate() }
         for t in upper { t.entries.deallocate() }
+        pte.release()
+        pmd.release()
+        upper.release()
     }
 
     @inline(__always) private func note(_ o: PointObject, write: Bool, value: UInt64) {
@@ -408,7 +461,7 @@ package final class PageTableStore {
     /// A PMD table as the checker reads it.
     package func peekPMDTable(_ id: Int32) -> PMDTable { pmd[Int(id)] }
     package func peekUpperTable(_ id: Int32) -> UpperTable { upper[Int(id)] }
-    var peekPTETables: [PTETable] { pte }
+    var peekPTETables: RawArray<PTETable> { pte }
     var pteTableCount: Int { pte.count }
     var pmdTableCount: Int { pmd.count }
     var upperTableCount: Int { upper.count }
