@@ -35,6 +35,10 @@ public enum Report {
         var g: [Int: (Int, Int)] = [:]
         for o in mthpOrders { g[o] = (0, 0) }
         let mem = w.memory
+        // Without a folio of order 2 or more there is nothing to count: skip the memmap scan
+        // (1.5 % of a 16 GiB order-0 write's run, perf).
+        let allocated = mem.allocatedFolios
+        guard allocated[2...].contains(where: { $0 != 0 }) else { return g }
         for range in mem.usedFrameRanges {
             var pfn = range.lowerBound
             while pfn < range.upperBound {
