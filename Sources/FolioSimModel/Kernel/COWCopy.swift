@@ -1,5 +1,3 @@
-/// What a COW fault will copy: `nr` consecutive PTEs starting at `base`, as they were seen
-/// under the PTL before it was dropped. Mainline always copies one page.
 /// A list whose first element is stored inline. A COW fault on one page makes a one-PTE
 /// plan and puts one old folio; as arrays those were two heap allocations a fault
 /// (callgrind, fork of 1 Mi pages + child COW: ~300 of ~4,200 instructions).
@@ -24,6 +22,8 @@ struct SmallList<Element>: RandomAccessCollection, MutableCollection {
     }
 }
 
+/// What a COW fault will copy: `nr` consecutive PTEs starting at `base`, as they were seen
+/// under the PTL before it was dropped. Mainline always copies one page.
 struct COWPlan {
     var base: UInt64
     var order: Int
