@@ -28,11 +28,9 @@ package final class MM {
     /// mmap_lock writer until it unlocks (`vma_start_write` … `vma_end_write_all`).
     /// By VMA id (ids are small and never reused): readers, and whether the writer locked it;
     /// plus the write-locked ids, to end them, and how many locks are held. (Arrays indexed by
-    /// id, not a dictionary: every fault from 6.4 takes and drops a read lock. The readers are
-    /// raw storage: an array's element update cost a uniqueness check and a copy-on-write
-    /// test at each lock and unlock.)
-    private var vmaReaders: UnsafeMutablePointer<Int32>
-    private var vmaReadersCount = 0
+    /// id, not a dictionary: every fault from 6.4 takes and drops a read lock; the readers in
+    /// a `RawArray`, which a lock updates without a uniqueness check.)
+    private var vmaReaders: RawArray<Int32>
     private var vmaWriteLockedFlag: [Bool] = []
     private var vmaWriteLocked: [Int32] = []
     private var vmaLocksHeld = 0
@@ -57,7 +55,7 @@ package final class MM {
         self.name = name
         self.pgd = pgd
         counters = Counter.allocate()
-        vmaReaders = .allocate(capacity: 0)
+        vmaReaders = RawArray()
     }
 
     /// A copy with its own counters (the explorer's snapshot).
@@ -70,9 +68,7 @@ package final class MM {
         disableTHPFlag = o.disableTHPFlag
         wpSeq = o.wpSeq
         mmapLock = o.mmapLock
-        vmaReaders = .allocate(capacity: o.vmaReadersCount)
-        vmaReaders.initialize(from: o.vmaReaders, count: o.vmaReadersCount)
-        vmaReadersCount = o.vmaReadersCount
+        vmaReaders = RawArray(copying: o.vmaReaders)
         vmaWriteLockedFlag = o.vmaWriteLockedFlag
         vmaWriteLocked = o.vmaWriteLocked
         vmaLocksHeld = o.vmaLocksHeld
@@ -87,7 +83,7 @@ package final class MM {
 
     deinit {
         counters.deallocate()
-        vmaReaders.deallocate()
+        vmaReaders.release()
     }
 
     @inline(__always) private func note(_ o: PointObject, write: Bool, value: UInt64 = 0) {
@@ -248,7 +244,7 @@ package final class MM {
     func vmaLockHolders(_ id: Int32) -> String {
         writeLocked(id) ? "the mmap_lock writer" : "\(readers(id)) reader(s)"
     }
-    @inline(__always) private func readers(_ id: Int32) -> Int32 { Int(id) < vmaReadersCount ? vmaReaders[Int(id)] : 0 }
+    @inline(__always) private func readers(_ id: Int32) -> Int32 { Int(id) < vmaReaders.count ? vmaReaders[Int(id)] : 0 }
     @inline(__always) private func writeLocked(_ id: Int32) -> Bool { Int(id) < vmaWriteLockedFlag.count && vmaWriteLockedFlag[Int(id)] }
     /// Whether the VMA is write-locked (`vma_start_read` then fails). The kernel compares
     /// `vma->vm_lock_seq` with `mm->mm_lock_seq`, which `mmap_write_unlock` advances: the
@@ -259,18 +255,9 @@ package final class MM {
         return writeLocked(id)
     }
     func vmaReadLock(_ id: Int32) {
-        if Int(id) >= vmaReadersCount { growVMAReaders(to: Int(id) + 1) }
+        vmaReaders.grow(to: Int(id) + 1, with: 0)
         vmaReaders[Int(id)] += 1
         vmaLocksHeld += 1
-    }
-    @inline(never) private func growVMAReaders(to n: Int) {
-        let count = max(n, 2 * vmaReadersCount, 8)
-        let bigger = UnsafeMutablePointer<Int32>.allocate(capacity: count)
-        bigger.moveInitialize(from: vmaReaders, count: vmaReadersCount)
-        (bigger + vmaReadersCount).initialize(repeating: 0, count: count - vmaReadersCount)
-        vmaReaders.deallocate()
-        vmaReaders = bigger
-        vmaReadersCount = count
     }
     func vmaReadUnlock(_ id: Int32) {
         guard readers(id) > 0 else { return }
@@ -295,7 +282,7 @@ package final class MM {
     var peekVMALocks: [(Int32, Int32, Bool)] {
         guard vmaLocksHeld != 0 else { return [] }
         var out: [(Int32, Int32, Bool)] = []
-        for id in 0..<max(vmaReadersCount, vmaWriteLockedFlag.count) where readers(Int32(id)) != 0 || writeLocked(Int32(id)) {
+        for id in 0..<max(vmaReaders.count, vmaWriteLockedFlag.count) where readers(Int32(id)) != 0 || writeLocked(Int32(id)) {
             out.append((Int32(id), readers(Int32(id)), writeLocked(Int32(id))))
         }
         return out

@@ -178,53 +178,6 @@ package struct UpperTable {
     }
 }
 
-/// A growable array of trivial values in raw storage: the page-table store's table records.
-/// An element of a Swift array held by a class costs a bounds check and two more loads to
-/// read, and a uniqueness check to update; a fault reads about twenty. Indices are checked in
-/// debug builds (the tests) only. The owner frees it (`release`); elements are trivial and
-/// are not deinitialized.
-struct RawArray<Element>: RandomAccessCollection {
-    private var base: UnsafeMutablePointer<Element>
-    private(set) var count = 0
-    private var capacity = 0
-
-    init() { base = .allocate(capacity: 0) }
-    init(_ elements: [Element]) {
-        base = .allocate(capacity: elements.count)
-        base.initialize(from: elements, count: elements.count)
-        count = elements.count
-        capacity = elements.count
-    }
-
-    var startIndex: Int { 0 }
-    var endIndex: Int { count }
-    subscript(i: Int) -> Element {
-        @inline(__always) unsafeAddress {
-            assert(i >= 0 && i < count, "table \(i) of \(count)")
-            return UnsafePointer(base + i)
-        }
-        @inline(__always) nonmutating unsafeMutableAddress {
-            assert(i >= 0 && i < count, "table \(i) of \(count)")
-            return base + i
-        }
-    }
-
-    mutating func append(_ e: Element) {
-        if count == capacity {
-            let c = Swift.max(16, 2 * capacity)
-            let bigger = UnsafeMutablePointer<Element>.allocate(capacity: c)
-            bigger.moveInitialize(from: base, count: count)
-            base.deallocate()
-            base = bigger
-            capacity = c
-        }
-        (base + count).initialize(to: e)
-        count += 1
-    }
-
-    func release() { base.deallocate() }
-}
-
 /// All page tables of the world, addressed by small integer IDs (ID 0 is never used).
 ///
 /// The tables are private to this file. Kernel paths reach an entry, a lock owner or the

@@ -156,14 +156,14 @@ extension World {
             return
         }
         let pf = memory.frames[page.index]
-        let order = pf.flags & PageFlag.orderMask
-        let folio = PFN(page.raw & ~((UInt32(1) << order) - 1))
-        let folioFlags = order == 0 ? pf.flags : memory.frames[folio.index].flags
+        let folio = memory.peekFolio(of: page)
+        let large = pf.flags & PageFlag.orderMask != 0
+        let folioFlags = memory.frames[folio.index].flags
         if folioFlags & PageFlag.zero != 0 {
             report(.zeroPageReadOnly, mm, addr: a, folio: folio, "zero page mapped without the special bit")
             return
         }
-        if order != 0 && rec.largeHeads.last != folio.raw { rec.largeHeads.append(folio.raw) }
+        if large && rec.largeHeads.last != folio.raw { rec.largeHeads.append(folio.raw) }
         if folioFlags & PageFlag.anon != 0 {
             rec.rss.anon += 1
             if p.isWritable && pf.flags & PageFlag.anonExclusive == 0 {

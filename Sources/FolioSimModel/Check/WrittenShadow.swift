@@ -12,92 +12,64 @@ final class WrittenShadow: UserDataEvents {
     /// release at every user store (perf: 5–7 % of a fault).
     private let tables: Unmanaged<PageTableStore>
     /// Per table, by id: 8 words of written bits, the common value, whether it is set, and
-    /// the per-address values once there are two. Raw storage with room for `capacity`
-    /// tables, `count` of them in use: as arrays held by this class every store paid a
-    /// uniqueness check and a copy-on-write test per array it touched (callgrind: ~40
-    /// instructions of a fault).
-    private var bits: UnsafeMutablePointer<UInt64>
-    private var common: UnsafeMutablePointer<UInt32>
-    private var hasCommon: UnsafeMutablePointer<Bool>
-    private var values: UnsafeMutablePointer<UnsafeMutablePointer<UInt32>?>
-    private var count = 0
-    private var capacity = 0
+    /// the per-address values once there are two. `RawArray`s: as Swift arrays held by this
+    /// class every store paid a uniqueness check per array it touched.
+    private var bits: RawArray<UInt64>
+    private var common: RawArray<UInt32>
+    private var hasCommon: RawArray<Bool>
+    private var values: RawArray<UnsafeMutablePointer<UInt32>?>
 
     init(tables: PageTableStore) {
         self.tables = Unmanaged.passUnretained(tables)
-        bits = .allocate(capacity: 0)
-        common = .allocate(capacity: 0)
-        hasCommon = .allocate(capacity: 0)
-        values = .allocate(capacity: 0)
+        bits = RawArray()
+        common = RawArray()
+        hasCommon = RawArray()
+        values = RawArray()
     }
 
     init(copying o: WrittenShadow, tables: PageTableStore) {
         self.tables = Unmanaged.passUnretained(tables)
-        count = o.count
-        capacity = o.count
-        bits = .allocate(capacity: count * 8)
-        bits.initialize(from: o.bits, count: count * 8)
-        common = .allocate(capacity: count)
-        common.initialize(from: o.common, count: count)
-        hasCommon = .allocate(capacity: count)
-        hasCommon.initialize(from: o.hasCommon, count: count)
-        values = .allocate(capacity: count)
-        for t in 0..<count {
-            (values + t).initialize(to: o.values[t].map { src in
+        bits = RawArray(copying: o.bits)
+        common = RawArray(copying: o.common)
+        hasCommon = RawArray(copying: o.hasCommon)
+        values = RawArray(o.values.map { v in
+            v.map { src in
                 let copy = UnsafeMutablePointer<UInt32>.allocate(capacity: 512)
                 copy.initialize(from: src, count: 512)
                 return copy
-            })
-        }
+            }
+        })
     }
 
     deinit {
-        for t in 0..<count { values[t]?.deallocate() }
-        bits.deallocate()
-        common.deallocate()
-        hasCommon.deallocate()
-        values.deallocate()
+        for v in values { v?.deallocate() }
+        bits.release()
+        common.release()
+        hasCommon.release()
+        values.release()
     }
 
     @inline(__always) private func ensure(_ id: Int) {
-        if id >= count { grow(to: id + 1) }
-    }
-
-    @inline(never) private func grow(to n: Int) {
-        if n > capacity {
-            let c = max(n, 2 * capacity, 64)
-            func moved<T>(_ p: UnsafeMutablePointer<T>, _ live: Int, _ room: Int) -> UnsafeMutablePointer<T> {
-                let q = UnsafeMutablePointer<T>.allocate(capacity: room)
-                q.moveInitialize(from: p, count: live)
-                p.deallocate()
-                return q
-            }
-            bits = moved(bits, count * 8, c * 8)
-            common = moved(common, count, c)
-            hasCommon = moved(hasCommon, count, c)
-            values = moved(values, count, c)
-            capacity = c
-        }
-        (bits + count * 8).initialize(repeating: 0, count: (n - count) * 8)
-        (common + count).initialize(repeating: 0, count: n - count)
-        (hasCommon + count).initialize(repeating: false, count: n - count)
-        (values + count).initialize(repeating: nil, count: n - count)
-        count = n
+        guard id >= common.count else { return }
+        bits.grow(to: (id + 1) * 8, with: 0)
+        common.grow(to: id + 1, with: 0)
+        hasCommon.grow(to: id + 1, with: false)
+        values.grow(to: id + 1, with: nil)
     }
 
     /// Whether user space wrote through entry `i` of table `id` since it was last cleared.
     @inline(__always) func isWritten(_ id: Int32, _ i: Int) -> Bool {
         let t = Int(id)
-        return t < count && bits[t * 8 + i >> 6] & (1 << UInt64(i & 63)) != 0
+        return t < common.count && bits[t * 8 + i >> 6] & (1 << UInt64(i & 63)) != 0
     }
     /// The data word last written through entry `i` (meaningful when `isWritten`).
     @inline(__always) func expected(_ id: Int32, _ i: Int) -> UInt32 {
         let t = Int(id)
-        guard t < count else { return 0 }
+        guard t < common.count else { return 0 }
         return values[t]?[i] ?? common[t]
     }
     /// Whether table `id` keeps one value per address.
-    func hasValueArray(_ id: Int32) -> Bool { Int(id) < count && values[Int(id)] != nil }
+    func hasValueArray(_ id: Int32) -> Bool { Int(id) < common.count && values[Int(id)] != nil }
 
     @inline(__always) private func set(_ id: Int32, _ i: Int, _ value: UInt32) {
         let t = Int(id)
@@ -119,7 +91,7 @@ final class WrittenShadow: UserDataEvents {
 
     @inline(__always) private func clear(_ id: Int32, _ i: Int) {
         let t = Int(id)
-        guard t < count else { return }
+        guard t < common.count else { return }
         tables._withUnsafeGuaranteedRef { $0.shadowChanged(id) }
         bits[t * 8 + i >> 6] &= ~(1 << UInt64(i & 63))
     }
@@ -141,7 +113,7 @@ final class WrittenShadow: UserDataEvents {
 
     func tableCreated(_ id: Int32) {
         let t = Int(id)
-        guard t < count else { return }
+        guard t < common.count else { return }
         for w in 0..<8 { bits[t * 8 + w] = 0 }
         hasCommon[t] = false
         values[t]?.deallocate()
@@ -150,6 +122,6 @@ final class WrittenShadow: UserDataEvents {
 
     /// Bytes the shadow holds.
     var footprintBytes: Int {
-        capacity * (8 * 8 + 4 + 1 + 8) + (0..<count).reduce(0) { $0 + (values[$1] == nil ? 0 : 512 * 4) }
+        common.capacity * (8 * 8 + 4 + 1 + 8) + values.reduce(0) { $0 + ($1 == nil ? 0 : 512 * 4) }
     }
 }

@@ -1,27 +1,3 @@
-/// A list whose first element is stored inline. A COW fault on one page makes a one-PTE
-/// plan and puts one old folio; as arrays those were two heap allocations a fault
-/// (callgrind, fork of 1 Mi pages + child COW: ~300 of ~4,200 instructions).
-struct SmallList<Element>: RandomAccessCollection, MutableCollection {
-    private var head: Element?
-    private var rest: [Element] = []
-
-    init() {}
-    init(_ element: Element) { head = element }
-    init<S: Sequence>(_ elements: S) where S.Element == Element {
-        for e in elements { append(e) }
-    }
-
-    var startIndex: Int { 0 }
-    var endIndex: Int { head == nil ? 0 : 1 + rest.count }
-    subscript(i: Int) -> Element {
-        get { i == 0 ? head! : rest[i - 1] }
-        set { if i == 0 { head = newValue } else { rest[i - 1] = newValue } }
-    }
-    mutating func append(_ e: Element) {
-        if head == nil { head = e } else { rest.append(e) }
-    }
-}
-
 /// What a COW fault will copy: `nr` consecutive PTEs starting at `base`, as they were seen
 /// under the PTL before it was dropped. Mainline always copies one page.
 struct COWPlan {

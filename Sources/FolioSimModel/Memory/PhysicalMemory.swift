@@ -368,8 +368,8 @@ extension PhysicalMemory {
     /// `page_folio`: folios are naturally aligned, so the head is the PFN rounded down to the
     /// order every frame of the folio stores.
     @inline(__always) package func folio(of page: PFN) -> PFN {
-        let o = UInt32(order(of: page))
-        return PFN(page.raw & ~((UInt32(1) << o) - 1))
+        logPage(page.index, write: false, value: UInt64(frames[page.index].flags & PageFlag.orderMask), use: nil)
+        return peekFolio(of: page)
     }
     @inline(__always) package func isAllocated(_ page: PFN) -> Bool {
         guard page.index < frameCount else { return false }
@@ -575,6 +575,10 @@ extension PhysicalMemory {
     func peekMeta(_ folio: PFN) -> LargeFolioMeta { large[metaIndex(folio)] }
     /// Free blocks of `order` in the buddy allocator.
     func peekFreeBlocks(_ order: Int) -> Int { freeBlocks[order] }
+    /// `folio(of:)` for the checker, unlogged.
+    @inline(__always) func peekFolio(of page: PFN) -> PFN {
+        PFN(page.raw & ~((UInt32(1) << (frames[page.index].flags & PageFlag.orderMask)) - 1))
+    }
 
     // MARK: the MMU
 

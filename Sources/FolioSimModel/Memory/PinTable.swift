@@ -36,7 +36,7 @@ package final class PinTable {
     private func notePages(_ pages: [PFN], write: Bool) {
         guard _slowPath(accessLogging), let l = log else { return }
         for p in pages where p.index < memory.frameCount {
-            l.note(.pins(PFN(p.raw & ~((1 << UInt32(memory.frames[p.index].flags & PageFlag.orderMask)) - 1))), write: write)
+            l.note(.pins(memory.peekFolio(of: p)), write: write)
         }
     }
 
