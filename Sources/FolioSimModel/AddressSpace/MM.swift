@@ -45,6 +45,11 @@ package final class MM {
     private var isAlive = true
     /// A lookup cache of `vmaIndex(containing:)`: not state.
     private var lastVMA = -1
+    /// A paging-structure cache, as a CPU keeps one: for the 2 MiB last walked, its PMD
+    /// table and the PTE table its PMD entry points to (0 when the entry is none or huge),
+    /// valid while the page-table store's `walkGeneration` is the one it was filled in. Not
+    /// state; empty in a copy.
+    var walkCache = (pmdKey: UInt64.max, generation: UInt64(0), pmdTable: Int32(0), pteTable: Int32(0))
     /// Event counters of this process (layout in `Counter`).
     let counters: UnsafeMutablePointer<Int>
     /// Set through `World.log` while an explorer runs.

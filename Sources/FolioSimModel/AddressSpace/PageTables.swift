@@ -196,6 +196,10 @@ package final class PageTableStore {
     /// Entries in use of each PMD and upper table (for `free_pgtables`' emptiness test).
     private var pmdUsed: [Int32] = []
     private var upperUsed: [Int32] = []
+    /// Bumped whenever a PGD, PUD or PMD entry changes or a table is freed: the MMs' walk
+    /// caches (`MM.walkCache`) are valid only in the generation they were filled in. Not
+    /// state: a copy of the store starts again at 1, and a copied MM's cache is empty.
+    private(set) var walkGeneration: UInt64 = 1
     /// Whether PTE tables keep their entries as of the last check when first written since
     /// (`PTETable.entriesAtLastCheck`), for the incremental checker.
     private(set) var tracksChanges = false
@@ -284,6 +288,7 @@ package final class PageTableStore {
             pmdUsed[Int(table)] += was ? 1 : -1
         }
         pmd[Int(table)].entries[index] = e
+        walkGeneration &+= 1
     }
     /// Whether a PMD table holds no entry.
     func pmdTableIsEmpty(_ table: Int32) -> Bool {
@@ -314,6 +319,7 @@ package final class PageTableStore {
             upperUsed[Int(table)] += was ? 1 : -1
         }
         upper[Int(table)].entries[index] = id
+        walkGeneration &+= 1
     }
     /// Whether a PGD or PUD table holds no entry.
     func upperTableIsEmpty(_ table: Int32) -> Bool {
@@ -354,6 +360,7 @@ package final class PageTableStore {
     }
     func freePTETable(_ id: Int32) {
         note(.tableAllocator, write: true, value: 0)
+        walkGeneration &+= 1
         pte[Int(id)].inUse = false
         freePTE.append(id)
     }
@@ -377,6 +384,7 @@ package final class PageTableStore {
     }
     func freePMDTable(_ id: Int32) {
         note(.tableAllocator, write: true, value: 0)
+        walkGeneration &+= 1
         pmd[Int(id)].inUse = false
         freePMD.append(id)
     }
@@ -397,6 +405,7 @@ package final class PageTableStore {
     }
     func freeUpperTable(_ id: Int32) {
         note(.tableAllocator, write: true, value: 0)
+        walkGeneration &+= 1
         upper[Int(id)].inUse = false
         freeUpper.append(id)
     }

@@ -82,12 +82,16 @@ extension World {
     /// the value read (or stored); nil means a page fault. Like the MMU it sets the accessed
     /// bit, and the dirty bit on a store. Every entry and frame it touches is recorded.
     @inline(__always) func mmuAccess(_ mm: MM, _ addr: UInt64, write: Bool, value: UInt32) -> UInt32? {
-        guard let pmdT = pmdTableID(mm, addr) else { return nil }
         let va = VirtualAddress(addr)
-        let pmdIdx = va.pmdIndex
-        let pmd = tables.pmdEntry(pmdT, pmdIdx)
-        if pmd.isTable {
-            let slot = PTESlot(table: pmd.tableID, index: va.pteIndex)
+        let cached = cachedPTETable(mm, addr)
+        var pmdT: Int32 = 0, pmd = PMDEntry.none
+        if cached == nil {
+            guard let t = pmdTableID(mm, addr) else { return nil }
+            pmdT = t
+            pmd = tables.pmdEntry(t, va.pmdIndex)
+        }
+        if let pteTable = cached ?? (pmd.isTable ? pmd.tableID : nil) {
+            let slot = PTESlot(table: pteTable, index: va.pteIndex)
             let p = tables.entry(slot)
             guard p.isUserAccessible, !write || p.isWritable else { return nil }
             let page = p.pfn
@@ -105,13 +109,13 @@ extension World {
         let page = pmd.pfn + va.pteIndex
         if write {
             let set = pmd.withYoung(true).withDirty(true)
-            if set != pmd { tables.setPMDEntry(pmdT, pmdIdx, set) }
+            if set != pmd { tables.setPMDEntry(pmdT, va.pmdIndex, set) }
             memory.mmuStore(page, value)
-            let dep = tables.deposited(pmdT, pmdIdx)
+            let dep = tables.deposited(pmdT, va.pmdIndex)
             if dep != 0 && memory.isAnon(pmd.pfn) { userData.userStored(PTESlot(table: dep, index: va.pteIndex), value) }
             return value
         }
-        if !pmd.isYoung { tables.setPMDEntry(pmdT, pmdIdx, pmd.withYoung(true)) }
+        if !pmd.isYoung { tables.setPMDEntry(pmdT, va.pmdIndex, pmd.withYoung(true)) }
         return memory.mmuLoad(page)
     }
 }
