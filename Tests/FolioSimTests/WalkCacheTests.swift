@@ -1,7 +1,7 @@
 import Testing
 @testable import FolioSimModel
 
-/// The MM's walk cache (`World.cachedPTETable`) is a memo of the page-table walk: it must
+/// The MM's walk cache (`World.walkCacheEntry`) is a memo of the page-table walk: it must
 /// agree with a walk of the tables after every change to their structure, above all when
 /// tables are freed and their ids handed out again, and it is per MM.
 @Suite(.enabled(if: Tier.fast)) struct WalkCacheTests {
@@ -26,11 +26,11 @@ import Testing
         try await f.mmap(2 << 20, at: a)
         #expect(await f.write(f.p, a, Geometry.pageSize, 1) == .ok(1))
         let first = walkedPTETable(f.world, f.p.mm, a)
-        #expect(first != 0 && f.world.cachedPTETable(f.p.mm, a) == first)
+        #expect(first != 0 && f.world.walkCacheEntry(f.p.mm, a) == first)
 
         try await f.world.munmap(f.p, addr: a, size: 2 << 20)
         #expect(walkedPTETable(f.world, f.p.mm, a) == 0)
-        #expect(f.world.cachedPTETable(f.p.mm, a) == nil)
+        #expect(f.world.walkCacheEntry(f.p.mm, a) == nil)
 
         try await f.mmap(2 << 20, at: b)
         #expect(await f.write(f.p, b, Geometry.pageSize, 2) == .ok(2))
@@ -41,7 +41,7 @@ import Testing
         #expect(await f.write(f.p, a, Geometry.pageSize, 3) == .ok(3))
         #expect(await f.read(f.p, b) == 2)
         #expect(await f.read(f.p, a) == 3)
-        #expect(f.world.cachedPTETable(f.p.mm, a) == walkedPTETable(f.world, f.p.mm, a))
+        #expect(f.world.walkCacheEntry(f.p.mm, a) == walkedPTETable(f.world, f.p.mm, a))
         #expect(walkedPTETable(f.world, f.p.mm, a) != first)
         #expect(f.violated().isEmpty && f.world.auditFailures.isEmpty, "\(f.world.violations) \(f.world.auditFailures)")
     }
@@ -58,7 +58,7 @@ import Testing
         #expect(await f.read(f.p, a) == 1)
         #expect(await f.read(c, a) == 5)
         let pt = walkedPTETable(f.world, f.p.mm, a), ct = walkedPTETable(f.world, c.mm, a)
-        #expect(pt != ct && f.world.cachedPTETable(f.p.mm, a) == pt && f.world.cachedPTETable(c.mm, a) == ct)
+        #expect(pt != ct && f.world.walkCacheEntry(f.p.mm, a) == pt && f.world.walkCacheEntry(c.mm, a) == ct)
         #expect(f.violated().isEmpty)
     }
 
@@ -73,12 +73,12 @@ import Testing
         try await w.mmap(p, addr: a, size: 2 << 20, prot: [.read, .write], kind: .privateAnon)
         #expect(await w.access(p, a, write: true, value: 7) == .ok(7))
         #expect(w.pmdEntry(p.mm, a).isHuge)
-        #expect(w.cachedPTETable(p.mm, a) == nil)
+        #expect(w.walkCacheEntry(p.mm, a) == nil)
         #expect(await w.access(p, a + Geometry.pageSize, write: false) == .ok(0))
         try await w.mprotect(p, addr: a, size: Geometry.pageSize, prot: [.read])
         #expect(!w.pmdEntry(p.mm, a).isHuge)
         #expect(await w.access(p, a, write: false) == .ok(7))
-        #expect(w.cachedPTETable(p.mm, a) == walkedPTETable(w, p.mm, a) && walkedPTETable(w, p.mm, a) != 0)
+        #expect(w.walkCacheEntry(p.mm, a) == walkedPTETable(w, p.mm, a) && walkedPTETable(w, p.mm, a) != 0)
         w.checkInvariants()
         #expect(w.violations.isEmpty)
     }

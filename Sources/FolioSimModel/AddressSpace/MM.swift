@@ -122,7 +122,7 @@ package final class MM {
     }
     /// `MMF_DISABLE_THP` (prctl PR_SET_THP_DISABLE).
     package internal(set) var disableTHP: Bool {
-        get { note(.mmFlags(mm: index), write: false, value: disableTHPFlag ? 2 : 0); return disableTHPFlag }
+        @inline(__always) get { note(.mmFlags(mm: index), write: false, value: disableTHPFlag ? 2 : 0); return disableTHPFlag }
         set { note(.mmFlags(mm: index), write: true); disableTHPFlag = newValue }
     }
     /// `write_protect_seq`: odd while fork write-protects this mm's COW mappings.

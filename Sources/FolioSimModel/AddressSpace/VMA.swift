@@ -2,6 +2,8 @@
 package struct VMFlags: OptionSet, Hashable, Sendable {
     package let rawValue: UInt32
     package init(rawValue: UInt32) { self.rawValue = rawValue }
+    /// `SetAlgebra.contains`, always inlined: the generic default was a call per fault.
+    @inline(__always) package func contains(_ member: VMFlags) -> Bool { rawValue & member.rawValue == member.rawValue }
     package static let read = VMFlags(rawValue: 1 << 0)
     package static let write = VMFlags(rawValue: 1 << 1)
     package static let exec = VMFlags(rawValue: 1 << 2)

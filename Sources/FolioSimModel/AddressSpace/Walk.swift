@@ -39,9 +39,15 @@ extension World {
     /// MMU's walk was a fifth of a write fault's time, walked three times a fault). While an
     /// explorer logs accesses it is bypassed, so that every walk's reads are in the footprint.
     @inline(__always) func cachedPTETable(_ mm: MM, _ addr: UInt64) -> Int32? {
+        guard !accessLogging else { return nil }
+        return walkCacheEntry(mm, addr)
+    }
+    /// What the walk cache holds for the PTE table of `addr`, whether or not an access log
+    /// is attached (the cache is filled either way).
+    @inline(__always) func walkCacheEntry(_ mm: MM, _ addr: UInt64) -> Int32? {
         let c = mm.walkCache
         guard c.pmdKey == addr >> Geometry.pmdShift, c.pteTable != 0,
-              c.generation == tables.walkGeneration, !accessLogging else { return nil }
+              c.generation == tables.walkGeneration else { return nil }
         return c.pteTable
     }
     /// Fills the walk cache for the 2 MiB of `addr` from its PMD table (an unlogged read of

@@ -67,7 +67,13 @@ extension World {
         let vma = mm.vma(at: vi)
         guard vma.isAnonymous, vma.anonVMA != 0 else { return nil }
         await schedule(t, "lock_vma_under_rcu", "vma_start_read", .vmaLock(mm: mm.index, vma: vma.id), .read)
-        guard !mm.isVMAWriteLocked(vma.id), mm.vmaIndex(id: vma.id, containing: addr) != nil else { return nil }
+        guard !mm.isVMAWriteLocked(vma.id) else { return nil }
+        // The kernel looks again because the VMA may have been detached or resized between
+        // mas_walk and vma_start_read. Without a scheduler no other thread runs between the
+        // two, so the second lookup would find the same VMA; it is skipped then.
+        if hooks != nil || _slowPath(accessLogging) {
+            guard mm.vmaIndex(id: vma.id, containing: addr) != nil else { return nil }
+        }
         mm.vmaReadLock(vma.id)
         return vma
     }

@@ -94,7 +94,7 @@ extension World {
             await ptlUnlock(t, slot.table, mm, vmf.address)
             memory.folioPut(new)
             if let f = tempRefFolio { memory.folioPut(f) }
-            return []
+            return .zero
         }
 
         await schedule(t, "wp_page_copy", "switch PTEs to the copy", .pte(slot), .write)
@@ -116,7 +116,7 @@ extension World {
             freeSwapCache(f)
             folioPut(t, "wp_page_copy", f)
         }
-        return []
+        return .zero
     }
 
     /// `folio_prealloc` for the copy: a folio of the plan's order; under a range-copy policy a

@@ -61,7 +61,7 @@ extension World {
                 if !ret.contains(.fallback) { return ret }
             } else {
                 await hugePMDSetAccessed(t, &vmf)
-                return []
+                return .zero
             }
         }
         return await handlePTEFault(t, &vmf)
@@ -74,7 +74,7 @@ extension World {
             vmf.slot = nil
             vmf.flags.remove(.origPTEValid)
         } else {
-            guard pmd.isTable else { return [] }
+            guard pmd.isTable else { return .zero }
             let slot = PTESlot(table: pmd.tableID, index: VirtualAddress(vmf.address).pteIndex)
             await schedule(t, "handle_pte_fault", "read orig_pte", .pte(slot), .read)
             vmf.origPTE = pte(slot)
@@ -94,7 +94,7 @@ extension World {
             trace(t, "handle_pte_fault", "PTE changed at \(VirtualAddress(vmf.address)): refault")
             vmf.kind = .retry
             await ptlUnlock(t, slot.table, vmf.mm, vmf.address)
-            return []
+            return .zero
         }
         if vmf.isWrite || vmf.isUnshare {
             if !entry.isWritable { return await doWPPage(t, &vmf) }
@@ -104,7 +104,7 @@ extension World {
         setPTE(slot, entry)
         vmf.kind = .spurious
         await ptlUnlock(t, slot.table, vmf.mm, vmf.address)
-        return []
+        return .zero
     }
 
     /// `vmf_pte_changed`: with a valid `orig_pte` it must still be the same, else still none.
@@ -157,13 +157,13 @@ extension World {
             if vmfPTEChanged(vmf, slot) {
                 vmf.kind = .retry
                 await ptlUnlock(t, table, vmf.mm, vmf.address)
-                return []
+                return .zero
             }
             setPTE(slot, .page(memory.zeroPFN, write: false, dirty: false, young: true, special: true))
             vmf.kind = .zeropage
             trace(t, "do_anonymous_page", "map zero page at \(VirtualAddress(vmf.address))")
             await ptlUnlock(t, table, vmf.mm, vmf.address)
-            return []
+            return .zero
         }
 
         anonVMAPrepare(&vmf)
@@ -186,7 +186,7 @@ extension World {
             vmf.kind = .retry
             await ptlUnlock(t, table, vmf.mm, vmf.address)
             memory.folioPut(folio)
-            return []
+            return .zero
         }
         await schedule(t, "do_anonymous_page", "folio_ref_add, rmap, set PTEs", .pte(first), .write)
         memory.folioGet(folio, Int32(nr - 1))
@@ -199,7 +199,7 @@ extension World {
         vmf.kind = .anonymous
         trace(t, "do_anonymous_page", "map \(FolioOrder(order)) folio \(folio) at \(VirtualAddress(addr)) (\(nr) PTEs, AE)")
         await ptlUnlock(t, table, vmf.mm, vmf.address)
-        return []
+        return .zero
     }
 
     /// `pte_range_none`.

@@ -2,6 +2,8 @@
 package struct FaultFlags: OptionSet, Hashable, Sendable {
     package let rawValue: UInt32
     package init(rawValue: UInt32) { self.rawValue = rawValue }
+    /// `SetAlgebra.contains`, always inlined: the generic default was a call per fault.
+    @inline(__always) package func contains(_ member: FaultFlags) -> Bool { rawValue & member.rawValue == member.rawValue }
     package static let write = FaultFlags(rawValue: 1 << 0)
     package static let unshare = FaultFlags(rawValue: 1 << 1)
     /// The fault comes from GUP (`faultin_page`), not from a CPU access.
@@ -17,6 +19,12 @@ package struct FaultFlags: OptionSet, Hashable, Sendable {
 package struct VMFaultResult: OptionSet, Hashable, Sendable {
     package let rawValue: UInt32
     package init(rawValue: UInt32) { self.rawValue = rawValue }
+    /// `SetAlgebra.contains`, always inlined: the generic default was a call per fault.
+    @inline(__always) package func contains(_ member: VMFaultResult) -> Bool { rawValue & member.rawValue == member.rawValue }
+    /// `vm_fault_t` 0: nothing to report. The fault was handled, or the entry changed under
+    /// it and the access faults again. (Not `[]`: the empty literal built an array per
+    /// fault, callgrind.)
+    package static let zero = VMFaultResult(rawValue: 0)
     package static let oom = VMFaultResult(rawValue: 1 << 0)
     package static let sigbus = VMFaultResult(rawValue: 1 << 1)
     package static let sigsegv = VMFaultResult(rawValue: 1 << 2)

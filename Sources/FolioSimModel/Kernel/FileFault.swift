@@ -48,7 +48,7 @@ extension World {
         await ptlUnlock(t, table, vmf.mm, vmf.address)
         if mappedFault {
             vmf.kind = .file
-            return []
+            return .zero
         }
         guard let folio = pagecacheFolio(file: file, index: fileIndex(vmf, vmf.address)) else { return .oom }
         memory.folioGet(folio)
@@ -58,7 +58,7 @@ extension World {
             await ptlUnlock(t, table, vmf.mm, vmf.address)
             memory.folioPut(folio)
             vmf.kind = .retry
-            return []
+            return .zero
         }
         folioAddFileRmapPTEs(folio, folio, 1, vmf.mm)
         vmf.mm.rssFile += 1
@@ -66,7 +66,7 @@ extension World {
         vmf.kind = .file
         trace(t, "do_read_fault", "map pagecache \(folio) of \(files[file].name) at \(VirtualAddress(vmf.address))")
         await ptlUnlock(t, table, vmf.mm, vmf.address)
-        return []
+        return .zero
     }
 
     /// `do_cow_fault`: a write to an unmapped page of a private file mapping copies the
@@ -86,7 +86,7 @@ extension World {
             await ptlUnlock(t, table, vmf.mm, vmf.address)
             memory.folioPut(new)
             vmf.kind = .retry
-            return []
+            return .zero
         }
         folioAddNewAnonRmap(new, vmf.mm, pmd: false)
         vmf.mm.rssAnon += 1
@@ -97,7 +97,7 @@ extension World {
         count(vmf.mm, Counter.pagesAllocated, 1)
         trace(t, "do_cow_fault", "copy pagecache \(src) into anon \(new) at \(VirtualAddress(vmf.address))")
         await ptlUnlock(t, table, vmf.mm, vmf.address)
-        return []
+        return .zero
     }
 
     /// `do_shared_fault`: map the pagecache page writable and dirty (after `page_mkwrite`).
@@ -111,7 +111,7 @@ extension World {
             await ptlUnlock(t, table, vmf.mm, vmf.address)
             memory.folioPut(folio)
             vmf.kind = .retry
-            return []
+            return .zero
         }
         memory.set(folio, PageFlag.dirty)
         folioAddFileRmapPTEs(folio, folio, 1, vmf.mm)
@@ -120,6 +120,6 @@ extension World {
         vmf.kind = .file
         trace(t, "do_shared_fault", "map pagecache \(folio) writable at \(VirtualAddress(vmf.address))")
         await ptlUnlock(t, table, vmf.mm, vmf.address)
-        return []
+        return .zero
     }
 }

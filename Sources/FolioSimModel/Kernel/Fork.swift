@@ -175,7 +175,7 @@ extension World {
 
     /// `copy_present_ptes`: returns the number of PTEs handled, or -1 for -EAGAIN (a page
     /// that may be pinned needs the preallocated copy).
-    func copyPresentPTEs(_ t: SimThread, dst: MM, src: MM, _ vma: VMA, _ sSlot: PTESlot, _ dSlot: PTESlot,
+    @_transparent func copyPresentPTEs(_ t: SimThread, dst: MM, src: MM, _ vma: VMA, _ sSlot: PTESlot, _ dSlot: PTESlot,
                          _ first: PTE, maxNr: Int, prealloc: inout PFN?) async -> Int {
         guard let page = vmNormalPage(first) else {
             copyPTEs(vma, sSlot, dSlot, first, 1)

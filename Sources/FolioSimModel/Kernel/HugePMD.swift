@@ -26,7 +26,7 @@ extension World {
                 vmf.kind = .retry
             }
             await pmdUnlock(t, vmf.pmdTable, vmf.mm, vmf.address)
-            return []
+            return .zero
         }
         guard let folio = memory.allocFolio(order: Geometry.pmdOrder) else {
             countMTHP(vmf.mm, order: Geometry.pmdOrder, .anonFaultFallback)
@@ -57,7 +57,7 @@ extension World {
             if let p = pgtable { freePageTablePage(p) }
             memory.folioPut(folio)
             vmf.kind = .retry
-            return []
+            return .zero
         }
         let writable = vmf.vma.flags.contains(.write)
         folioAddNewAnonRmap(folio, vmf.mm, pmd: true)
@@ -73,7 +73,7 @@ extension World {
         vmf.kind = vmf.isUnshare ? .unshare : .anonymous
         trace(t, "do_huge_pmd_anonymous_page", "map 2048kB folio \(folio) at \(VirtualAddress(haddr)) by PMD (AE)")
         await pmdUnlock(t, vmf.pmdTable, vmf.mm, vmf.address)
-        return []
+        return .zero
     }
 
     /// `huge_pmd_set_accessed`.
@@ -115,7 +115,7 @@ extension World {
         guard vmfPMD(vmf) == orig else {
             await pmdUnlock(t, vmf.pmdTable, vmf.mm, vmf.address)
             vmf.kind = .retry
-            return []
+            return .zero
         }
         let folio = orig.pfn
         var reuse = semantics.hasAnonExclusive && memory.anonExclusive(folio)
@@ -134,7 +134,7 @@ extension World {
                     await folioUnlock(t, folio)
                     memory.folioPut(folio)
                     vmf.kind = .retry
-                    return []
+                    return .zero
                 }
                 memory.folioPut(folio)
             }
@@ -164,7 +164,7 @@ extension World {
                 trace(t, "do_huge_pmd_wp_page", "reuse THP \(folio)")
             }
             await pmdUnlock(t, vmf.pmdTable, vmf.mm, vmf.address)
-            return []
+            return .zero
         }
         await pmdUnlock(t, vmf.pmdTable, vmf.mm, vmf.address)
         trace(t, "do_huge_pmd_wp_page", "THP \(folio) may be shared: split PMD, fall back to PTEs")

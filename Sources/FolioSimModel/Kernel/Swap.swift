@@ -370,7 +370,7 @@ extension World {
         guard case .folio(let folio) = found else {
             if found == .oom { return .oom }
             vmf.kind = .retry
-            return []
+            return .zero
         }
         let page = folio
         await folioLock(t, folio)
@@ -381,7 +381,7 @@ extension World {
             await schedule(t, "do_swap_page", "folio_put", .folio(folio), .write)
             folioPut(t, "do_swap_page", folio)
             vmf.kind = .retry
-            return []
+            return .zero
         }
         if memory.isAnon(folio) && memory.anonExclusive(page) {
             report(.swapPageNotExclusive, vmf.mm, addr: vmf.address, folio: folio, "do_swap_page: page reached through a swap PTE is AE")
@@ -433,6 +433,6 @@ extension World {
             return ret
         }
         await ptlUnlock(t, s.table, vmf.mm, vmf.address)
-        return []
+        return .zero
     }
 }

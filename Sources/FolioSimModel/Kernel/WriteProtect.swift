@@ -29,10 +29,10 @@ extension World {
                     vmf.kind = .unshare
                     trace(t, "do_wp_page", "unshare \(VirtualAddress(vmf.address)): \(page) is exclusive, set AE, PTE stays read-only")
                     await ptlUnlock(t, slot.table, vmf.mm, vmf.address)
-                    return []
+                    return .zero
                 }
                 await wpPageReuse(t, &vmf, folio)
-                return []
+                return .zero
             }
         }
         let tempRef = semantics.wpCopyWithoutFolioGet ? nil : folio
@@ -70,7 +70,7 @@ extension World {
 
     /// The small-folio body of `wp_can_reuse_anon_folio`: the only reference must be our
     /// mapping's, after freeing a swapcache copy under the folio trylock.
-    @inline(__always) func wpCanReuseByRefcount(_ t: SimThread, _ folio: PFN) async -> Bool {
+    @_transparent func wpCanReuseByRefcount(_ t: SimThread, _ folio: PFN) async -> Bool {
         if memory.test(folio, PageFlag.ksm) || memory.refcountIs(folio, >, 3) { return false }
         let swapRef: Int32 = memory.test(folio, PageFlag.swapCache) ? 1 : 0
         if memory.refcountIs(folio, >, 1 + swapRef) { return false }
@@ -155,6 +155,6 @@ extension World {
         vmf.kind = .wpReuse
         trace(t, "wp_page_shared", "make shared file PTE at \(VirtualAddress(vmf.address)) writable")
         await ptlUnlock(t, slot.table, vmf.mm, vmf.address)
-        return []
+        return .zero
     }
 }
