@@ -24,7 +24,7 @@ package struct VMFaultResult: OptionSet, Hashable, Sendable {
     /// `vm_fault_t` 0: nothing to report. The fault was handled, or the entry changed under
     /// it and the access faults again. (Not `[]`: the empty literal built an array per
     /// fault, callgrind.)
-    package static let zero = VMFaultResult(rawValue: 0)
+    @inline(__always) package static var zero: VMFaultResult { VMFaultResult() }
     package static let oom = VMFaultResult(rawValue: 1 << 0)
     package static let sigbus = VMFaultResult(rawValue: 1 << 1)
     package static let sigsegv = VMFaultResult(rawValue: 1 << 2)
