@@ -240,6 +240,9 @@ final class HostRun {
     /// Pages khugepaged has collapsed since boot.
     static func collapsed() -> Int { HostSysfs.readInt(HostSysfs.root + "/khugepaged/pages_collapsed") ?? 0 }
 
+    /// Waits `seconds` (for other processes to stop moving the mTHP counters).
+    static func pause(seconds: Int) { sleep(UInt32(seconds)) }
+
     /// Whether another process moved the mTHP counters during a quiet 50 ms.
     static func othersActive() -> Bool {
         let a = mthpCounters()

@@ -20,6 +20,9 @@ public enum KernelDiff {
         package var repeats = 1
         /// The `foliosim` executable the helpers run (`__kernel-diff-helper`).
         package var helper: String
+        /// Seconds to wait, in 2 s steps that use no try, for the host's mTHP counters to
+        /// stand still when another process moves them before a run (0: take the try).
+        package var quietWait = 0
         /// One good host run by default.
         public init(repeats: Int = 1, helper: String) {
             self.repeats = repeats
@@ -62,12 +65,21 @@ public enum KernelDiff {
     /// `options.repeats` undisturbed host runs (at most 3N + 2 tries); why others were dropped.
     static func hostRuns(_ plan: HostPlan, _ options: Options, _ discarded: inout [String]) throws(KernelDiffError) -> [[StepMeasure?]] {
         var good: [[StepMeasure?]] = []
-        var tries = 0
+        var tries = 0, waited = 0
         let cpu = HostRun.helperCPU()
         while good.count < options.repeats && tries < 3 * options.repeats + 2 {
             tries += 1
             let collapsed = HostRun.collapsed()
-            if HostRun.othersActive() { discarded.append("another process moved the mTHP counters before the run"); continue }
+            if HostRun.othersActive() {
+                if waited < options.quietWait {
+                    tries -= 1
+                    waited += 2
+                    HostRun.pause(seconds: 2)
+                    continue
+                }
+                discarded.append("another process moved the mTHP counters before the run")
+                continue
+            }
             let m = try HostRun(plan: plan, helper: options.helper, cpu: cpu).run()
             if HostRun.collapsed() != collapsed { discarded.append("khugepaged collapsed pages during the run"); continue }
             if HostRun.othersActive() { discarded.append("another process moved the mTHP counters after the run"); continue }

@@ -28,9 +28,8 @@ extension World {
 
     /// The PMD table covering `addr` from the MM's walk cache, if it holds the same 1 GiB.
     @inline(__always) func cachedPMDTable(_ mm: MM, _ addr: UInt64) -> Int32? {
-        let c = mm.walkCache
-        guard c.pmdKey >> 9 == addr >> Geometry.pudShift, c.generation == tables.walkGeneration,
-              !accessLogging else { return nil }
+        guard !accessLogging, let c = validWalkCache(mm),
+              c.pmdKey >> (Geometry.pudShift - Geometry.pmdShift) == addr >> Geometry.pudShift else { return nil }
         return c.pmdTable
     }
     /// The PTE table that the PMD entry of `addr` points to, from the MM's walk cache: nil
@@ -45,10 +44,13 @@ extension World {
     /// What the walk cache holds for the PTE table of `addr`, whether or not an access log
     /// is attached (the cache is filled either way).
     @inline(__always) func walkCacheEntry(_ mm: MM, _ addr: UInt64) -> Int32? {
-        let c = mm.walkCache
-        guard c.pmdKey == addr >> Geometry.pmdShift, c.pteTable != 0,
-              c.generation == tables.walkGeneration else { return nil }
+        guard let c = validWalkCache(mm), c.pmdKey == addr >> Geometry.pmdShift, c.pteTable != 0 else { return nil }
         return c.pteTable
+    }
+    /// The MM's walk cache if no table changed since it was filled.
+    @inline(__always) private func validWalkCache(_ mm: MM) -> (pmdKey: UInt64, generation: UInt64, pmdTable: Int32, pteTable: Int32)? {
+        let c = mm.walkCache
+        return c.generation == tables.walkGeneration ? c : nil
     }
     /// Fills the walk cache for the 2 MiB of `addr` from its PMD table (an unlogged read of
     /// the PMD entry: the caller's walk reads it through the logged accessors).
