@@ -5,8 +5,9 @@ import Testing
 
 /// Each invariant catches a deliberately broken state.
 @Suite(.enabled(if: Tier.fast)) struct InvariantTests {
-    /// A healthy world: P has order-0 pages at base (written 1) and a 64K folio at base+1M
-    /// (written 2) and order-0 pages at base+2M (written 3); a fork child C shares them all.
+    /// A healthy world: P has order-0 pages at base (written 1), a 64K folio at base+1M
+    /// (written 2) and a 64K folio at base+2M (its first four pages written 3); a fork child
+    /// C shares them all.
     /// Its checks are audited: the breakage each test makes after the first check must be
     /// caught by the incremental check too, not only by the full one.
     func healthy() async throws -> (Fixture, SimThread) {
@@ -86,6 +87,32 @@ import Testing
         let (f, _) = try await healthy()
         f.world.memory.folioGet(f.folio(f.p, Fixture.base)!)
         expectCaught(.refcountBalanced, f)
+    }
+
+    /// The folio pass has a shortcut for a small folio whose counts agree (CheckFolios.swift);
+    /// each disagreement of an order-0 folio must still reach the full comparison.
+    @Test func missingReferenceOfASmallFolio() async throws {
+        let (f, _) = try await healthy()
+        let folio = f.folio(f.p, Fixture.base + Geometry.pageSize)!
+        #expect(f.world.memory.order(of: folio) == 0)
+        f.world.memory.addRef(folio, -1, "test")
+        expectCaught(.refcountCoversMappings, f)
+    }
+
+    @Test func wrongMapcountOfASmallFolio() async throws {
+        let (f, _) = try await healthy()
+        let page = f.page(f.p, Fixture.base + 2 * Geometry.pageSize)!
+        #expect(f.world.memory.order(of: f.world.memory.folio(of: page)) == 0)
+        f.world.memory.addMapcount(page, 1)
+        expectCaught(.mapcountMatchesMappings, f)
+    }
+
+    @Test func sharedSmallFolioMarkedExclusive() async throws {
+        let (f, _) = try await healthy()
+        let page = f.page(f.p, Fixture.base + 3 * Geometry.pageSize)!
+        #expect(f.world.memory.order(of: page) == 0)
+        f.world.memory.set(page, PageFlag.anonExclusive)
+        expectCaught(.exclusivePageMappedOnce, f)
     }
 
     @Test func wrongMapcount() async throws {

@@ -112,7 +112,7 @@ extension World {
 
     /// One PTE. A present, non-special PTE counts as a mapping of its PFN whatever the
     /// frame holds, so that the count can be taken back from the entry alone.
-    private func checkPTE(_ mm: MM, _ vma: VMA, _ a: UInt64, _ tab: PTETable, _ id: Int32, _ i: Int,
+    @_transparent private func checkPTE(_ mm: MM, _ vma: VMA, _ a: UInt64, _ tab: PTETable, _ id: Int32, _ i: Int,
                           _ st: CheckState, _ rec: inout UnitRecord, _ w: inout ChangeWatch) {
         let p = tab.ptes[i]
         let written = shadow.isWritten(id, i)

@@ -173,7 +173,7 @@ extension World {
         var last = -1
         memory.takeChangedFrames { pfn in
             guard memory.frames[pfn].flags & PageFlag.allocated != 0 else { return }
-            let folio = memory.folio(of: PFN(pfn))
+            let folio = memory.peekFolio(of: PFN(pfn))
             guard folio.index != last, memory.frames[folio.index].flags & PageFlag.head != 0 else { return }
             last = folio.index
             checkFolio(folio, st)

@@ -201,7 +201,7 @@ extension PhysicalMemory {
     }
 
     /// The changed frames in ascending order, clearing their bits; nil when not tracking.
-    func takeChangedFrames(_ body: (Int) -> Void) {
+    @inline(__always) func takeChangedFrames(_ body: (Int) -> Void) {
         guard tracksChanges else { return }
         let bits = changedBits
         for r in usedFrameRanges {
