@@ -224,10 +224,14 @@ public final class World {
     /// fault chain stays small enough to be inlined (one async frame per call that is not).
     @inline(__always) func schedule(_ t: SimThread, _ function: StaticString, _ step: StaticString,
                                     _ object: PointObject, _ access: PointAccess) async {
-        if hooks != nil { await schedulePoint(t, SchedPoint(function, step, object, access)) }
+        if hooks != nil { await schedulePoint(t, function, step, object, access) }
     }
-    @inline(never) func schedulePoint(_ t: SimThread, _ point: SchedPoint) async {
-        guard let h = hooks, h.reach(t, point) else { return }
+    /// The point under a scheduler. It takes the point's parts rather than a `SchedPoint`:
+    /// built at each inlined call site, that value was a slot of the caller's async frame,
+    /// and every resume of the frame recomputed the address of every such slot.
+    @inline(never) func schedulePoint(_ t: SimThread, _ function: StaticString, _ step: StaticString,
+                                      _ object: PointObject, _ access: PointAccess) async {
+        guard let h = hooks, h.reach(t, SchedPoint(function, step, object, access)) else { return }
         await h.wait(t)
     }
 

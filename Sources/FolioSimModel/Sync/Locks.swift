@@ -26,6 +26,17 @@ package enum LockResource: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// How a trace names a lock instance (`World.lockText`): plain values, so that a lock call
+/// site builds no string and no closure unless a tracer asks for the name.
+enum LockName {
+    case mmap(mm: Int)
+    case ptl(mm: Int, addr: UInt64)
+    case pmd(mm: Int, addr: UInt64)
+    case folio(PFN)
+    case vma(mm: Int, start: UInt64)
+    case tableFree(mm: Int)
+}
+
 /// Simulated locks. Every lock and unlock is a scheduling point; an acquisition's point names
 /// the lock (`SchedPoint.acquires`), so the explorer runs it only when the lock is free. A
 /// thread that still finds a lock taken waits through `SchedulingHooks.reachBlocked`; without a
@@ -66,58 +77,75 @@ extension World {
         }
     }
 
-    /// `A.ptl(0x10000)`: the PTL that guards the PTE of `addr` in `mm`.
-    func ptlName(_ mm: MM, _ addr: UInt64) -> String { "\(mm.name).ptl(\(VirtualAddress(addr & ~(Geometry.pageSize - 1))))" }
-    func pmdLockName(_ mm: MM, _ addr: UInt64) -> String { "\(mm.name).pmd_lock(\(VirtualAddress(addr & ~(Geometry.pmdSize - 1))))" }
+    /// A lock instance's name in a trace, as a kernel developer would write it:
+    /// `A.mmap_lock`, `A.ptl(0x10000)` (the PTL that guards the PTE of that address in A),
+    /// `B.pmd_lock(0x0)`, `folio_lock(pfn 5)`.
+    func lockText(_ n: LockName) -> String {
+        switch n {
+        case .mmap(let mm): "\(mms[mm].name).mmap_lock"
+        case .ptl(let mm, let addr): "\(mms[mm].name).ptl(\(VirtualAddress(addr & ~(Geometry.pageSize - 1))))"
+        case .pmd(let mm, let addr): "\(mms[mm].name).pmd_lock(\(VirtualAddress(addr & ~(Geometry.pmdSize - 1))))"
+        case .folio(let f): "folio_lock(\(f))"
+        case .vma(let mm, let start): "\(mms[mm].name).vma(\(VirtualAddress(start)))"
+        case .tableFree(let mm): "\(mms[mm].name) page-table freeing"
+        }
+    }
 
     /// Under a scheduler: the point of an acquisition (it names the lock, so the explorer
     /// runs it only when the lock is free), then waiting while it is taken. Without one, a
     /// taken lock can only be a FolioSim bug.
-    func acquireSlowPath(_ t: SimThread, _ r: LockResource, _ fn: StaticString, _ step: StaticString, _ name: @autoclosure () -> String) async {
+    @inline(never) func acquireSlowPath(_ t: SimThread, _ r: LockResource, _ fn: StaticString, _ step: StaticString, _ name: LockName) async {
         guard let h = hooks else {
             if !isAvailable(r) { report(.lockOrder, t.mm, "\(t.name) would block forever on \(r) in a single-threaded run") }
             return
         }
-        if h.reach(t, SchedPoint(fn, step, r.pointObject, r.isExclusive ? .write : .read, acquires: r, lockName: tracer != nil ? name() : nil)) { await h.wait(t) }
+        if h.reach(t, SchedPoint(fn, step, r.pointObject, r.isExclusive ? .write : .read, acquires: r, lockName: tracer != nil ? lockText(name) : nil)) { await h.wait(t) }
         while !isAvailable(r) {
             if h.reachBlocked(t, on: r) { await h.wait(t) }
         }
     }
 
-    /// A release: a scheduling point that names the lock.
+    /// A release: a scheduling point that names the lock. The name is a `LockName` value,
+    /// not a closure, and the point is out of line: at each inlined call site a closure
+    /// context or a `SchedPoint` was a slot of the caller's async frame, whose address every
+    /// resume of the frame recomputed.
     @inline(__always) func releasePoint(_ t: SimThread, _ fn: StaticString, _ step: StaticString, _ object: PointObject,
-                                        _ access: PointAccess, _ name: @autoclosure () -> String) async {
-        if let h = hooks, h.reach(t, SchedPoint(fn, step, object, access, lockName: tracer != nil ? name() : nil)) { await h.wait(t) }
+                                        _ access: PointAccess, _ name: LockName) async {
+        if hooks != nil { await releaseSlowPath(t, fn, step, object, access, name) }
+    }
+    @inline(never) func releaseSlowPath(_ t: SimThread, _ fn: StaticString, _ step: StaticString, _ object: PointObject,
+                                        _ access: PointAccess, _ name: LockName) async {
+        if let h = hooks, h.reach(t, SchedPoint(fn, step, object, access, lockName: tracer != nil ? lockText(name) : nil)) { await h.wait(t) }
     }
 
     /// `mmap_read_lock`.
     @inline(__always) func mmapReadLock(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async {
         if hooks != nil || !mmapLockAvailable(mm, write: false) {
-            await acquireSlowPath(t, .mmapLock(mm: mm.index, write: false), fn, "mmap_read_lock", "\(mm.name).mmap_lock")
+            await acquireSlowPath(t, .mmapLock(mm: mm.index, write: false), fn, "mmap_read_lock", .mmap(mm: mm.index))
         }
         mm.mmapLock.readers += 1
     }
     /// `mmap_read_unlock`.
     @inline(__always) func mmapReadUnlock(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async {
-        await releasePoint(t, fn, "mmap_read_unlock", .mmapLock(mm: mm.index), .read, "\(mm.name).mmap_lock")
+        await releasePoint(t, fn, "mmap_read_unlock", .mmapLock(mm: mm.index), .read, .mmap(mm: mm.index))
         mm.mmapLock.readers -= 1
     }
     /// `mmap_write_lock`.
     @inline(__always) func mmapWriteLock(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async {
         if hooks != nil || !mmapLockAvailable(mm, write: true) {
-            await acquireSlowPath(t, .mmapLock(mm: mm.index, write: true), fn, "mmap_write_lock", "\(mm.name).mmap_lock")
+            await acquireSlowPath(t, .mmapLock(mm: mm.index, write: true), fn, "mmap_write_lock", .mmap(mm: mm.index))
         }
         mm.mmapLock.writer = t.id
     }
     /// `mmap_write_unlock`: also ends every VMA write lock the writer took (`vma_end_write_all`).
     @inline(__always) func mmapWriteUnlock(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async {
-        await releasePoint(t, fn, "mmap_write_unlock", .mmapLock(mm: mm.index), .write, "\(mm.name).mmap_lock")
+        await releasePoint(t, fn, "mmap_write_unlock", .mmapLock(mm: mm.index), .write, .mmap(mm: mm.index))
         mm.mmapLock.writer = 0
         mm.vmaEndWriteAll()
     }
     /// `mmap_write_downgrade`: the writer keeps the lock for read, so readers may join.
     @inline(__always) func mmapWriteDowngrade(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async {
-        await releasePoint(t, fn, "mmap_write_downgrade", .mmapLock(mm: mm.index), .write, "\(mm.name).mmap_lock")
+        await releasePoint(t, fn, "mmap_write_downgrade", .mmapLock(mm: mm.index), .write, .mmap(mm: mm.index))
         mm.mmapLock.writer = 0
         mm.mmapLock.readers += 1
         mm.vmaEndWriteAll()
@@ -127,31 +155,31 @@ extension World {
     /// `mm` and `addr` name the lock in traces.
     @inline(__always) func ptlLock(_ t: SimThread, _ table: Int32, _ mm: MM, _ addr: UInt64, _ fn: StaticString = #function) async {
         if hooks != nil || tables.ptlOwner(table) != 0 {
-            await acquireSlowPath(t, .ptl(table: table), fn, "spin_lock", ptlName(mm, addr))
+            await acquireSlowPath(t, .ptl(table: table), fn, "spin_lock", .ptl(mm: mm.index, addr: addr))
         }
         tables.setPTLOwner(table, t.id)
     }
     /// `spin_unlock(ptl)`.
     @inline(__always) func ptlUnlock(_ t: SimThread, _ table: Int32, _ mm: MM, _ addr: UInt64, _ fn: StaticString = #function) async {
-        await releasePoint(t, fn, "spin_unlock", .ptl(table: table), .write, ptlName(mm, addr))
+        await releasePoint(t, fn, "spin_unlock", .ptl(table: table), .write, .ptl(mm: mm.index, addr: addr))
         tables.setPTLOwner(table, 0)
     }
 
     /// `pmd_lock`.
     @inline(__always) func pmdLock(_ t: SimThread, _ table: Int32, _ mm: MM, _ addr: UInt64, _ fn: StaticString = #function) async {
         if hooks != nil || tables.pmdLockOwner(table) != 0 {
-            await acquireSlowPath(t, .pmdLock(table: table), fn, "spin_lock", pmdLockName(mm, addr))
+            await acquireSlowPath(t, .pmdLock(table: table), fn, "spin_lock", .pmd(mm: mm.index, addr: addr))
         }
         tables.setPMDLockOwner(table, t.id)
     }
     @inline(__always) func pmdUnlock(_ t: SimThread, _ table: Int32, _ mm: MM, _ addr: UInt64, _ fn: StaticString = #function) async {
-        await releasePoint(t, fn, "spin_unlock", .pmdLock(table: table), .write, pmdLockName(mm, addr))
+        await releasePoint(t, fn, "spin_unlock", .pmdLock(table: table), .write, .pmd(mm: mm.index, addr: addr))
         tables.setPMDLockOwner(table, 0)
     }
 
     /// `folio_trylock`: never sleeps (callable under a PTL).
     @inline(__always) func folioTrylock(_ t: SimThread, _ folio: PFN, _ fn: StaticString = #function) async -> Bool {
-        await releasePoint(t, fn, "folio_trylock", .folioLock(folio), .write, "folio_lock(\(folio))")
+        await releasePoint(t, fn, "folio_trylock", .folioLock(folio), .write, .folio(folio))
         guard !memory.test(folio, PageFlag.locked) else { return false }
         memory.set(folio, PageFlag.locked)
         return true
@@ -159,12 +187,12 @@ extension World {
     /// `folio_lock`: sleeps until the folio lock is free.
     @inline(__always) func folioLock(_ t: SimThread, _ folio: PFN, _ fn: StaticString = #function) async {
         if hooks != nil || !isAvailable(.folioLock(folio)) {
-            await acquireSlowPath(t, .folioLock(folio), fn, "folio_lock", "folio_lock(\(folio))")
+            await acquireSlowPath(t, .folioLock(folio), fn, "folio_lock", .folio(folio))
         }
         memory.set(folio, PageFlag.locked)
     }
     @inline(__always) func folioUnlock(_ t: SimThread, _ folio: PFN, _ fn: StaticString = #function) async {
-        await releasePoint(t, fn, "folio_unlock", .folioLock(folio), .write, "folio_lock(\(folio))")
+        await releasePoint(t, fn, "folio_unlock", .folioLock(folio), .write, .folio(folio))
         memory.clear(folio, PageFlag.locked)
     }
 
@@ -175,7 +203,7 @@ extension World {
         guard semantics.vmaLocks, vma.id != 0, !mm.isVMAWriteLocked(vma.id) else { return }
         if hooks != nil || !isAvailable(.vmaLock(mm: mm.index, vma: vma.id, write: true)) {
             await acquireSlowPath(t, .vmaLock(mm: mm.index, vma: vma.id, write: true), fn, "vma_start_write",
-                                  "\(mm.name).vma(\(VirtualAddress(vma.start)))")
+                                  .vma(mm: mm.index, start: vma.start))
         }
         mm.vmaWriteLock(vma.id)
     }
@@ -183,19 +211,19 @@ extension World {
     /// `local_irq_save` at the start of a GUP-fast walk: page tables of `mm` cannot be freed
     /// until `gupFastWalkEnd` (the freeing side waits for an IPI or an RCU grace period).
     @inline(__always) func gupFastWalkBegin(_ t: SimThread, _ mm: MM) async {
-        await releasePoint(t, "gup_fast", "local_irq_save", .tableFree(mm: mm.index), .read, "\(mm.name) page-table freeing")
+        await releasePoint(t, "gup_fast", "local_irq_save", .tableFree(mm: mm.index), .read, .tableFree(mm: mm.index))
         mm.gupFastWalkers += 1
     }
     /// `local_irq_restore`.
     @inline(__always) func gupFastWalkEnd(_ t: SimThread, _ mm: MM) async {
-        await releasePoint(t, "gup_fast", "local_irq_restore", .tableFree(mm: mm.index), .read, "\(mm.name) page-table freeing")
+        await releasePoint(t, "gup_fast", "local_irq_restore", .tableFree(mm: mm.index), .read, .tableFree(mm: mm.index))
         mm.gupFastWalkers -= 1
     }
     /// `tlb_remove_table_sync_one` before page tables of `mm` are freed: waits until no
     /// GUP-fast walk of `mm` has interrupts disabled.
     func tableFreeSync(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async {
         guard hooks != nil else { return }
-        await acquireSlowPath(t, .tableFree(mm: mm.index, write: true), fn, "tlb_remove_table_sync_one", "\(mm.name) page-table freeing")
+        await acquireSlowPath(t, .tableFree(mm: mm.index, write: true), fn, "tlb_remove_table_sync_one", .tableFree(mm: mm.index))
     }
 }
 
