@@ -63,6 +63,11 @@ package struct VMA: Hashable, Sendable {
     /// created anew gets a new id, as the kernel allocates a new `vm_area_struct`. Faults and
     /// GUP that dropped a lock find their VMA again by it.
     package var id: Int32 = 0
+    /// Unused: it makes a VMA 64 bytes. At 60, a copy was four overlapping 16-byte moves, and
+    /// the fault path, which copies a VMA from the mm's list into its `VMFault`, stalled on
+    /// each read-back of such a copy, which store forwarding cannot serve (perf: about a
+    /// tenth of the access loop's time, 2026-12-04).
+    private var padding: UInt32 = 0
 
     package init(start: UInt64, end: UInt64, flags: VMFlags, backing: VMABacking, pgoff: UInt64, anonVMA: Int32 = 0) {
         self.start = start; self.end = end; self.flags = flags; self.backing = backing
