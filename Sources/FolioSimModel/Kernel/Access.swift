@@ -39,32 +39,22 @@ extension World {
                 if ret.contains(.sigsegv) { return .segv }
                 continue
             }
-            if let failed = await faultUnderMmapLock(t, mm, addr, write: write, flags: flags) { return failed }
-        }
-    }
-
-    /// The fault under `mmap_lock` held for read (`lock_mm_and_find_vma`, before 6.4 or when
-    /// `lock_vma_under_rcu` fails): the access's outcome if it failed, nil to retry it. Out
-    /// of line: inlined next to the VMA-lock path, its own `VMFault` and call sites doubled
-    /// the values the access loop's async frame keeps, and every resume of that frame
-    /// recomputed their addresses (callgrind: 55 instructions a fault).
-    @inline(never) func faultUnderMmapLock(_ t: SimThread, _ mm: MM, _ addr: UInt64, write: Bool, flags: FaultFlags) async -> AccessResult? {
-        await mmapReadLock(t, mm)
-        guard let vi = mm.vmaIndex(containing: addr) else {
+            await mmapReadLock(t, mm)
+            guard let vi = mm.vmaIndex(containing: addr) else {
+                await mmapReadUnlock(t, mm)
+                return .segv
+            }
+            let vma = mm.vma(at: vi)
+            if write ? !vma.flags.contains(.write) : !vma.flags.contains(.read) {
+                await mmapReadUnlock(t, mm)
+                return .segv
+            }
+            let ret = await handleMMFault(t, mm, vma: vma, address: addr, flags: flags)
             await mmapReadUnlock(t, mm)
-            return .segv
+            if ret.contains(.oom) { return .oom }
+            if ret.contains(.sigbus) { return .bus }
+            if ret.contains(.sigsegv) { return .segv }
         }
-        let vma = mm.vma(at: vi)
-        if write ? !vma.flags.contains(.write) : !vma.flags.contains(.read) {
-            await mmapReadUnlock(t, mm)
-            return .segv
-        }
-        let ret = await handleMMFault(t, mm, vma: vma, address: addr, flags: flags)
-        await mmapReadUnlock(t, mm)
-        if ret.contains(.oom) { return .oom }
-        if ret.contains(.sigbus) { return .bus }
-        if ret.contains(.sigsegv) { return .segv }
-        return nil
     }
 
     /// `lock_vma_under_rcu`: the VMA containing `addr`, read-locked, if it is anonymous and
