@@ -226,12 +226,14 @@ public final class World {
                                     _ object: PointObject, _ access: PointAccess) async {
         if hooks != nil { await schedulePoint(t, function, step, object, access) }
     }
-    /// The point under a scheduler. It takes the point's parts rather than a `SchedPoint`:
-    /// built at each inlined call site, that value was a slot of the caller's async frame,
-    /// and every resume of the frame recomputed the address of every such slot.
+    /// The point under a scheduler; `lock` names the lock a release point releases (in a
+    /// trace only). It takes the point's parts rather than a `SchedPoint`: built at each
+    /// inlined call site, that value was a slot of the caller's async frame, and every resume
+    /// of the frame recomputed the address of every such slot.
     @inline(never) func schedulePoint(_ t: SimThread, _ function: StaticString, _ step: StaticString,
-                                      _ object: PointObject, _ access: PointAccess) async {
-        guard let h = hooks, h.reach(t, SchedPoint(function, step, object, access)) else { return }
+                                      _ object: PointObject, _ access: PointAccess, lock: LockName? = nil) async {
+        let name = tracer != nil ? lock.map(lockText) : nil
+        guard let h = hooks, h.reach(t, SchedPoint(function, step, object, access, lockName: name)) else { return }
         await h.wait(t)
     }
 

@@ -106,16 +106,11 @@ extension World {
     }
 
     /// A release: a scheduling point that names the lock. The name is a `LockName` value,
-    /// not a closure, and the point is out of line: at each inlined call site a closure
-    /// context or a `SchedPoint` was a slot of the caller's async frame, whose address every
-    /// resume of the frame recomputed.
+    /// not a closure: at each inlined call site a closure context was a slot of the caller's
+    /// async frame, whose address every resume of the frame recomputed.
     @inline(__always) func releasePoint(_ t: SimThread, _ fn: StaticString, _ step: StaticString, _ object: PointObject,
                                         _ access: PointAccess, _ name: LockName) async {
-        if hooks != nil { await releaseSlowPath(t, fn, step, object, access, name) }
-    }
-    @inline(never) func releaseSlowPath(_ t: SimThread, _ fn: StaticString, _ step: StaticString, _ object: PointObject,
-                                        _ access: PointAccess, _ name: LockName) async {
-        if let h = hooks, h.reach(t, SchedPoint(fn, step, object, access, lockName: tracer != nil ? lockText(name) : nil)) { await h.wait(t) }
+        if hooks != nil { await schedulePoint(t, fn, step, object, access, lock: name) }
     }
 
     /// `mmap_read_lock`.
