@@ -15,7 +15,7 @@ the system-wide mTHP counter deltas. Steps the host cannot run are listed as ski
 Needs root and a writable /sys/kernel/mm/transparent_hugepage.
   --json            print one JSON object
   --repeat N        take N undisturbed host runs (default 1) and show their spread
-  --semantics NAME  \\(semanticsHelp)
+  --semantics NAME  \(semanticsHelp)
 Exit status: 0 every count agrees, 1 some count differs, 2 bad input, no root or no sysfs.
 """
 

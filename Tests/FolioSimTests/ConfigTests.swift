@@ -265,6 +265,14 @@ import Testing
         #expect(help.status == 0 && help.out.hasPrefix("usage: foliosim"))
     }
 
+    @Test func everyCommandsHelpListsThePresets() throws {
+        for cmd in ["run", "explore", "replay", "cow-selftest", "kernel-diff"] {
+            let h = try run([cmd, "--help"])
+            #expect(h.status == 0, "\(cmd)")
+            #expect(h.out.contains("v5.7, v5.8") && !h.out.contains("\\("), "\(cmd): \(h.out)")
+        }
+    }
+
     @Test func badArgumentsExitTwo() throws {
         #expect(try run(["frobnicate"]).status == 2)
         #expect(try run(["run"]).status == 2)
