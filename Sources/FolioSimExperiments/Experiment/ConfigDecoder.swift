@@ -242,6 +242,7 @@ extension Scenario {
         if let x = try o.bool("hugeZeroWPAllocatesTHP") { sem.hugeZeroWPAllocatesTHP = x; note("hugeZeroWPAllocatesTHP", "\(x)") }
         if let x = try o.choice("pinnedSwapout", Semantics.PinnedSwapout.self) { sem.pinnedSwapout = x; note("pinnedSwapout", x.rawValue) }
         if let x = try o.bool("vmaLocks") { sem.vmaLocks = x; note("vmaLocks", "\(x)") }
+        if let x = try o.choice("vmaLockFaults", Semantics.VMALockFaults.self) { sem.vmaLockFaults = x; note("vmaLockFaults", x.rawValue) }
         if let inj = try o.strings("inject") {
             for (i, name) in inj.enumerated() {
                 guard let injection = Injection(rawValue: name) else {

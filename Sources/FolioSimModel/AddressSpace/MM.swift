@@ -255,11 +255,11 @@ package final class MM {
     /// `vma->vm_lock_seq` with `mm->mm_lock_seq`, which `mmap_write_unlock` advances: the
     /// read is recorded on the mmap_lock, whose write steps are the only ones that end a
     /// VMA write lock.
-    func isVMAWriteLocked(_ id: Int32) -> Bool {
+    @inline(__always) func isVMAWriteLocked(_ id: Int32) -> Bool {
         note(.mmapLock(mm: index), write: false)
         return writeLocked(id)
     }
-    func vmaReadLock(_ id: Int32) {
+    @inline(__always) func vmaReadLock(_ id: Int32) {
         vmaReaders.grow(to: Int(id) + 1, with: 0)
         vmaReaders[Int(id)] += 1
         vmaLocksHeld += 1

@@ -33,49 +33,78 @@ extension World {
                     return .segv
                 }
                 let ret = await handleMMFault(t, mm, vma: vma, address: addr, flags: flags.union(.vmaLock))
-                await vmaEndRead(t, mm, vma)
-                if ret.contains(.oom) { return .oom }
-                if ret.contains(.sigbus) { return .bus }
-                if ret.contains(.sigsegv) { return .segv }
-                continue
+                if !ret.contains(.retry) {
+                    await vmaEndRead(t, mm, vma)
+                    if ret.contains(.oom) { return .oom }
+                    if ret.contains(.sigbus) { return .bus }
+                    if ret.contains(.sigsegv) { return .segv }
+                    continue
+                }
+                // VM_FAULT_RETRY (`vmf_anon_prepare`, which dropped the VMA lock): the fault
+                // goes on under mmap_lock (`lock_mmap` in `do_user_addr_fault`).
             }
-            await mmapReadLock(t, mm)
-            guard let vi = mm.vmaIndex(containing: addr) else {
-                await mmapReadUnlock(t, mm)
-                return .segv
-            }
-            let vma = mm.vma(at: vi)
-            if write ? !vma.flags.contains(.write) : !vma.flags.contains(.read) {
-                await mmapReadUnlock(t, mm)
-                return .segv
-            }
-            let ret = await handleMMFault(t, mm, vma: vma, address: addr, flags: flags)
-            await mmapReadUnlock(t, mm)
-            if ret.contains(.oom) { return .oom }
-            if ret.contains(.sigbus) { return .bus }
-            if ret.contains(.sigsegv) { return .segv }
+            if let failed = await faultUnderMmapLock(t, mm, addr, write: write, flags: flags) { return failed }
         }
     }
 
-    /// `lock_vma_under_rcu`: the VMA containing `addr`, read-locked, if it is anonymous and
-    /// already has an anon_vma (else the fault would have to prepare one, which needs
-    /// mmap_lock: `vmf_anon_prepare` retries under it) and no mmap_lock writer has
-    /// write-locked it (`vma_start_read` fails). Nil: the caller takes mmap_lock.
+    /// The fault under `mmap_lock` held for read (`lock_mm_and_find_vma`: before 6.4, or when
+    /// `lock_vma_under_rcu` declines the VMA, or after a VM_FAULT_RETRY under it): the
+    /// access's outcome if it failed, nil to retry the access. Out of line: inlined next to
+    /// the VMA-lock path, its own `VMFault` and call sites doubled the values the access
+    /// loop's async frame keeps, and every resume of that frame recomputed their addresses.
+    /// Since 6.10 every fault but those beside an mmap_lock writer takes the VMA lock.
+    @inline(never) func faultUnderMmapLock(_ t: SimThread, _ mm: MM, _ addr: UInt64, write: Bool, flags: FaultFlags) async -> AccessResult? {
+        await mmapReadLock(t, mm)
+        guard let vi = mm.vmaIndex(containing: addr) else {
+            await mmapReadUnlock(t, mm)
+            return .segv
+        }
+        let vma = mm.vma(at: vi)
+        if write ? !vma.flags.contains(.write) : !vma.flags.contains(.read) {
+            await mmapReadUnlock(t, mm)
+            return .segv
+        }
+        let ret = await handleMMFault(t, mm, vma: vma, address: addr, flags: flags)
+        await mmapReadUnlock(t, mm)
+        if ret.contains(.oom) { return .oom }
+        if ret.contains(.sigbus) { return .bus }
+        if ret.contains(.sigsegv) { return .segv }
+        return nil
+    }
+
+    /// `lock_vma_under_rcu`: the VMA containing `addr`, read-locked, if no mmap_lock writer
+    /// has write-locked it (`vma_start_read` fails) and the release's rule admits it
+    /// (`Semantics.vmaLockFaults`): 6.4–6.6 only anonymous VMAs (checked before
+    /// `vma_start_read`); up to 6.9 not an anonymous VMA without an anon_vma (checked after
+    /// it: preparing one looks at the neighbouring VMAs, which this lock does not cover);
+    /// 6.10+ every VMA (`vmf_anon_prepare` handles a missing anon_vma). Nil: the caller
+    /// takes mmap_lock.
     @inline(__always) func lockVMAUnderRCU(_ t: SimThread, _ mm: MM, _ addr: UInt64) async -> VMA? {
         await schedule(t, "lock_vma_under_rcu", "mas_walk", .vmas(mm: mm.index), .read)
         guard let vi = mm.vmaIndex(containing: addr) else { return nil }
-        let vma = mm.vma(at: vi)
-        guard vma.isAnonymous, vma.anonVMA != 0 else { return nil }
+        var vma = mm.vma(at: vi)
+        if semantics.vmaLockFaults == .anon && !vma.isAnonymous { return nil }
         await schedule(t, "lock_vma_under_rcu", "vma_start_read", .vmaLock(mm: mm.index, vma: vma.id), .read)
-        guard !mm.isVMAWriteLocked(vma.id) else { return nil }
-        // The kernel looks again because the VMA may have been detached or resized between
-        // mas_walk and vma_start_read. Without a scheduler no other thread runs between the
-        // two, so the second lookup would find the same VMA; it is skipped then.
-        if hooks != nil || _slowPath(accessLogging) {
-            guard mm.vmaIndex(id: vma.id, containing: addr) != nil else { return nil }
-        }
-        mm.vmaReadLock(vma.id)
+        guard vmaStartRead(mm, &vma, addr) else { return nil }
         return vma
+    }
+
+    /// `vma_start_read` and `lock_vma_under_rcu`'s checks after it: whether `vma` (as found
+    /// by `mas_walk`, and now as it is under the lock) is read-locked. Synchronous and out of
+    /// line: in the async `lock_vma_under_rcu` this made that too large to be inlined into
+    /// the access loop, which cost a task allocation a fault.
+    @inline(never) func vmaStartRead(_ mm: MM, _ vma: inout VMA, _ addr: UInt64) -> Bool {
+        guard !mm.isVMAWriteLocked(vma.id) else { return false }
+        // The kernel looks again because the VMA may have been detached or resized between
+        // mas_walk and vma_start_read, and reads its fields under the lock. Without a
+        // scheduler no other thread runs between the two, so the VMA is the one found.
+        if hooks != nil || _slowPath(accessLogging) {
+            guard let i = mm.vmaIndex(id: vma.id, containing: addr) else { return false }
+            vma = mm.vma(at: i)
+        }
+        if semantics.vmaLockFaults != .all && vma.isAnonymous && vma.anonVMA == 0 { return false }
+        mm.vmaReadLock(vma.id)
+        return true
     }
 
     /// `vma_end_read`.

@@ -73,7 +73,10 @@ extension World {
     /// installed.
     func wpPageCopy(_ t: SimThread, _ vmf: inout VMFault, _ planIn: COWPlan, tempRef tempRefFolio: PFN?) async -> VMFaultResult {
         let mm = vmf.mm
-        anonVMAPrepare(&vmf)
+        if let r = await vmfAnonPrepare(t, &vmf) {
+            if let f = tempRefFolio { memory.folioPut(f) }
+            return r
+        }
         var plan = planIn
         // The first attempt inline: an async call costs a task allocation (see do_anonymous_page).
         let allocated = memory.allocFolio(order: plan.order)

@@ -115,17 +115,54 @@ extension World {
         return !pteNone(slot)
     }
 
-    /// `vmf_anon_prepare` / `anon_vma_prepare`: give the VMA an anon_vma on first use. The
-    /// VMA is found again by its id: the fault holds mmap_lock (or, 6.4+, the VMA's own lock),
-    /// so it is still there, but other VMAs of the mm may have moved in the tree meanwhile.
-    /// A neighbour's anon_vma is reused when it can be (`find_mergeable_anon_vma`), so that
-    /// VMAs that differ only in their access bits can merge later.
-    @inline(__always) func anonVMAPrepare(_ vmf: inout VMFault) {
-        if vmf.vma.anonVMA == 0 {
-            let i = vmf.mm.vmaIndex(id: vmf.vma.id, containing: vmf.address)
-            vmf.vma.anonVMA = i.flatMap { mergeableAnonVMA(vmf.mm, $0) } ?? newAnonVMA()
-            if let i { vmf.mm.vmas[i].anonVMA = vmf.vma.anonVMA }
+    /// `vmf_anon_prepare` (`__vmf_anon_prepare` and its wrapper in mm/internal.h): nil when
+    /// the fault can go on, the VMA now with an anon_vma; VM_FAULT_RETRY when it must start
+    /// again under mmap_lock, the VMA lock dropped. Under a VMA lock that is always so up to
+    /// 6.9; from 6.10 only when `mmap_read_trylock` fails (a writer holds mmap_lock). Up to
+    /// 6.6 no fault that needs an anon_vma runs under a VMA lock (`lock_vma_under_rcu`
+    /// declines it). Left out: the anon_vma allocation failing (VM_FAULT_OOM).
+    @inline(__always) func vmfAnonPrepare(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult? {
+        guard vmf.vma.anonVMA == 0 else { return nil }
+        return await vmfAnonPrepareSlowPath(t, &vmf)
+    }
+
+    /// `vmf_anon_prepare` for a VMA whose copy in `vmf` has no anon_vma.
+    @inline(never) func vmfAnonPrepareSlowPath(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult? {
+        // `vma->anon_vma` is read from the VMA itself: another fault may have set it since
+        // this one copied the VMA.
+        if let i = vmf.mm.vmaIndex(id: vmf.vma.id, containing: vmf.address), case let a = vmf.mm.vma(at: i).anonVMA, a != 0 {
+            vmf.vma.anonVMA = a
+            return nil
         }
+        guard vmf.flags.contains(.vmaLock) else {
+            anonVMAPrepare(&vmf)
+            return nil
+        }
+        guard semantics.vmaLockFaults == .all, await mmapReadTrylock(t, vmf.mm) else {
+            trace(t, "vmf_anon_prepare", "no anon_vma under the VMA lock: VM_FAULT_RETRY, retry under mmap_lock")
+            await vmaEndRead(t, vmf.mm, vmf.vma)
+            return .retry
+        }
+        anonVMAPrepare(&vmf)
+        await mmapReadUnlock(t, vmf.mm)
+        return nil
+    }
+
+    /// `__anon_vma_prepare`: gives the VMA an anon_vma on first use, with mmap_lock held (for
+    /// read). The VMA is found again by its id: other VMAs of the mm may have moved in the
+    /// tree meanwhile. Another fault may have prepared one since (the kernel looks again under
+    /// `page_table_lock`); then that one is used. A neighbour's anon_vma is reused when it can
+    /// be (`find_mergeable_anon_vma`), so that VMAs that differ only in their access bits can
+    /// merge later.
+    @inline(__always) func anonVMAPrepare(_ vmf: inout VMFault) {
+        guard vmf.vma.anonVMA == 0 else { return }
+        let i = vmf.mm.vmaIndex(id: vmf.vma.id, containing: vmf.address)
+        if let i, case let a = vmf.mm.vma(at: i).anonVMA, a != 0 {
+            vmf.vma.anonVMA = a
+            return
+        }
+        vmf.vma.anonVMA = i.flatMap { mergeableAnonVMA(vmf.mm, $0) } ?? newAnonVMA()
+        if let i { vmf.mm.vmas[i].anonVMA = vmf.vma.anonVMA }
     }
 
     /// `find_mergeable_anon_vma` (mm/vma.c): the anon_vma of the next VMA, else of the
@@ -168,7 +205,7 @@ extension World {
             return .zero
         }
 
-        anonVMAPrepare(&vmf)
+        if let r = await vmfAnonPrepare(t, &vmf) { return r }
         // alloc_anon_folio, with its order-0 fast path here: the compiler does not inline an
         // async callee reliably, and an async call costs a task allocation (callgrind: ~200 of
         // a ~1,500-instruction THP-off fault).

@@ -72,8 +72,8 @@ extension World {
     /// `do_cow_fault`: a write to an unmapped page of a private file mapping copies the
     /// pagecache page into a new exclusive anon page.
     func doCOWFault(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
+        if let r = await vmfAnonPrepare(t, &vmf) { return r }
         guard let table = await vmfPTEAlloc(t, vmf) else { return .oom }
-        anonVMAPrepare(&vmf)
         guard let new = await allocFolio(t, order: 0) else { return .oom }
         guard let src = pagecacheFolio(file: vmf.vma.fileIndex!, index: fileIndex(vmf, vmf.address)) else {
             memory.folioPut(new)

@@ -7,7 +7,7 @@ extension World {
     func doHugePMDAnonymousPage(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
         let haddr = vmf.address & ~(Geometry.pmdSize - 1)
         guard thpVMASuitableOrder(vmf.vma, vmf.address, Geometry.pmdOrder) else { return .fallback }
-        anonVMAPrepare(&vmf)
+        if let r = await vmfAnonPrepare(t, &vmf) { return r }
         if !vmf.isWrite && thp.useZeroPage {
             guard let pgtable = allocPageTablePage() else { return .oom }
             guard let zero = memory.hugeZeroFolio() else {

@@ -9,6 +9,8 @@ package enum KernelNames {
     static let swiftToKernel: [String: String] = [
         "exitMM": "exit_mmap",
         "access": "do_user_addr_fault",
+        "faultUnderMmapLock": "do_user_addr_fault",
+        "vmfAnonPrepareSlowPath": "vmf_anon_prepare",
         "getUserPages": "__get_user_pages",
         "getUserPagesFast": "gup_fast_fallback",
         "gupFastOne": "gup_fast_pte_range",

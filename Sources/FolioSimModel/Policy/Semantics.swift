@@ -93,9 +93,23 @@ public struct Semantics: Hashable, Sendable {
     package var hugeZeroWPAllocatesTHP: Bool
     /// Whether reclaim swaps out pinned anon pages.
     package var pinnedSwapout: PinnedSwapout = .keep
-    /// 6.4+ (per-VMA locks, 50ee32537206 "mm: introduce lock_vma_under_rcu"): an anonymous fault
-    /// on a VMA that has an anon_vma takes only that VMA's read lock, not mmap_lock.
+    /// 6.4+ (per-VMA locks, 50ee32537206 "mm: introduce lock_vma_under_rcu"): a fault on a
+    /// VMA that `vmaLockFaults` admits takes only that VMA's read lock, not mmap_lock.
     package var vmaLocks: Bool = false
+    /// Which VMAs `lock_vma_under_rcu` admits, with `vmaLocks`.
+    package enum VMALockFaults: String, Hashable, Sendable, CaseIterable {
+        /// 6.4–6.6: anonymous VMAs that already have an anon_vma.
+        case anon
+        /// 6.7–6.9 ("mm: Allow per-VMA locks on file-backed VMAs"): file-backed VMAs too, but
+        /// not an anonymous VMA without an anon_vma; `vmf_anon_prepare` (a private file VMA's
+        /// first COW) drops the VMA lock and returns VM_FAULT_RETRY.
+        case fileAndAnon = "file-and-anon"
+        /// 6.10+ ("mm: Delay the check for a NULL anon_vma" and the `mmap_read_trylock` in
+        /// `vmf_anon_prepare`, both April 2024): every VMA; the anon_vma is prepared under
+        /// `mmap_read_trylock`, and the fault returns VM_FAULT_RETRY only when that fails.
+        case all
+    }
+    package var vmaLockFaults: VMALockFaults = .anon
     /// The release whose function names traces use (major × 100 + minor), e.g. 518 for 5.18.
     /// Not a rule: a preset's metadata.
     package var release: Int = 618
@@ -181,20 +195,29 @@ public struct Semantics: Hashable, Sendable {
     /// exclusive anon PTEs are upgraded by mprotect too (d84887739d5c).
     package static let v6_2: Semantics = { var s = v6_1; s.roPin = .unshareCOWLongterm; s.mprotectUpgrade = .ae; s.release = 602; return s }()
 
-    /// 6.8: multi-size THP for anonymous faults; a COW fault copies one page. Anonymous faults
-    /// take the per-VMA lock (6.4+) when the VMA has an anon_vma.
+    /// 6.8: multi-size THP for anonymous faults; a COW fault copies one page. Faults take the
+    /// per-VMA lock (6.4+) on file-backed VMAs and on anonymous VMAs with an anon_vma (6.7–6.9).
     package static let v6_8: Semantics = {
         var s = v6_2
         s.faultOrder = .mthp
         s.cowCopy = .onePage
         s.vmaLocks = true
+        s.vmaLockFaults = .fileAndAnon
         s.release = 608
         return s
     }()
 
-    /// 6.15: large-folio reuse from MM-ID ownership (1da190f4d0a6), and the 6.13 huge zero
-    /// page write fault that allocates a PMD THP.
-    package static let v6_15: Semantics = { var s = v6_8; s.anonReuse = .aeMMID; s.hugeZeroWPAllocatesTHP = true; s.release = 615; return s }()
+    /// 6.15: large-folio reuse from MM-ID ownership (1da190f4d0a6), the 6.13 huge zero page
+    /// write fault that allocates a PMD THP, and (6.10+) faults under the per-VMA lock on every
+    /// VMA, an anon_vma prepared under `mmap_read_trylock`.
+    package static let v6_15: Semantics = {
+        var s = v6_8
+        s.anonReuse = .aeMMID
+        s.hugeZeroWPAllocatesTHP = true
+        s.vmaLockFaults = .all
+        s.release = 615
+        return s
+    }()
 
     /// What runs on our machines: Linux 6.18 (6.15 large-folio reuse, 6.13 huge-zero THP
     /// allocation on write).
@@ -204,6 +227,7 @@ public struct Semantics: Hashable, Sendable {
             exclusiveCarry: .carry, mprotectUpgrade: .ae, forceWrite: .ae, faultOrder: .mthp,
             cowCopy: .onePage, hugeZeroWPAllocatesTHP: true)
         s.vmaLocks = true
+        s.vmaLockFaults = .all
         s.release = 618
         return s
     }()

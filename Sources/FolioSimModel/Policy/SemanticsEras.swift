@@ -2,7 +2,7 @@
 /// a config that sets switches can be told when no kernel ever combined its values. Releases
 /// are numbered major × 100 + minor (5.0–5.19, 6.0–6.18); "≤5.8" starts at 5.0, which stands
 /// for every older kernel too. Proposals, injected bugs and the switches outside S1–S8
-/// (`cowCopy`, `rangeReuse`, `pinnedSwapout`, `vmaLocks`, `hugeZeroWPAllocatesTHP`) are
+/// (`cowCopy`, `rangeReuse`, `pinnedSwapout`, `vmaLocks`, `vmaLockFaults`, `hugeZeroWPAllocatesTHP`) are
 /// meant to be flipped and are not dated here.
 package enum SemanticsEras {
     /// The mainline releases this table knows, oldest first.

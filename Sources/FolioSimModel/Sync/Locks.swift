@@ -120,6 +120,15 @@ extension World {
         }
         mm.mmapLock.readers += 1
     }
+    /// `mmap_read_trylock`: never sleeps (`vmf_anon_prepare` calls it under a VMA lock). It
+    /// fails while a writer holds mmap_lock; left out: the rwsem also failing it while a
+    /// writer waits.
+    @inline(__always) func mmapReadTrylock(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async -> Bool {
+        await releasePoint(t, fn, "mmap_read_trylock", .mmapLock(mm: mm.index), .read, .mmap(mm: mm.index))
+        guard mmapLockAvailable(mm, write: false) else { return false }
+        mm.mmapLock.readers += 1
+        return true
+    }
     /// `mmap_read_unlock`.
     @inline(__always) func mmapReadUnlock(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async {
         await releasePoint(t, fn, "mmap_read_unlock", .mmapLock(mm: mm.index), .read, .mmap(mm: mm.index))
