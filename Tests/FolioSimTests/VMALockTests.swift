@@ -75,6 +75,25 @@ import Testing
         #expect(Observation.render(r.observed) == "[3]")
     }
 
+    @Test func aFaultThatFoundNoAnonVMAUsesTheOneAnotherFaultPrepared() async throws {
+        // Two first faults can both copy the VMA before either prepares its anon_vma (under
+        // mmap_lock for read, or from 6.10 under the VMA lock and mmap_read_trylock).
+        // `__anon_vma_prepare` looks again under page_table_lock: the second uses the first's.
+        let f = Fixture()
+        try await f.mmap(64 << 10)
+        let stale = f.p.mm.peekVMAs[0]
+        _ = await f.write(f.p, Fixture.base)
+        let prepared = f.p.mm.peekVMAs[0].anonVMA
+        #expect(stale.anonVMA == 0 && prepared != 0)
+        var vmf = VMFault(mm: f.p.mm, vma: stale, address: Fixture.base + 0x1000, flags: [.write, .user])
+        f.world.anonVMAPrepare(&vmf)
+        #expect(vmf.vma.anonVMA == prepared)
+        #expect(f.p.mm.peekVMAs[0].anonVMA == prepared)
+        var locked = VMFault(mm: f.p.mm, vma: stale, address: Fixture.base + 0x2000, flags: [.write, .user, .vmaLock])
+        #expect(await f.world.vmfAnonPrepare(f.p, &locked) == nil, "no VM_FAULT_RETRY: the VMA has its anon_vma")
+        #expect(locked.vma.anonVMA == prepared)
+    }
+
     static func fileConfig(_ semantics: String) -> String {
         """
         { memory: "16M", semantics: \(semantics),
