@@ -128,12 +128,8 @@ extension World {
 
     /// `vmf_anon_prepare` for a VMA whose copy in `vmf` has no anon_vma.
     @inline(never) func vmfAnonPrepareSlowPath(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult? {
-        // `vma->anon_vma` is read from the VMA itself: another fault may have set it since
-        // this one copied the VMA.
-        if let i = vmf.mm.vmaIndex(id: vmf.vma.id, containing: vmf.address), case let a = vmf.mm.vma(at: i).anonVMA, a != 0 {
-            vmf.vma.anonVMA = a
-            return nil
-        }
+        _ = readAnonVMA(&vmf)
+        if vmf.vma.anonVMA != 0 { return nil }
         guard vmf.flags.contains(.vmaLock) else {
             anonVMAPrepare(&vmf)
             return nil
@@ -156,13 +152,18 @@ extension World {
     /// merge later.
     @inline(__always) func anonVMAPrepare(_ vmf: inout VMFault) {
         guard vmf.vma.anonVMA == 0 else { return }
-        let i = vmf.mm.vmaIndex(id: vmf.vma.id, containing: vmf.address)
-        if let i, case let a = vmf.mm.vma(at: i).anonVMA, a != 0 {
-            vmf.vma.anonVMA = a
-            return
-        }
+        let i = readAnonVMA(&vmf)
+        guard vmf.vma.anonVMA == 0 else { return }
         vmf.vma.anonVMA = i.flatMap { mergeableAnonVMA(vmf.mm, $0) } ?? newAnonVMA()
         if let i { vmf.mm.vmas[i].anonVMA = vmf.vma.anonVMA }
+    }
+
+    /// `vma->anon_vma` read from the VMA itself into the fault's copy, which another fault
+    /// may have outdated by preparing one since. Returns the VMA's index (nil if it is gone).
+    @inline(__always) func readAnonVMA(_ vmf: inout VMFault) -> Int? {
+        guard let i = vmf.mm.vmaIndex(id: vmf.vma.id, containing: vmf.address) else { return nil }
+        vmf.vma.anonVMA = vmf.mm.vma(at: i).anonVMA
+        return i
     }
 
     /// `find_mergeable_anon_vma` (mm/vma.c): the anon_vma of the next VMA, else of the
