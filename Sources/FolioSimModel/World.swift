@@ -222,9 +222,11 @@ public final class World {
     /// `if hooks != nil`.
     /// The point itself is out of line, so that each inlined call site stays a branch and the
     /// fault chain stays small enough to be inlined (one async frame per call that is not).
+    /// `lock` names the lock a release or trylock point is about (in a trace only); a
+    /// `LockName` value, not a closure, for the reason above.
     @inline(__always) func schedule(_ t: SimThread, _ function: StaticString, _ step: StaticString,
-                                    _ object: PointObject, _ access: PointAccess) async {
-        if hooks != nil { await schedulePoint(t, function, step, object, access) }
+                                    _ object: PointObject, _ access: PointAccess, lock: LockName? = nil) async {
+        if hooks != nil { await schedulePoint(t, function, step, object, access, lock: lock) }
     }
     /// The point under a scheduler; `lock` names the lock a release point releases (in a
     /// trace only). It takes the point's parts rather than a `SchedPoint`: built at each

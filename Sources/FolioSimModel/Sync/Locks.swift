@@ -105,14 +105,6 @@ extension World {
         }
     }
 
-    /// A release: a scheduling point that names the lock. The name is a `LockName` value,
-    /// not a closure: at each inlined call site a closure context was a slot of the caller's
-    /// async frame, whose address every resume of the frame recomputed.
-    @inline(__always) func releasePoint(_ t: SimThread, _ fn: StaticString, _ step: StaticString, _ object: PointObject,
-                                        _ access: PointAccess, _ name: LockName) async {
-        if hooks != nil { await schedulePoint(t, fn, step, object, access, lock: name) }
-    }
-
     /// `mmap_read_lock`.
     @inline(__always) func mmapReadLock(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async {
         if hooks != nil || !mmapLockAvailable(mm, write: false) {
@@ -124,14 +116,14 @@ extension World {
     /// fails while a writer holds mmap_lock; left out: the rwsem also failing it while a
     /// writer waits.
     @inline(__always) func mmapReadTrylock(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async -> Bool {
-        await releasePoint(t, fn, "mmap_read_trylock", .mmapLock(mm: mm.index), .read, .mmap(mm: mm.index))
+        await schedule(t, fn, "mmap_read_trylock", .mmapLock(mm: mm.index), .read, lock: .mmap(mm: mm.index))
         guard mmapLockAvailable(mm, write: false) else { return false }
         mm.mmapLock.readers += 1
         return true
     }
     /// `mmap_read_unlock`.
     @inline(__always) func mmapReadUnlock(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async {
-        await releasePoint(t, fn, "mmap_read_unlock", .mmapLock(mm: mm.index), .read, .mmap(mm: mm.index))
+        await schedule(t, fn, "mmap_read_unlock", .mmapLock(mm: mm.index), .read, lock: .mmap(mm: mm.index))
         mm.mmapLock.readers -= 1
     }
     /// `mmap_write_lock`.
@@ -143,13 +135,13 @@ extension World {
     }
     /// `mmap_write_unlock`: also ends every VMA write lock the writer took (`vma_end_write_all`).
     @inline(__always) func mmapWriteUnlock(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async {
-        await releasePoint(t, fn, "mmap_write_unlock", .mmapLock(mm: mm.index), .write, .mmap(mm: mm.index))
+        await schedule(t, fn, "mmap_write_unlock", .mmapLock(mm: mm.index), .write, lock: .mmap(mm: mm.index))
         mm.mmapLock.writer = 0
         mm.vmaEndWriteAll()
     }
     /// `mmap_write_downgrade`: the writer keeps the lock for read, so readers may join.
     @inline(__always) func mmapWriteDowngrade(_ t: SimThread, _ mm: MM, _ fn: StaticString = #function) async {
-        await releasePoint(t, fn, "mmap_write_downgrade", .mmapLock(mm: mm.index), .write, .mmap(mm: mm.index))
+        await schedule(t, fn, "mmap_write_downgrade", .mmapLock(mm: mm.index), .write, lock: .mmap(mm: mm.index))
         mm.mmapLock.writer = 0
         mm.mmapLock.readers += 1
         mm.vmaEndWriteAll()
@@ -165,7 +157,7 @@ extension World {
     }
     /// `spin_unlock(ptl)`.
     @inline(__always) func ptlUnlock(_ t: SimThread, _ table: Int32, _ mm: MM, _ addr: UInt64, _ fn: StaticString = #function) async {
-        await releasePoint(t, fn, "spin_unlock", .ptl(table: table), .write, .ptl(mm: mm.index, addr: addr))
+        await schedule(t, fn, "spin_unlock", .ptl(table: table), .write, lock: .ptl(mm: mm.index, addr: addr))
         tables.setPTLOwner(table, 0)
     }
 
@@ -177,13 +169,13 @@ extension World {
         tables.setPMDLockOwner(table, t.id)
     }
     @inline(__always) func pmdUnlock(_ t: SimThread, _ table: Int32, _ mm: MM, _ addr: UInt64, _ fn: StaticString = #function) async {
-        await releasePoint(t, fn, "spin_unlock", .pmdLock(table: table), .write, .pmd(mm: mm.index, addr: addr))
+        await schedule(t, fn, "spin_unlock", .pmdLock(table: table), .write, lock: .pmd(mm: mm.index, addr: addr))
         tables.setPMDLockOwner(table, 0)
     }
 
     /// `folio_trylock`: never sleeps (callable under a PTL).
     @inline(__always) func folioTrylock(_ t: SimThread, _ folio: PFN, _ fn: StaticString = #function) async -> Bool {
-        await releasePoint(t, fn, "folio_trylock", .folioLock(folio), .write, .folio(folio))
+        await schedule(t, fn, "folio_trylock", .folioLock(folio), .write, lock: .folio(folio))
         guard !memory.test(folio, PageFlag.locked) else { return false }
         memory.set(folio, PageFlag.locked)
         return true
@@ -196,7 +188,7 @@ extension World {
         memory.set(folio, PageFlag.locked)
     }
     @inline(__always) func folioUnlock(_ t: SimThread, _ folio: PFN, _ fn: StaticString = #function) async {
-        await releasePoint(t, fn, "folio_unlock", .folioLock(folio), .write, .folio(folio))
+        await schedule(t, fn, "folio_unlock", .folioLock(folio), .write, lock: .folio(folio))
         memory.clear(folio, PageFlag.locked)
     }
 
@@ -215,12 +207,12 @@ extension World {
     /// `local_irq_save` at the start of a GUP-fast walk: page tables of `mm` cannot be freed
     /// until `gupFastWalkEnd` (the freeing side waits for an IPI or an RCU grace period).
     @inline(__always) func gupFastWalkBegin(_ t: SimThread, _ mm: MM) async {
-        await releasePoint(t, "gup_fast", "local_irq_save", .tableFree(mm: mm.index), .read, .tableFree(mm: mm.index))
+        await schedule(t, "gup_fast", "local_irq_save", .tableFree(mm: mm.index), .read, lock: .tableFree(mm: mm.index))
         mm.gupFastWalkers += 1
     }
     /// `local_irq_restore`.
     @inline(__always) func gupFastWalkEnd(_ t: SimThread, _ mm: MM) async {
-        await releasePoint(t, "gup_fast", "local_irq_restore", .tableFree(mm: mm.index), .read, .tableFree(mm: mm.index))
+        await schedule(t, "gup_fast", "local_irq_restore", .tableFree(mm: mm.index), .read, lock: .tableFree(mm: mm.index))
         mm.gupFastWalkers -= 1
     }
     /// `tlb_remove_table_sync_one` before page tables of `mm` are freed: waits until no
