@@ -85,11 +85,11 @@ import Testing
         _ = await f.write(f.p, Fixture.base)
         let prepared = f.p.mm.peekVMAs[0].anonVMA
         #expect(stale.anonVMA == 0 && prepared != 0)
-        var vmf = VMFault(mm: f.p.mm, vma: stale, address: Fixture.base + 0x1000, flags: [.write, .user])
-        f.world.anonVMAPrepare(&vmf)
+        var vmf = VMFault(vma: stale, address: Fixture.base + 0x1000, flags: [.write, .user])
+        f.world.anonVMAPrepare(f.p, &vmf)
         #expect(vmf.vma.anonVMA == prepared)
         #expect(f.p.mm.peekVMAs[0].anonVMA == prepared)
-        var locked = VMFault(mm: f.p.mm, vma: stale, address: Fixture.base + 0x2000, flags: [.write, .user, .vmaLock])
+        var locked = VMFault(vma: stale, address: Fixture.base + 0x2000, flags: [.write, .user, .vmaLock])
         #expect(await f.world.vmfAnonPrepare(f.p, &locked) == nil, "no VM_FAULT_RETRY: the VMA has its anon_vma")
         #expect(locked.vma.anonVMA == prepared)
     }

@@ -183,7 +183,7 @@ extension World {
     @inline(__always) func vmfPTEAlloc(_ t: SimThread, _ vmf: VMFault) async -> Int32? {
         var e = vmfPMD(vmf)
         if e.isNone {
-            guard await pteAllocLocked(t, vmf.mm, vmf.pmdTable, vmf.address) else { return nil }
+            guard await pteAllocLocked(t, t.mm, vmf.pmdTable, vmf.address) else { return nil }
             e = vmfPMD(vmf)
         }
         return e.isTable ? e.tableID : nil

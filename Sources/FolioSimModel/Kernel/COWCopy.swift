@@ -14,7 +14,7 @@ struct COWPlan {
 /// mmu notifiers (no secondary MMUs), KSM, hardware poison, memcg.
 extension World {
     /// Chooses the range to copy, with the PTL held (the range must be revalidated later).
-    func cowPlan(_ vmf: VMFault, page: PFN?) -> COWPlan {
+    func cowPlan(_ t: SimThread, _ vmf: VMFault, page: PFN?) -> COWPlan {
         let single = COWPlan(base: vmf.address, order: 0, snapshot: SmallList(vmf.origPTE))
         guard semantics.cowCopy != .onePage else { return single }
         let slot = vmf.slot!
@@ -24,13 +24,13 @@ extension World {
             guard memory.isAnon(folio) else { return single }
             maxOrder = memory.order(of: folio)
         } else {
-            let allowed = thpVMAAllowableOrders(vmf.mm, vmf.vma, mask: (1 << UInt32(Geometry.pmdOrder)) - 1)
+            let allowed = thpVMAAllowableOrders(t.mm, vmf.vma, mask: (1 << UInt32(Geometry.pmdOrder)) - 1)
             maxOrder = allowed == 0 ? 0 : 31 - allowed.leadingZeroBitCount
         }
         let minOrder = semantics.cowCopy == .wholeFolio && page != nil ? maxOrder : 1
         var order = maxOrder
         while order >= minOrder && order > 0 {
-            if let plan = cowRange(vmf, slot.table, page: page, order: order) { return plan }
+            if let plan = cowRange(t, vmf, slot.table, page: page, order: order) { return plan }
             order -= 1
         }
         return single
@@ -39,7 +39,7 @@ extension World {
     /// The aligned block of `order` around the fault if every PTE in it maps the corresponding
     /// page of the same source folio (or the zero page, for a zero-page source) and the block
     /// lies in the VMA.
-    private func cowRange(_ vmf: VMFault, _ table: Int32, page: PFN?, order: Int) -> COWPlan? {
+    private func cowRange(_ t: SimThread, _ vmf: VMFault, _ table: Int32, page: PFN?, order: Int) -> COWPlan? {
         guard thpVMASuitableOrder(vmf.vma, vmf.address, order) else { return nil }
         let base = VirtualAddress(vmf.address).alignedDown(order: order)
         let nr = 1 << order
@@ -72,7 +72,7 @@ extension World {
     /// dropped (another thread may unmap it meanwhile). Returns 0 whether or not the copy was
     /// installed.
     func wpPageCopy(_ t: SimThread, _ vmf: inout VMFault, _ planIn: COWPlan, tempRef tempRefFolio: PFN?) async -> VMFaultResult {
-        let mm = vmf.mm
+        let mm = t.mm
         if let r = await vmfAnonPrepare(t, &vmf) {
             if let f = tempRefFolio { memory.folioPut(f) }
             return r

@@ -16,9 +16,10 @@ extension World {
     /// the two lock paths, and every resume of that frame recomputed the address of each
     /// slot (callgrind per instruction). Now the access loop holds none of them.
     @inline(never) func handleMMFault(_ t: SimThread, _ mm: MM, vma: VMA, address: UInt64, flags: FaultFlags) async -> VMFaultResult {
-        var vmf = VMFault(mm: mm, vma: vma, address: address & ~(Geometry.pageSize - 1), flags: flags)
+        assert(mm === t.mm, "a fault runs in its thread's address space")
+        var vmf = VMFault(vma: vma, address: address & ~(Geometry.pageSize - 1), flags: flags)
         var ret: VMFaultResult
-        if let bad = sanitizeFaultFlags(&vmf) {
+        if let bad = sanitizeFaultFlags(t, &vmf) {
             ret = bad
         } else {
             ret = await __handleMMFault(t, &vmf)
@@ -33,10 +34,10 @@ extension World {
     }
 
     /// `sanitize_fault_flags`.
-    @inline(__always) func sanitizeFaultFlags(_ vmf: inout VMFault) -> VMFaultResult? {
+    @inline(__always) func sanitizeFaultFlags(_ t: SimThread, _ vmf: inout VMFault) -> VMFaultResult? {
         if vmf.flags.contains(.unshare) {
             if vmf.flags.contains(.write) {
-                report(.faultFlagsExclusive, vmf.mm, addr: vmf.address, "FAULT_FLAG_UNSHARE together with FAULT_FLAG_WRITE")
+                report(.faultFlagsExclusive, t.mm, addr: vmf.address, "FAULT_FLAG_UNSHARE together with FAULT_FLAG_WRITE")
                 return .sigsegv
             }
             if !vmf.vma.isCOWMapping { vmf.flags.remove(.unshare) }
@@ -49,10 +50,10 @@ extension World {
 
     /// `__handle_mm_fault`: the PMD level (PMD THP, huge PMD write/unshare), then the PTE level.
     @_transparent func __handleMMFault(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult {
-        guard let pmdT = pmdTableAlloc(vmf.mm, vmf.address) else { return .oom }
+        guard let pmdT = pmdTableAlloc(t.mm, vmf.address) else { return .oom }
         vmf.pmdTable = pmdT
         let pmd = vmfPMD(vmf)
-        if pmd.isNone && thpVMAAllowableOrders(vmf.mm, vmf.vma, mask: 1 << UInt32(Geometry.pmdOrder)) != 0 {
+        if pmd.isNone && thpVMAAllowableOrders(t.mm, vmf.vma, mask: 1 << UInt32(Geometry.pmdOrder)) != 0 {
             let ret = await doHugePMDAnonymousPage(t, &vmf)
             if !ret.contains(.fallback) { return ret }
         } else if pmd.isHuge {
@@ -89,12 +90,12 @@ extension World {
         }
         if !vmf.origPTE.isPresent { return await doSwapPage(t, &vmf) }
         let slot = vmf.slot!
-        await ptlLock(t, slot.table, vmf.mm, vmf.address)
+        await ptlLock(t, slot.table, t.mm, vmf.address)
         var entry = vmf.origPTE
         if !pteSame(slot, entry) {
             trace(t, "handle_pte_fault", "PTE changed at \(VirtualAddress(vmf.address)): refault")
             vmf.kind = .retry
-            await ptlUnlock(t, slot.table, vmf.mm, vmf.address)
+            await ptlUnlock(t, slot.table, t.mm, vmf.address)
             return .zero
         }
         if vmf.isWrite || vmf.isUnshare {
@@ -104,7 +105,7 @@ extension World {
         entry = entry.withYoung(true)
         setPTE(slot, entry)
         vmf.kind = .spurious
-        await ptlUnlock(t, slot.table, vmf.mm, vmf.address)
+        await ptlUnlock(t, slot.table, t.mm, vmf.address)
         return .zero
     }
 
@@ -127,19 +128,19 @@ extension World {
 
     /// `vmf_anon_prepare` for a VMA whose copy in `vmf` has no anon_vma.
     @inline(never) func vmfAnonPrepareSlowPath(_ t: SimThread, _ vmf: inout VMFault) async -> VMFaultResult? {
-        _ = readAnonVMA(&vmf)
+        _ = readAnonVMA(t, &vmf)
         if vmf.vma.anonVMA != 0 { return nil }
         guard vmf.flags.contains(.vmaLock) else {
-            anonVMAPrepare(&vmf)
+            anonVMAPrepare(t, &vmf)
             return nil
         }
-        guard semantics.vmaLockFaults == .all, await mmapReadTrylock(t, vmf.mm) else {
+        guard semantics.vmaLockFaults == .all, await mmapReadTrylock(t, t.mm) else {
             trace(t, "vmf_anon_prepare", "no anon_vma under the VMA lock: VM_FAULT_RETRY, retry under mmap_lock")
-            await vmaEndRead(t, vmf.mm, vmf.vma)
+            await vmaEndRead(t, t.mm, vmf.vma)
             return .retry
         }
-        anonVMAPrepare(&vmf)
-        await mmapReadUnlock(t, vmf.mm)
+        anonVMAPrepare(t, &vmf)
+        await mmapReadUnlock(t, t.mm)
         return nil
     }
 
@@ -149,19 +150,19 @@ extension World {
     /// `page_table_lock`); then that one is used. A neighbour's anon_vma is reused when it can
     /// be (`find_mergeable_anon_vma`), so that VMAs that differ only in their access bits can
     /// merge later.
-    @inline(__always) func anonVMAPrepare(_ vmf: inout VMFault) {
+    @inline(__always) func anonVMAPrepare(_ t: SimThread, _ vmf: inout VMFault) {
         guard vmf.vma.anonVMA == 0 else { return }
-        let i = readAnonVMA(&vmf)
+        let i = readAnonVMA(t, &vmf)
         guard vmf.vma.anonVMA == 0 else { return }
-        vmf.vma.anonVMA = i.flatMap { mergeableAnonVMA(vmf.mm, $0) } ?? newAnonVMA()
-        if let i { vmf.mm.vmas[i].anonVMA = vmf.vma.anonVMA }
+        vmf.vma.anonVMA = i.flatMap { mergeableAnonVMA(t.mm, $0) } ?? newAnonVMA()
+        if let i { t.mm.vmas[i].anonVMA = vmf.vma.anonVMA }
     }
 
     /// `vma->anon_vma` read from the VMA itself into the fault's copy, which another fault
     /// may have outdated by preparing one since. Returns the VMA's index (nil if it is gone).
-    @inline(__always) func readAnonVMA(_ vmf: inout VMFault) -> Int? {
-        guard let i = vmf.mm.vmaIndex(id: vmf.vma.id, containing: vmf.address) else { return nil }
-        vmf.vma.anonVMA = vmf.mm.vma(at: i).anonVMA
+    @inline(__always) func readAnonVMA(_ t: SimThread, _ vmf: inout VMFault) -> Int? {
+        guard let i = t.mm.vmaIndex(id: vmf.vma.id, containing: vmf.address) else { return nil }
+        vmf.vma.anonVMA = t.mm.vma(at: i).anonVMA
         return i
     }
 
@@ -192,16 +193,16 @@ extension World {
 
         if !vmf.isWrite {
             let slot = PTESlot(table: table, index: VirtualAddress(vmf.address).pteIndex)
-            await ptlLock(t, table, vmf.mm, vmf.address)
+            await ptlLock(t, table, t.mm, vmf.address)
             if vmfPTEChanged(vmf, slot) {
                 vmf.kind = .retry
-                await ptlUnlock(t, table, vmf.mm, vmf.address)
+                await ptlUnlock(t, table, t.mm, vmf.address)
                 return .zero
             }
             setPTE(slot, .page(memory.zeroPFN, write: false, dirty: false, young: true, special: true))
             vmf.kind = .zeropage
             trace(t, "do_anonymous_page", "map zero page at \(VirtualAddress(vmf.address))")
-            await ptlUnlock(t, table, vmf.mm, vmf.address)
+            await ptlUnlock(t, table, t.mm, vmf.address)
             return .zero
         }
 
@@ -209,7 +210,7 @@ extension World {
         // alloc_anon_folio, with its order-0 fast path here: the compiler does not inline an
         // async callee reliably, and an async call costs a task allocation (callgrind: ~200 of
         // a ~1,500-instruction THP-off fault).
-        let orders = anonFolioSuitableOrders(vmf.mm, vma, vmf.address)
+        let orders = anonFolioSuitableOrders(t.mm, vma, vmf.address)
         let allocated = orders == 0 ? memory.allocFolio(order: 0) : nil
         guard let folio = allocated != nil ? allocated : await allocAnonFolio(t, &vmf, orders: orders) else { return .oom }
         let nr = memory.nrPages(folio)
@@ -218,26 +219,26 @@ extension World {
         let entry = PTE.page(folio, write: writable, dirty: writable, young: true)
         let first = PTESlot(table: table, index: VirtualAddress(addr).pteIndex)
 
-        await ptlLock(t, table, vmf.mm, vmf.address)
+        await ptlLock(t, table, t.mm, vmf.address)
         let changed = nr == 1 ? vmfPTEChanged(vmf, first) : !semantics.skipPTERangeNoneRecheck && !pteRangeNone(first, nr)
         if changed {
             trace(t, "do_anonymous_page", "PTE range of \(VirtualAddress(addr)) no longer empty: drop \(FolioOrder(memory.order(of: folio))) folio, refault")
             vmf.kind = .retry
-            await ptlUnlock(t, table, vmf.mm, vmf.address)
+            await ptlUnlock(t, table, t.mm, vmf.address)
             memory.folioPut(folio)
             return .zero
         }
         await schedule(t, "do_anonymous_page", "folio_ref_add, rmap, set PTEs", .pte(first), .write)
         memory.folioGet(folio, Int32(nr - 1))
-        vmf.mm.rssAnon += nr
+        t.mm.rssAnon += nr
         let order = memory.order(of: folio)
-        if order > 0 { countMTHP(vmf.mm, order: order, .anonFaultAlloc) }
-        count(vmf.mm, Counter.pagesAllocated, nr)
-        folioAddNewAnonRmap(folio, vmf.mm, pmd: false)
+        if order > 0 { countMTHP(t.mm, order: order, .anonFaultAlloc) }
+        count(t.mm, Counter.pagesAllocated, nr)
+        folioAddNewAnonRmap(folio, t.mm, pmd: false)
         for i in 0..<nr { setPTE(PTESlot(table: table, index: first.index + i), entry.withPFN(folio + i)) }
         vmf.kind = .anonymous
         trace(t, "do_anonymous_page", "map \(FolioOrder(order)) folio \(folio) at \(VirtualAddress(addr)) (\(nr) PTEs, AE)")
-        await ptlUnlock(t, table, vmf.mm, vmf.address)
+        await ptlUnlock(t, table, t.mm, vmf.address)
         return .zero
     }
 
@@ -308,7 +309,7 @@ extension World {
                 if let folio = memory.allocFolio(order: order) {
                     return folio
                 }
-                countMTHP(vmf.mm, order: order, .anonFaultFallback)
+                countMTHP(t.mm, order: order, .anonFaultFallback)
                 trace(t, "alloc_anon_folio", "no free \(FolioOrder(order)) block: fall back")
                 orders &= ~(1 << UInt32(order))
                 order = orders == 0 ? 0 : 31 - orders.leadingZeroBitCount

@@ -31,21 +31,21 @@ extension World {
         let window = UInt64(Self.faultAroundPages) * Geometry.pageSize
         let lo = max(vmf.address & ~(window - 1), vmf.vma.start, vmf.address & ~(Geometry.pmdSize - 1))
         let hi = min((vmf.address & ~(window - 1)) + window, vmf.vma.end, (vmf.address & ~(Geometry.pmdSize - 1)) + Geometry.pmdSize)
-        await ptlLock(t, table, vmf.mm, vmf.address)
+        await ptlLock(t, table, t.mm, vmf.address)
         var mappedFault = false
         var a = lo
         while a < hi {
             let s = PTESlot(table: table, index: VirtualAddress(a).pteIndex)
             if let folio = pagecacheLookup(file: file, index: fileIndex(vmf, a)), pteNone(s) {
                 memory.folioGet(folio)
-                folioAddFileRmapPTEs(folio, folio, 1, vmf.mm)
-                vmf.mm.rssFile += 1
+                folioAddFileRmapPTEs(folio, folio, 1, t.mm)
+                t.mm.rssFile += 1
                 setPTE(s, .page(folio, write: writable, dirty: false, young: true))
                 if a == vmf.address { mappedFault = true }
             }
             a += Geometry.pageSize
         }
-        await ptlUnlock(t, table, vmf.mm, vmf.address)
+        await ptlUnlock(t, table, t.mm, vmf.address)
         if mappedFault {
             vmf.kind = .file
             return .zero
@@ -53,19 +53,19 @@ extension World {
         guard let folio = pagecacheFolio(file: file, index: fileIndex(vmf, vmf.address)) else { return .oom }
         memory.folioGet(folio)
         let slot = PTESlot(table: table, index: VirtualAddress(vmf.address).pteIndex)
-        await ptlLock(t, table, vmf.mm, vmf.address)
+        await ptlLock(t, table, t.mm, vmf.address)
         if !pteNone(slot) {
-            await ptlUnlock(t, table, vmf.mm, vmf.address)
+            await ptlUnlock(t, table, t.mm, vmf.address)
             memory.folioPut(folio)
             vmf.kind = .retry
             return .zero
         }
-        folioAddFileRmapPTEs(folio, folio, 1, vmf.mm)
-        vmf.mm.rssFile += 1
+        folioAddFileRmapPTEs(folio, folio, 1, t.mm)
+        t.mm.rssFile += 1
         setPTE(slot, .page(folio, write: writable, dirty: false, young: true))
         vmf.kind = .file
         trace(t, "do_read_fault", "map pagecache \(folio) of \(files[file].name) at \(VirtualAddress(vmf.address))")
-        await ptlUnlock(t, table, vmf.mm, vmf.address)
+        await ptlUnlock(t, table, t.mm, vmf.address)
         return .zero
     }
 
@@ -81,22 +81,22 @@ extension World {
         }
         memory.setData(new, memory.data(src))
         let slot = PTESlot(table: table, index: VirtualAddress(vmf.address).pteIndex)
-        await ptlLock(t, table, vmf.mm, vmf.address)
+        await ptlLock(t, table, t.mm, vmf.address)
         if !pteNone(slot) {
-            await ptlUnlock(t, table, vmf.mm, vmf.address)
+            await ptlUnlock(t, table, t.mm, vmf.address)
             memory.folioPut(new)
             vmf.kind = .retry
             return .zero
         }
-        folioAddNewAnonRmap(new, vmf.mm, pmd: false)
-        vmf.mm.rssAnon += 1
+        folioAddNewAnonRmap(new, t.mm, pmd: false)
+        t.mm.rssAnon += 1
         let w = vmf.vma.flags.contains(.write)
         setPTE(slot, .page(new, write: w, dirty: true, young: true))
         vmf.kind = .fileCOW
-        count(vmf.mm, Counter.cowCopiedBytes, Int(Geometry.pageSize))
-        count(vmf.mm, Counter.pagesAllocated, 1)
+        count(t.mm, Counter.cowCopiedBytes, Int(Geometry.pageSize))
+        count(t.mm, Counter.pagesAllocated, 1)
         trace(t, "do_cow_fault", "copy pagecache \(src) into anon \(new) at \(VirtualAddress(vmf.address))")
-        await ptlUnlock(t, table, vmf.mm, vmf.address)
+        await ptlUnlock(t, table, t.mm, vmf.address)
         return .zero
     }
 
@@ -106,20 +106,20 @@ extension World {
         guard let folio = pagecacheFolio(file: vmf.vma.fileIndex!, index: fileIndex(vmf, vmf.address)) else { return .oom }
         memory.folioGet(folio)
         let slot = PTESlot(table: table, index: VirtualAddress(vmf.address).pteIndex)
-        await ptlLock(t, table, vmf.mm, vmf.address)
+        await ptlLock(t, table, t.mm, vmf.address)
         if !pteNone(slot) {
-            await ptlUnlock(t, table, vmf.mm, vmf.address)
+            await ptlUnlock(t, table, t.mm, vmf.address)
             memory.folioPut(folio)
             vmf.kind = .retry
             return .zero
         }
         memory.set(folio, PageFlag.dirty)
-        folioAddFileRmapPTEs(folio, folio, 1, vmf.mm)
-        vmf.mm.rssFile += 1
+        folioAddFileRmapPTEs(folio, folio, 1, t.mm)
+        t.mm.rssFile += 1
         setPTE(slot, .page(folio, write: true, dirty: true, young: true))
         vmf.kind = .file
         trace(t, "do_shared_fault", "map pagecache \(folio) writable at \(VirtualAddress(vmf.address))")
-        await ptlUnlock(t, table, vmf.mm, vmf.address)
+        await ptlUnlock(t, table, t.mm, vmf.address)
         return .zero
     }
 }

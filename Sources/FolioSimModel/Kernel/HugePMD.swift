@@ -14,7 +14,7 @@ extension World {
                 freePageTablePage(pgtable)
                 return .fallback
             }
-            await pmdLock(t, vmf.pmdTable, vmf.mm, vmf.address)
+            await pmdLock(t, vmf.pmdTable, t.mm, vmf.address)
             if vmfPMD(vmf).isNone {
                 let dep = tables.newPTETable(backing: pgtable)
                 tables.setDeposited(vmf.pmdTable, VirtualAddress(haddr).pmdIndex, dep)
@@ -25,11 +25,11 @@ extension World {
                 freePageTablePage(pgtable)
                 vmf.kind = .retry
             }
-            await pmdUnlock(t, vmf.pmdTable, vmf.mm, vmf.address)
+            await pmdUnlock(t, vmf.pmdTable, t.mm, vmf.address)
             return .zero
         }
         guard let folio = memory.allocFolio(order: Geometry.pmdOrder) else {
-            countMTHP(vmf.mm, order: Geometry.pmdOrder, .anonFaultFallback)
+            countMTHP(t.mm, order: Geometry.pmdOrder, .anonFaultFallback)
             trace(t, "do_huge_pmd_anonymous_page", "no free 2048kB block: fall back")
             return .fallback
         }
@@ -51,34 +51,34 @@ extension World {
             }
             pgtable = p
         }
-        await pmdLock(t, vmf.pmdTable, vmf.mm, vmf.address)
+        await pmdLock(t, vmf.pmdTable, t.mm, vmf.address)
         guard vmfPMD(vmf) == old else {
-            await pmdUnlock(t, vmf.pmdTable, vmf.mm, vmf.address)
+            await pmdUnlock(t, vmf.pmdTable, t.mm, vmf.address)
             if let p = pgtable { freePageTablePage(p) }
             memory.folioPut(folio)
             vmf.kind = .retry
             return .zero
         }
         let writable = vmf.vma.flags.contains(.write)
-        folioAddNewAnonRmap(folio, vmf.mm, pmd: true)
+        folioAddNewAnonRmap(folio, t.mm, pmd: true)
         if let p = pgtable {
             let dep = tables.newPTETable(backing: p)
             tables.setDeposited(vmf.pmdTable, VirtualAddress(haddr).pmdIndex, dep)
         }
         setPMD(vmf.pmdTable, haddr, .huge(folio, write: writable, dirty: true))
-        vmf.mm.rssAnon += Geometry.ptrsPerTable
-        deferredSplitFolio(folio, vmf.mm, partiallyMapped: false)
-        countMTHP(vmf.mm, order: Geometry.pmdOrder, .anonFaultAlloc)
-        count(vmf.mm, Counter.pagesAllocated, Geometry.ptrsPerTable)
+        t.mm.rssAnon += Geometry.ptrsPerTable
+        deferredSplitFolio(folio, t.mm, partiallyMapped: false)
+        countMTHP(t.mm, order: Geometry.pmdOrder, .anonFaultAlloc)
+        count(t.mm, Counter.pagesAllocated, Geometry.ptrsPerTable)
         vmf.kind = vmf.isUnshare ? .unshare : .anonymous
         trace(t, "do_huge_pmd_anonymous_page", "map 2048kB folio \(folio) at \(VirtualAddress(haddr)) by PMD (AE)")
-        await pmdUnlock(t, vmf.pmdTable, vmf.mm, vmf.address)
+        await pmdUnlock(t, vmf.pmdTable, t.mm, vmf.address)
         return .zero
     }
 
     /// `huge_pmd_set_accessed`.
     func hugePMDSetAccessed(_ t: SimThread, _ vmf: inout VMFault) async {
-        await pmdLock(t, vmf.pmdTable, vmf.mm, vmf.address)
+        await pmdLock(t, vmf.pmdTable, t.mm, vmf.address)
         let haddr = vmf.address & ~(Geometry.pmdSize - 1)
         let cur = vmfPMD(vmf)
         if cur == vmf.origPMD {
@@ -87,7 +87,7 @@ extension World {
             setPMD(vmf.pmdTable, haddr, e)
         }
         vmf.kind = .spurious
-        await pmdUnlock(t, vmf.pmdTable, vmf.mm, vmf.address)
+        await pmdUnlock(t, vmf.pmdTable, t.mm, vmf.address)
     }
 
     /// `do_huge_pmd_wp_page`: reuse an exclusive (or provably exclusive) PMD-mapped folio;
@@ -106,14 +106,14 @@ extension World {
                     trace(t, "do_huge_zero_wp_pmd", "replace huge zero PMD at \(VirtualAddress(haddr)) by a new THP")
                     return await mapAnonFolioPMD(t, &vmf, folio, haddr: haddr, replacing: orig)
                 }
-                countMTHP(vmf.mm, order: Geometry.pmdOrder, .anonFaultFallback)
+                countMTHP(t.mm, order: Geometry.pmdOrder, .anonFaultFallback)
             }
-            await splitHugePMD(t, vmf.mm, vmf.vma, haddr)
+            await splitHugePMD(t, t.mm, vmf.vma, haddr)
             return .fallback
         }
-        await pmdLock(t, vmf.pmdTable, vmf.mm, vmf.address)
+        await pmdLock(t, vmf.pmdTable, t.mm, vmf.address)
         guard vmfPMD(vmf) == orig else {
-            await pmdUnlock(t, vmf.pmdTable, vmf.mm, vmf.address)
+            await pmdUnlock(t, vmf.pmdTable, t.mm, vmf.address)
             vmf.kind = .retry
             return .zero
         }
@@ -126,11 +126,11 @@ extension World {
         } else if !reuse {
             if !(await folioTrylock(t, folio)) {
                 memory.folioGet(folio)
-                await pmdUnlock(t, vmf.pmdTable, vmf.mm, vmf.address)
+                await pmdUnlock(t, vmf.pmdTable, t.mm, vmf.address)
                 await folioLock(t, folio)
-                await pmdLock(t, vmf.pmdTable, vmf.mm, vmf.address)
+                await pmdLock(t, vmf.pmdTable, t.mm, vmf.address)
                 if vmfPMD(vmf) != orig {
-                    await pmdUnlock(t, vmf.pmdTable, vmf.mm, vmf.address)
+                    await pmdUnlock(t, vmf.pmdTable, t.mm, vmf.address)
                     await folioUnlock(t, folio)
                     memory.folioPut(folio)
                     vmf.kind = .retry
@@ -163,12 +163,12 @@ extension World {
                 vmf.kind = .wpReuse
                 trace(t, "do_huge_pmd_wp_page", "reuse THP \(folio)")
             }
-            await pmdUnlock(t, vmf.pmdTable, vmf.mm, vmf.address)
+            await pmdUnlock(t, vmf.pmdTable, t.mm, vmf.address)
             return .zero
         }
-        await pmdUnlock(t, vmf.pmdTable, vmf.mm, vmf.address)
+        await pmdUnlock(t, vmf.pmdTable, t.mm, vmf.address)
         trace(t, "do_huge_pmd_wp_page", "THP \(folio) may be shared: split PMD, fall back to PTEs")
-        await splitHugePMD(t, vmf.mm, vmf.vma, haddr)
+        await splitHugePMD(t, t.mm, vmf.vma, haddr)
         return .fallback
     }
 }

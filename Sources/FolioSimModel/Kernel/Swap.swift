@@ -374,9 +374,9 @@ extension World {
         }
         let page = folio
         await folioLock(t, folio)
-        await ptlLock(t, s.table, vmf.mm, vmf.address)
+        await ptlLock(t, s.table, t.mm, vmf.address)
         guard pteSame(s, orig), memory.test(folio, PageFlag.swapCache), swap.slot(of: folio) == slot else {
-            await ptlUnlock(t, s.table, vmf.mm, vmf.address)
+            await ptlUnlock(t, s.table, t.mm, vmf.address)
             await folioUnlock(t, folio)
             await schedule(t, "do_swap_page", "folio_put", .folio(folio), .write)
             folioPut(t, "do_swap_page", folio)
@@ -384,7 +384,7 @@ extension World {
             return .zero
         }
         if memory.isAnon(folio) && memory.anonExclusive(page) {
-            report(.swapPageNotExclusive, vmf.mm, addr: vmf.address, folio: folio, "do_swap_page: page reached through a swap PTE is AE")
+            report(.swapPageNotExclusive, t.mm, addr: vmf.address, folio: folio, "do_swap_page: page reached through a swap PTE is AE")
         }
         let exclusive = orig.isSwapExclusive && semantics.exclusiveCarry == .carry
         // ≤5.18: only a write fault reuses, by `reuse_swap_page`, asked while this PTE's swap
@@ -394,8 +394,8 @@ extension World {
         let freeSwap = vmf.vma.flags.contains(.locked) || swap.isHalfFull
             || (vmf.isWrite && memory.refcountIs(folio, ==, 2))
         if freeSwap { folioFreeSwap(folio) }
-        vmf.mm.rssAnon += 1
-        vmf.mm.rssSwap -= 1
+        t.mm.rssAnon += 1
+        t.mm.rssSwap -= 1
         var e = PTE.page(page, write: false, dirty: false, young: true).withSoftDirty(orig.isSoftDirty).withUffdWp(orig.isUffdWp)
         var rmapExclusive = false
         if !semantics.hasAnonExclusive {
@@ -415,12 +415,12 @@ extension World {
             rmapExclusive = true
         }
         if !memory.isAnon(folio) {
-            folioAddNewAnonRmap(folio, vmf.mm, pmd: false, exclusive: rmapExclusive)
+            folioAddNewAnonRmap(folio, t.mm, pmd: false, exclusive: rmapExclusive)
         } else {
-            folioAddAnonRmapPTEs(folio, page, 1, vmf.mm, exclusive: rmapExclusive)
+            folioAddAnonRmapPTEs(folio, page, 1, t.mm, exclusive: rmapExclusive)
         }
         if e.isWritable && !memory.anonExclusive(page) {
-            report(.writablePTEImpliesExclusive, vmf.mm, addr: vmf.address, folio: folio, "do_swap_page mapped a non-exclusive page writable")
+            report(.writablePTEImpliesExclusive, t.mm, addr: vmf.address, folio: folio, "do_swap_page mapped a non-exclusive page writable")
         }
         setPTE(s, e)
         vmf.kind = .swapin
@@ -432,7 +432,7 @@ extension World {
             vmf.kind = .swapin
             return ret
         }
-        await ptlUnlock(t, s.table, vmf.mm, vmf.address)
+        await ptlUnlock(t, s.table, t.mm, vmf.address)
         return .zero
     }
 }

@@ -28,7 +28,7 @@ extension World {
                 if vmf.isUnshare {
                     vmf.kind = .unshare
                     trace(t, "do_wp_page", "unshare \(VirtualAddress(vmf.address)): \(page) is exclusive, set AE, PTE stays read-only")
-                    await ptlUnlock(t, slot.table, vmf.mm, vmf.address)
+                    await ptlUnlock(t, slot.table, t.mm, vmf.address)
                     return .zero
                 }
                 await wpPageReuse(t, &vmf, folio)
@@ -37,9 +37,9 @@ extension World {
         }
         let tempRef = semantics.wpCopyWithoutFolioGet ? nil : folio
         if let tempRef { memory.folioGet(tempRef) }
-        let plan = cowPlan(vmf, page: page)
+        let plan = cowPlan(t, vmf, page: page)
         trace(t, "do_wp_page", "\(vmf.isUnshare ? "unshare" : "write") \(VirtualAddress(vmf.address)): \(describeCOWSource(page)) cannot be reused: copy\(plan.nr > 1 ? " \(plan.nr) pages" : ""), drop PTL")
-        await ptlUnlock(t, slot.table, vmf.mm, vmf.address)
+        await ptlUnlock(t, slot.table, t.mm, vmf.address)
         return await wpPageCopy(t, &vmf, plan, tempRef: tempRef)
     }
 
@@ -62,7 +62,7 @@ extension World {
         case .ae where memory.isLarge(folio):
             return false
         case .aeMMID where memory.isLarge(folio):
-            return await wpCanReuseLargeAnonFolio(t, folio, vmf.mm)
+            return await wpCanReuseLargeAnonFolio(t, folio, t.mm)
         case .refcount, .ae, .aeMMID:
             return await wpCanReuseByRefcount(t, folio)
         }
@@ -110,9 +110,9 @@ extension World {
     /// table is made writable at once.
     func wpPageReuse(_ t: SimThread, _ vmf: inout VMFault, _ folio: PFN) async {
         let slot = vmf.slot!
-        if vmf.isUnshare { report(.unshareNeverWritable, vmf.mm, addr: vmf.address, folio: folio, "wp_page_reuse called for an unshare fault") }
+        if vmf.isUnshare { report(.unshareNeverWritable, t.mm, addr: vmf.address, folio: folio, "wp_page_reuse called for an unshare fault") }
         if let page = vmf.page, memory.isAnon(folio), !memory.anonExclusive(page) {
-            report(.writablePTEImpliesExclusive, vmf.mm, addr: vmf.address, folio: folio, "wp_page_reuse on a page without AE")
+            report(.writablePTEImpliesExclusive, t.mm, addr: vmf.address, folio: folio, "wp_page_reuse on a page without AE")
         }
         var entry = vmf.origPTE.withYoung(true).withDirty(true)
         if vmf.vma.flags.contains(.write) { entry = entry.withWrite(true) }
@@ -122,7 +122,7 @@ extension World {
         if semantics.rangeReuse && memory.isLarge(folio) && vmf.vma.flags.contains(.write) {
             makeFolioRangeWritable(t, vmf, folio)
         }
-        await ptlUnlock(t, slot.table, vmf.mm, vmf.address)
+        await ptlUnlock(t, slot.table, t.mm, vmf.address)
     }
 
     /// RFC v2 "reuse large folios": all PTEs of `folio` in the faulting PTE table become
@@ -154,7 +154,7 @@ extension World {
         setPTE(slot, entry)
         vmf.kind = .wpReuse
         trace(t, "wp_page_shared", "make shared file PTE at \(VirtualAddress(vmf.address)) writable")
-        await ptlUnlock(t, slot.table, vmf.mm, vmf.address)
+        await ptlUnlock(t, slot.table, t.mm, vmf.address)
         return .zero
     }
 }
