@@ -115,6 +115,59 @@ import Testing
         expectCaught(.exclusivePageMappedOnce, f)
     }
 
+    /// An incremental check settles an order-0 page in its unit pass when the page's first
+    /// counted mapping finds mapcount and refcount 1 (CheckUnits.swift, `ChangeWatch.settles`).
+    /// P has written four order-0 pages and was checked; the step then writes a fifth.
+    func settledPage() async throws -> (Fixture, PTESlot) {
+        let f = Fixture()
+        f.world.checkStrategy = .audit
+        try await f.mmap(1 << 20)
+        await f.write(f.p, Fixture.base, 4 * Geometry.pageSize, 1)
+        #expect(f.violated().isEmpty)
+        await f.write(f.p, Fixture.base + 5 * Geometry.pageSize, Geometry.pageSize, 5)
+        return (f, f.world.pteSlot(f.p.mm, Fixture.base + 5 * Geometry.pageSize)!)
+    }
+
+    /// Makes `t`'s PTE at `addr` map `own`'s page as well: `t` writes 5 there (so the RSS
+    /// counter and the record of the write agree with the mapping that replaces it), then
+    /// its PTE is pointed at the page and its own page freed. Only the folio pass can see
+    /// what is wrong: the page is mapped twice with a mapcount and refcount of 1.
+    func mapAgain(_ f: Fixture, _ t: SimThread, _ addr: UInt64, _ own: PTESlot) async {
+        await f.write(t, addr, Geometry.pageSize, 5)
+        let stray = f.world.pteSlot(t.mm, addr)!
+        let replaced = f.world.memory.folio(of: f.world.pte(stray).pfn)
+        f.world.setPTE(stray, f.world.pte(own))
+        f.world.memory.freeFolio(replaced)
+    }
+
+    /// Whether the pass counts the second mapping before or after the page's own PTE, the
+    /// folio pass must compare the page's counts.
+    @Test(arguments: [4, 6]) func strayMappingOfASettledPage(_ strayIndex: Int) async throws {
+        let (f, own) = try await settledPage()
+        await mapAgain(f, f.p, Fixture.base + UInt64(strayIndex) * Geometry.pageSize, own)
+        expectCaught(.mapcountMatchesMappings, f)
+        #expect(f.world.checkCounts.fallback == 1, "the incremental check found it and left the report to the full check")
+    }
+
+    /// The same from another address space, whose units the pass visits after P's.
+    @Test func strayMappingOfASettledPageInAnotherProcess() async throws {
+        let (f, own) = try await settledPage()
+        let q = f.world.createProcess(name: "Q")!
+        try await f.world.mmap(q, addr: Fixture.base, size: 1 << 20, prot: [.read, .write], kind: .privateAnon)
+        await mapAgain(f, q, Fixture.base + Geometry.pageSize, own)
+        expectCaught(.mapcountMatchesMappings, f)
+        #expect(f.world.checkCounts.fallback == 1, "the incremental check found it and left the report to the full check")
+    }
+
+    /// A pin taken in the step whose reference went missing: the page's counts look settled
+    /// in the unit pass, and only the pin pass knows the pin.
+    @Test func newPinWithoutItsReference() async throws {
+        let (f, _) = try await settledPage()
+        let pages = try await f.world.pin(f.p, id: "pin", addr: Fixture.base + 5 * Geometry.pageSize, flags: [.pin, .longterm])
+        f.world.memory.addRef(pages[0], -gupPinCountingBias, "test")
+        expectCaught(.refcountCoversMappings, f)
+    }
+
     @Test func wrongMapcount() async throws {
         let (f, _) = try await healthy()
         f.world.memory.addMapcount(f.page(f.p, Fixture.base + (1 << 20) + 0x3000)!, 1)

@@ -148,14 +148,23 @@ extension World {
             return
         }
         st.pteMaps.add(page)
-        memory.markChanged(page.index)
         w.pageAdded(page)
         // Frames read raw, as in checkFolio: the checker records no footprint.
         guard page.index < memory.frameCount, memory.frames[page.index].flags & PageFlag.allocated != 0 else {
+            memory.markChanged(page.index)
             report(.noUseAfterFree, mm, addr: a, folio: page, "PTE maps a freed page")
             return
         }
         let pf = memory.frames[page.index]
+        // The folio pass checks the page's folio, unless this is its first mapping the
+        // check counts and `checkFolio`'s small-folio shortcut already holds for it, as
+        // `settles` explains. A later count of the page marks it again.
+        if w.settles && pf.flags & ChangeWatch.settledFlags == PageFlag.head | PageFlag.anon
+            && pf.map == 1 && pf.ref == 1 && st.pteMaps[page] == 1 {
+            memory.clearChanged(page.index)
+        } else {
+            memory.markChanged(page.index)
+        }
         let folio = memory.peekFolio(of: page)
         let large = pf.flags & PageFlag.orderMask != 0
         let folioFlags = memory.frames[folio.index].flags
@@ -194,7 +203,26 @@ struct ChangeWatch {
     /// Slots whose swap PTEs changed: the swap pass rechecks their counts.
     private(set) var changedSlots: [Int] = []
 
-    init(_ state: CheckState?) { self.state = state }
+    /// Whether the unit pass may settle a page's folio itself (`checkPTE`): in an
+    /// incremental check whose record holds no pin, pagecache folio or huge PMD mapping,
+    /// and with no pagecache folio added since. Then an order-0 anonymous folio, not locked
+    /// and not in the swapcache, whose mapcount and refcount are 1 when the pass counts its
+    /// first PTE mapping passes `checkFolio`'s small-folio shortcut, provided that its count
+    /// stays 1 and no pin refers to it. Whatever could change that marks the page for the
+    /// folio pass again: another PTE mapping it (`checkPTE`), a mapping the record took back
+    /// (`subtractUnit`), a huge PMD mapping (`checkHugePMD`), a pin (`markDifferences`). Its
+    /// frame cannot change during the check: the world is at rest.
+    let settles: Bool
+    /// The frame flags `settles` looks at; of them, only `head` and `anon` may be set.
+    @inline(__always) static var settledFlags: UInt32 {
+        PageFlag.orderMask | PageFlag.head | PageFlag.anon | PageFlag.locked | PageFlag.swapCache
+            | PageFlag.zero | PageFlag.reserved | PageFlag.file
+    }
+
+    init(_ state: CheckState?, settles: Bool = false) {
+        self.state = state
+        self.settles = settles
+    }
 
     mutating func watch(page: Int) {
         guard let st = state, !st.isWatched(page) else { return }
@@ -240,7 +268,9 @@ extension World {
     /// after, is watched, and a PMD-sized one also for its PMD mappings. A swap slot matters if the data its swap PTEs read changed, or its
     /// swapcache page is AE.
     func pageSideChanges() -> ChangeWatch {
-        var w = ChangeWatch(checkState)
+        var w = ChangeWatch(checkState, settles: checkState.map {
+            $0.pinRefs.isEmpty && $0.pinCounts.isEmpty && $0.pagecache.isEmpty && $0.pmdMaps.isEmpty
+        } == true && pagecacheAdded.isEmpty)
         let shape = PageFlag.allocated | PageFlag.head | PageFlag.buddy | PageFlag.orderMask | PageFlag.anon
             | PageFlag.zero | PageFlag.file | PageFlag.reserved
         for (pfn, old) in memory.framesAtLastCheck {

@@ -200,6 +200,12 @@ extension PhysicalMemory {
         changedBits[pfn >> 6] |= UInt64(1) << UInt64(pfn & 63)
     }
 
+    /// Takes a frame off the checker's folio pass: the checker settled it (`checkPTE`).
+    @inline(__always) func clearChanged(_ pfn: Int) {
+        guard tracksChanges else { return }
+        changedBits[pfn >> 6] &= ~(UInt64(1) << UInt64(pfn & 63))
+    }
+
     /// The changed frames in ascending order, clearing their bits; nil when not tracking.
     @inline(__always) func takeChangedFrames(_ body: (Int) -> Void) {
         guard tracksChanges else { return }
