@@ -109,8 +109,7 @@ public final class World {
             tables.log = log
             pinTable.log = log
             for mm in mms { mm.log = log }
-            if oldValue == nil && log != nil { accessLogsAttached.add(1, ordering: .relaxed) }
-            if oldValue != nil && log == nil { accessLogsAttached.subtract(1, ordering: .relaxed) }
+            if log != nil { accessLogsEverAttached = true }
         }
     }
     package var tracer: Tracer?
@@ -198,7 +197,6 @@ public final class World {
 
     deinit {
         systemCounters.deallocate()
-        if log != nil { accessLogsAttached.subtract(1, ordering: .relaxed) }
     }
 
     func updateTHPMasks() {

@@ -1,16 +1,18 @@
 import Synchronization
 
-/// How many worlds in this process have an `AccessLog` attached. The model's accessors test
-/// this global before they look at their own `log`: a load, a test and a branch, where
-/// loading `log` through `self` from an async frame takes several loads. With callgrind on
-/// 65,536 THP-off faults: 1,536 instructions a fault before, 1,501 after (1,427 with no
-/// logging code at all). While any exploration runs in the process (parallel tests), the
-/// other worlds take the slow path and find their `log` nil.
-let accessLogsAttached = Atomic<Int>(0)
+/// Set when a world in this process first attaches an `AccessLog`, never cleared. The
+/// model's accessors test this global before they look at their own `log`: a load, a test
+/// and a branch, where loading `log` through `self` from an async frame takes several loads.
+/// A plain variable, not an atomic count of the attached logs: the compiler reuses its load
+/// between the accessors a fault inlines, where it loaded the atomic again at each
+/// (callgrind, the 1 GiB write: 69 instructions a fault). Only the thread that attaches a log
+/// must see it set, and that thread wrote it; any other world takes the slow path at worst
+/// (once an exploration ran in the process, as in parallel tests) and finds its `log` nil.
+nonisolated(unsafe) var accessLogsEverAttached = false
 
 /// Whether some world in the process records accesses; only then is an accessor's `log`
 /// worth loading.
-@inline(__always) var accessLogging: Bool { accessLogsAttached.load(ordering: .relaxed) != 0 }
+@inline(__always) var accessLogging: Bool { accessLogsEverAttached }
 
 /// What the steps of an explored run touched, recorded by the model's accessors while a
 /// scheduler is attached (nil otherwise, so `foliosim run` pays one branch per access).
