@@ -96,7 +96,9 @@ final class WrittenShadow: UserDataEvents {
         bits[t * 8 + i >> 6] &= ~(1 << UInt64(i & 63))
     }
 
-    func userStored(_ slot: PTESlot, _ value: UInt32) { set(slot.table, slot.index, value) }
+    /// Inlined into the MMU's store (the protocol call is devirtualized there): a call per
+    /// user store was 23 instructions of a write fault (callgrind).
+    @inline(__always) func userStored(_ slot: PTESlot, _ value: UInt32) { set(slot.table, slot.index, value) }
     func pteCleared(_ slot: PTESlot) { clear(slot.table, slot.index) }
 
     func ptesCopied(from s: Int32, _ si: Int, to d: Int32, _ di: Int, count: Int) {
