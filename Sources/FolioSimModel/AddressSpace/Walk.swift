@@ -95,8 +95,12 @@ extension World {
     }
 
     /// `pmd_alloc`: the PMD table covering `addr`, allocating missing levels. Nil on OOM.
-    func pmdTableAlloc(_ mm: MM, _ addr: UInt64) -> Int32? {
+    /// The walk cache's answer inline, the walk out of line.
+    @inline(__always) func pmdTableAlloc(_ mm: MM, _ addr: UInt64) -> Int32? {
         if let t = cachedPMDTable(mm, addr) { return t }
+        return pmdTableWalkAlloc(mm, addr)
+    }
+    @inline(never) private func pmdTableWalkAlloc(_ mm: MM, _ addr: UInt64) -> Int32? {
         let va = VirtualAddress(addr)
         var pud = tables.upperEntry(mm.pgd, va.pgdIndex)
         if pud == 0 {
