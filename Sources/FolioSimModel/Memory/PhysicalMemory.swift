@@ -294,7 +294,7 @@ extension PhysicalMemory {
     }
 
     /// `__rmqueue_smallest` + `expand`: returns the first PFN of a block of `order`, or nil.
-    func allocBlock(order: Int) -> Int? {
+    @inline(__always) func allocBlock(order: Int) -> Int? {
         guard order >= 0, order <= Geometry.maxOrder else { return nil }
         var current = order
         while current <= Geometry.maxOrder && freeHead[current] < 0 { current += 1 }
