@@ -32,7 +32,7 @@ extension World {
                     await vmaEndRead(t, mm, vma)
                     return .segv
                 }
-                let ret = await handleMMFault(t, mm, vma: vma, address: addr, flags: flags.union(.vmaLock))
+                let ret = await handleMMFault(t, vma: vma, address: addr, flags: flags.union(.vmaLock))
                 if !ret.contains(.retry) {
                     await vmaEndRead(t, mm, vma)
                     if ret.contains(.oom) { return .oom }
@@ -64,7 +64,7 @@ extension World {
             await mmapReadUnlock(t, mm)
             return .segv
         }
-        let ret = await handleMMFault(t, mm, vma: vma, address: addr, flags: flags)
+        let ret = await handleMMFault(t, vma: vma, address: addr, flags: flags)
         await mmapReadUnlock(t, mm)
         if ret.contains(.oom) { return .oom }
         if ret.contains(.sigbus) { return .bus }

@@ -15,8 +15,8 @@ extension World {
     /// kept the `VMFault` and the fault's call sites in its own async frame, twice over for
     /// the two lock paths, and every resume of that frame recomputed the address of each
     /// slot (callgrind per instruction). Now the access loop holds none of them.
-    @inline(never) func handleMMFault(_ t: SimThread, _ mm: MM, vma: VMA, address: UInt64, flags: FaultFlags) async -> VMFaultResult {
-        assert(mm === t.mm, "a fault runs in its thread's address space")
+    @inline(never) func handleMMFault(_ t: SimThread, vma: VMA, address: UInt64, flags: FaultFlags) async -> VMFaultResult {
+        let mm = t.mm
         var vmf = VMFault(vma: vma, address: address & ~(Geometry.pageSize - 1), flags: flags)
         var ret: VMFaultResult
         if let bad = sanitizeFaultFlags(t, &vmf) {

@@ -93,7 +93,7 @@ extension World {
             if flags.contains(.write) { ff.insert(.write) }
             if unshare { ff.insert(.unshare) }
             trace(t, "faultin_page", "\(unshare ? "unshare" : flags.contains(.write) ? "write" : "read") fault at \(VirtualAddress(addr))")
-            let ret = await handleMMFault(t, mm, vma: mm.vmas[vi], address: addr, flags: ff)
+            let ret = await handleMMFault(t, vma: mm.vmas[vi], address: addr, flags: ff)
             if ret.contains(.oom) { throw .enomem("fault for GUP ran out of memory") }
             if ret.isError { throw .efault("fault for GUP failed at 0x\(String(addr, radix: 16))") }
             if flags.contains(.write) && !mm.vmas[vi].flags.contains(.write) { flags.insert(.cow) }

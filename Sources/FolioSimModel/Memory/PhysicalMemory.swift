@@ -185,7 +185,7 @@ extension PhysicalMemory {
     /// are set, without `noteWrite`'s call and tests (callgrind: 33 instructions a fault).
     @inline(__always) func willAllocate(_ start: Int, count: Int) {
         guard _slowPath(tracksChanges) else { return }
-        for pfn in start..<start + count { changedBits[pfn >> 6] |= UInt64(1) << UInt64(pfn & 63) }
+        for pfn in start..<start + count { markChanged(pfn) }
         lastNoted = start
     }
     @inline(__always) func willWrite(_ start: Int, count: Int) {
