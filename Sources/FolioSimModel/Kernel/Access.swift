@@ -79,32 +79,34 @@ extension World {
     /// it: preparing one looks at the neighbouring VMAs, which this lock does not cover);
     /// 6.10+ every VMA (`vmf_anon_prepare` handles a missing anon_vma). Nil: the caller
     /// takes mmap_lock.
-    @inline(__always) func lockVMAUnderRCU(_ t: SimThread, _ mm: MM, _ addr: UInt64) async -> VMA? {
+    @_transparent func lockVMAUnderRCU(_ t: SimThread, _ mm: MM, _ addr: UInt64) async -> VMA? {
         await schedule(t, "lock_vma_under_rcu", "mas_walk", .vmas(mm: mm.index), .read)
         guard let vi = mm.vmaIndex(containing: addr) else { return nil }
-        var vma = mm.vma(at: vi)
-        if semantics.vmaLockFaults == .anon && !vma.isAnonymous { return nil }
-        await schedule(t, "lock_vma_under_rcu", "vma_start_read", .vmaLock(mm: mm.index, vma: vma.id), .read)
-        guard vmaStartRead(mm, &vma, addr) else { return nil }
-        return vma
+        let found = mm.vmaIdentity(at: vi)
+        if semantics.vmaLockFaults == .anon && !found.isAnonymous { return nil }
+        await schedule(t, "lock_vma_under_rcu", "vma_start_read", .vmaLock(mm: mm.index, vma: found.id), .read)
+        return vmaStartRead(mm, vi, found.id, addr)
     }
 
-    /// `vma_start_read` and `lock_vma_under_rcu`'s checks after it: whether `vma` (as found
-    /// by `mas_walk`, and now as it is under the lock) is read-locked. Synchronous and out of
-    /// line: in the async `lock_vma_under_rcu` this made that too large to be inlined into
-    /// the access loop, which cost a task allocation a fault.
-    @inline(never) func vmaStartRead(_ mm: MM, _ vma: inout VMA, _ addr: UInt64) -> Bool {
-        guard !mm.isVMAWriteLocked(vma.id) else { return false }
+    /// `vma_start_read` and `lock_vma_under_rcu`'s checks after it: the VMA that `mas_walk`
+    /// found at index `vi` with id `id`, as it is under the lock, if it is read-locked.
+    /// Synchronous and out of line: in the async `lock_vma_under_rcu` this made that too
+    /// large to be inlined into the access loop, which cost a task allocation a fault. The
+    /// VMA is copied once, here, into the caller's frame: a copy at `mas_walk` and another
+    /// through an `inout` cost 15 instructions a fault more (callgrind).
+    @inline(never) func vmaStartRead(_ mm: MM, _ vi: Int, _ id: Int32, _ addr: UInt64) -> VMA? {
+        guard !mm.isVMAWriteLocked(id) else { return nil }
         // The kernel looks again because the VMA may have been detached or resized between
         // mas_walk and vma_start_read, and reads its fields under the lock. Without a
         // scheduler no other thread runs between the two, so the VMA is the one found.
+        var i = vi
         if hooks != nil || _slowPath(accessLogging) {
-            guard let i = mm.vmaIndex(id: vma.id, containing: addr) else { return false }
-            vma = mm.vma(at: i)
+            guard let j = mm.vmaIndex(id: id, containing: addr) else { return nil }
+            i = j
         }
-        if semantics.vmaLockFaults != .all && vma.isAnonymous && vma.anonVMA == 0 { return false }
-        mm.vmaReadLock(vma.id)
-        return true
+        guard let vma = mm.vma(at: i, unlessMissingAnonVMA: semantics.vmaLockFaults != .all) else { return nil }
+        mm.vmaReadLock(id)
+        return vma
     }
 
     /// `vma_end_read`.
