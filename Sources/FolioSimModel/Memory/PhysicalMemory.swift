@@ -354,12 +354,12 @@ extension PhysicalMemory {
     /// `AccessLog.whole` when the accessor cannot say.
     @inline(__always) private func logPage(_ pfn: Int, write: Bool, value: UInt64, told: UInt64? = nil, use: StaticString?) {
         guard _slowPath(accessLogging), let l = log, l.enabled, pfn < frameCount else { return }
-        if let use, frames[pfn].flags & PageFlag.allocated == 0 { l.noteUseAfterFree(PFN(pfn), "\(use) freed \(PFN(pfn))") }
+        if let use, frames[pfn].flags & PageFlag.allocated == 0 { l.noteUseAfterFree(PFN(pfn), use) }
         l.noteFrame(.page(PFN(pfn)), PFN(pfn), write: write, value: value, told: told ?? (write ? 0 : value))
     }
     @inline(__always) private func logFolio(_ pfn: Int, write: Bool, value: UInt64, told: UInt64? = nil, use: StaticString?) {
         guard _slowPath(accessLogging), let l = log, l.enabled, pfn < frameCount else { return }
-        if let use, frames[pfn].flags & PageFlag.allocated == 0 { l.noteUseAfterFree(PFN(pfn), "\(use) freed \(PFN(pfn))") }
+        if let use, frames[pfn].flags & PageFlag.allocated == 0 { l.noteUseAfterFree(PFN(pfn), use) }
         l.noteFrame(.folio(PFN(pfn)), PFN(pfn), write: write, value: value, told: told ?? (write ? 0 : value))
     }
     /// A flag access: each kind of bit in `mask` is its own object.
