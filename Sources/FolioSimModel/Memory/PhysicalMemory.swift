@@ -182,10 +182,15 @@ extension PhysicalMemory {
     /// The frames of a block the allocator just took off the free lists. Such a frame was
     /// free at the last check, or its bit is set already: anything that freed it since noted
     /// it (`freeFolio`), and `noteWrite` records no state for a free frame. So only the bits
-    /// are set, without `noteWrite`'s call and tests (callgrind: 33 instructions a fault).
+    /// are set, without `noteWrite`'s call and tests (callgrind: 33 instructions a fault). An
+    /// order-0 block, the fault path's, skips the range loop and its overflow checks (12).
     @inline(__always) func willAllocate(_ start: Int, count: Int) {
         guard _slowPath(tracksChanges) else { return }
-        for pfn in start..<start + count { markChanged(pfn) }
+        if count == 1 {
+            markChanged(start)
+        } else {
+            for pfn in start..<start + count { markChanged(pfn) }
+        }
         lastNoted = start
     }
     @inline(__always) func willWrite(_ start: Int, count: Int) {
