@@ -362,30 +362,27 @@ extension PhysicalMemory {
     /// recording out of line: inlined whole, the recording made every accessor large
     /// enough that the optimizer kept some of them out of line on the fault path.
     @inline(__always) private func logPage(_ pfn: Int, write: Bool, value: UInt64, told: UInt64? = nil, use: StaticString?) {
-        if _slowPath(accessLogging) { recordPage(pfn, write: write, value: value, told: told, use: use) }
+        if _slowPath(accessLogging) { recordFrame(pfn, folio: false, write: write, value: value, told: told, use: use) }
     }
     @inline(__always) private func logFolio(_ pfn: Int, write: Bool, value: UInt64, told: UInt64? = nil, use: StaticString?) {
-        if _slowPath(accessLogging) { recordFolio(pfn, write: write, value: value, told: told, use: use) }
+        if _slowPath(accessLogging) { recordFrame(pfn, folio: true, write: write, value: value, told: told, use: use) }
     }
     /// A flag access: each kind of bit in `mask` is its own object.
     @inline(__always) private func logFlags(_ pfn: Int, _ mask: UInt32, write: Bool, use: StaticString) {
         if _slowPath(accessLogging) { recordFlags(pfn, mask, write: write, use: use) }
     }
-    @inline(never) private func recordPage(_ pfn: Int, write: Bool, value: UInt64, told: UInt64?, use: StaticString?) {
+    /// The access to frame `pfn`'s own state (`page`) or its folio's (`folio`). A flag, not
+    /// the `PointObject`: an enum argument took a slot of each caller's async frame.
+    @inline(never) private func recordFrame(_ pfn: Int, folio: Bool, write: Bool, value: UInt64, told: UInt64?, use: StaticString?) {
         guard let l = log, l.enabled, pfn < frameCount else { return }
         if let use, frames[pfn].flags & PageFlag.allocated == 0 { l.noteUseAfterFree(PFN(pfn), use) }
-        l.noteFrame(.page(PFN(pfn)), PFN(pfn), write: write, value: value, told: told ?? (write ? 0 : value))
-    }
-    @inline(never) private func recordFolio(_ pfn: Int, write: Bool, value: UInt64, told: UInt64?, use: StaticString?) {
-        guard let l = log, l.enabled, pfn < frameCount else { return }
-        if let use, frames[pfn].flags & PageFlag.allocated == 0 { l.noteUseAfterFree(PFN(pfn), use) }
-        l.noteFrame(.folio(PFN(pfn)), PFN(pfn), write: write, value: value, told: told ?? (write ? 0 : value))
+        l.noteFrame(folio ? .folio(PFN(pfn)) : .page(PFN(pfn)), PFN(pfn), write: write, value: value, told: told ?? (write ? 0 : value))
     }
     @inline(never) private func recordFlags(_ pfn: Int, _ mask: UInt32, write: Bool, use: StaticString) {
         guard let l = log, l.enabled, pfn < frameCount else { return }
         let v = UInt64(frames[pfn].flags & mask)
-        if mask & Self.pageBits != 0 { recordPage(pfn, write: write, value: v, told: nil, use: use) }
-        if mask & Self.folioBits != 0 { recordFolio(pfn, write: write, value: v, told: nil, use: use) }
+        if mask & Self.pageBits != 0 { recordFrame(pfn, folio: false, write: write, value: v, told: nil, use: use) }
+        if mask & Self.folioBits != 0 { recordFrame(pfn, folio: true, write: write, value: v, told: nil, use: use) }
         if mask & PageFlag.locked != 0 { l.note(.folioLock(PFN(pfn)), write: write, value: v) }
     }
 
